@@ -1,0 +1,18 @@
+// Bundles the Node entry points (CLI, lightcone/node) from src/ into dist/ with esbuild.
+// Runs on `npm install` (prepare) so `npx lightcone` works on a fresh clone.
+import { build } from 'esbuild';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+await build({
+  entryPoints: { cli: join(root, 'src/cli/main.ts'), node: join(root, 'src/node/index.ts') },
+  outdir: join(root, 'dist'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+});

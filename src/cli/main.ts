@@ -1,0 +1,148 @@
+// The `lightcone` command line: mirrors `spacetime` (publish, call, sql, logs, describe) over an
+// embedded data directory. Each invocation opens the database, does one thing, and closes it, so
+// data lives in the directory between calls. Failures exit non-zero with the message on stderr.
+import { openDatabase } from '../node/open-database.ts';
+import { LightconeError } from '../errors.ts';
+import { formatTable, stringifyJson, toJsonValue } from '../sql/format.ts';
+import { parseArgs, type ParsedArgs } from './args.ts';
+
+const HELP = `lightcone — SpacetimeDB modules, local-first
+
+Usage:
+  lightcone publish --module-path <file|dir> [-c|--delete-data] <database>
+  lightcone call <database> <reducer|procedure> [json-arg ...]
+  lightcone sql <database> <query> [--json]
+  lightcone logs <database> [-n <lines>] [--json]
+  lightcone describe <database> [--json]
+
+Options (before or after the arguments):
+  --data-dir <dir>     data directory (default: $LIGHTCONE_DATA_DIR or .lightcone)
+  --identity <hex>     act as this identity instead of the data directory's owner
+  -h, --help           this help
+`;
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    err(`error: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (args.flags.help || args.command === undefined) {
+    out(HELP);
+    return args.command === undefined && !args.flags.help ? 2 : 0;
+  }
+  const dataDir = args.options['data-dir'] ?? process.env.LIGHTCONE_DATA_DIR ?? '.lightcone';
+  const identity = args.options.identity;
+  const json = Boolean(args.flags.json);
+  try {
+    switch (args.command) {
+      case 'publish': {
+        const name = need(args.positionals[0], 'publish needs a database name: lightcone publish --module-path <file|dir> <database>');
+        const module = need(args.options['module-path'], 'publish needs --module-path <file|dir> (the module entry file or its folder)');
+        const db = await openDatabase({ dataDir, name, module, deleteData: Boolean(args.flags['delete-data']) });
+        const what = db.published === 'created' ? 'Created new database' : db.published === 'updated' ? 'Updated database' : 'Database is unchanged:';
+        out(`${what} ${name} with identity: ${db.identity.toHexString()}\n`);
+        await db.close();
+        return 0;
+      }
+      case 'call': {
+        const name = need(args.positionals[0], 'call needs a database: lightcone call <database> <reducer> [json-arg ...]');
+        const fn = need(args.positionals[1], 'call needs a reducer or procedure name: lightcone call <database> <reducer> [json-arg ...]');
+        const callArgs = args.positionals.slice(2).map((a, i) => parseJsonArg(a, i));
+        const db = await openDatabase({ dataDir, name });
+        try {
+          const result = await db.call(fn, callArgs, identity !== undefined ? { sender: identity } : {});
+          if (result !== undefined) out(`${stringifyJson(result, 2)}\n`);
+        } finally {
+          await db.close();
+        }
+        return 0;
+      }
+      case 'sql': {
+        const name = need(args.positionals[0], 'sql needs a database: lightcone sql <database> <query>');
+        const query = need(args.positionals.slice(1).join(' ') || undefined, 'sql needs a query: lightcone sql <database> "SELECT * FROM <table>"');
+        const db = await openDatabase({ dataDir, name });
+        try {
+          const res = await db.query(query, identity !== undefined ? { sender: identity } : {});
+          if (json) out(`${stringifyJson(res.rows, 2)}\n`);
+          else if (res.columns.length > 0) out(`${formatTable(res.columns, res.rows.map((r) => res.columns.map((c) => r[c])))}\n`);
+          if (!json && res.message) out(`${res.message}\n`);
+        } finally {
+          await db.close();
+        }
+        return 0;
+      }
+      case 'logs': {
+        const name = need(args.positionals[0], 'logs needs a database: lightcone logs <database>');
+        const n = args.options['num-lines'] !== undefined ? Number(args.options['num-lines']) : undefined;
+        if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new LightconeError('BAD_ARGUMENT', `-n takes a number of lines, got ${args.options['num-lines']}`);
+        const db = await openDatabase({ dataDir, name });
+        try {
+          const logs = await db.logs(n !== undefined ? { limit: n } : {});
+          if (json) out(`${stringifyJson(logs, 2)}\n`);
+          else for (const l of logs) out(`${new Date(l.ts).toISOString()} ${l.level.toUpperCase().padStart(5)}: ${l.message}\n`);
+        } finally {
+          await db.close();
+        }
+        return 0;
+      }
+      case 'describe': {
+        const name = need(args.positionals[0], 'describe needs a database: lightcone describe <database>');
+        const db = await openDatabase({ dataDir, name });
+        try {
+          const d = await db.describe();
+          if (json) {
+            out(`${stringifyJson(d, 2)}\n`);
+          } else {
+            out(`database ${d.database} (identity ${d.identity})\n\ntables:\n`);
+            for (const t of d.tables) {
+              out(`  ${t.name} (${t.access}${t.event ? ', event' : ''}${t.scheduled ? `, scheduled → ${t.scheduled}` : ''}) ${t.rows} row(s)\n`);
+              for (const c of t.columns) out(`    ${c.name}: ${c.type}${c.name === t.primaryKey ? ' (primary key)' : ''}${t.autoInc.includes(c.name) ? ' (auto-inc)' : ''}\n`);
+              for (const i of t.indexes) out(`    index ${i.accessor}: ${i.algorithm}(${i.columns.join(', ')})${i.unique ? ' unique' : ''}\n`);
+            }
+            out('\nreducers:\n');
+            for (const r of d.reducers) out(`  ${r.name}(${r.params.map((p) => `${p.name}: ${p.type}`).join(', ')})${r.lifecycle ? ` [${r.lifecycle}]` : ''}\n`);
+            if (d.procedures.length) out('\nprocedures:\n');
+            for (const p of d.procedures) out(`  ${p.name}(${p.params.map((x) => `${x.name}: ${x.type}`).join(', ')}) -> ${p.returns}\n`);
+            if (d.views.length) out('\nviews:\n');
+            for (const v of d.views) out(`  ${v.name} (${v.access}${v.perSender ? ', per sender' : ''}) -> ${v.returns}\n`);
+          }
+        } finally {
+          await db.close();
+        }
+        return 0;
+      }
+      default:
+        err(`error: unknown command ${args.command}\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof LightconeError) {
+      err(e.name === 'SenderError' ? `${e.message}\n` : `error: ${e.message}\n`);
+      return 1;
+    }
+    err(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+}
+
+function need(v: string | undefined, message: string): string {
+  if (v === undefined || v === '') throw new LightconeError('BAD_USAGE', message);
+  return v;
+}
+
+/** One CLI argument as JSON; integers too large for a double stay exact (as bigint). */
+function parseJsonArg(text: string, i: number): unknown {
+  try {
+    return JSON.parse(text.replace(/(?<=^|[[,:]\s*)(-?\d{16,})(?=\s*(?:$|[\],}]))/g, '"\u0000big:$1"'), (_k, v: unknown) =>
+      typeof v === 'string' && v.startsWith('\u0000big:') ? BigInt(v.slice(5)) : v,
+    );
+  } catch {
+    throw new LightconeError('BAD_ARGUMENT', `argument ${i + 1} is not JSON: ${text} (strings need quotes: '"text"')`);
+  }
+}
+
+export { toJsonValue };

@@ -1,0 +1,704 @@
+// The transactional store: one in-memory SQLite database per Lightcone database, one SQLite table
+// per module table holding order-preserving columns plus the row's BSATN bytes. It implements the
+// row operations the syscalls need (insert with auto-increment, update by primary key, point and
+// range scans, deletes) with SpacetimeDB's semantics, and turns every commit into a TxDelta.
+import { BinaryReader } from 'spacetimedb';
+import type { IndexDef, SequenceDef, TableDef } from '../host/module-def.ts';
+import { columnCodec, type ColumnCodec, type SqlValue } from './columns.ts';
+import { DatastoreError, Errno } from './datastore-error.ts';
+import { exportSqlite, loadSqlite, openSqlite, resetQuietly, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
+
+/** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
+export interface TableDelta {
+  table: string;
+  inserts: Uint8Array[];
+  deletes: Uint8Array[];
+}
+
+/** What one committed transaction changed: the one change feed for durability, subscriptions and sync. */
+export interface TxDelta {
+  tables: TableDelta[];
+  /** Sequence positions advanced since the previous commit (not transactional, but persisted with it). */
+  sequences: { table: string; column: number; next: bigint }[];
+}
+
+/** Runtime state of one table. */
+export interface StoreTable {
+  id: number;
+  def: TableDef;
+  sqlName: string;
+  codecs: ColumnCodec[];
+  /** Column ids that have a SQLite column, in order. */
+  stored: number[];
+  /** SQLite column name of each column id (undefined when not stored). */
+  sqlCols: (string | undefined)[];
+  /** Columns of the key used to find a row again (first unique constraint), or undefined: `_row` is the key. */
+  keyCols: number[] | undefined;
+  indexes: StoreIndex[];
+  sequences: SequenceState[];
+  count: number;
+  stmts: TableStmts;
+}
+
+export interface StoreIndex {
+  id: number;
+  table: StoreTable;
+  def: IndexDef;
+  /** Point-scan statement, prepared lazily. */
+  point?: SqliteStmt;
+  ranges: Map<string, SqliteStmt>;
+}
+
+interface SequenceState {
+  def: SequenceDef;
+  next: bigint;
+  codec: ColumnCodec;
+}
+
+interface TableStmts {
+  insert: SqliteStmt;
+  deleteByRid: SqliteStmt;
+  findByKey: SqliteStmt;
+  scanAll: SqliteStmt;
+  updateByRid: SqliteStmt;
+  uniqueLookups: SqliteStmt[];
+}
+
+interface TxTableState {
+  inserts: Map<number, Uint8Array>;
+  deletes: Map<number, Uint8Array>;
+  countAtBegin: number;
+}
+
+/** Decoded column values of a row, reused between calls (the hot path allocates nothing else). */
+interface Decoded {
+  values: SqlValue[];
+  offsets: number[];
+}
+
+const RID = '_rid';
+const ROW = '_row';
+
+/** Opens a datastore; `image` is a snapshot from `export()`. */
+export async function openDatastore(image?: Uint8Array): Promise<Datastore> {
+  const sqlite3 = await loadSqlite();
+  return new Datastore(sqlite3, openSqlite(sqlite3, image));
+}
+
+export class Datastore {
+  readonly #sqlite3: Sqlite3;
+  readonly #db: SqliteDb;
+  readonly #tables: StoreTable[] = [];
+  readonly #tablesByName = new Map<string, StoreTable>();
+  readonly #indexes: StoreIndex[] = [];
+  readonly #indexesByName = new Map<string, StoreIndex>();
+  #tx: Map<StoreTable, TxTableState> | undefined;
+  #dirtySequences = new Set<SequenceState>();
+  readonly #begin: SqliteStmt;
+  readonly #commit: SqliteStmt;
+  readonly #rollback: SqliteStmt;
+  readonly #saveSeq: SqliteStmt;
+  readonly #decoded: Decoded = { values: [], offsets: [] };
+  readonly #reader = new BinaryReader(new Uint8Array(0));
+
+  /** @internal use `openDatastore`. */
+  constructor(sqlite3: Sqlite3, db: SqliteDb) {
+    this.#sqlite3 = sqlite3;
+    this.#db = db;
+    db.exec('CREATE TABLE IF NOT EXISTS _lc_seq (tbl TEXT NOT NULL, col INTEGER NOT NULL, next TEXT NOT NULL, PRIMARY KEY (tbl, col))');
+    db.exec('CREATE TABLE IF NOT EXISTS _lc_meta (key TEXT PRIMARY KEY, value BLOB)');
+    this.#begin = db.prepare('BEGIN');
+    this.#commit = db.prepare('COMMIT');
+    this.#rollback = db.prepare('ROLLBACK');
+    this.#saveSeq = db.prepare('INSERT OR REPLACE INTO _lc_seq (tbl, col, next) VALUES (?, ?, ?)');
+  }
+
+  get sqlite(): { sqlite3: Sqlite3; db: SqliteDb } {
+    return { sqlite3: this.#sqlite3, db: this.#db };
+  }
+
+  get tables(): readonly StoreTable[] {
+    return this.#tables;
+  }
+
+  /** Creates the SQLite table and indexes for `def` if missing, and prepares its statements. Returns its id. */
+  addTable(def: TableDef, typespace: { types: import('spacetimedb').AlgebraicType[] }): StoreTable {
+    const id = 4096 + this.#tables.length;
+    const codecs = def.columns.map((c) => columnCodec(c.type, typespace));
+    const sqlCols = codecs.map((c, i) => (c.kind === 'none' ? undefined : `c${i}`));
+    const stored = sqlCols.flatMap((c, i) => (c === undefined ? [] : [i]));
+    for (const cols of [...def.uniques, ...def.indexes.map((i) => i.columns)]) {
+      for (const c of cols) {
+        if (sqlCols[c] === undefined) {
+          throw new DatastoreError(Errno.HOST_CALL_FAILURE, `column ${def.name}.${def.columns[c]?.name} of type ${codecs[c]?.typeName} cannot be indexed`);
+        }
+      }
+    }
+    const sqlName = `"t:${def.name.replaceAll('"', '""')}"`;
+    const db = this.#db;
+    const colDecls = stored.map((c) => `${sqlCols[c]}`).join(', ');
+    db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName} (${RID} INTEGER PRIMARY KEY${colDecls ? ', ' + colDecls : ''}, ${ROW} BLOB NOT NULL)`);
+    const keyCols = def.primaryKey !== undefined ? [def.primaryKey] : def.uniques[0];
+    def.uniques.forEach((u, i) => {
+      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS "u:${def.name}:${i}" ON ${sqlName} (${u.map((c) => sqlCols[c]).join(', ')})`);
+    });
+    if (!keyCols) db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS "u:${def.name}:row" ON ${sqlName} (${ROW})`);
+    for (const ix of def.indexes) {
+      if (ix.unique) continue; // the unique index above serves it
+      db.exec(`CREATE INDEX IF NOT EXISTS "i:${ix.sourceName}" ON ${sqlName} (${ix.columns.map((c) => sqlCols[c]).join(', ')})`);
+    }
+    const where = (cols: number[]) => cols.map((c) => `${sqlCols[c]} = ?`).join(' AND ');
+    const stmts: TableStmts = {
+      insert: db.prepare(`INSERT INTO ${sqlName} (${[...stored.map((c) => sqlCols[c]), ROW].join(', ')}) VALUES (${[...stored, 0].map(() => '?').join(', ')})`),
+      deleteByRid: db.prepare(`DELETE FROM ${sqlName} WHERE ${RID} = ?`),
+      findByKey: db.prepare(`SELECT ${RID}, ${ROW} FROM ${sqlName} WHERE ${keyCols ? where(keyCols) : `${ROW} = ?`}`),
+      scanAll: db.prepare(`SELECT ${RID}, ${ROW} FROM ${sqlName}`),
+      updateByRid: db.prepare(`UPDATE ${sqlName} SET ${[...stored.map((c) => `${sqlCols[c]} = ?`), `${ROW} = ?`].join(', ')} WHERE ${RID} = ?`),
+      uniqueLookups: def.uniques.map((u) => db.prepare(`SELECT ${RID}, ${ROW} FROM ${sqlName} WHERE ${where(u)}`)),
+    };
+    const table: StoreTable = {
+      id,
+      def,
+      sqlName,
+      codecs,
+      stored,
+      sqlCols,
+      keyCols,
+      indexes: [],
+      sequences: [],
+      count: Number(db.selectValue(`SELECT count(*) FROM ${sqlName}`) ?? 0),
+      stmts,
+    };
+    for (const s of def.sequences) {
+      const saved = db.selectValue('SELECT next FROM _lc_seq WHERE tbl = ? AND col = ?', [def.name, s.column]);
+      table.sequences.push({ def: s, next: typeof saved === 'string' ? BigInt(saved) : s.start, codec: codecs[s.column]! });
+    }
+    for (const ixDef of def.indexes) {
+      const ix: StoreIndex = { id: 4096 + this.#indexes.length, table, def: ixDef, ranges: new Map() };
+      this.#indexes.push(ix);
+      table.indexes.push(ix);
+      this.#indexesByName.set(ixDef.sourceName, ix);
+    }
+    this.#tables.push(table);
+    this.#tablesByName.set(def.name, table);
+    if (def.canonicalName !== def.name) this.#tablesByName.set(def.canonicalName, table);
+    return table;
+  }
+
+  /** Looks a table up by source or canonical name. */
+  tableByName(name: string): StoreTable | undefined {
+    return this.#tablesByName.get(name);
+  }
+  table(id: number): StoreTable {
+    const t = this.#tables[id - 4096];
+    if (!t) throw new DatastoreError(Errno.NO_SUCH_TABLE, `table id ${id}`);
+    return t;
+  }
+  indexByName(name: string): StoreIndex | undefined {
+    return this.#indexesByName.get(name);
+  }
+  index(id: number): StoreIndex {
+    const ix = this.#indexes[id - 4096];
+    if (!ix) throw new DatastoreError(Errno.NO_SUCH_INDEX, `index id ${id}`);
+    return ix;
+  }
+
+  // ---- transactions ------------------------------------------------------------------------
+
+  get inTransaction(): boolean {
+    return this.#tx !== undefined;
+  }
+
+  begin(): void {
+    if (this.#tx) throw new DatastoreError(Errno.WOULD_BLOCK_TRANSACTION, 'a transaction is already open');
+    this.#begin.step();
+    this.#begin.reset();
+    this.#tx = new Map();
+  }
+
+  /** Commits and returns the transaction's delta (event-table rows appear as inserts and are not kept). */
+  commit(): TxDelta {
+    const tx = this.#requireTx();
+    const tables: TableDelta[] = [];
+    for (const [table, st] of tx) {
+      if (table.def.isEvent && st.inserts.size > 0) {
+        this.#db.exec(`DELETE FROM ${table.sqlName}`);
+        table.count = 0;
+        tables.push({ table: table.def.name, inserts: [...st.inserts.values()], deletes: [] });
+        continue;
+      }
+      const d = netDelta(st);
+      if (d.inserts.length || d.deletes.length) tables.push({ table: table.def.name, ...d });
+    }
+    const sequences: TxDelta['sequences'] = [];
+    for (const s of this.#dirtySequences) {
+      const table = this.#tables.find((t) => t.sequences.includes(s))!;
+      this.#saveSeq.bind([table.def.name, s.def.column, s.next.toString()]).stepReset();
+      sequences.push({ table: table.def.name, column: s.def.column, next: s.next });
+    }
+    this.#dirtySequences.clear();
+    this.#commit.step();
+    this.#commit.reset();
+    this.#tx = undefined;
+    return { tables, sequences };
+  }
+
+  /** Rolls back everything since `begin` (sequence values stay consumed, as in SpacetimeDB). */
+  rollback(): void {
+    const tx = this.#tx;
+    if (!tx) return;
+    this.#rollback.step();
+    this.#rollback.reset();
+    for (const [table, st] of tx) table.count = st.countAtBegin;
+    this.#tx = undefined;
+  }
+
+  #requireTx(): Map<StoreTable, TxTableState> {
+    if (!this.#tx) throw new DatastoreError(Errno.NOT_IN_TRANSACTION);
+    return this.#tx;
+  }
+
+  #txState(table: StoreTable): TxTableState {
+    const tx = this.#requireTx();
+    let st = tx.get(table);
+    if (!st) {
+      st = { inserts: new Map(), deletes: new Map(), countAtBegin: table.count };
+      tx.set(table, st);
+    }
+    return st;
+  }
+
+  // ---- decoding ----------------------------------------------------------------------------
+
+  /** Decodes the stored column values of `row` into the shared buffer. Throws BSATN_DECODE_ERROR. */
+  #decode(table: StoreTable, row: Uint8Array): Decoded {
+    const r = this.#reader;
+    r.reset(row);
+    const out = this.#decoded;
+    const codecs = table.codecs;
+    try {
+      for (let i = 0; i < codecs.length; i++) {
+        out.offsets[i] = r.offset;
+        out.values[i] = codecs[i]!.read(r) ?? null;
+      }
+    } catch (e) {
+      throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `row for table ${table.def.name} is malformed (${(e as Error).message})`);
+    }
+    if (r.offset !== row.length) {
+      throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `row for table ${table.def.name} has ${row.length - r.offset} trailing byte(s)`);
+    }
+    return out;
+  }
+
+  #bindValues(table: StoreTable, d: Decoded, row: Uint8Array, extra?: number): SqlValue[] {
+    const args: SqlValue[] = [];
+    for (const c of table.stored) args.push(d.values[c]!);
+    args.push(row);
+    if (extra !== undefined) args.push(extra);
+    return args;
+  }
+
+  /** Decodes key bytes (BSATN of `cols` concatenated) into SQLite values. */
+  decodeKey(table: StoreTable, cols: readonly number[], bytes: Uint8Array, what: string): SqlValue[] {
+    const r = new BinaryReader(bytes);
+    const out: SqlValue[] = [];
+    try {
+      for (const c of cols) out.push(table.codecs[c]!.read(r) ?? null);
+    } catch (e) {
+      throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `${what} is malformed (${(e as Error).message})`);
+    }
+    if (r.offset !== bytes.length) throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `${what} has ${bytes.length - r.offset} trailing byte(s)`);
+    return out;
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  /**
+   * Inserts a row. Zero values in auto-increment columns are replaced by the next sequence value;
+   * returns the stored row and the BSATN of the generated columns (for the runtime's write-back).
+   * An identical existing row makes this a no-op (set semantics).
+   */
+  insert(table: StoreTable, input: Uint8Array): { row: Uint8Array; generated: Uint8Array | undefined } {
+    const st = this.#txState(table);
+    let row = input;
+    let d = this.#decode(table, row);
+    let generated: Uint8Array | undefined;
+    if (table.sequences.length > 0) {
+      const res = this.#applySequences(table, row, d);
+      if (res) {
+        row = res.row;
+        generated = res.generated;
+        d = this.#decode(table, row);
+      }
+    }
+    const stmt = table.stmts.insert;
+    try {
+      stmt.bind(this.#bindValues(table, d, row)).step();
+    } catch (e) {
+      resetQuietly(stmt);
+      if (isUniqueViolation(e)) {
+        if (this.#identicalExists(table, d, row)) return { row, generated };
+        throw this.#uniqueError(table, d);
+      }
+      throw e;
+    }
+    stmt.reset();
+    const rid = Number(this.#sqlite3.capi.sqlite3_last_insert_rowid(this.#db.pointer!));
+    st.inserts.set(rid, row);
+    table.count++;
+    return { row, generated };
+  }
+
+  /** Replaces the row whose primary key (via `index`) equals `input`'s. Throws NO_SUCH_ROW / INDEX_NOT_UNIQUE. */
+  update(table: StoreTable, index: StoreIndex, input: Uint8Array): { row: Uint8Array; generated: Uint8Array | undefined } {
+    const st = this.#txState(table);
+    if (!index.def.unique) throw new DatastoreError(Errno.INDEX_NOT_UNIQUE, `index ${index.def.sourceName} is not unique`);
+    let row = input;
+    let d = this.#decode(table, row);
+    let generated: Uint8Array | undefined;
+    if (table.sequences.length > 0) {
+      const res = this.#applySequences(table, row, d);
+      if (res) {
+        row = res.row;
+        generated = res.generated;
+        d = this.#decode(table, row);
+      }
+    }
+    const u = table.def.uniques.findIndex((cols) => cols.length === index.def.columns.length && cols.every((c) => index.def.columns.includes(c)));
+    if (u < 0) throw new DatastoreError(Errno.INDEX_NOT_UNIQUE, `index ${index.def.sourceName} is not unique`);
+    const cols = table.def.uniques[u]!;
+    const key = cols.map((c) => d.values[c]!);
+    const old = firstRow(table.stmts.uniqueLookups[u]!, key);
+    if (!old) {
+      throw new DatastoreError(Errno.NO_SUCH_ROW, `no row in ${table.def.name} has ${describeKey(table, cols, key)}: insert it instead`);
+    }
+    if (bytesEqual(old.row, row)) return { row, generated };
+    const stmt = table.stmts.updateByRid;
+    try {
+      stmt.bind(this.#bindValues(table, d, row, old.rid)).step();
+    } catch (e) {
+      resetQuietly(stmt);
+      if (isUniqueViolation(e)) throw this.#uniqueError(table, d, old.rid);
+      throw e;
+    }
+    stmt.reset();
+    if (st.inserts.has(old.rid)) {
+      st.inserts.set(old.rid, row);
+    } else {
+      if (!st.deletes.has(old.rid)) st.deletes.set(old.rid, old.row);
+      st.inserts.set(old.rid, row);
+    }
+    return { row, generated };
+  }
+
+  /** Deletes rows by rid (from a scan) and records them in the delta. */
+  #deleteRows(table: StoreTable, rows: { rid: number; row: Uint8Array }[]): number {
+    const st = this.#txState(table);
+    const stmt = table.stmts.deleteByRid;
+    for (const { rid, row } of rows) {
+      stmt.bind([rid]).stepReset();
+      if (st.inserts.has(rid)) {
+        st.inserts.delete(rid);
+      } else if (!st.deletes.has(rid)) {
+        st.deletes.set(rid, row);
+      }
+    }
+    table.count -= rows.length;
+    return rows.length;
+  }
+
+  /** Deletes each row equal (byte for byte) to one in `rows`. Returns how many were deleted. */
+  deleteByRows(table: StoreTable, rows: Uint8Array[]): number {
+    this.#requireTx();
+    let n = 0;
+    for (const row of rows) {
+      const d = this.#decode(table, row);
+      const key = table.keyCols ? table.keyCols.map((c) => d.values[c]!) : [row];
+      const found = firstRow(table.stmts.findByKey, key);
+      if (found && bytesEqual(found.row, row)) n += this.#deleteRows(table, [found]);
+    }
+    return n;
+  }
+
+  /** Deletes every row of the table. */
+  clear(table: StoreTable): number {
+    return this.#deleteRows(table, allRows(table.stmts.scanAll, [], true));
+  }
+
+  /** Deletes the rows an index point selects. */
+  deleteByPoint(index: StoreIndex, key: Uint8Array): number {
+    this.#requireTx();
+    return this.#deleteRows(index.table, this.#selectPoint(index, key, true));
+  }
+
+  /** Deletes the rows an index range selects (same buffer layout as `scanRange`). */
+  deleteByRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): number {
+    this.#requireTx();
+    return this.#deleteRows(index.table, this.#selectRange(index, buf, prefixLen, prefixElems, rstartLen, rendLen, true));
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  count(table: StoreTable): number {
+    return table.count;
+  }
+
+  scanAll(table: StoreTable): Uint8Array[] {
+    return allRows(table.stmts.scanAll, [], false).map((r) => r.row);
+  }
+
+  scanPoint(index: StoreIndex, key: Uint8Array): Uint8Array[] {
+    return this.#selectPoint(index, key, false).map((r) => r.row);
+  }
+
+  scanRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): Uint8Array[] {
+    return this.#selectRange(index, buf, prefixLen, prefixElems, rstartLen, rendLen, false).map((r) => r.row);
+  }
+
+  #selectPoint(index: StoreIndex, key: Uint8Array, withRid: boolean): { rid: number; row: Uint8Array }[] {
+    const table = index.table;
+    const values = this.decodeKey(table, index.def.columns, key, `point for index ${index.def.sourceName}`);
+    index.point ??= this.#db.prepare(
+      `SELECT ${RID}, ${ROW} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`,
+    );
+    return allRows(index.point, values, withRid);
+  }
+
+  #selectRange(
+    index: StoreIndex,
+    buf: Uint8Array,
+    prefixLen: number,
+    prefixElems: number,
+    rstartLen: number,
+    rendLen: number,
+    withRid: boolean,
+  ): { rid: number; row: Uint8Array }[] {
+    const def = index.def;
+    const table = index.table;
+    if (def.algorithm === 'hash') throw new DatastoreError(Errno.WRONG_INDEX_ALGO, `index ${def.sourceName} is a hash index`);
+    if (prefixElems >= def.columns.length) {
+      throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `range scan on ${def.sourceName} has ${prefixElems} prefix columns but the index has ${def.columns.length}`);
+    }
+    if (prefixLen + rstartLen + rendLen > buf.length) throw new RangeError('length argument was out of bounds for ArrayBuffer');
+    const prefixCols = def.columns.slice(0, prefixElems);
+    const rangeCol = def.columns[prefixElems]!;
+    const values: SqlValue[] = prefixElems > 0 ? this.decodeKey(table, prefixCols, buf.subarray(0, prefixLen), `range prefix for index ${def.sourceName}`) : [];
+    const start = this.#decodeBound(table, rangeCol, buf.subarray(prefixLen, prefixLen + rstartLen), def.sourceName);
+    const end = rendLen === 0 ? start : this.#decodeBound(table, rangeCol, buf.subarray(prefixLen + rstartLen, prefixLen + rstartLen + rendLen), def.sourceName);
+    const shape = `${prefixElems}:${start.op}:${end.op}`;
+    let stmt = index.ranges.get(shape);
+    if (!stmt) {
+      const conds = prefixCols.map((c) => `${table.sqlCols[c]} = ?`);
+      const rc = table.sqlCols[rangeCol]!;
+      if (start.op !== 'unbounded') conds.push(`${rc} ${start.op === 'included' ? '>=' : '>'} ?`);
+      if (end.op !== 'unbounded') conds.push(`${rc} ${end.op === 'included' ? '<=' : '<'} ?`);
+      stmt = this.#db.prepare(
+        `SELECT ${RID}, ${ROW} FROM ${table.sqlName}${conds.length ? ' WHERE ' + conds.join(' AND ') : ''} ORDER BY ${def.columns.map((c) => table.sqlCols[c]).join(', ')}`,
+      );
+      index.ranges.set(shape, stmt);
+    }
+    if (start.op !== 'unbounded') values.push(start.value);
+    if (end.op !== 'unbounded') values.push(end.value);
+    return allRows(stmt, values, withRid);
+  }
+
+  #decodeBound(table: StoreTable, col: number, bytes: Uint8Array, ixName: string): { op: 'included' | 'excluded' | 'unbounded'; value: SqlValue } {
+    const tag = bytes[0];
+    if (tag === 2 && bytes.length === 1) return { op: 'unbounded', value: null };
+    if (tag !== 0 && tag !== 1) throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `range bound for index ${ixName} has tag ${tag ?? 'none'}`);
+    const [value] = this.decodeKey(table, [col], bytes.subarray(1), `range bound for index ${ixName}`);
+    return { op: tag === 0 ? 'included' : 'excluded', value: value ?? null };
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  #applySequences(table: StoreTable, row: Uint8Array, d: Decoded): { row: Uint8Array; generated: Uint8Array } | undefined {
+    let out: Uint8Array | undefined;
+    const parts: Uint8Array[] = [];
+    for (const s of table.sequences) {
+      const col = s.def.column;
+      if (!isZero(d.values[col]!, s.codec)) continue;
+      const value = s.next;
+      if (value > s.def.max || value < s.def.min) {
+        throw new DatastoreError(Errno.AUTO_INC_OVERFLOW, `the sequence of ${table.def.name}.${table.def.columns[col]?.name} is exhausted at ${value}`);
+      }
+      s.next = value + s.def.increment;
+      this.#dirtySequences.add(s);
+      out ??= row.slice();
+      const le = intToLe(value, s.codec.width);
+      out.set(le, d.offsets[col]!);
+      parts.push(le);
+    }
+    if (!out) return undefined;
+    const generated = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      generated.set(p, o);
+      o += p.length;
+    }
+    return { row: out, generated };
+  }
+
+  #identicalExists(table: StoreTable, d: Decoded, row: Uint8Array): boolean {
+    if (!table.keyCols) return true; // the only unique index is on the whole row
+    const found = firstRow(table.stmts.findByKey, table.keyCols.map((c) => d.values[c]!));
+    return found !== undefined && bytesEqual(found.row, row);
+  }
+
+  #uniqueError(table: StoreTable, d: Decoded, exceptRid?: number): DatastoreError {
+    for (let i = 0; i < table.def.uniques.length; i++) {
+      const cols = table.def.uniques[i]!;
+      const key = cols.map((c) => d.values[c]!);
+      const found = firstRow(table.stmts.uniqueLookups[i]!, key);
+      if (found && found.rid !== exceptRid) {
+        return new DatastoreError(
+          Errno.UNIQUE_ALREADY_EXISTS,
+          `${describeKey(table, cols, key)} is already taken in ${table.def.name}: use update, or${table.sequences.length ? ' omit the value (0) to auto-increment, or' : ''} pick another value`,
+        );
+      }
+    }
+    return new DatastoreError(Errno.UNIQUE_ALREADY_EXISTS, `in table ${table.def.name}`);
+  }
+
+  // ---- recovery ----------------------------------------------------------------------------
+
+  /** Re-applies a committed delta (log replay). Runs its own transaction. */
+  applyDelta(delta: TxDelta): void {
+    this.begin();
+    try {
+      for (const td of delta.tables) {
+        const table = this.tableByName(td.table);
+        if (!table) throw new DatastoreError(Errno.NO_SUCH_TABLE, `log names table ${td.table}, which the module does not define`);
+        if (table.def.isEvent) continue;
+        this.deleteByRows(table, td.deletes);
+        for (const row of td.inserts) {
+          const d = this.#decode(table, row);
+          table.stmts.insert.bind(this.#bindValues(table, d, row)).stepReset();
+          table.count++;
+        }
+      }
+      for (const s of delta.sequences) {
+        const seq = this.tableByName(s.table)?.sequences.find((x) => x.def.column === s.column);
+        if (seq && s.next > seq.next) {
+          seq.next = s.next;
+          this.#dirtySequences.add(seq);
+        }
+      }
+      this.#tx = new Map(); // replayed rows are not a new delta
+      this.commit();
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+  }
+
+  /** A consistent image of the whole database (for snapshots). Only between transactions. */
+  export(): Uint8Array {
+    if (this.#tx) throw new Error('cannot export while a transaction is open');
+    return exportSqlite(this.#sqlite3, this.#db);
+  }
+
+  /** Host metadata kept inside the image (so snapshots carry it). */
+  getMeta(key: string): Uint8Array | undefined {
+    const v = this.#db.selectValue('SELECT value FROM _lc_meta WHERE key = ?', [key]);
+    return v instanceof Uint8Array ? v : undefined;
+  }
+  setMeta(key: string, value: Uint8Array): void {
+    this.#db.exec({ sql: 'INSERT OR REPLACE INTO _lc_meta (key, value) VALUES (?, ?)', bind: [key, value] });
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+// ---- small helpers ---------------------------------------------------------------------------
+
+function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { resultCode?: number }).resultCode;
+  return code === 2067 /* SQLITE_CONSTRAINT_UNIQUE */ || code === 1555 /* SQLITE_CONSTRAINT_PRIMARYKEY */;
+}
+
+function firstRow(stmt: SqliteStmt, bind: SqlValue[]): { rid: number; row: Uint8Array } | undefined {
+  try {
+    stmt.bind(bind);
+    if (!stmt.step()) return undefined;
+    return { rid: Number(stmt.get(0)), row: stmt.get(1) as Uint8Array };
+  } finally {
+    stmt.reset();
+  }
+}
+
+/** Runs a `SELECT _rid, _row …` and collects all rows (a snapshot, as SpacetimeDB's iterators are). */
+function allRows(stmt: SqliteStmt, bind: SqlValue[], withRid: boolean): { rid: number; row: Uint8Array }[] {
+  const out: { rid: number; row: Uint8Array }[] = [];
+  try {
+    if (bind.length) stmt.bind(bind);
+    while (stmt.step()) out.push({ rid: withRid ? Number(stmt.get(0)) : 0, row: stmt.get(1) as Uint8Array });
+  } finally {
+    stmt.reset();
+  }
+  return out;
+}
+
+function isZero(v: SqlValue, codec: ColumnCodec): boolean {
+  if (codec.kind === 'int') return v === 0;
+  if (codec.kind === 'i64') return v === 0n;
+  if (codec.kind === 'u64') return v === -(1n << 63n);
+  if (codec.kind === 'wide' && v instanceof Uint8Array) {
+    for (let i = 0; i < v.length; i++) if (v[i] !== (i === 0 && codec.signed ? 0x80 : 0)) return false;
+    return true;
+  }
+  return false;
+}
+
+function intToLe(v: bigint, width: number): Uint8Array {
+  const out = new Uint8Array(width);
+  let x = BigInt.asUintN(width * 8, v);
+  for (let i = 0; i < width; i++) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
+/** Byte equality of two rows. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function describeKey(table: StoreTable, cols: number[], key: SqlValue[]): string {
+  return cols.map((c, i) => `${table.def.columns[c]?.name} = ${formatSqlValue(key[i] ?? null, table.codecs[c]!)}`).join(', ');
+}
+
+function formatSqlValue(v: SqlValue, codec: ColumnCodec): string {
+  if (v instanceof Uint8Array) return `0x${[...v].map((b, i) => (i === 0 && codec.signed ? b ^ 0x80 : b).toString(16).padStart(2, '0')).join('')}`;
+  if (codec.kind === 'u64' && typeof v === 'bigint') return String(BigInt.asUintN(64, v) ^ (1n << 63n));
+  if (typeof v === 'string') return JSON.stringify(v);
+  return String(v);
+}
+
+/** Removes delete+insert pairs that leave a row unchanged. */
+function netDelta(st: TxTableState): { inserts: Uint8Array[]; deletes: Uint8Array[] } {
+  if (st.inserts.size === 0 || st.deletes.size === 0) return { inserts: [...st.inserts.values()], deletes: [...st.deletes.values()] };
+  const deleted = new Map<string, number>();
+  for (const [rid, row] of st.deletes) deleted.set(bytesKey(row), rid);
+  const inserts: Uint8Array[] = [];
+  const dropped = new Set<number>();
+  for (const row of st.inserts.values()) {
+    const rid = deleted.get(bytesKey(row));
+    if (rid !== undefined && !dropped.has(rid)) dropped.add(rid);
+    else inserts.push(row);
+  }
+  const deletes: Uint8Array[] = [];
+  for (const [rid, row] of st.deletes) if (!dropped.has(rid)) deletes.push(row);
+  return { inserts, deletes };
+}
+
+function bytesKey(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode(...b.subarray(i, i + 4096));
+  return s;
+}

@@ -1,0 +1,75 @@
+// The commit-log record: one committed transaction's delta, versioned, in BSATN-style framing
+// written with the package's BinaryWriter. Replay decodes it and re-applies the rows.
+import { BinaryReader, BinaryWriter } from 'spacetimedb';
+import type { TxDelta } from '../datastore/datastore.ts';
+import { StorageError } from '../errors.ts';
+
+/** Format version of a commit-log record; bump on any layout change. */
+export const DELTA_FORMAT = 1;
+
+/** What a record says about the transaction besides its rows. */
+export interface TxInfo {
+  /** Microseconds since the Unix epoch. */
+  timestamp: bigint;
+  /** The reducer or procedure that committed it ('' for system transactions). */
+  reducer: string;
+  /** Caller identity (u256). */
+  sender: bigint;
+}
+
+/** Encodes a delta as a commit-log record. */
+export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
+  let size = 64;
+  for (const t of delta.tables) {
+    size += t.table.length * 3 + 16;
+    for (const r of t.inserts) size += r.length + 4;
+    for (const r of t.deletes) size += r.length + 4;
+  }
+  const w = new BinaryWriter(size);
+  w.writeU8(DELTA_FORMAT);
+  w.writeI64(info.timestamp);
+  w.writeString(info.reducer);
+  w.writeU256(info.sender);
+  w.writeU32(delta.tables.length);
+  for (const t of delta.tables) {
+    w.writeString(t.table);
+    w.writeU32(t.inserts.length);
+    for (const r of t.inserts) w.writeUInt8Array(r);
+    w.writeU32(t.deletes.length);
+    for (const r of t.deletes) w.writeUInt8Array(r);
+  }
+  w.writeU32(delta.sequences.length);
+  for (const s of delta.sequences) {
+    w.writeString(s.table);
+    w.writeU16(s.column);
+    w.writeString(s.next.toString());
+  }
+  return w.getBuffer().slice();
+}
+
+/** Decodes a commit-log record. Throws StorageError UNKNOWN_FORMAT / CORRUPT_LOG. */
+export function decodeDelta(bytes: Uint8Array): { delta: TxDelta; info: TxInfo } {
+  const r = new BinaryReader(bytes);
+  const version = bytes[0];
+  if (version !== DELTA_FORMAT) {
+    throw new StorageError('UNKNOWN_FORMAT', `commit-log record format ${version} is not one this Lightcone reads (${DELTA_FORMAT}): upgrade Lightcone to open this database`, { version });
+  }
+  try {
+    r.readU8();
+    const info: TxInfo = { timestamp: r.readI64(), reducer: r.readString(), sender: r.readU256() };
+    const tables: TxDelta['tables'] = [];
+    for (let n = r.readU32(); n > 0; n--) {
+      const table = r.readString();
+      const inserts: Uint8Array[] = [];
+      for (let k = r.readU32(); k > 0; k--) inserts.push(r.readUInt8Array());
+      const deletes: Uint8Array[] = [];
+      for (let k = r.readU32(); k > 0; k--) deletes.push(r.readUInt8Array());
+      tables.push({ table, inserts, deletes });
+    }
+    const sequences: TxDelta['sequences'] = [];
+    for (let n = r.readU32(); n > 0; n--) sequences.push({ table: r.readString(), column: r.readU16(), next: BigInt(r.readString()) });
+    return { delta: { tables, sequences }, info };
+  } catch (e) {
+    throw new StorageError('CORRUPT_LOG', `a commit-log record does not decode (${(e as Error).message})`, {}, { cause: e });
+  }
+}

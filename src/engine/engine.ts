@@ -1,0 +1,349 @@
+// A Lightcone database: the host over a datastore, made durable by a Durability backend. It
+// publishes or recovers (snapshot + log replay), runs calls one at a time with confirmed writes
+// (a call resolves after its transaction is durable), snapshots as the log grows, and keeps the
+// bounded module log. Platform-neutral: Node and the worker wrap it with their own storage.
+import { ConnectionId, Identity } from 'spacetimedb';
+import type { Durability } from '../durability/durability.ts';
+import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
+import { ClosedError, InternalError, ModuleError, SenderError, UsageError } from '../errors.ts';
+import { Host, nowMicros, type CallContext, type LogEntry } from '../host/host.ts';
+import type { FunctionDef } from '../host/module-def.ts';
+import { decodeValue, encodeArgs } from '../host/values.ts';
+import { decodeDelta, encodeDelta } from './delta-codec.ts';
+import { LogBuffer } from './log-buffer.ts';
+import { executeSql, type SqlOptions, type SqlResult } from '../sql/execute.ts';
+
+/** Persisted description of a database (meta key `database`). */
+interface DatabaseMeta {
+  format: 1;
+  name: string;
+  identity: string;
+  owner: string;
+  createdAt: number;
+}
+
+export interface EngineOptions {
+  name: string;
+  durability: Durability;
+  /** Module bundle to publish when the database is new (and to compare with when it exists). */
+  code?: string;
+  /** The owner identity (publisher): `init`'s sender and the default caller. */
+  owner: Identity;
+  /** Write a snapshot once this many records follow the last one. */
+  snapshotEvery?: number;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Caller identity (hex or Identity); defaults to the owner. */
+  sender?: string | Identity | bigint;
+  /**
+   * Run on this existing connection. Without it, a call behaves as SpacetimeDB's HTTP call: a
+   * fresh connection id, with `clientConnected` before and `clientDisconnected` after.
+   */
+  connectionId?: ConnectionId | bigint;
+}
+
+/** What `publish` did. */
+export type PublishResult = 'created' | 'unchanged' | 'updated';
+
+const META_DB = 'database';
+const META_MODULE = 'module.js';
+const META_LOGS = 'logs';
+
+export class Engine {
+  readonly name: string;
+  readonly owner: Identity;
+  readonly #durability: Durability;
+  #host: Host;
+  readonly #logs: LogBuffer;
+  #identity: Identity;
+  #closed = false;
+  #sinceSnapshot: number;
+  #lastLsn: bigint;
+  readonly #snapshotEvery: number;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Set when publishing created or replaced the module. */
+  publishResult: PublishResult = 'unchanged';
+  #logsDirty = false;
+  readonly #commitListeners = new Set<(delta: TxDelta, info: { reducer: string; sender: bigint; timestamp: bigint; durable: Promise<void> }) => void>();
+
+  private constructor(opts: EngineOptions, host: Host, identity: Identity, logs: LogBuffer, lastLsn: bigint, sinceSnapshot: number) {
+    this.name = opts.name;
+    this.owner = opts.owner;
+    this.#durability = opts.durability;
+    this.#host = host;
+    this.#identity = identity;
+    this.#logs = logs;
+    this.#lastLsn = lastLsn;
+    this.#sinceSnapshot = sinceSnapshot;
+    this.#snapshotEvery = opts.snapshotEvery ?? 1000;
+    this.#attach(host);
+  }
+
+  /**
+   * Opens a database: recovers it when it exists (and checks `code` against its module), or
+   * publishes `code` as a new one (running `init`). Throws UsageError UNKNOWN_DATABASE when it
+   * does not exist and no module was given.
+   */
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const d = opts.durability;
+    const recovered = await d.open();
+    try {
+      const metaBytes = await d.getMeta(META_DB);
+      const logs = new LogBuffer(1000);
+      const savedLogs = await d.getMeta(META_LOGS);
+      if (savedLogs) logs.load(savedLogs);
+      if (!metaBytes) {
+        if (opts.code === undefined) {
+          throw new UsageError('UNKNOWN_DATABASE', `database ${opts.name} does not exist: publish it first with \`lightcone publish --module-path <module> ${opts.name}\``, {
+            database: opts.name,
+          });
+        }
+        return await Engine.#create(opts, opts.code, logs);
+      }
+      const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as DatabaseMeta;
+      if (meta.format !== 1) throw new ModuleError('UNKNOWN_FORMAT', `database ${opts.name} has metadata format ${String(meta.format)}, which this Lightcone does not read`);
+      const codeBytes = await d.getMeta(META_MODULE);
+      if (!codeBytes) throw new ModuleError('MODULE_MISSING', `database ${opts.name} has no stored module: publish it again with --delete-data`);
+      const identity = new Identity(meta.identity);
+      const datastore = await openDatastore(recovered.snapshot?.image);
+      const host = new Host({ datastore, code: new TextDecoder().decode(codeBytes), databaseIdentity: identity.__identity__, log: (e) => logs.push(e) });
+      for (const rec of recovered.records) datastore.applyDelta(decodeDelta(rec.payload).delta);
+      if (recovered.truncatedTail) logs.push({ ts: Date.now(), level: 'warn', message: 'recovery cut a torn commit-log tail (a write interrupted by a crash); everything before it is intact' });
+      const engine = new Engine(opts, host, identity, logs, recovered.nextLsn - 1n, recovered.records.length);
+      if (opts.code !== undefined) await engine.#republish(opts.code);
+      return engine;
+    } catch (e) {
+      await d.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  static async #create(opts: EngineOptions, code: string, logs: LogBuffer): Promise<Engine> {
+    const d = opts.durability;
+    const datastore = await openDatastore();
+    const identity = randomIdentity();
+    const host = new Host({ datastore, code, databaseIdentity: identity.__identity__, log: (e) => logs.push(e) });
+    const init = host.schema.lifecycle.init ? host.reducer(host.schema.lifecycle.init) : undefined;
+    if (init) {
+      const out = host.callReducer(init, new Uint8Array(0), { sender: opts.owner.__identity__, connectionId: 0n, timestamp: nowMicros() });
+      if (out.status === 'failed') {
+        throw new ModuleError('INIT_FAILED', `init failed, so database ${opts.name} was not created: ${out.message}`, { database: opts.name });
+      }
+    }
+    // The creation (tables + init) becomes durable as one snapshot; metadata goes last so a crash in between leaves no database.
+    await d.putMeta(META_MODULE, new TextEncoder().encode(code));
+    await d.writeSnapshot({ lsn: 0n, image: datastore.export() });
+    const meta: DatabaseMeta = { format: 1, name: opts.name, identity: identity.toHexString(), owner: opts.owner.toHexString(), createdAt: Date.now() };
+    await d.putMeta(META_DB, new TextEncoder().encode(JSON.stringify(meta)));
+    const engine = new Engine(opts, host, identity, logs, 0n, 0);
+    engine.publishResult = 'created';
+    engine.#logsDirty = true;
+    return engine;
+  }
+
+  /** Compares a newly published module with the stored one. */
+  async #republish(code: string): Promise<void> {
+    const stored = new TextDecoder().decode((await this.#durability.getMeta(META_MODULE)) ?? new Uint8Array());
+    if (stored === code) return;
+    const datastore = this.#host.datastore;
+    // Load the new code in a throwaway datastore just to read its schema.
+    const probe = new Host({ datastore: await openDatastore(), code, databaseIdentity: this.#identity.__identity__, log: () => {} });
+    probe.datastore.close();
+    if (!bytesEqual(probe.describe, this.#host.describe)) {
+      throw new ModuleError(
+        'MIGRATION_UNSUPPORTED',
+        `the module's schema differs from the one database ${this.name} was published with; automatic migrations are not supported yet. Publish with --delete-data to start over (this deletes the data).`,
+        { database: this.name },
+      );
+    }
+    // Same schema, new code: swap the module instance over the same datastore.
+    await this.#durability.putMeta(META_MODULE, new TextEncoder().encode(code));
+    this.#host = new Host({ datastore, code, databaseIdentity: this.#identity.__identity__, log: (e) => this.#logs.push(e) });
+    this.#attach(this.#host);
+    this.publishResult = 'updated';
+  }
+
+  #attach(host: Host): void {
+    host.onCommit((delta, ctx, reducer) => this.#onCommit(delta, ctx, reducer));
+  }
+
+  #onCommit(delta: TxDelta, ctx: CallContext, reducer: string): void {
+    const persistent = delta.tables.filter((t) => !this.#host.datastore.tableByName(t.table)?.def.isEvent);
+    let durable: Promise<void> = Promise.resolve();
+    if (persistent.length > 0 || delta.sequences.length > 0) {
+      const rec = this.#durability.append(encodeDelta({ tables: persistent, sequences: delta.sequences }, { timestamp: ctx.timestamp, reducer, sender: ctx.sender }));
+      this.#lastLsn = rec.lsn;
+      this.#sinceSnapshot++;
+      durable = rec.durable;
+    }
+    for (const l of this.#commitListeners) l(delta, { reducer, sender: ctx.sender, timestamp: ctx.timestamp, durable });
+    this.#pendingDurable = durable;
+  }
+  #pendingDurable: Promise<void> = Promise.resolve();
+
+  /** Listens to every commit (delta + when it is durable). Returns the unsubscribe function. */
+  onCommit(listener: (delta: TxDelta, info: { reducer: string; sender: bigint; timestamp: bigint; durable: Promise<void> }) => void): () => void {
+    this.#commitListeners.add(listener);
+    return () => this.#commitListeners.delete(listener);
+  }
+
+  get host(): Host {
+    return this.#host;
+  }
+  get identity(): Identity {
+    return this.#identity;
+  }
+
+  /** Runs `f` after every call queued before it (calls are serial, as in SpacetimeDB). */
+  #serial<T>(f: () => Promise<T> | T): Promise<T> {
+    const run = this.#queue.then(() => {
+      if (this.#closed) throw new ClosedError(`database ${this.name} is closed: open it again to continue`);
+      return f();
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Calls a reducer or procedure by name. Resolves (after the transaction is durable) with a
+   * procedure's return value, or undefined for a reducer; rejects with SenderError or InternalError.
+   */
+  call(name: string, args: unknown, opts: CallOptions = {}): Promise<unknown> {
+    return this.#serial(async () => {
+      const host = this.#host;
+      const sender = toIdentity(opts.sender ?? this.owner, 'sender');
+      const reducer = host.reducer(name);
+      const procedure = reducer ? undefined : host.procedure(name);
+      if (!reducer && !procedure) {
+        const known = [...host.schema.reducers.map((r) => r.name), ...host.schema.procedures.map((p) => p.name)].filter((n) => !isLifecycle(host, n));
+        throw new UsageError('UNKNOWN_REDUCER', `database ${this.name} has no reducer or procedure named ${name}; it has: ${known.join(', ') || '(none)'}`, { name, known });
+      }
+      if (reducer && isLifecycle(host, reducer.name)) {
+        throw new UsageError('LIFECYCLE_REDUCER', `${name} is a lifecycle reducer: SpacetimeDB calls it itself, clients cannot`, { name });
+      }
+      const fn = (reducer ?? procedure)!;
+      const argBytes = encodeArgs(fn.params, args, `${reducer ? 'reducer' : 'procedure'} ${fn.name}`, host.schema.typespace);
+      const given = opts.connectionId === undefined ? undefined : typeof opts.connectionId === 'bigint' ? opts.connectionId : opts.connectionId.__connection_id__;
+      const connectionId = given ?? randomConnectionId();
+      const ctx = (): CallContext => ({ sender: sender.__identity__, connectionId, timestamp: nowMicros() });
+      if (given === undefined) this.#lifecycle('onConnect', ctx(), true);
+      try {
+        if (reducer) {
+          const out = host.callReducer(reducer, argBytes, ctx());
+          if (out.status === 'failed') throw out.kind === 'sender' ? new SenderError(out.message, { reducer: name }) : new InternalError(out.message, { reducer: name });
+          return undefined;
+        }
+        const out = host.callProcedure(procedure!, argBytes, ctx());
+        if (!out.ok) throw new InternalError(out.message, { procedure: name });
+        return decodeValue(procedure!.returnType, out.value, host.schema.typespace);
+      } finally {
+        if (given === undefined) this.#lifecycle('onDisconnect', ctx(), false);
+        this.#logsDirty = true;
+        await this.#afterWrite();
+      }
+    });
+  }
+
+  /** Runs a lifecycle hook in its own transaction. A failing `onConnect` refuses the call. */
+  #lifecycle(kind: 'onConnect' | 'onDisconnect', ctx: CallContext, refuse: boolean): void {
+    const name = this.#host.schema.lifecycle[kind];
+    const fn: FunctionDef | undefined = name ? this.#host.reducer(name) : undefined;
+    if (!fn) return;
+    const out = this.#host.callReducer(fn, new Uint8Array(0), ctx);
+    if (out.status === 'failed') {
+      if (refuse) {
+        const Cls = out.kind === 'sender' ? SenderError : InternalError;
+        throw new Cls(`the connection was refused by ${name}: ${out.message}`, { reducer: name });
+      }
+      this.#logs.push({ ts: Date.now(), level: 'warn', message: `${name} failed: ${out.message}` });
+    }
+  }
+
+  /** Waits for durability of what was just committed; snapshots when the log has grown. */
+  async #afterWrite(): Promise<void> {
+    await this.#pendingDurable;
+    if (this.#sinceSnapshot >= this.#snapshotEvery) await this.#snapshot();
+  }
+
+  async #snapshot(): Promise<void> {
+    await this.#durability.flush();
+    await this.#durability.writeSnapshot({ lsn: this.#lastLsn, image: this.#host.datastore.export() });
+    this.#sinceSnapshot = 0;
+  }
+
+  /** Runs SQL (DML is a transaction; resolves once it is durable). */
+  sql(query: string, opts: SqlOptions = {}): Promise<SqlResult> {
+    return this.#serial(async () => {
+      const res = executeSql(this, query, opts);
+      await this.#afterWrite();
+      return res;
+    });
+  }
+
+  /** The module log, oldest first (at most the last `limit` entries). */
+  logs(limit?: number): LogEntry[] {
+    return this.#logs.entries(limit);
+  }
+
+  /** Runs `f` inside the call queue (for SQL and other reads that need a consistent state). */
+  exclusive<T>(f: () => Promise<T> | T): Promise<T> {
+    return this.#serial(f);
+  }
+
+  /** Flushes, snapshots if the log is long, saves logs, and releases storage. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#queue;
+    this.#closed = true;
+    try {
+      await this.#durability.flush();
+      if (this.#sinceSnapshot >= Math.min(this.#snapshotEvery, 100)) await this.#snapshot();
+      if (this.#logsDirty) await this.#durability.putMeta(META_LOGS, this.#logs.save());
+    } finally {
+      await this.#durability.close();
+      this.#host.datastore.close();
+    }
+  }
+}
+
+function isLifecycle(host: Host, name: string): boolean {
+  const l = host.schema.lifecycle;
+  return name === l.init || name === l.onConnect || name === l.onDisconnect;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  globalThis.crypto.getRandomValues(b);
+  return b;
+}
+
+function randomConnectionId(): bigint {
+  let v = 0n;
+  for (const x of randomBytes(16)) v = (v << 8n) | BigInt(x);
+  return v === 0n ? 1n : v;
+}
+
+/** A fresh identity in SpacetimeDB's shape (0xc200 prefix, random rest). */
+export function randomIdentity(): Identity {
+  const b = randomBytes(32);
+  b[0] = 0xc2;
+  b[1] = 0x00;
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return new Identity(v);
+}
+
+/** Accepts an Identity, a bigint or a hex string. */
+export function toIdentity(v: string | Identity | bigint, what: string): Identity {
+  if (v instanceof Identity) return v;
+  if (typeof v === 'bigint') return new Identity(v);
+  const hex = v.trim().replace(/^0x/i, '');
+  if (!/^[0-9a-fA-F]{1,64}$/.test(hex)) throw new UsageError('BAD_IDENTITY', `${what} must be an identity as up to 64 hex digits, got ${JSON.stringify(v)}`);
+  return new Identity(BigInt(`0x${hex}`));
+}

@@ -1,0 +1,259 @@
+// One module instance over one datastore: creates the module's tables, runs reducers (one
+// transaction each), lifecycle hooks and procedures with SpacetimeDB's context and error rules,
+// and hands every commit's TxDelta to its listeners.
+import type { Datastore, TxDelta } from '../datastore/datastore.ts';
+import { Errno } from '../datastore/datastore-error.ts';
+import { ModuleError, UsageError } from '../errors.ts';
+import { errText, loadModule, type ModuleHooks } from './load-module.ts';
+import { readModuleDef, type FunctionDef, type ModuleSchema, type ProcedureDef } from './module-def.ts';
+import { Syscalls, type SyscallHost } from './syscalls.ts';
+import { installPolyfills } from './polyfills.ts';
+
+/** Log levels as SpacetimeDB names them. */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'panic';
+/** One line of a database's log. */
+export interface LogEntry {
+  /** Milliseconds since the Unix epoch. */
+  ts: number;
+  level: LogLevel;
+  message: string;
+}
+
+const LEVELS: Record<number, LogLevel> = { 0: 'error', 1: 'warn', 2: 'info', 3: 'debug', 4: 'trace', 101: 'panic' };
+
+/** Who is calling and when. */
+export interface CallContext {
+  sender: bigint;
+  /** 0n = no connection (scheduled calls, init). */
+  connectionId: bigint;
+  /** Microseconds since the Unix epoch. */
+  timestamp: bigint;
+}
+
+/** How a reducer call ended. */
+export type ReducerOutcome =
+  | { status: 'committed'; delta: TxDelta }
+  | { status: 'failed'; kind: 'sender' | 'internal'; message: string };
+
+export interface HostOptions {
+  datastore: Datastore;
+  /** CommonJS module bundle from `bundleModule`. */
+  code: string;
+  databaseIdentity: bigint;
+  log: (entry: LogEntry) => void;
+}
+
+/** Microseconds since the Unix epoch, never going backwards within a process. */
+let lastMicros = 0n;
+export function nowMicros(): bigint {
+  let t = BigInt(Date.now()) * 1000n;
+  if (t <= lastMicros) t = lastMicros + 1n;
+  lastMicros = t;
+  return t;
+}
+
+export class Host implements SyscallHost {
+  readonly datastore: Datastore;
+  readonly schema: ModuleSchema;
+  readonly describe: Uint8Array;
+  readonly databaseIdentity: bigint;
+  readonly #syscalls: Syscalls;
+  #hooks: ModuleHooks | undefined;
+  readonly #log: (entry: LogEntry) => void;
+  readonly #listeners = new Set<(delta: TxDelta, ctx: CallContext, reducer: string) => void>();
+  #anonTx = false;
+  #anonCtx: CallContext | undefined;
+  #anonName = '';
+  #reducersByName = new Map<string, FunctionDef>();
+  #proceduresByName = new Map<string, ProcedureDef>();
+
+  /** Loads the module and attaches (creating if missing) its tables. */
+  constructor(opts: HostOptions) {
+    installPolyfills();
+    this.datastore = opts.datastore;
+    this.databaseIdentity = opts.databaseIdentity;
+    this.#log = opts.log;
+    this.#syscalls = new Syscalls(this);
+    const hostConsole = makeFallbackConsole(this);
+    const loaded = loadModule(opts.code, this.#syscalls.sys20, this.#syscalls.sys21, hostConsole);
+    this.#hooks = loaded.hooks;
+    this.describe = loaded.describe;
+    this.schema = readModuleDef(loaded.moduleDef);
+    for (const t of this.schema.tables) {
+      try {
+        this.datastore.addTable(t, this.schema.typespace);
+      } catch (e) {
+        throw new ModuleError('MODULE_INVALID', `table ${t.name} cannot be created: ${errText(e)}`, { table: t.name }, { cause: e });
+      }
+    }
+    for (const r of this.schema.reducers) {
+      this.#reducersByName.set(r.name, r);
+      this.#reducersByName.set(r.canonicalName, r);
+    }
+    for (const p of this.schema.procedures) {
+      this.#proceduresByName.set(p.name, p);
+      this.#proceduresByName.set(p.canonicalName, p);
+    }
+  }
+
+  get hooks(): ModuleHooks | undefined {
+    return this.#hooks;
+  }
+
+  /** Subscribes to commits; returns the unsubscribe function. */
+  onCommit(listener: (delta: TxDelta, ctx: CallContext, reducer: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  reducer(name: string): FunctionDef | undefined {
+    return this.#reducersByName.get(name);
+  }
+  procedure(name: string): ProcedureDef | undefined {
+    return this.#proceduresByName.get(name);
+  }
+
+  log(level: number, message: string): void {
+    this.#log({ ts: Date.now(), level: LEVELS[level] ?? 'debug', message });
+  }
+
+  // ---- reducers ------------------------------------------------------------------------------
+
+  /**
+   * Runs one reducer in its own transaction. A SenderError is the caller's failure; any other
+   * throw is internal and logged. Both roll back everything.
+   */
+  callReducer(reducer: FunctionDef, args: Uint8Array, ctx: CallContext): ReducerOutcome {
+    const ds = this.datastore;
+    if (ds.inTransaction) throw new UsageError('TX_OPEN', 'a reducer cannot start while another transaction is open');
+    ds.begin();
+    const failure = this.#invokeReducer(reducer, args, ctx);
+    if (failure) {
+      ds.rollback();
+      return failure;
+    }
+    const delta = ds.commit();
+    this.#emit(delta, ctx, reducer.name);
+    return { status: 'committed', delta };
+  }
+
+  /** Calls the reducer hook inside the open transaction; returns the failure, if any. */
+  #invokeReducer(reducer: FunctionDef, args: Uint8Array, ctx: CallContext): { status: 'failed'; kind: 'sender' | 'internal'; message: string } | undefined {
+    const hooks = this.#hooks!;
+    let thrown: unknown;
+    let failed = false;
+    try {
+      const ret = hooks.__call_reducer__(reducer.id, ctx.sender, ctx.connectionId, ctx.timestamp, new DataView(args.buffer, args.byteOffset, args.byteLength));
+      if (ret !== undefined) {
+        failed = true;
+        thrown = new TypeError('Reducer returned a value other than `undefined`');
+      }
+    } catch (e) {
+      failed = true;
+      thrown = e;
+    }
+    const poisoned = this.#syscalls.poisoned;
+    const leftovers = this.#syscalls.endCall();
+    if (leftovers > 0) this.log(1, `${reducer.name}: ${leftovers} iterator(s) or timer(s) were left open and have been closed`);
+    if (poisoned !== undefined) {
+      this.log(101, `${reducer.name}: host error: ${errText(poisoned)}`);
+      return { status: 'failed', kind: 'internal', message: `The instance encountered a fatal error: ${errText(poisoned)}` };
+    }
+    if (!failed) return undefined;
+    if (thrown instanceof hooks.__sender_error_class__) {
+      return { status: 'failed', kind: 'sender', message: String((thrown as Error).message) };
+    }
+    const stack = thrown instanceof Error && thrown.stack ? `\n${cutStack(thrown.stack)}` : '';
+    this.log(101, `reducer ${reducer.name} failed: ${errorLabel(thrown)}${stack}`);
+    return { status: 'failed', kind: 'internal', message: errorLabel(thrown) };
+  }
+
+  #emit(delta: TxDelta, ctx: CallContext, name: string): void {
+    for (const l of this.#listeners) l(delta, ctx, name);
+  }
+
+  /** Runs `f` (datastore writes) as one transaction outside any reducer, e.g. SQL DML. Throws roll back. */
+  runSystemTransaction(name: string, sender: bigint, f: () => void): TxDelta {
+    const ds = this.datastore;
+    ds.begin();
+    try {
+      f();
+    } catch (e) {
+      ds.rollback();
+      throw e;
+    }
+    const delta = ds.commit();
+    this.#emit(delta, { sender, connectionId: 0n, timestamp: nowMicros() }, name);
+    return delta;
+  }
+
+  // ---- procedures ----------------------------------------------------------------------------
+
+  /** Runs a procedure (no transaction open; it opens its own with `ctx.withTx`). Returns its BSATN result. */
+  callProcedure(proc: ProcedureDef, args: Uint8Array, ctx: CallContext): { ok: true; value: Uint8Array } | { ok: false; message: string } {
+    if (this.datastore.inTransaction) throw new UsageError('TX_OPEN', 'a procedure cannot start while a transaction is open');
+    this.#anonCtx = ctx;
+    this.#anonName = proc.name;
+    try {
+      const out = this.#hooks!.__call_procedure__(proc.id, ctx.sender, ctx.connectionId, ctx.timestamp, args);
+      return { ok: true, value: new Uint8Array(out.buffer, out.byteOffset, out.byteLength).slice() };
+    } catch (e) {
+      this.log(101, `procedure ${proc.name} failed: ${errorLabel(e)}`);
+      return { ok: false, message: errorLabel(e) };
+    } finally {
+      if (this.#anonTx) this.abortAnonTx();
+      this.#syscalls.endCall();
+      this.#anonCtx = undefined;
+    }
+  }
+
+  get anonTxOpen(): boolean {
+    return this.#anonTx;
+  }
+  startAnonTx(): bigint {
+    this.datastore.begin();
+    this.#anonTx = true;
+    return nowMicros();
+  }
+  commitAnonTx(): void {
+    this.#anonTx = false;
+    const delta = this.datastore.commit();
+    const ctx = this.#anonCtx ?? { sender: this.databaseIdentity, connectionId: 0n, timestamp: nowMicros() };
+    this.#emit(delta, { ...ctx, sender: this.databaseIdentity }, this.#anonName);
+  }
+  abortAnonTx(): void {
+    this.#anonTx = false;
+    this.datastore.rollback();
+  }
+
+  jwtPayload(): string {
+    return '';
+  }
+
+  httpRequest(): [Uint8Array, Uint8Array] {
+    throw new Error('HTTP requests from procedures are not available in this host yet');
+  }
+}
+
+/** The console a module sees before its own polyfill installs (only during the first import lines). */
+function makeFallbackConsole(host: Host): Console {
+  const f =
+    (level: number) =>
+    (...args: unknown[]): void =>
+      host.log(level, args.map((a) => (typeof a === 'string' ? a : String(a))).join(' '));
+  return { log: f(2), info: f(2), warn: f(1), error: f(0), debug: f(3), trace: f(4) } as unknown as Console;
+}
+
+function errorLabel(e: unknown): string {
+  if (e instanceof Error) return e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message;
+  return errText(e);
+}
+
+/** Cuts a JS stack at the runtime's marker frame, as SpacetimeDB does. */
+function cutStack(stack: string): string {
+  const lines = stack.split('\n').slice(1);
+  const i = lines.findIndex((l) => l.includes('__spacetimedb_end_short_backtrace'));
+  return (i >= 0 ? lines.slice(0, i) : lines).join('\n');
+}
+
+export { Errno };

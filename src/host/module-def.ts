@@ -1,0 +1,230 @@
+// Reads a module's RawModuleDefV10 (as the package's runtime built it) into the schema the host
+// and datastore work with: tables with resolved column types, reducers, procedures, views,
+// lifecycle hooks, schedules, RLS rules and canonical (SQL/client) names.
+import { toSnakeCase, type AlgebraicType } from 'spacetimedb';
+import { ModuleError } from '../errors.ts';
+
+type Ty = AlgebraicType;
+interface Element { name: string | undefined; algebraicType: Ty }
+interface Product { elements: Element[] }
+interface Tagged<T extends string, V = undefined> { tag: T; value: V }
+
+/** The subset of RawModuleDefV10 the host reads (structural; the package builds the real value). */
+export interface RawModuleDefV10Like {
+  sections: { tag: string; value: unknown }[];
+}
+interface RawTable {
+  sourceName: string;
+  productTypeRef: number;
+  primaryKey: number[];
+  indexes: { sourceName: string | undefined; accessorName: string | undefined; algorithm: Tagged<'BTree' | 'Hash', number[]> | Tagged<'Direct', number> }[];
+  constraints: { sourceName: string | undefined; data: Tagged<'Unique', { columns: number[] }> }[];
+  sequences: { sourceName: string | undefined; column: number; start: bigint | undefined; minValue: bigint | undefined; maxValue: bigint | undefined; increment: bigint }[];
+  tableAccess: { tag: 'Public' | 'Private' };
+  defaultValues: { colId: number; value: Uint8Array }[];
+  isEvent: boolean;
+}
+
+export type IndexAlgorithm = 'btree' | 'hash' | 'direct';
+
+export interface ColumnDef {
+  /** Position in the row. */
+  id: number;
+  /** The JS field name, as the module author wrote it. */
+  name: string;
+  /** The SQL/client name (snake_case under the default policy, or an explicit `.name()`). */
+  canonicalName: string;
+  type: Ty;
+}
+
+export interface IndexDef {
+  /** `<table>_<cols>_idx_<algo>`: what `index_id_from_name` receives. */
+  sourceName: string;
+  accessorName: string;
+  algorithm: IndexAlgorithm;
+  columns: number[];
+  /** True when the column set equals a unique constraint's. */
+  unique: boolean;
+}
+
+export interface SequenceDef {
+  column: number;
+  start: bigint;
+  min: bigint;
+  max: bigint;
+  increment: bigint;
+}
+
+export interface TableDef {
+  /** Source name: the `schema({...})` key; what `table_id_from_name` receives. */
+  name: string;
+  canonicalName: string;
+  columns: ColumnDef[];
+  rowType: Product;
+  primaryKey: number | undefined;
+  uniques: number[][];
+  indexes: IndexDef[];
+  sequences: SequenceDef[];
+  isPublic: boolean;
+  isEvent: boolean;
+  defaultValues: Map<number, Uint8Array>;
+  schedule: { functionName: string; scheduleAtCol: number } | undefined;
+}
+
+export interface FunctionDef {
+  name: string;
+  canonicalName: string;
+  params: Product;
+  id: number;
+}
+export interface ProcedureDef extends FunctionDef { returnType: Ty }
+export interface ViewDef {
+  name: string;
+  canonicalName: string;
+  id: number;
+  isPublic: boolean;
+  isAnonymous: boolean;
+  returnType: Ty;
+  /** The row product of the view (element type of its array/option). */
+  rowType: Product;
+  primaryKey: number | undefined;
+}
+
+export interface ModuleSchema {
+  typespace: { types: Ty[] };
+  tables: TableDef[];
+  reducers: FunctionDef[];
+  procedures: ProcedureDef[];
+  views: ViewDef[];
+  lifecycle: { init?: string; onConnect?: string; onDisconnect?: string };
+  rls: string[];
+}
+
+function section<T>(def: RawModuleDefV10Like, tag: string, fallback: T): T {
+  const s = def.sections.find((x) => x.tag === tag);
+  return s ? (s.value as T) : fallback;
+}
+
+/** Resolves `Ref`s at the top of a type. */
+export function resolveType(ty: Ty, typespace: { types: Ty[] }): Ty {
+  let t = ty;
+  for (let i = 0; t.tag === 'Ref' && i < 100; i++) {
+    const next = typespace.types[t.value];
+    if (!next) throw new ModuleError('BAD_MODULE_DEF', `type reference ${t.value} is out of range`);
+    t = next;
+  }
+  return t;
+}
+
+/** Builds the host's schema from the module definition. */
+export function readModuleDef(def: RawModuleDefV10Like): ModuleSchema {
+  const typespace = section<{ types: Ty[] }>(def, 'Typespace', { types: [] });
+  const snake = section<{ tag: string }>(def, 'CaseConversionPolicy', { tag: 'SnakeCase' }).tag === 'SnakeCase';
+  const explicit = section<{ entries: { tag: string; value: { sourceName: string; canonicalName: string } }[] }>(def, 'ExplicitNames', { entries: [] });
+  const canon = (kind: 'Table' | 'Function' | 'Index', name: string): string => {
+    const e = explicit.entries.find((x) => x.tag === kind && x.value.sourceName === name);
+    if (e) return e.value.canonicalName;
+    return snake ? toSnakeCase(name) : name;
+  };
+  const schedules = section<{ tableName: string; scheduleAtCol: number; functionName: string }[]>(def, 'Schedules', []);
+  const viewPks = section<{ viewSourceName: string; columns: string[] }[]>(def, 'ViewPrimaryKeys', []);
+
+  const tables = section<RawTable[]>(def, 'Tables', []).map((t): TableDef => {
+    const rowTy = resolveType({ tag: 'Ref', value: t.productTypeRef }, typespace);
+    if (rowTy.tag !== 'Product') throw new ModuleError('BAD_MODULE_DEF', `table ${t.sourceName} has a row type that is not a product`);
+    const rowType = rowTy.value as Product;
+    const columns = rowType.elements.map((e, id): ColumnDef => {
+      const name = e.name ?? `col${id}`;
+      return { id, name, canonicalName: snake ? toSnakeCase(name) : name, type: resolveType(e.algebraicType, typespace) };
+    });
+    const uniques = t.constraints.filter((c) => c.data.tag === 'Unique').map((c) => [...c.data.value.columns]);
+    const sameSet = (a: number[], b: number[]) => a.length === b.length && a.every((x) => b.includes(x));
+    const indexes = t.indexes.map((ix): IndexDef => {
+      const algorithm: IndexAlgorithm = ix.algorithm.tag === 'BTree' ? 'btree' : ix.algorithm.tag === 'Hash' ? 'hash' : 'direct';
+      const cols = ix.algorithm.tag === 'Direct' ? [ix.algorithm.value] : [...ix.algorithm.value];
+      const sourceName = ix.sourceName ?? `${t.sourceName}_${cols.map((c) => columns[c]?.name).join('_')}_idx_${algorithm}`;
+      return { sourceName, accessorName: ix.accessorName ?? sourceName, algorithm, columns: cols, unique: uniques.some((u) => sameSet(u, cols)) };
+    });
+    const sched = schedules.find((s) => s.tableName === t.sourceName);
+    return {
+      name: t.sourceName,
+      canonicalName: canon('Table', t.sourceName),
+      columns,
+      rowType,
+      primaryKey: t.primaryKey[0],
+      uniques,
+      indexes,
+      sequences: t.sequences.map((s) => sequenceDef(s, columns[s.column]?.type)),
+      isPublic: t.tableAccess.tag === 'Public',
+      isEvent: t.isEvent,
+      defaultValues: new Map(t.defaultValues.map((d) => [d.colId, d.value])),
+      schedule: sched ? { functionName: sched.functionName, scheduleAtCol: sched.scheduleAtCol } : undefined,
+    };
+  });
+
+  const reducers = section<{ sourceName: string; params: Product }[]>(def, 'Reducers', []).map((r, id) => ({
+    name: r.sourceName,
+    canonicalName: canon('Function', r.sourceName),
+    params: r.params,
+    id,
+  }));
+  const procedures = section<{ sourceName: string; params: Product; returnType: Ty }[]>(def, 'Procedures', []).map((p, id) => ({
+    name: p.sourceName,
+    canonicalName: canon('Function', p.sourceName),
+    params: p.params,
+    returnType: p.returnType,
+    id,
+  }));
+  const views = section<{ sourceName: string; index: number; isPublic: boolean; isAnonymous: boolean; returnType: Ty }[]>(def, 'Views', []).map((v): ViewDef => {
+    const ret = resolveType(v.returnType, typespace);
+    let elem: Ty | undefined;
+    if (ret.tag === 'Array') elem = ret.value;
+    else if (ret.tag === 'Sum') elem = (ret.value as { variants: Element[] }).variants[0]?.algebraicType;
+    const row = elem ? resolveType(elem, typespace) : undefined;
+    if (!row || row.tag !== 'Product') throw new ModuleError('BAD_MODULE_DEF', `view ${v.sourceName} must return an array or option of rows`);
+    const rowType = row.value as Product;
+    const pkCol = viewPks.find((p) => p.viewSourceName === v.sourceName)?.columns[0];
+    const pk = pkCol === undefined ? -1 : rowType.elements.findIndex((e) => e.name === pkCol);
+    return {
+      name: v.sourceName,
+      canonicalName: canon('Function', v.sourceName),
+      id: v.index,
+      isPublic: v.isPublic,
+      isAnonymous: v.isAnonymous,
+      returnType: v.returnType,
+      rowType,
+      primaryKey: pk >= 0 ? pk : undefined,
+    };
+  });
+  const lifecycle: ModuleSchema['lifecycle'] = {};
+  for (const l of section<{ lifecycleSpec: { tag: string }; functionName: string }[]>(def, 'LifeCycleReducers', [])) {
+    if (l.lifecycleSpec.tag === 'Init') lifecycle.init = l.functionName;
+    else if (l.lifecycleSpec.tag === 'OnConnect') lifecycle.onConnect = l.functionName;
+    else if (l.lifecycleSpec.tag === 'OnDisconnect') lifecycle.onDisconnect = l.functionName;
+  }
+  const rls = section<{ sql: string }[]>(def, 'RowLevelSecurity', []).map((r) => r.sql);
+  return { typespace, tables, reducers, procedures, views, lifecycle, rls };
+}
+
+const INT_RANGES: Record<string, [bigint, bigint]> = {
+  I8: [-(2n ** 7n), 2n ** 7n - 1n],
+  U8: [0n, 2n ** 8n - 1n],
+  I16: [-(2n ** 15n), 2n ** 15n - 1n],
+  U16: [0n, 2n ** 16n - 1n],
+  I32: [-(2n ** 31n), 2n ** 31n - 1n],
+  U32: [0n, 2n ** 32n - 1n],
+  I64: [-(2n ** 63n), 2n ** 63n - 1n],
+  U64: [0n, 2n ** 64n - 1n],
+  I128: [-(2n ** 127n), 2n ** 127n - 1n],
+  U128: [0n, 2n ** 128n - 1n],
+  I256: [-(2n ** 255n), 2n ** 255n - 1n],
+  U256: [0n, 2n ** 256n - 1n],
+};
+
+function sequenceDef(s: RawTable['sequences'][number], ty: Ty | undefined): SequenceDef {
+  const range = ty ? INT_RANGES[ty.tag] : undefined;
+  if (!range) throw new ModuleError('BAD_MODULE_DEF', `autoInc is only allowed on integer columns (column ${s.column} is ${ty?.tag ?? 'missing'})`);
+  const min = s.minValue ?? (s.increment > 0n ? 1n : range[0]);
+  const max = s.maxValue ?? range[1];
+  return { column: s.column, start: s.start ?? (s.increment > 0n ? min : max), min, max, increment: s.increment };
+}

@@ -1,0 +1,231 @@
+// The `spacetime:sys@2.0` and `@2.1` syscalls over the datastore, with the exact return types
+// and errors the runtime expects (HOST-ABI.md §7). Datastore errors become the module's own error
+// classes; anything without an errno "poisons" the call, as SpacetimeDB terminates it.
+import type { Datastore } from '../datastore/datastore.ts';
+import { DatastoreError, Errno, ERRNO_TEXT } from '../datastore/datastore-error.ts';
+import type { ModuleHooks } from './load-module.ts';
+
+/** What the syscalls need from the host that owns them. */
+export interface SyscallHost {
+  readonly datastore: Datastore;
+  readonly hooks: ModuleHooks | undefined;
+  readonly databaseIdentity: bigint;
+  log(level: number, message: string): void;
+  /** JWT payload JSON for a connection, or '' when it has none. */
+  jwtPayload(connectionId: bigint): string;
+  /** Procedure transactions. */
+  startAnonTx(): bigint;
+  commitAnonTx(): void;
+  abortAnonTx(): void;
+  readonly anonTxOpen: boolean;
+  httpRequest(request: Uint8Array, body: Uint8Array | string): [Uint8Array, Uint8Array];
+  /** Called after every successful insert/update of a scheduled table's row. */
+  onScheduleWrite?(tableName: string, row: Uint8Array): void;
+}
+
+/** The symbol the runtime reads hooks through; one per host realm. */
+export const moduleHooks: unique symbol = Symbol('SpacetimeDB.moduleHooks.v2');
+
+interface Iter {
+  rows: Uint8Array[];
+  pos: number;
+}
+
+/** Syscall state of one module instance: iterators and timers, closed at the end of each call. */
+export class Syscalls {
+  readonly #host: SyscallHost;
+  readonly #iters = new Map<number, Iter>();
+  #nextIter = 1;
+  readonly #timers = new Map<number, { name: string; start: number }>();
+  #nextTimer = 1;
+  /** Set when a syscall failed in a way the module must not continue from. */
+  poisoned: unknown;
+  readonly sys20: Record<string | symbol, unknown>;
+  readonly sys21: Record<string, unknown>;
+
+  constructor(host: SyscallHost) {
+    this.#host = host;
+    this.sys20 = this.#make20();
+    this.sys21 = { datastore_clear: (tableId: number) => this.#ds(() => BigInt(this.#host.datastore.clear(this.#host.datastore.table(tableId)))) };
+  }
+
+  /** Closes leftover iterators and timers; returns how many were open (the host logs a warning). */
+  endCall(): number {
+    const n = this.#iters.size + this.#timers.size;
+    this.#iters.clear();
+    this.#timers.clear();
+    this.poisoned = undefined;
+    return n;
+  }
+
+  /** Builds the error a module catches for `errno` (its own class when the hooks exist). */
+  hostError(errno: number, message?: string): Error {
+    const text = message ?? ERRNO_TEXT[errno] ?? `host error ${errno}`;
+    const hooks = this.#host.hooks;
+    if (!hooks) return new Error(text);
+    const Cls = hooks.__get_error_constructor__(errno);
+    return new Cls(text);
+  }
+
+  /** Runs a datastore operation, translating its failures for the module. */
+  #ds<T>(f: () => T): T {
+    if (this.poisoned !== undefined) throw this.poisoned;
+    if (!this.#host.datastore.inTransaction) throw this.hostError(Errno.NOT_IN_TRANSACTION);
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof DatastoreError) throw this.hostError(e.errno, e.message);
+      if (e instanceof RangeError) throw e;
+      this.poisoned = e;
+      throw e;
+    }
+  }
+
+  #bytes(buf: ArrayBuffer, len: number): Uint8Array {
+    if (!(buf instanceof ArrayBuffer) && Object.prototype.toString.call(buf) !== '[object ArrayBuffer]') {
+      throw new TypeError('expected an ArrayBuffer');
+    }
+    if (len > buf.byteLength || len < 0) throw new RangeError('length argument was out of bounds for ArrayBuffer');
+    return new Uint8Array(buf, 0, len);
+  }
+
+  #newIter(rows: Uint8Array[]): number {
+    const id = this.#nextIter++;
+    this.#iters.set(id, { rows, pos: 0 });
+    return id;
+  }
+
+  #make20(): Record<string | symbol, unknown> {
+    const host = this.#host;
+    const ds = () => host.datastore;
+    return {
+      moduleHooks,
+      table_id_from_name: (name: string) => {
+        const t = ds().tableByName(name);
+        if (!t) throw this.hostError(Errno.NO_SUCH_TABLE, `${ERRNO_TEXT[4]}: ${name}`);
+        return t.id;
+      },
+      index_id_from_name: (name: string) => {
+        const ix = ds().indexByName(name);
+        if (!ix) throw this.hostError(Errno.NO_SUCH_INDEX, `${ERRNO_TEXT[5]}: ${name}`);
+        return ix.id;
+      },
+      datastore_table_row_count: (tableId: number) => this.#ds(() => BigInt(ds().count(ds().table(tableId)))),
+      datastore_table_scan_bsatn: (tableId: number) => this.#ds(() => this.#newIter(ds().scanAll(ds().table(tableId)))),
+      datastore_index_scan_point_bsatn: (indexId: number, point: ArrayBuffer, len: number) =>
+        this.#ds(() => this.#newIter(ds().scanPoint(ds().index(indexId), this.#bytes(point, len)))),
+      datastore_index_scan_range_bsatn: (indexId: number, buf: ArrayBuffer, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number) =>
+        this.#ds(() =>
+          this.#newIter(ds().scanRange(ds().index(indexId), this.#bytes(buf, buf.byteLength), prefixLen, prefixElems, rstartLen, rendLen)),
+        ),
+      row_iter_bsatn_advance: (iterId: number, buffer: ArrayBuffer) => this.#advance(iterId, buffer),
+      row_iter_bsatn_close: (iterId: number) => {
+        if (!this.#iters.delete(iterId)) {
+          // A finalizer may close an iterator of an earlier call; ids are never reused, so ignore it.
+          if (!host.datastore.inTransaction && !host.anonTxOpen) return;
+          throw this.hostError(Errno.NO_SUCH_ITER);
+        }
+      },
+      datastore_insert_bsatn: (tableId: number, row: ArrayBuffer, len: number) =>
+        this.#ds(() => {
+          const table = ds().table(tableId);
+          const res = ds().insert(table, this.#bytes(row, len).slice());
+          if (table.def.schedule) host.onScheduleWrite?.(table.def.name, res.row);
+          return writeBack(row, res.generated);
+        }),
+      datastore_update_bsatn: (tableId: number, indexId: number, row: ArrayBuffer, len: number) =>
+        this.#ds(() => {
+          const table = ds().table(tableId);
+          const index = ds().index(indexId);
+          if (index.table !== table) throw new DatastoreError(Errno.NO_SUCH_INDEX, `index ${index.def.sourceName} is not on table ${table.def.name}`);
+          const res = ds().update(table, index, this.#bytes(row, len).slice());
+          if (table.def.schedule) host.onScheduleWrite?.(table.def.name, res.row);
+          return writeBack(row, res.generated);
+        }),
+      datastore_delete_by_index_scan_point_bsatn: (indexId: number, point: ArrayBuffer, len: number) =>
+        this.#ds(() => ds().deleteByPoint(ds().index(indexId), this.#bytes(point, len))),
+      datastore_delete_by_index_scan_range_bsatn: (indexId: number, buf: ArrayBuffer, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number) =>
+        this.#ds(() => ds().deleteByRange(ds().index(indexId), this.#bytes(buf, buf.byteLength), prefixLen, prefixElems, rstartLen, rendLen)),
+      datastore_delete_all_by_eq_bsatn: (tableId: number, relation: ArrayBuffer, len: number) =>
+        this.#ds(() => ds().deleteByRows(ds().table(tableId), decodeRelation(this.#bytes(relation, len), ds().table(tableId).def.name))),
+      volatile_nonatomic_schedule_immediate: () => {
+        throw this.hostError(Errno.HOST_CALL_FAILURE, 'volatile_nonatomic_schedule_immediate is not supported by Lightcone yet');
+      },
+      console_log: (level: number, message: string) => host.log(level, String(message)),
+      console_timer_start: (name: string) => {
+        const id = this.#nextTimer++;
+        this.#timers.set(id, { name: String(name), start: performance.now() });
+        return id;
+      },
+      console_timer_end: (spanId: number) => {
+        const t = this.#timers.get(spanId);
+        if (!t) throw this.hostError(Errno.NO_SUCH_CONSOLE_TIMER);
+        this.#timers.delete(spanId);
+        host.log(2, `Timing span "${t.name}": ${(performance.now() - t.start).toFixed(3)}ms`);
+      },
+      identity: () => host.databaseIdentity,
+      get_jwt_payload: (connectionId: bigint) => {
+        if (!host.datastore.inTransaction) throw this.hostError(Errno.NOT_IN_TRANSACTION);
+        return new TextEncoder().encode(host.jwtPayload(connectionId));
+      },
+      procedure_http_request: (request: Uint8Array, body: Uint8Array | string) => {
+        if (host.datastore.inTransaction) throw this.hostError(Errno.WOULD_BLOCK_TRANSACTION, 'HTTP requests are not allowed while a transaction is open: call ctx.http.fetch outside ctx.withTx');
+        try {
+          return host.httpRequest(request, body);
+        } catch (e) {
+          if (e instanceof DatastoreError) throw this.hostError(e.errno, e.message);
+          throw this.hostError(Errno.HTTP_ERROR, e instanceof Error ? e.message : String(e));
+        }
+      },
+      procedure_start_mut_tx: () => {
+        if (host.datastore.inTransaction) throw this.hostError(Errno.WOULD_BLOCK_TRANSACTION, 'a transaction is already open');
+        return host.startAnonTx();
+      },
+      procedure_commit_mut_tx: () => {
+        if (!host.anonTxOpen) throw this.hostError(Errno.TRANSACTION_NOT_ANONYMOUS);
+        host.commitAnonTx();
+      },
+      procedure_abort_mut_tx: () => {
+        if (!host.anonTxOpen) throw this.hostError(Errno.TRANSACTION_NOT_ANONYMOUS);
+        host.abortAnonTx();
+      },
+    };
+  }
+
+  #advance(iterId: number, buffer: ArrayBuffer): number {
+    const it = this.#iters.get(iterId);
+    if (!it) throw this.hostError(Errno.NO_SUCH_ITER);
+    const out = new Uint8Array(buffer);
+    let n = 0;
+    const rows = it.rows;
+    while (it.pos < rows.length) {
+      const row = rows[it.pos]!;
+      if (n + row.length > out.length) {
+        if (n === 0) throw { __buffer_too_small__: row.length };
+        return n;
+      }
+      out.set(row, n);
+      n += row.length;
+      it.pos++;
+    }
+    this.#iters.delete(iterId);
+    return -n;
+  }
+}
+
+/** Writes generated auto-increment values back at offset 0 of the caller's buffer. */
+function writeBack(buf: ArrayBuffer, generated: Uint8Array | undefined): number {
+  if (!generated) return 0;
+  new Uint8Array(buf, 0, generated.length).set(generated);
+  return generated.length;
+}
+
+/** Splits `[u32 count][row]…` into rows. The rows' own lengths come from the table's decoder, so
+ * this hands the whole remainder to `deleteByRows` one row at a time via a length-finding pass. */
+function decodeRelation(bytes: Uint8Array, table: string): Uint8Array[] {
+  if (bytes.length < 4) throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `relation for ${table} is shorter than its count`);
+  const count = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  if (count === 1) return [bytes.slice(4)];
+  // The runtime only ever sends one row; several rows would need the row type to split them.
+  throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `relation for ${table} has ${count} rows; only single-row deletes are supported`);
+}

@@ -1,0 +1,261 @@
+// Turns loosely typed input (JSON from the CLI, JS values from the API) into the module library's
+// own typed values, checking each against its AlgebraicType with an error that names the
+// parameter and the expected type; and encodes/decodes BSATN with the package's serializers.
+import { AlgebraicType, BinaryReader, BinaryWriter, ConnectionId, Identity, TimeDuration, Timestamp, Uuid, type AlgebraicType as Ty } from 'spacetimedb';
+import { specialName, typeName } from '../datastore/columns.ts';
+import { UsageError } from '../errors.ts';
+import { resolveType } from './module-def.ts';
+
+type Typespace = { types: Ty[] };
+interface Product {
+  elements: { name: string | undefined; algebraicType: Ty }[];
+}
+
+const INT_BITS: Record<string, [number, boolean]> = {
+  I8: [8, true], U8: [8, false], I16: [16, true], U16: [16, false], I32: [32, true], U32: [32, false],
+  I64: [64, true], U64: [64, false], I128: [128, true], U128: [128, false], I256: [256, true], U256: [256, false],
+};
+
+function bad(path: string, ty: Ty, ts: Typespace, value: unknown, hint = ''): UsageError {
+  const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value) : value instanceof Uint8Array ? 'bytes' : JSON.stringify(value) ?? String(value);
+  return new UsageError('BAD_ARGUMENT', `${path}: expected ${typeName(ty, ts)}, got ${shown}${hint ? ` (${hint})` : ''}`, { path, expected: typeName(ty, ts) });
+}
+
+function toBigInt(v: unknown): bigint | undefined {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+  if (typeof v === 'string' && /^[-+]?(0x[0-9a-fA-F]+|\d+)$/.test(v.trim())) {
+    const s = v.trim();
+    return s.startsWith('-') ? -BigInt(s.slice(1)) : BigInt(s.replace(/^\+/, ''));
+  }
+  return undefined;
+}
+
+function hexToBigInt(s: string): bigint | undefined {
+  const h = s.trim().replace(/^0x/i, '');
+  return /^[0-9a-fA-F]+$/.test(h) ? BigInt(`0x${h}`) : undefined;
+}
+
+/** Checks and converts `value` to the JS value the package's serializer expects for `ty`. */
+export function coerceValue(ty0: Ty, value: unknown, path: string, ts: Typespace): unknown {
+  const ty = resolveType(ty0, ts);
+  const special = specialName(ty);
+  if (special) return coerceSpecial(special, ty, value, path, ts);
+  switch (ty.tag) {
+    case 'Bool':
+      if (typeof value === 'boolean') return value;
+      throw bad(path, ty, ts, value);
+    case 'String':
+      if (typeof value === 'string') return value;
+      throw bad(path, ty, ts, value);
+    case 'F32':
+    case 'F64':
+      if (typeof value === 'number') return value;
+      if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
+      throw bad(path, ty, ts, value);
+    case 'Array': {
+      if (ty.value.tag === 'U8') {
+        if (value instanceof Uint8Array) return value;
+        if (typeof value === 'string') {
+          const h = value.replace(/^0x/i, '');
+          if (/^([0-9a-fA-F]{2})*$/.test(h)) return Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
+        }
+        if (Array.isArray(value)) return Uint8Array.from(value.map((x, i) => coerceValue({ tag: 'U8' }, x, `${path}[${i}]`, ts) as number));
+        throw bad(path, ty, ts, value, 'give bytes as a hex string or an array of numbers');
+      }
+      if (!Array.isArray(value)) throw bad(path, ty, ts, value);
+      return value.map((x, i) => coerceValue(ty.value, x, `${path}[${i}]`, ts));
+    }
+    case 'Product':
+      return coerceProduct(ty.value, value, path, ts, ty);
+    case 'Sum':
+      return coerceSum(ty, value, path, ts);
+    case 'Ref':
+      throw bad(path, ty, ts, value);
+    default: {
+      const bits = INT_BITS[ty.tag];
+      if (!bits) throw bad(path, ty, ts, value);
+      const [n, signed] = bits;
+      const b = toBigInt(value);
+      if (b === undefined) throw bad(path, ty, ts, value);
+      const min = signed ? -(1n << BigInt(n - 1)) : 0n;
+      const max = signed ? (1n << BigInt(n - 1)) - 1n : (1n << BigInt(n)) - 1n;
+      if (b < min || b > max) throw bad(path, ty, ts, value, `out of range ${min}..${max}`);
+      return n <= 32 ? Number(b) : b;
+    }
+  }
+}
+
+function coerceProduct(p: Product, value: unknown, path: string, ts: Typespace, ty: Ty): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(path, ty, ts, value);
+  const obj = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const el of p.elements) {
+    const name = el.name ?? '';
+    const v = name in obj ? obj[name] : obj[snakeToCamel(name)];
+    const inner = resolveType(el.algebraicType, ts);
+    if (v === undefined && !isOption(inner)) throw new UsageError('BAD_ARGUMENT', `${path}.${name}: missing (expected ${typeName(inner, ts)})`, { path: `${path}.${name}` });
+    out[name] = coerceValue(el.algebraicType, v, `${path}.${name}`, ts);
+  }
+  return out;
+}
+
+function isOption(ty: Ty): boolean {
+  return ty.tag === 'Sum' && ty.value.variants.length === 2 && ty.value.variants[0]!.name === 'some' && ty.value.variants[1]!.name === 'none';
+}
+
+function coerceSum(ty: Ty & { tag: 'Sum' }, value: unknown, path: string, ts: Typespace): unknown {
+  const variants = ty.value.variants;
+  if (isOption(ty)) {
+    if (value === null || value === undefined) return undefined;
+    if (typeof value === 'object' && !Array.isArray(value)) {
+      const o = value as Record<string, unknown>;
+      const keys = Object.keys(o);
+      if (keys.length === 1 && keys[0] === 'none') return undefined;
+      if (keys.length === 1 && keys[0] === 'some') return coerceValue(variants[0]!.algebraicType, o.some, path, ts);
+    }
+    return coerceValue(variants[0]!.algebraicType, value, path, ts);
+  }
+  let tag: string | undefined;
+  let payload: unknown;
+  if (typeof value === 'string') {
+    tag = value;
+  } else if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>;
+    if (typeof o.tag === 'string') {
+      tag = o.tag;
+      payload = o.value;
+    } else {
+      const keys = Object.keys(o);
+      if (keys.length === 1) {
+        tag = keys[0];
+        payload = o[tag!];
+      }
+    }
+  }
+  const variant = variants.find((v) => v.name === tag);
+  if (!variant) throw bad(path, ty, ts, value, `variants: ${variants.map((v) => v.name).join(', ')}`);
+  const inner = resolveType(variant.algebraicType, ts);
+  const isUnit = inner.tag === 'Product' && inner.value.elements.length === 0;
+  return { tag, value: isUnit ? {} : coerceValue(inner, payload, `${path}.${tag}`, ts) };
+}
+
+function coerceSpecial(kind: string, ty: Ty, value: unknown, path: string, ts: Typespace): unknown {
+  switch (kind) {
+    case 'Identity': {
+      if (value instanceof Identity) return value;
+      const b = typeof value === 'string' ? hexToBigInt(value) : typeof value === 'bigint' ? value : (value as { __identity__?: bigint } | null)?.__identity__;
+      if (typeof b !== 'bigint' || b < 0n || b >= 1n << 256n) throw bad(path, ty, ts, value, 'give an identity as 64 hex digits');
+      return new Identity(b);
+    }
+    case 'ConnectionId': {
+      if (value instanceof ConnectionId) return value;
+      const b = typeof value === 'string' ? hexToBigInt(value) : typeof value === 'bigint' ? value : (value as { __connection_id__?: bigint } | null)?.__connection_id__;
+      if (typeof b !== 'bigint' || b < 0n || b >= 1n << 128n) throw bad(path, ty, ts, value, 'give a connection id as 32 hex digits');
+      return new ConnectionId(b);
+    }
+    case 'Uuid': {
+      if (value instanceof Uuid) return value;
+      if (typeof value === 'string') {
+        try {
+          return Uuid.parse(value);
+        } catch {
+          throw bad(path, ty, ts, value);
+        }
+      }
+      if (typeof value === 'bigint') return new Uuid(value);
+      throw bad(path, ty, ts, value);
+    }
+    case 'Timestamp': {
+      if (value instanceof Timestamp) return value;
+      if (value instanceof Date) return Timestamp.fromDate(value);
+      if (typeof value === 'string' && !/^-?\d+$/.test(value)) {
+        const ms = Date.parse(value);
+        if (Number.isNaN(ms)) throw bad(path, ty, ts, value, 'give an ISO 8601 time or microseconds since the epoch');
+        return new Timestamp(BigInt(ms) * 1000n);
+      }
+      const b = toBigInt(value) ?? (value as { __timestamp_micros_since_unix_epoch__?: bigint } | null)?.__timestamp_micros_since_unix_epoch__;
+      if (typeof b !== 'bigint') throw bad(path, ty, ts, value, 'give an ISO 8601 time or microseconds since the epoch');
+      return new Timestamp(b);
+    }
+    case 'TimeDuration': {
+      if (value instanceof TimeDuration) return value;
+      const b = toBigInt(value) ?? (value as { __time_duration_micros__?: bigint } | null)?.__time_duration_micros__;
+      if (typeof b !== 'bigint') throw bad(path, ty, ts, value, 'give microseconds');
+      return new TimeDuration(b);
+    }
+  }
+  throw bad(path, ty, ts, value);
+}
+
+function snakeToCamel(s: string): string {
+  return s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Encodes call arguments: `args` is an array (one value per parameter, in order) or an object
+ * keyed by parameter name. `what` names the function in errors.
+ */
+export function encodeArgs(params: Product, args: unknown, what: string, ts: Typespace): Uint8Array {
+  const names = params.elements.map((e) => e.name ?? '');
+  const signature = params.elements.map((e) => `${e.name}: ${typeName(e.algebraicType, ts)}`).join(', ');
+  let obj: Record<string, unknown>;
+  if (args === undefined || args === null) {
+    obj = {};
+  } else if (Array.isArray(args)) {
+    if (args.length !== names.length) {
+      throw new UsageError(
+        'BAD_ARGUMENT_COUNT',
+        `${what} takes ${names.length} argument${names.length === 1 ? '' : 's'} (${signature}), got ${args.length}`,
+        { expected: names.length, got: args.length },
+      );
+    }
+    obj = Object.fromEntries(names.map((n, i) => [n, args[i]]));
+  } else if (typeof args === 'object' && !(args instanceof Uint8Array)) {
+    obj = args as Record<string, unknown>;
+    const unknown = Object.keys(obj).filter((k) => !names.includes(k) && !names.includes(camelToSnake(k)));
+    if (unknown.length) throw new UsageError('BAD_ARGUMENT', `${what} has no parameter ${unknown.join(', ')}: it takes (${signature})`, { unknown });
+  } else {
+    throw new UsageError('BAD_ARGUMENT', `${what} takes (${signature}): pass an array of values or an object keyed by parameter name`);
+  }
+  const value: Record<string, unknown> = {};
+  for (const el of params.elements) {
+    const n = el.name ?? '';
+    const v = n in obj ? obj[n] : obj[snakeToCamel(n)];
+    const inner = resolveType(el.algebraicType, ts);
+    if (v === undefined && !isOption(inner)) {
+      throw new UsageError('BAD_ARGUMENT', `${what}: missing argument ${n} (expected ${typeName(inner, ts)})`, { path: n });
+    }
+    value[n] = coerceValue(el.algebraicType, v, `${what} argument ${n}`, ts);
+  }
+  return encodeValue({ tag: 'Product', value: params } as Ty, value, ts);
+}
+
+function camelToSnake(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+const serializers = new WeakMap<object, (w: BinaryWriter, v: unknown) => void>();
+const deserializers = new WeakMap<object, (r: BinaryReader) => unknown>();
+
+/** BSATN of a typed value (with the package's serializer, cached per type object). */
+export function encodeValue(ty: Ty, value: unknown, ts: Typespace): Uint8Array {
+  let ser = serializers.get(ty);
+  if (!ser) {
+    ser = AlgebraicType.makeSerializer(ty, ts) as (w: BinaryWriter, v: unknown) => void;
+    serializers.set(ty, ser);
+  }
+  const w = new BinaryWriter(64);
+  ser(w, value);
+  return w.getBuffer().slice();
+}
+
+/** Decodes BSATN to the package's JS values. */
+export function decodeValue(ty: Ty, bytes: Uint8Array, ts: Typespace): unknown {
+  let de = deserializers.get(ty);
+  if (!de) {
+    de = AlgebraicType.makeDeserializer(ty, ts) as (r: BinaryReader) => unknown;
+    deserializers.set(ty, de);
+  }
+  return de(new BinaryReader(bytes));
+}

@@ -1,0 +1,355 @@
+// Executes SpacetimeDB's ad-hoc SQL against a database: the AST is checked against the module's
+// schema (tables, columns, literal types) and compiled to SQLite over the datastore's encoded
+// columns; rows come back as the row's BSATN, decoded with the package's own deserializers.
+// DML runs as one transaction through the datastore, so it yields a delta like a reducer.
+import type { AlgebraicType as Ty } from 'spacetimedb';
+import { bigintToOrderedBlob, type SqlValue } from '../datastore/columns.ts';
+import type { StoreTable } from '../datastore/datastore.ts';
+import { DatastoreError } from '../datastore/datastore-error.ts';
+import type { Engine } from '../engine/engine.ts';
+import { toIdentity } from '../engine/engine.ts';
+import { SqlError, UsageError } from '../errors.ts';
+import { coerceValue, decodeValue, encodeValue } from '../host/values.ts';
+import type { ColumnRef, Literal, Operand, Predicate, SelectStatement, Statement, TableRef } from './ast.ts';
+import { integerValue } from './numeric-literal.ts';
+import { parseSql } from './parser.ts';
+
+/** Options of one SQL call. */
+export interface SqlOptions {
+  /** Who runs the query (hex identity); defaults to the owner, who sees every table. */
+  sender?: string;
+}
+
+/** Rows with their column names in order (a result of `db.query`). */
+export interface SqlResult {
+  columns: string[];
+  rows: Record<string, unknown>[];
+  /** For DML: what changed (`3 rows updated`). */
+  message?: string;
+}
+
+interface Rel {
+  alias: string;
+  table: StoreTable;
+  sqlAlias: string;
+}
+
+interface Compiled {
+  sql: string;
+  bind: SqlValue[];
+}
+
+/** Parses, checks and runs one statement. */
+export function executeSql(engine: Engine, query: string, opts: SqlOptions = {}): SqlResult {
+  const stmt = parseSql(query);
+  const sender = opts.sender !== undefined ? toIdentity(opts.sender, 'sender').__identity__ : engine.owner.__identity__;
+  const isOwner = sender === engine.owner.__identity__;
+  const x = new Executor(engine, query, sender, isOwner);
+  return x.run(stmt);
+}
+
+class Executor {
+  readonly #engine: Engine;
+  readonly #query: string;
+  readonly #sender: bigint;
+  readonly #isOwner: boolean;
+  #rels: Rel[] = [];
+
+  constructor(engine: Engine, query: string, sender: bigint, isOwner: boolean) {
+    this.#engine = engine;
+    this.#query = query;
+    this.#sender = sender;
+    this.#isOwner = isOwner;
+  }
+
+  run(stmt: Statement): SqlResult {
+    switch (stmt.kind) {
+      case 'select':
+        return this.#select(stmt);
+      case 'insert':
+      case 'update':
+      case 'delete':
+        if (!this.#isOwner) throw new SqlError('PERMISSION_DENIED', `only the database owner may run ${stmt.kind.toUpperCase()}; read with SELECT or call a reducer`);
+        return this.#dml(stmt);
+      case 'set':
+      case 'show':
+        throw new SqlError('UNSUPPORTED', `${stmt.kind.toUpperCase()} is not supported by Lightcone yet`, { construct: stmt.kind.toUpperCase() });
+    }
+  }
+
+  #table(ref: TableRef): StoreTable {
+    const t = this.#engine.host.datastore.tableByName(ref.name);
+    if (!t) {
+      const names = this.#engine.host.datastore.tables.map((x) => x.def.canonicalName).join(', ');
+      throw new SqlError('UNKNOWN_TABLE', `no such table: ${ref.name} (tables: ${names || 'none'})`, { table: ref.name });
+    }
+    if (!t.def.isPublic && !this.#isOwner) throw new SqlError('PERMISSION_DENIED', `table ${ref.name} is private: only the owner can read it`, { table: ref.name });
+    return t;
+  }
+
+  #bindRels(from: TableRef, joins: readonly { table: TableRef }[]): void {
+    this.#rels = [from, ...joins.map((j) => j.table)].map((ref, i) => ({ alias: ref.alias, table: this.#table(ref), sqlAlias: `r${i}` }));
+    const seen = new Set<string>();
+    for (const r of this.#rels) {
+      if (seen.has(r.alias)) throw new SqlError('DUPLICATE_ALIAS', `${r.alias} appears twice in FROM/JOIN: give one of them an alias (JOIN ${r.table.def.canonicalName} AS other)`);
+      seen.add(r.alias);
+    }
+  }
+
+  #column(ref: ColumnRef): { rel: Rel; col: number } {
+    const rels = ref.table === null ? this.#rels : this.#rels.filter((r) => r.alias === ref.table);
+    if (rels.length === 0) throw new SqlError('UNKNOWN_TABLE', `${ref.table} in ${ref.table}.${ref.column} is not a table of this query`, { table: ref.table });
+    for (const rel of rels) {
+      const col = rel.table.def.columns.findIndex((c) => c.canonicalName === ref.column || c.name === ref.column);
+      if (col >= 0) return { rel, col };
+    }
+    const t = rels[0]!.table.def;
+    throw new SqlError('UNKNOWN_COLUMN', `table ${t.canonicalName} has no column ${ref.column} (columns: ${t.columns.map((c) => c.canonicalName).join(', ')})`, { column: ref.column });
+  }
+
+  #sqlCol(rel: Rel, col: number, what: string): string {
+    const c = rel.table.sqlCols[col];
+    if (c === undefined) {
+      throw new SqlError('NOT_COMPARABLE', `${what}: column ${rel.table.def.columns[col]?.canonicalName} of type ${rel.table.codecs[col]?.typeName} cannot be compared in SQL`);
+    }
+    return `${rel.sqlAlias}.${c}`;
+  }
+
+  // ---- predicates ----------------------------------------------------------------------------
+
+  #pred(p: Predicate, out: Compiled): string {
+    switch (p.kind) {
+      case 'and':
+        return `(${p.clauses.map((c) => this.#pred(c, out)).join(' AND ')})`;
+      case 'or':
+        return `(${p.clauses.map((c) => this.#pred(c, out)).join(' OR ')})`;
+      case 'not':
+        return `(NOT ${this.#pred(p.clause, out)})`;
+      case 'value':
+        if (p.operand.kind === 'bool') return p.operand.value ? '1' : '0';
+        if (p.operand.kind === 'column') {
+          const { rel, col } = this.#column(p.operand);
+          if (rel.table.codecs[col]!.scalar !== 'Bool') throw new SqlError('TYPE_MISMATCH', `${p.operand.column} is not a bool and cannot be a condition by itself`);
+          return `(${this.#sqlCol(rel, col, 'WHERE')} = 1)`;
+        }
+        throw new SqlError('TYPE_MISMATCH', 'a condition must compare a column with a value');
+      case 'compare': {
+        const op = { eq: '=', ne: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' }[p.op];
+        const l = p.left;
+        const r = p.right;
+        if (l.kind === 'column' && r.kind === 'column') {
+          const a = this.#column(l);
+          const b = this.#column(r);
+          const ta = a.rel.table.codecs[a.col]!;
+          const tb = b.rel.table.codecs[b.col]!;
+          if (ta.typeName !== tb.typeName) {
+            throw new SqlError('TYPE_MISMATCH', `cannot compare ${l.column} (${ta.typeName}) with ${r.column} (${tb.typeName})`);
+          }
+          return `${this.#sqlCol(a.rel, a.col, 'comparison')} ${op} ${this.#sqlCol(b.rel, b.col, 'comparison')}`;
+        }
+        if (l.kind === 'column' || r.kind === 'column') {
+          const colRef = (l.kind === 'column' ? l : r) as ColumnRef;
+          const value = (l.kind === 'column' ? r : l) as Literal | Operand;
+          const flipped = l.kind !== 'column';
+          const { rel, col } = this.#column(colRef);
+          const sqlCol = this.#sqlCol(rel, col, 'comparison');
+          out.bind.push(this.#encodeLiteral(rel.table, col, value));
+          const fop = flipped ? ({ '<': '>', '<=': '>=', '>': '<', '>=': '<=' } as Record<string, string>)[op] ?? op : op;
+          return `${sqlCol} ${fop} ?`;
+        }
+        throw new SqlError('UNSUPPORTED', 'a comparison needs at least one column', { construct: 'literal comparison' });
+      }
+    }
+  }
+
+  /** Encodes a literal as the stored form of column `col` (checking its type). */
+  #encodeLiteral(table: StoreTable, col: number, lit: Operand): SqlValue {
+    const codec = table.codecs[col]!;
+    const colName = table.def.columns[col]!.canonicalName;
+    const fail = (why = '') =>
+      new SqlError('TYPE_MISMATCH', `${litText(lit)} is not a valid ${codec.typeName} for column ${colName}${why ? `: ${why}` : ''}`, { column: colName, expected: codec.typeName });
+    const js = this.#literalJs(lit, codec.scalar);
+    let typed: unknown;
+    try {
+      typed = coerceValue(table.def.columns[col]!.type, js, colName, this.#engine.host.schema.typespace);
+    } catch (e) {
+      throw fail(e instanceof UsageError ? e.message.replace(/^[^:]*: /, '') : '');
+    }
+    // Reuse the column codec on the value's BSATN so literals and rows share one encoding.
+    const bytes = encodeValue(table.def.columns[col]!.type, typed, this.#engine.host.schema.typespace);
+    const stored = this.#engine.host.datastore.decodeKey(table, [col], bytes, `literal for ${colName}`)[0];
+    return stored ?? null;
+  }
+
+  /** A literal as the loosely typed JS value `coerceValue` accepts for `scalar`. */
+  #literalJs(lit: Operand, scalar: string): unknown {
+    switch (lit.kind) {
+      case 'param':
+        return scalar === 'Bytes' ? bigintToOrderedBlob(this.#sender, 32, false) : this.#sender;
+      case 'int': {
+        const v = integerValue(lit);
+        return scalar === 'F32' || scalar === 'F64' ? Number(lit.text) : v ?? lit.text;
+      }
+      case 'float': {
+        const v = integerValue(lit);
+        return scalar === 'F32' || scalar === 'F64' || v === null ? Number(lit.text) : v;
+      }
+      case 'string':
+        return lit.value;
+      case 'bool':
+        return lit.value;
+      case 'hex':
+        return `0x${lit.digits}`;
+      case 'null':
+        return null;
+      case 'column':
+        throw new SqlError('TYPE_MISMATCH', `${lit.column} is a column, not a value`);
+    }
+  }
+
+  // ---- SELECT --------------------------------------------------------------------------------
+
+  #select(s: SelectStatement): SqlResult {
+    this.#bindRels(s.from, s.joins);
+    const c: Compiled = { sql: '', bind: [] };
+    const from = this.#rels.map((r, i) => {
+      const src = `${r.table.sqlName} AS ${r.sqlAlias}`;
+      if (i === 0) return src;
+      const on = s.joins[i - 1]!.on;
+      return `JOIN ${src}${on ? ` ON ${this.#pred(on, c)}` : ''}`;
+    });
+    const where = s.where ? ` WHERE ${this.#pred(s.where, c)}` : '';
+    const limitV = s.limit ? integerValue(s.limit) : null;
+    if (s.limit && (limitV === null || limitV < 0n)) throw new SqlError('BAD_LIMIT', `LIMIT takes a non-negative integer, got ${s.limit.text}`);
+    const limit = limitV !== null ? ` LIMIT ${limitV}` : '';
+    const db = this.#engine.host.datastore.sqlite.db;
+    if (s.projection.kind === 'count') {
+      const n = db.selectValue(`SELECT count(*) FROM (SELECT 1 FROM ${from.join(' ')}${where}${limit})`, c.bind);
+      return { columns: [s.projection.alias], rows: [{ [s.projection.alias]: BigInt(n as number | bigint) }] };
+    }
+    let outRels: Rel[];
+    let columns: { name: string; rel: Rel; col: number }[];
+    const proj = s.projection;
+    if (proj.kind === 'star') {
+      if (proj.table === null && this.#rels.length > 1) {
+        throw new SqlError('UNSUPPORTED', 'SELECT * over a join: select one table\'s rows with t.* or name the columns', { construct: 'SELECT * with JOIN' });
+      }
+      const rel = proj.table === null ? this.#rels[0]! : this.#rels.find((r) => r.alias === proj.table);
+      if (!rel) throw new SqlError('UNKNOWN_TABLE', `${proj.table}.* names no table of this query`);
+      outRels = [rel];
+      columns = rel.table.def.columns.map((cd, i) => ({ name: cd.canonicalName, rel, col: i }));
+    } else {
+      columns = proj.columns.map((pc) => {
+        const { rel, col } = this.#column(pc.column);
+        return { name: pc.alias === pc.column.column ? rel.table.def.columns[col]!.canonicalName : pc.alias, rel, col };
+      });
+      outRels = [...new Set(columns.map((x) => x.rel))];
+    }
+    const sql = `SELECT ${outRels.map((r) => `${r.sqlAlias}._row`).join(', ')} FROM ${from.join(' ')}${where}${limit}`;
+    const rows: Record<string, unknown>[] = [];
+    const ts = this.#engine.host.schema.typespace;
+    const stmt = db.prepare(sql);
+    try {
+      if (c.bind.length) stmt.bind(c.bind);
+      while (stmt.step()) {
+        const decoded = outRels.map((r, i) => decodeValue(rowTy(r.table), stmt.get(i) as Uint8Array, ts) as Record<string, unknown>);
+        const row: Record<string, unknown> = {};
+        for (const col of columns) row[col.name] = decoded[outRels.indexOf(col.rel)]![col.rel.table.def.columns[col.col]!.name];
+        rows.push(row);
+      }
+    } finally {
+      stmt.finalize();
+    }
+    return { columns: columns.map((x) => x.name), rows };
+  }
+
+  // ---- DML -----------------------------------------------------------------------------------
+
+  #dml(stmt: Statement & { kind: 'insert' | 'update' | 'delete' }): SqlResult {
+    const table = this.#table(stmt.table);
+    this.#rels = [{ alias: stmt.table.alias, table, sqlAlias: 'r0' }];
+    const ts = this.#engine.host.schema.typespace;
+    const def = table.def;
+    const ds = this.#engine.host.datastore;
+    const matching = (where: Predicate | null): Uint8Array[] => {
+      const c: Compiled = { sql: '', bind: [] };
+      const w = where ? ` WHERE ${this.#pred(where, c)}` : '';
+      const st = ds.sqlite.db.prepare(`SELECT r0._row FROM ${table.sqlName} AS r0${w}`);
+      const out: Uint8Array[] = [];
+      try {
+        if (c.bind.length) st.bind(c.bind);
+        while (st.step()) out.push(st.get(0) as Uint8Array);
+      } finally {
+        st.finalize();
+      }
+      return out;
+    };
+    const coerceLit = (col: number, lit: Literal): unknown => {
+      const cd = def.columns[col]!;
+      try {
+        return coerceValue(cd.type, this.#literalJs(lit, table.codecs[col]!.scalar), cd.canonicalName, ts);
+      } catch (e) {
+        throw new SqlError('TYPE_MISMATCH', `${litText(lit)} is not a valid ${table.codecs[col]!.typeName} for column ${cd.canonicalName}`, { column: cd.canonicalName, cause: (e as Error).message });
+      }
+    };
+    let count = 0;
+    const verb = stmt.kind === 'insert' ? 'inserted' : stmt.kind === 'update' ? 'updated' : 'deleted';
+    this.#engine.host.runSystemTransaction(`sql ${stmt.kind}`, this.#sender, () => {
+      try {
+        if (stmt.kind === 'insert') {
+          const cols = stmt.columns ? stmt.columns.map((c) => this.#column(c).col) : def.columns.map((_, i) => i);
+          const missing = def.columns.filter((_, i) => !cols.includes(i));
+          if (missing.length) throw new SqlError('MISSING_COLUMNS', `INSERT INTO ${def.canonicalName} must give every column; missing: ${missing.map((m) => m.canonicalName).join(', ')}`);
+          for (const row of stmt.rows) {
+            if (row.length !== cols.length) throw new SqlError('BAD_INSERT', `INSERT row has ${row.length} values for ${cols.length} columns`);
+            const obj: Record<string, unknown> = {};
+            cols.forEach((c, i) => (obj[def.columns[c]!.name] = coerceLit(c, row[i]!)));
+            ds.insert(table, encodeValue(rowTy(table), obj, ts));
+            count++;
+          }
+        } else if (stmt.kind === 'delete') {
+          count = ds.deleteByRows(table, matching(stmt.where));
+        } else {
+          const sets = stmt.assignments.map((a) => {
+            const col = this.#column(a.column).col;
+            return { name: def.columns[col]!.name, value: coerceLit(col, a.value) };
+          });
+          const rows = matching(stmt.where);
+          ds.deleteByRows(table, rows);
+          for (const old of rows) {
+            const obj = decodeValue(rowTy(table), old, ts) as Record<string, unknown>;
+            for (const s of sets) obj[s.name] = s.value;
+            ds.insert(table, encodeValue(rowTy(table), obj, ts));
+            count++;
+          }
+        }
+      } catch (e) {
+        if (e instanceof DatastoreError) throw new SqlError('CONSTRAINT', `${stmt.kind.toUpperCase()} failed, nothing was changed: ${e.message}`, { errno: e.errno });
+        throw e;
+      }
+    });
+    return { columns: [], rows: [], message: `${count} row${count === 1 ? '' : 's'} ${verb}` };
+  }
+}
+
+const rowTypes = new WeakMap<StoreTable, Ty>();
+function rowTy(t: StoreTable): Ty {
+  let ty = rowTypes.get(t);
+  if (!ty) {
+    ty = { tag: 'Product', value: t.def.rowType } as Ty;
+    rowTypes.set(t, ty);
+  }
+  return ty;
+}
+
+function litText(lit: Operand): string {
+  switch (lit.kind) {
+    case 'column':
+      return lit.column;
+    case 'param':
+      return ':sender';
+    default:
+      return lit.text;
+  }
+}
+

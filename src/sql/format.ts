@@ -1,0 +1,74 @@
+// Presents decoded values: as JSON-safe values (for `--json` and the wire) and as table cells the
+// way `spacetime sql` prints them (strings quoted, identities as hex, timestamps as ISO text).
+import { ConnectionId, Identity, TimeDuration, Timestamp, Uuid } from 'spacetimedb';
+
+/** A JSON-safe rendering: bigints stay exact (see `stringifyJson`), identities hex, times ISO. */
+export function toJsonValue(v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'bigint' || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (v instanceof Uint8Array) return `0x${hex(v)}`;
+  if (Array.isArray(v)) return v.map(toJsonValue);
+  const special = specialToString(v);
+  if (special !== undefined) return special;
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o.tag === 'string' && Object.keys(o).length <= 2 && 'value' in o) {
+      const inner = o.value;
+      const unit = inner && typeof inner === 'object' && !Array.isArray(inner) && Object.keys(inner).length === 0;
+      return unit ? o.tag : { [o.tag]: toJsonValue(inner) };
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, toJsonValue(x)]));
+  }
+  return String(v);
+}
+
+function specialToString(v: unknown): string | undefined {
+  if (v instanceof Identity) return `0x${v.toHexString()}`;
+  if (v instanceof ConnectionId) return `0x${v.toHexString()}`;
+  if (v instanceof Timestamp) return v.toISOString();
+  if (v instanceof TimeDuration) return `${v.micros}µs`;
+  if (v instanceof Uuid) return v.toString();
+  // Values decoded by a module's own copy of the classes: recognise them by shape.
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o.__identity__ === 'bigint') return `0x${o.__identity__.toString(16).padStart(64, '0')}`;
+    if (typeof o.__connection_id__ === 'bigint') return `0x${o.__connection_id__.toString(16).padStart(32, '0')}`;
+    if (typeof o.__timestamp_micros_since_unix_epoch__ === 'bigint') return new Timestamp(o.__timestamp_micros_since_unix_epoch__).toISOString();
+    if (typeof o.__time_duration_micros__ === 'bigint') return `${o.__time_duration_micros__}µs`;
+    if (typeof o.__uuid__ === 'bigint') return new Uuid(o.__uuid__).toString();
+  }
+  return undefined;
+}
+
+/** JSON.stringify that writes bigints as exact JSON numbers. */
+export function stringifyJson(v: unknown, indent?: number): string {
+  const marker = '\u0000big:';
+  const s = JSON.stringify(toJsonValue(v), (_k, x: unknown) => (typeof x === 'bigint' ? `${marker}${x}` : x), indent);
+  return s.replace(/"\u0000big:(-?\d+)"/g, '$1');
+}
+
+/** One table cell as `spacetime sql` shows it. */
+export function formatCell(v: unknown): string {
+  if (v === undefined || v === null) return '(none)';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const special = specialToString(v);
+  if (special !== undefined) return special;
+  return stringifyJson(v);
+}
+
+/** Renders rows as an aligned text table with a header, like `spacetime sql`. */
+export function formatTable(columns: string[], rows: unknown[][]): string {
+  const cells = rows.map((r) => r.map(formatCell));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (parts: string[]) => ' ' + parts.map((p, i) => p.padEnd(widths[i]!)).join(' | ') + ' ';
+  const out = [line(columns), widths.map((w) => '-'.repeat(w + 2)).join('+')];
+  for (const r of cells) out.push(line(r));
+  return out.join('\n').replace(/ +$/gm, '');
+}
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
