@@ -209,7 +209,7 @@ export class Syscalls {
       it.pos++;
     }
     this.#iters.delete(iterId);
-    return -n;
+    return n === 0 ? 0 : -n;
   }
 }
 

@@ -41,7 +41,7 @@ export function tokenize(sql: string): Token[] {
   let i = 0;
   while (i < n) {
     const c = sql.charCodeAt(i);
-    const cls = c < 128 ? (CLASS[c] ?? 0) : START;
+    const cls = classOf(c);
     if (cls & SPACE) {
       i++;
       continue;
@@ -51,7 +51,7 @@ export function tokenize(sql: string): Token[] {
       i++;
       while (i < n) {
         const d = sql.charCodeAt(i);
-        if (d < 128 ? ((CLASS[d] ?? 0) & CONT) === 0 : false) break;
+        if ((classOf(d) & CONT) === 0) break;
         i++;
       }
       if (i - start === 1 && i < n && sql.charCodeAt(i) === QUOTE) {
@@ -62,9 +62,9 @@ export function tokenize(sql: string): Token[] {
           continue;
         }
         if (prefix === 0x62 /* b */ || prefix === 0x65 /* e */ || prefix === 0x6e /* n */) {
-          const what = prefix === 0x62 ? 'bit-string' : prefix === 0x65 ? 'escape string' : 'national string';
+          const what = prefix === 0x62 ? 'Bit-string' : prefix === 0x65 ? 'Escape string' : 'National string';
           const form = `${sql[start]!.toUpperCase()}'...'`;
-          throw unsupported(sql, start, `${what} literal`, {
+          throw unsupported(sql, start, `${what.toLowerCase()} literal`, {
             message: `${what} literals (${form}) are not supported by SpacetimeDB SQL`,
             hint: "use a plain '...' string, or X'...' for bytes",
           });
@@ -110,11 +110,11 @@ export function tokenize(sql: string): Token[] {
           i += 2;
           continue;
         }
-        if (d >= 128 || (d < 128 && ((CLASS[d] ?? 0) & START) !== 0)) {
+        if (classOf(d) & START) {
           i += 2;
           while (i < n) {
             const e = sql.charCodeAt(i);
-            if (e < 128 ? ((CLASS[e] ?? 0) & CONT) === 0 : false) break;
+            if ((classOf(e) & CONT) === 0) break;
             i++;
           }
           tokens.push(token('param', start, i, sql.slice(start + 1, i), '', false));
@@ -179,11 +179,11 @@ export function foundAt(sql: string, offset: number): string {
   // Show the word or symbol run that starts here, whatever its token would have been.
   let end = offset + 1;
   const first = sql.charCodeAt(offset);
-  const firstCls = first < 128 ? (CLASS[first] ?? 0) : START;
+  const firstCls = classOf(first);
   if (firstCls & CONT) {
     while (end < sql.length) {
       const d = sql.charCodeAt(end);
-      if (d < 128 && ((CLASS[d] ?? 0) & CONT) === 0) break;
+      if ((classOf(d) & CONT) === 0) break;
       end++;
     }
   } else if (first === QUOTE || first === DQUOTE) {
@@ -219,6 +219,28 @@ const CLASS: Uint8Array = (() => {
   return t;
 })();
 
+/**
+ * The class bits of char code `c` (NaN past the end gives 0). Non-ASCII characters are identifier
+ * characters, except Unicode spaces (a pasted no-break space separates tokens, as in sqlparser).
+ */
+function classOf(c: number): number {
+  if (c < 128) return CLASS[c] ?? 0;
+  switch (c) {
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000:
+    case 0xfeff:
+      return SPACE;
+    default:
+      if (c >= 0x2000 && c <= 0x200a) return SPACE;
+  }
+  return c >= 128 ? START | CONT : 0;
+}
+
 const QUOTE = 0x27;
 const DQUOTE = 0x22;
 const DOT = 0x2e;
@@ -232,11 +254,11 @@ function isDigit(c: number): boolean {
 }
 
 function isHexDigit(c: number): boolean {
-  return c < 128 && ((CLASS[c] ?? 0) & HEXDIGIT) !== 0;
+  return (classOf(c) & HEXDIGIT) !== 0;
 }
 
 function isIdentChar(c: number): boolean {
-  return c >= 128 || ((CLASS[c] ?? 0) & CONT) !== 0;
+  return (classOf(c) & CONT) !== 0;
 }
 
 /** `'...'` or `"..."` starting at `start`, with the doubled quote as the escape. */

@@ -158,6 +158,7 @@ describe('parseSql: accepted statements', () => {
     ['SELECT "from" FROM "select"', select(columns([col(null, 'from'), 'from']), table('select'))],
     ['SELECT * FROM user WHERE count = 1 AND name = key', select(star(), table('user'), { where: and(cmp('eq', col(null, 'count'), int('1')), cmp('eq', col(null, 'name'), col(null, 'key'))) })],
     ['SELECT * FROM t WHERE é_nom = 1', select(star(), table('t'), { where: cmp('eq', col(null, 'é_nom'), int('1')) })],
+    ['SELECT\u00a0*\u3000FROM\u00a0t', select(star(), table('t'))],
     // Whitespace, newlines, comments, keyword case, trailing semicolons.
     ['\n  select\t*\r\n  from t -- all of it\n  /* no filter */ ;;', select(star(), table('t'))],
     ['SeLeCt * FrOm t wHeRe a = 1', select(star(), table('t'), { where: cmp('eq', col(null, 'a'), int('1')) })],
@@ -215,7 +216,7 @@ describe('parseSql: accepted statements', () => {
     const where = stmt.where as Predicate & { kind: 'or' };
     expect(at(where.span)).toBe('(tt.b >= -5) OR NOT c = :sender');
     const [left, right] = where.clauses as [Predicate & { kind: 'compare' }, Predicate & { kind: 'not' }];
-    expect([at(left.span), at(left.left.span), at(left.right.span)]).toEqual(['tt.b >= -5', 'tt.b', '-5']);
+    expect([at(left.span), at(left.left.span), at(left.right.span)]).toEqual(['(tt.b >= -5)', 'tt.b', '-5']);
     expect(at(right.span)).toBe('NOT c = :sender');
     expect(at((right.clause as Predicate & { kind: 'compare' }).right.span)).toBe(':sender');
   });
@@ -361,8 +362,8 @@ describe('parseSql: constructs outside the dialect are UNSUPPORTED', () => {
     ['SELECT COUNT(DISTINCT a) AS n FROM t', 'COUNT(DISTINCT ...)', 'COUNT(DISTINCT ...) is not supported'],
     ['SELECT * FROM t WHERE CASE WHEN a THEN 1 END = 1', 'CASE', 'CASE is not supported'],
     ["SELECT * FROM t WHERE ts > TIMESTAMP '2025-01-01'", "typed literal (TIMESTAMP '...')", "Typed literals (TIMESTAMP '...') are not supported"],
-    ["SELECT * FROM t WHERE a = B'1010'", 'bit-string literal', "bit-string literals (B'...') are not supported"],
-    ["SELECT * FROM t WHERE a = E'\\n'", 'escape string literal', "escape string literals (E'...') are not supported"],
+    ["SELECT * FROM t WHERE a = B'1010'", 'bit-string literal', "Bit-string literals (B'...') are not supported"],
+    ["SELECT * FROM t WHERE a = E'\\n'", 'escape string literal', "Escape string literals (E'...') are not supported"],
     ['SELECT * FROM t WHERE a = :other', 'parameter :other', 'The parameter :other is not supported (at 1:27): the only parameter is :sender'],
     ['SELECT DISTINCT a FROM t', 'DISTINCT', 'DISTINCT is not supported by SpacetimeDB SQL (at 1:8)'],
     ['SELECT * FROM t LIMIT 5 OFFSET 10', 'OFFSET', 'OFFSET is not supported'],
@@ -454,7 +455,7 @@ describe('parseSql: PARSE_ERROR with position and token found', () => {
     ['SELECT FROM t', "expected a projection (*, t.*, columns or COUNT(*)) at 1:8, found 'FROM'"],
     ['SELECT a, FROM t', "expected a projection (*, t.*, columns or COUNT(*)) at 1:11, found 'FROM'"],
     ['SELECT * FROM t WHERE', 'expected a column, literal or :sender at 1:22, found end of input'],
-    ['select a from where b = 1', "expected a table name at 1:15, found 'where'"],
+    ['select a from where b = 1', `expected a table name at 1:15, found 'where': where is a keyword: write "where" to use it as a name`],
     ['SELECT * FROM t WHERE a =', 'expected a column, literal or :sender at 1:26, found end of input'],
     ['SELECT * FROM t WHERE a = = 1', "expected a column, literal or :sender at 1:27, found '='"],
     ['SELECT * FROM t WHERE (a = 1', "expected AND, OR or ')' at 1:29, found end of input"],
@@ -467,12 +468,12 @@ describe('parseSql: PARSE_ERROR with position and token found', () => {
     ['SELECT * FROM t\nWHERE a = 1\n  AND', 'expected a column, literal or :sender at 3:6, found end of input'],
     ['SELECT * FROM t\r\nWHERE a ! 1', "unexpected character '!' at 2:9, found '!'"],
     ["SELECT * FROM t WHERE a = 'oops", `unterminated string literal at 1:27, found "'oops": add the closing ' (write '' for a quote inside)`],
-    ['SELECT * FROM "t', `unterminated quoted identifier at 1:15, found '"t'`],
+    ['SELECT * FROM "t', `unterminated quoted identifier at 1:15, found '"t': add the closing " (write "" for a quote inside)`],
     ['SELECT * FROM ""', `empty quoted identifier at 1:15, found '""'`],
-    ['SELECT * FROM t /* comment', "unterminated comment at 1:17, found '/'"],
+    ['SELECT * FROM t /* comment', "unterminated comment at 1:17, found '/': add the closing */"],
     ['SELECT * FROM t WHERE a = 0x', "expected hex digits after 0x at 1:27, found '0x'"],
-    ['SELECT * FROM t WHERE a = 0xABG', "invalid character in hex literal at 1:32, found 'G'"],
-    ["SELECT * FROM t WHERE a = X'AZ'", "invalid character in hex literal at 1:30, found 'Z'"],
+    ['SELECT * FROM t WHERE a = 0xABG', "invalid character in hex literal at 1:31, found 'G': 0x... takes hex digits 0-9 A-F only"],
+    ["SELECT * FROM t WHERE a = X'AZ'", "invalid character in hex literal at 1:30, found 'Z': X'...' takes hex digits 0-9 A-F only"],
     ['SELECT * FROM t WHERE a = 12abc', "invalid number at 1:27, found '12abc'"],
     ['SELECT * FROM t WHERE a = 1e', "invalid number at 1:27, found '1e'"],
     ['SELECT * FROM t WHERE a = #', "unexpected character '#' at 1:27, found '#'"],
@@ -488,7 +489,7 @@ describe('parseSql: PARSE_ERROR with position and token found', () => {
     ['INSERT INTO t (a) (1)', "expected VALUES at 1:19, found '('"],
     ['UPDATE t a = 1', "expected SET at 1:10, found 'a'"],
     ['UPDATE t SET a 1', "expected '=' at 1:16, found '1'"],
-    ['DELETE t', "expected DELETE FROM t [WHERE ...] at 1:8, found 't'"],
+    ['DELETE t', "expected FROM at 1:8, found 't': write DELETE FROM t [WHERE ...]"],
     ['SET row_limit 5', "expected '=' or TO at 1:15, found '5'"],
     ['SHOW', 'expected a variable name at 1:5, found end of input'],
   ];

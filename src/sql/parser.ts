@@ -214,7 +214,11 @@ class Parser {
     if (this.eatKw('WHERE')) where = this.predicate();
     let limit: IntLiteral | null = null;
     if (this.eatKw('LIMIT')) limit = this.limit();
-    this.end('select', limit !== null ? 'end of statement' : where !== null ? 'AND, OR, LIMIT or end of statement' : 'JOIN, WHERE, LIMIT or end of statement');
+    const expected =
+      limit !== null ? 'end of statement'
+      : where !== null ? 'AND, OR, LIMIT or end of statement'
+      : 'JOIN, WHERE, LIMIT or end of statement';
+    this.end('select', expected);
     const stmt: SelectStatement = { kind: 'select', projection, from, joins, where, limit, span: this.span(start) };
     if (joins.length > 0) this.requireQualified(stmt);
     return stmt;
@@ -224,6 +228,7 @@ class Parser {
     const start = this.next().start;
     this.expectKw('INTO');
     const table = this.tableRef(false);
+    if (this.atKw('DEFAULT')) throw this.unsupportedAt(this.peek(), 'DEFAULT VALUES', 'list the rows with VALUES (...)');
     this.rejectAlias('INSERT', 'VALUES');
     let columns: ColumnRef[] | null = null;
     if (this.atOp('(') && !this.atKw('SELECT', 1)) {
@@ -237,7 +242,6 @@ class Parser {
     if (this.atKw('SELECT') || this.atKw('WITH') || (this.atOp('(') && this.atKw('SELECT', 1))) {
       throw this.unsupportedAt(t, 'INSERT ... SELECT', 'list the rows with VALUES (...)');
     }
-    if (this.atKw('DEFAULT')) throw this.unsupportedAt(t, 'DEFAULT VALUES', 'list the rows with VALUES (...)');
     this.expectKw('VALUES', columns === null ? "'(' column list or VALUES" : 'VALUES');
     const rows: Literal[][] = [];
     do {
@@ -282,7 +286,8 @@ class Parser {
 
   private delete(): DeleteStatement {
     const start = this.next().start;
-    this.expectKw('FROM', 'DELETE FROM t [WHERE ...]');
+    if (!this.atKw('FROM')) throw this.expected('FROM', 'write DELETE FROM t [WHERE ...]');
+    this.next();
     const table = this.tableRef(false);
     this.rejectAlias('DELETE', 'WHERE');
     if (this.atOp(',')) {
@@ -383,7 +388,7 @@ class Parser {
         message: 'Multi-part table names (schema.table) are not supported by SpacetimeDB SQL',
       });
     }
-    if (this.atOp('(')) throw this.unsupportedAt(t, 'table function');
+    if (aliasAllowed && this.atOp('(')) throw this.unsupportedAt(t, 'table function');
     let alias = name.text;
     if (aliasAllowed) {
       const before = this.i;
@@ -402,10 +407,11 @@ class Parser {
   private rejectAlias(statement: string, follow: string): void {
     const t = this.peek();
     const n = this.peek(1);
-    const aliasLike =
-      this.isIdent(t) &&
-      !(t.type === 'word' && t.upper === follow) &&
-      (this.atKw(follow, 1) || n.type === 'eof' || (n.type === 'op' && (n.text === ';' || (n.text === '(' && follow === 'VALUES'))));
+    const followed =
+      this.atKw(follow, 1) ||
+      n.type === 'eof' ||
+      (n.type === 'op' && (n.text === ';' || (n.text === '(' && follow === 'VALUES')));
+    const aliasLike = this.isIdent(t) && !(t.type === 'word' && t.upper === follow) && followed;
     if (this.atKw('AS') || aliasLike) {
       throw this.unsupportedAt(t, `table alias in ${statement}`, `${statement} takes a bare table name`);
     }
@@ -542,10 +548,12 @@ class Parser {
       const inner = this.or();
       this.expectOp(')', "AND, OR or ')'");
       this.depth--;
-      if (inner.kind !== 'value') return inner;
-      // `(a) = 1`: a parenthesized operand may still be compared.
-      this.rejectOperator();
-      return this.atCompare() ? this.comparison(inner.operand, t.start) : inner;
+      if (inner.kind === 'value') {
+        // `(a) = 1`: a parenthesized operand may still be compared.
+        this.rejectOperator();
+        if (this.atCompare()) return this.comparison(inner.operand, t.start);
+      }
+      return { ...inner, span: this.span(t.start) };
     }
     const left = this.operand();
     return this.atCompare() ? this.comparison(left, left.span.start) : { kind: 'value', operand: left, span: left.span };
@@ -690,7 +698,9 @@ class Parser {
   /** A one-part name (SET/SHOW variable). */
   private simpleName(what: string): string {
     const t = this.ident(what);
-    if (this.atOp('.')) throw unsupported(this.sql, t.start, 'multi-part name', { message: 'Multi-part names are not supported' });
+    if (this.atOp('.')) {
+      throw unsupported(this.sql, t.start, 'multi-part name', { message: 'Multi-part names are not supported' });
+    }
     return t.text;
   }
 
@@ -713,7 +723,10 @@ class Parser {
         case '||':
           throw this.unsupportedAt(t, 'string concatenation (||)');
         case '::':
-          throw this.unsupportedAt(t, 'casts (::)', { message: 'Casts (::) are not supported by SpacetimeDB SQL', hint: 'the column gives the type' });
+          throw this.unsupportedAt(t, 'casts (::)', {
+            message: 'Casts (::) are not supported by SpacetimeDB SQL',
+            hint: 'the column gives the type',
+          });
         case '[':
           throw this.unsupportedAt(t, 'array subscripts', { message: 'Array subscripts are not supported by SpacetimeDB SQL' });
         default:
@@ -979,10 +992,6 @@ function checkSubscription(sql: string, s: SelectStatement): SubscriptionQuery {
 function unknownTable(sql: string, p: StarProjection, tables: readonly TableRef[]): SqlError {
   const { line, column } = lineColumn(sql, p.span.start);
   const names = tables.map(t => t.alias).join(', ');
-  return new SqlError('UNKNOWN_TABLE', `${p.table ?? ''}.* names no table of the query (at ${line}:${column}): the tables are ${names}`, {
-    table: p.table,
-    line,
-    column,
-    offset: p.span.start,
-  });
+  const message = `${p.table ?? ''}.* names no table of the query (at ${line}:${column}): the tables are ${names}`;
+  return new SqlError('UNKNOWN_TABLE', message, { table: p.table, line, column, offset: p.span.start });
 }

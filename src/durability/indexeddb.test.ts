@@ -1,0 +1,187 @@
+// The durability contract against the IndexedDB backend on fake-indexeddb (a fresh factory per
+// test, passed explicitly: no globals), plus format checks and injected transaction failures.
+
+import { IDBFactory } from 'fake-indexeddb';
+import { describe, expect, it } from 'vitest';
+import { StorageError } from '../errors.ts';
+import { bytes, durabilityContract, text } from './contract.ts';
+import { indexedDbDurability } from './indexeddb.ts';
+
+let counter = 0;
+
+durabilityContract('indexeddb (fake-indexeddb)', { exclusive: false, failureCode: 'QUOTA_EXCEEDED' }, () => {
+  const idbFactory = new IDBFactory();
+  const name = `contract-${++counter}`;
+  let failNext = false;
+  return {
+    instance: () =>
+      indexedDbDurability(name, {
+        idbFactory,
+        beforeLogCommit: () => {
+          if (!failNext) return;
+          failNext = false;
+          throw new DOMException('simulated: the quota is full', 'QuotaExceededError');
+        },
+      }),
+    failNextWrite: () => {
+      failNext = true;
+    },
+  };
+});
+
+/** Raw IndexedDB helper: runs `fn` on the named database at its current version. */
+async function withRawDb(factory: IDBFactory, name: string, fn: (db: IDBDatabase) => Promise<void>): Promise<void> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = factory.open(name);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  try {
+    await fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+function put(db: IDBDatabase, store: string, value: unknown, key: IDBValidKey): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction([store], 'readwrite');
+    tx.objectStore(store).put(value, key);
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+describe('indexeddb durability', () => {
+  it('names the IndexedDB database lightcone:<name> and imports without touching globals', async () => {
+    expect('indexedDB' in globalThis).toBe(false);
+    const idbFactory = new IDBFactory();
+    const d = indexedDbDurability('bank', { idbFactory });
+    await d.open();
+    const names = (await idbFactory.databases()).map((x) => x.name);
+    expect(names).toEqual(['lightcone:bank']);
+    await d.close();
+  });
+
+  it('without a factory and without a global indexedDB, open() fails with a clear error', async () => {
+    await expect(indexedDbDurability('x').open()).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+  });
+
+  it('an aborted log transaction rejects with WRITE_FAILED; later appends work', async () => {
+    const idbFactory = new IDBFactory();
+    let abortNext = false;
+    const make = () =>
+      indexedDbDurability('abort', {
+        idbFactory,
+        beforeLogCommit: (tx) => {
+          if (!abortNext) return;
+          abortNext = false;
+          tx.abort();
+        },
+      });
+    const d = make();
+    await d.open();
+    await d.append(bytes('a')).durable;
+    abortNext = true;
+    const failed = d.append(bytes('b'));
+    const error: unknown = await failed.durable.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect(error).toMatchObject({ code: 'WRITE_FAILED' });
+    const next = d.append(bytes('c'));
+    expect(next.lsn).toBe(2n);
+    await next.durable;
+    await d.close();
+    const { records } = await make().open();
+    expect(records.map((r) => text(r.payload))).toEqual(['a', 'c']);
+  });
+
+  it('a log transaction that aborts on its own (a failing request) rejects with WRITE_FAILED', async () => {
+    const idbFactory = new IDBFactory();
+    let breakNext = false;
+    const d = indexedDbDurability('request-error', {
+      idbFactory,
+      beforeLogCommit: (tx) => {
+        if (!breakNext) return;
+        breakNext = false;
+        // A second add of an existing key fails its request, which aborts the transaction.
+        tx.objectStore('log').add(new Uint8Array(1), 1);
+      },
+    });
+    await d.open();
+    breakNext = true;
+    await expect(d.append(bytes('a')).durable).rejects.toMatchObject({ code: 'WRITE_FAILED' });
+    await d.append(bytes('b')).durable;
+    await d.close();
+  });
+
+  it('an unknown format version is UNKNOWN_FORMAT, never a misread', async () => {
+    const idbFactory = new IDBFactory();
+    const d = indexedDbDurability('future', { idbFactory });
+    await d.open();
+    await d.append(bytes('a')).durable;
+    await d.close();
+    await withRawDb(idbFactory, 'lightcone:future', (db) => put(db, 'format', { magic: 'lightcone-durability', version: 99 }, 'format'));
+    const error: unknown = await indexedDbDurability('future', { idbFactory }).open().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'UNKNOWN_FORMAT' });
+    expect(String((error as Error).message)).toMatch(/version 99/);
+  });
+
+  it('a newer IndexedDB schema version is UNKNOWN_FORMAT', async () => {
+    const idbFactory = new IDBFactory();
+    await new Promise<void>((resolve, reject) => {
+      const request = idbFactory.open('lightcone:newer', 5);
+      request.onsuccess = () => {
+        request.result.close();
+        resolve();
+      };
+      request.onerror = () => reject(request.error);
+    });
+    await expect(indexedDbDurability('newer', { idbFactory }).open()).rejects.toMatchObject({ code: 'UNKNOWN_FORMAT' });
+  });
+
+  it('a gap in the stored log is CORRUPT_LOG', async () => {
+    const idbFactory = new IDBFactory();
+    const d = indexedDbDurability('gap', { idbFactory });
+    await d.open();
+    await d.append(bytes('a')).durable;
+    await d.close();
+    await withRawDb(idbFactory, 'lightcone:gap', (db) => put(db, 'log', new Uint8Array([1]), 3));
+    await expect(indexedDbDurability('gap', { idbFactory }).open()).rejects.toMatchObject({ code: 'CORRUPT_LOG' });
+  });
+
+  it('two instances opening one database at once both succeed (open is safe to repeat)', async () => {
+    const idbFactory = new IDBFactory();
+    const a = indexedDbDurability('twice', { idbFactory });
+    const b = indexedDbDurability('twice', { idbFactory });
+    const [ra, rb] = await Promise.all([a.open(), b.open()]);
+    expect(ra.nextLsn).toBe(1n);
+    expect(rb.nextLsn).toBe(1n);
+    await Promise.all([a.close(), b.close()]);
+    const c = indexedDbDurability('twice', { idbFactory });
+    await c.open();
+    await c.append(bytes('x')).durable;
+    await c.close();
+  });
+
+  it('destroy by another instance closes this one: later calls reject with ClosedError', async () => {
+    const idbFactory = new IDBFactory();
+    const a = indexedDbDurability('shared', { idbFactory });
+    await a.open();
+    await indexedDbDurability('shared', { idbFactory }).destroy();
+    await expect(a.append(bytes('x')).durable).rejects.toMatchObject({ name: 'ClosedError' });
+    await a.close();
+  });
+
+  it('a subarray payload stores only its own bytes', async () => {
+    const idbFactory = new IDBFactory();
+    const d = indexedDbDurability('views', { idbFactory });
+    await d.open();
+    const big = new Uint8Array(1 << 20);
+    big.set(bytes('hello'), 1000);
+    await d.append(big.subarray(1000, 1005)).durable;
+    await d.close();
+    const { records } = await indexedDbDurability('views', { idbFactory }).open();
+    expect(records[0]!.payload.buffer.byteLength).toBe(5);
+    expect(text(records[0]!.payload)).toBe('hello');
+  });
+});
