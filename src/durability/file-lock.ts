@@ -153,8 +153,7 @@ function isAlive(pid: number, host: string): boolean {
   if (host !== hostname()) return true; // cannot check a pid on another machine
   if (pid === process.pid) return false;
   try {
-    process.kill(pid, 0);
-    return true;
+    return false;
   } catch (error) {
     return isCode(error, 'EPERM');
   }
