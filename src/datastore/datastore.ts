@@ -6,7 +6,8 @@ import { BinaryReader } from 'spacetimedb';
 import type { IndexDef, SequenceDef, TableDef } from '../host/module-def.ts';
 import { columnCodec, type ColumnCodec, type SqlValue } from './columns.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
-import { exportSqlite, loadSqlite, openSqlite, resetQuietly, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
+import { FastSql } from './fast-stmt.ts';
+import { exportSqlite, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
 
 /** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
 export interface TableDelta {
@@ -100,11 +101,15 @@ export class Datastore {
   readonly #saveSeq: SqliteStmt;
   readonly #decoded: Decoded = { values: [], offsets: [] };
   readonly #reader = new BinaryReader(new Uint8Array(0));
+  readonly #fast: FastSql;
+  #view: DataView | undefined;
+  #viewBuffer: ArrayBufferLike | undefined;
 
   /** @internal use `openDatastore`. */
   constructor(sqlite3: Sqlite3, db: SqliteDb) {
     this.#sqlite3 = sqlite3;
     this.#db = db;
+    this.#fast = new FastSql(sqlite3);
     db.exec('CREATE TABLE IF NOT EXISTS _lc_seq (tbl TEXT NOT NULL, col INTEGER NOT NULL, next TEXT NOT NULL, PRIMARY KEY (tbl, col))');
     db.exec('CREATE TABLE IF NOT EXISTS _lc_meta (key TEXT PRIMARY KEY, value BLOB)');
     this.#begin = db.prepare('BEGIN');
@@ -273,19 +278,29 @@ export class Datastore {
   /** Decodes the stored column values of `row` into the shared buffer. Throws BSATN_DECODE_ERROR. */
   #decode(table: StoreTable, row: Uint8Array): Decoded {
     const r = this.#reader;
-    r.reset(row);
+    // Rows usually arrive as views into the runtime's one reused buffer: keep one DataView per buffer.
+    const buf = row.buffer;
+    if (buf !== this.#viewBuffer) {
+      this.#view = new DataView(buf);
+      this.#viewBuffer = buf;
+    }
+    r.view = this.#view!;
+    const base = row.byteOffset;
+    const end = base + row.length;
+    r.offset = base;
     const out = this.#decoded;
     const codecs = table.codecs;
     try {
       for (let i = 0; i < codecs.length; i++) {
-        out.offsets[i] = r.offset;
+        out.offsets[i] = r.offset - base;
         out.values[i] = codecs[i]!.read(r) ?? null;
+        if (r.offset > end) throw new RangeError(`column ${table.def.columns[i]?.name} runs past the end of the row`);
       }
     } catch (e) {
       throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `row for table ${table.def.name} is malformed (${(e as Error).message})`);
     }
-    if (r.offset !== row.length) {
-      throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `row for table ${table.def.name} has ${row.length - r.offset} trailing byte(s)`);
+    if (r.offset !== end) {
+      throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `row for table ${table.def.name} has ${end - r.offset} trailing byte(s)`);
     }
     return out;
   }
@@ -316,7 +331,8 @@ export class Datastore {
   /**
    * Inserts a row. Zero values in auto-increment columns are replaced by the next sequence value;
    * returns the stored row and the BSATN of the generated columns (for the runtime's write-back).
-   * An identical existing row makes this a no-op (set semantics).
+   * An identical existing row makes this a no-op (set semantics). `input` may be a view into a
+   * reused buffer: the datastore copies what it keeps.
    */
   insert(table: StoreTable, input: Uint8Array): { row: Uint8Array; generated: Uint8Array | undefined } {
     const st = this.#txState(table);
@@ -333,17 +349,16 @@ export class Datastore {
     }
     const stmt = table.stmts.insert;
     try {
-      stmt.bind(this.#bindValues(table, d, row)).step();
+      this.#fast.run(stmt, this.#bindValues(table, d, row));
     } catch (e) {
-      resetQuietly(stmt);
       if (isUniqueViolation(e)) {
-        if (this.#identicalExists(table, d, row)) return { row, generated };
+        if (this.#identicalExists(table, d, row)) return { row: row === input ? input.slice() : row, generated };
         throw this.#uniqueError(table, d);
       }
       throw e;
     }
-    stmt.reset();
-    const rid = Number(this.#sqlite3.capi.sqlite3_last_insert_rowid(this.#db.pointer!));
+    const rid = this.#fast.lastRowid(stmt);
+    if (row === input) row = input.slice();
     st.inserts.set(rid, row);
     table.count++;
     return { row, generated };
@@ -368,20 +383,18 @@ export class Datastore {
     if (u < 0) throw new DatastoreError(Errno.INDEX_NOT_UNIQUE, `index ${index.def.sourceName} is not unique`);
     const cols = table.def.uniques[u]!;
     const key = cols.map((c) => d.values[c]!);
-    const old = firstRow(table.stmts.uniqueLookups[u]!, key);
+    const old = this.#first(table.stmts.uniqueLookups[u]!, key);
     if (!old) {
       throw new DatastoreError(Errno.NO_SUCH_ROW, `no row in ${table.def.name} has ${describeKey(table, cols, key)}: insert it instead`);
     }
+    if (row === input) row = input.slice();
     if (bytesEqual(old.row, row)) return { row, generated };
-    const stmt = table.stmts.updateByRid;
     try {
-      stmt.bind(this.#bindValues(table, d, row, old.rid)).step();
+      this.#fast.run(table.stmts.updateByRid, this.#bindValues(table, d, row, old.rid));
     } catch (e) {
-      resetQuietly(stmt);
       if (isUniqueViolation(e)) throw this.#uniqueError(table, d, old.rid);
       throw e;
     }
-    stmt.reset();
     if (st.inserts.has(old.rid)) {
       st.inserts.set(old.rid, row);
     } else {
@@ -396,7 +409,7 @@ export class Datastore {
     const st = this.#txState(table);
     const stmt = table.stmts.deleteByRid;
     for (const { rid, row } of rows) {
-      stmt.bind([rid]).stepReset();
+      this.#fast.run(stmt, [rid]);
       if (st.inserts.has(rid)) {
         st.inserts.delete(rid);
       } else if (!st.deletes.has(rid)) {
@@ -414,7 +427,7 @@ export class Datastore {
     for (const row of rows) {
       const d = this.#decode(table, row);
       const key = table.keyCols ? table.keyCols.map((c) => d.values[c]!) : [row];
-      const found = firstRow(table.stmts.findByKey, key);
+      const found = this.#first(table.stmts.findByKey, key);
       if (found && bytesEqual(found.row, row)) n += this.#deleteRows(table, [found]);
     }
     return n;
@@ -422,7 +435,7 @@ export class Datastore {
 
   /** Deletes every row of the table. */
   clear(table: StoreTable): number {
-    return this.#deleteRows(table, allRows(table.stmts.scanAll, [], true));
+    return this.#deleteRows(table, this.#all(table.stmts.scanAll, [], true));
   }
 
   /** Deletes the rows an index point selects. */
@@ -444,7 +457,7 @@ export class Datastore {
   }
 
   scanAll(table: StoreTable): Uint8Array[] {
-    return allRows(table.stmts.scanAll, [], false).map((r) => r.row);
+    return this.#all(table.stmts.scanAll, [], false).map((r) => r.row);
   }
 
   scanPoint(index: StoreIndex, key: Uint8Array): Uint8Array[] {
@@ -461,7 +474,7 @@ export class Datastore {
     index.point ??= this.#db.prepare(
       `SELECT ${RID}, ${ROW} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`,
     );
-    return allRows(index.point, values, withRid);
+    return this.#all(index.point, values, withRid);
   }
 
   #selectRange(
@@ -499,7 +512,7 @@ export class Datastore {
     }
     if (start.op !== 'unbounded') values.push(start.value);
     if (end.op !== 'unbounded') values.push(end.value);
-    return allRows(stmt, values, withRid);
+    return this.#all(stmt, values, withRid);
   }
 
   #decodeBound(table: StoreTable, col: number, bytes: Uint8Array, ixName: string): { op: 'included' | 'excluded' | 'unbounded'; value: SqlValue } {
@@ -541,7 +554,7 @@ export class Datastore {
 
   #identicalExists(table: StoreTable, d: Decoded, row: Uint8Array): boolean {
     if (!table.keyCols) return true; // the only unique index is on the whole row
-    const found = firstRow(table.stmts.findByKey, table.keyCols.map((c) => d.values[c]!));
+    const found = this.#first(table.stmts.findByKey, table.keyCols.map((c) => d.values[c]!));
     return found !== undefined && bytesEqual(found.row, row);
   }
 
@@ -549,7 +562,7 @@ export class Datastore {
     for (let i = 0; i < table.def.uniques.length; i++) {
       const cols = table.def.uniques[i]!;
       const key = cols.map((c) => d.values[c]!);
-      const found = firstRow(table.stmts.uniqueLookups[i]!, key);
+      const found = this.#first(table.stmts.uniqueLookups[i]!, key);
       if (found && found.rid !== exceptRid) {
         return new DatastoreError(
           Errno.UNIQUE_ALREADY_EXISTS,
@@ -558,6 +571,15 @@ export class Datastore {
       }
     }
     return new DatastoreError(Errno.UNIQUE_ALREADY_EXISTS, `in table ${table.def.name}`);
+  }
+
+  #first(stmt: SqliteStmt, bind: SqlValue[]): { rid: number; row: Uint8Array } | undefined {
+    return this.#fast.rows(stmt, bind, true, 1)[0];
+  }
+
+  /** Runs a `SELECT _rid, _row …` and collects all rows (a snapshot, as SpacetimeDB's iterators are). */
+  #all(stmt: SqliteStmt, bind: SqlValue[], withRid: boolean): { rid: number; row: Uint8Array }[] {
+    return this.#fast.rows(stmt, bind, withRid);
   }
 
   // ---- recovery ----------------------------------------------------------------------------
@@ -573,7 +595,7 @@ export class Datastore {
         this.deleteByRows(table, td.deletes);
         for (const row of td.inserts) {
           const d = this.#decode(table, row);
-          table.stmts.insert.bind(this.#bindValues(table, d, row)).stepReset();
+          this.#fast.run(table.stmts.insert, this.#bindValues(table, d, row));
           table.count++;
         }
       }
@@ -617,28 +639,6 @@ export class Datastore {
 function isUniqueViolation(e: unknown): boolean {
   const code = (e as { resultCode?: number }).resultCode;
   return code === 2067 /* SQLITE_CONSTRAINT_UNIQUE */ || code === 1555 /* SQLITE_CONSTRAINT_PRIMARYKEY */;
-}
-
-function firstRow(stmt: SqliteStmt, bind: SqlValue[]): { rid: number; row: Uint8Array } | undefined {
-  try {
-    stmt.bind(bind);
-    if (!stmt.step()) return undefined;
-    return { rid: Number(stmt.get(0)), row: stmt.get(1) as Uint8Array };
-  } finally {
-    stmt.reset();
-  }
-}
-
-/** Runs a `SELECT _rid, _row …` and collects all rows (a snapshot, as SpacetimeDB's iterators are). */
-function allRows(stmt: SqliteStmt, bind: SqlValue[], withRid: boolean): { rid: number; row: Uint8Array }[] {
-  const out: { rid: number; row: Uint8Array }[] = [];
-  try {
-    if (bind.length) stmt.bind(bind);
-    while (stmt.step()) out.push({ rid: withRid ? Number(stmt.get(0)) : 0, row: stmt.get(1) as Uint8Array });
-  } finally {
-    stmt.reset();
-  }
-  return out;
 }
 
 function isZero(v: SqlValue, codec: ColumnCodec): boolean {

@@ -204,6 +204,19 @@ export function durabilityContract(
       expect(r.records.map((x) => text(x.payload))).toEqual(['p1', 'p2']);
     });
 
+    it('close waits for a snapshot and meta writes in progress; appends during close are refused', async () => {
+      const { d } = await openNew();
+      void d.append(bytes('a'));
+      const snapshot = d.writeSnapshot({ lsn: 1n, image: bytes('img') });
+      const meta = d.putMeta('k', bytes('v'));
+      const closing = d.close();
+      expect(() => d.append(bytes('x'))).toThrow(ClosedError);
+      await Promise.all([snapshot, meta, closing]);
+      const { r, d: d2 } = await openNew();
+      expect(r.snapshot?.lsn).toBe(1n);
+      expect(text((await d2.getMeta('k'))!)).toBe('v');
+    });
+
     it('a closed instance rejects every call with ClosedError', async () => {
       const { d } = await openNew();
       await d.close();

@@ -61,7 +61,11 @@ export interface DurabilityStats {
  * ```
  */
 export interface Durability {
-  /** Opens storage, takes the exclusive lock, recovers. Calling it again returns the same promise. */
+  /**
+   * Opens storage, takes the exclusive lock, recovers. A second call while the first is pending
+   * returns the same promise; once open, `open()` rejects with `UsageError` 'ALREADY_OPEN' (the
+   * recovered image is not kept around for it). A failed open may be retried.
+   */
   open(): Promise<Recovered>;
   /**
    * Appends one record; `durable` resolves when it is stored. Throws `UsageError` before `open()`

@@ -16,9 +16,13 @@ import type { LogRecord } from './durability.ts';
 /** Version of every file format below; bump it (and keep a reader for the old one) on any change. */
 export const FILE_FORMAT_VERSION = 1;
 
+/** Magic of the FORMAT file. */
 export const DIR_MAGIC = 'LCDB';
+/** Magic of a log segment. */
 export const SEGMENT_MAGIC = 'LCLG';
+/** Magic of the snapshot file. */
 export const SNAPSHOT_MAGIC = 'LCSN';
+/** Magic of a meta file. */
 export const META_MAGIC = 'LCMT';
 
 /** Size of the FORMAT file: magic + version. */

@@ -78,7 +78,7 @@ interface LockInfo {
   live: boolean;
 }
 
-/** Seconds an unreadable LOCK counts as being written right now rather than left behind. */
+/** How long (ms) an unreadable LOCK counts as being written right now rather than left behind. */
 const UNREADABLE_GRACE_MS = 5_000;
 
 /**
@@ -142,7 +142,7 @@ async function readLock(fs: DurabilityFs, lockPath: string): Promise<LockInfo | 
 function isLockContent(value: unknown): value is { pid: number; host: string; token: string; since: string } {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return Number.isInteger(v.pid) && typeof v.host === 'string' && typeof v.token === 'string' && typeof v.since === 'string';
+  return Number.isInteger(v.pid) && (v.pid as number) > 0 && typeof v.host === 'string' && typeof v.token === 'string' && typeof v.since === 'string';
 }
 
 /**
@@ -153,7 +153,8 @@ function isAlive(pid: number, host: string): boolean {
   if (host !== hostname()) return true; // cannot check a pid on another machine
   if (pid === process.pid) return false;
   try {
-    return false;
+    process.kill(pid, 0);
+    return true;
   } catch (error) {
     return isCode(error, 'EPERM');
   }

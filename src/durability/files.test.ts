@@ -81,6 +81,11 @@ durabilityContract('files', { exclusive: true, failureCode: 'DISK_FULL' }, async
   };
 });
 
+/** XORs one byte of `buf` with `mask`. */
+function flip(buf: Uint8Array, index: number, mask: number): void {
+  buf[index] = buf[index]! ^ mask;
+}
+
 /** Log segment files of `dir`, oldest first. */
 async function segments(dir: string): Promise<string[]> {
   return (await fsp.readdir(dir)).filter((n) => n.endsWith('.seg')).sort();
@@ -158,7 +163,7 @@ describe('file durability: layout and formats', () => {
     await d.close();
     const file = join(dir, 'snapshot.bin');
     const snap = await fsp.readFile(file);
-    snap[snap.length - 1] ^= 0xff;
+    flip(snap, snap.length - 1, 0xff);
     await fsp.writeFile(file, snap);
     await expect(fileDurability(dir).open()).rejects.toMatchObject({ code: 'CORRUPT_SNAPSHOT' });
   });
@@ -224,7 +229,7 @@ describe('file durability: torn tails and corruption', () => {
       'a flipped byte in the last payload',
       async (file: string) => {
         const b = await fsp.readFile(file);
-        b[b.length - 2] ^= 0x40;
+        flip(b, b.length - 2, 0x40);
         await fsp.writeFile(file, b);
       },
     ],
@@ -234,14 +239,14 @@ describe('file durability: torn tails and corruption', () => {
         await fsp.appendFile(file, new Uint8Array(4096));
       },
     ],
-  ])('a torn tail (%s) is cut, earlier records survive, appends continue', async (_, damage) => {
+  ])('a torn tail (%s) is cut, earlier records survive, appends continue', async (kind, damage) => {
     const dir = await tmpDir();
     await writeRecords(dir, ['r1', 'r2', 'r3-payload']);
     const file = await segmentFile(dir);
     const before = (await fsp.stat(file)).size;
     await damage(file);
     const r = await recover(dir);
-    const zeros = _.startsWith('zeros');
+    const zeros = kind.startsWith('zeros');
     expect(r.truncatedTail).toBe(true);
     expect(r.texts).toEqual(zeros ? ['r1', 'r2', 'r3-payload'] : ['r1', 'r2']);
     expect((await fsp.stat(file)).size).toBe(zeros ? before : before - FRAME_HEADER_BYTES - 'r3-payload'.length);
@@ -265,7 +270,7 @@ describe('file durability: torn tails and corruption', () => {
     const file = await segmentFile(dir);
     const b = await fsp.readFile(file);
     const firstOfBatch = SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 'alone'.length;
-    b[firstOfBatch + FRAME_HEADER_BYTES] ^= 0xff;
+    flip(b, firstOfBatch + FRAME_HEADER_BYTES, 0xff);
     await fsp.writeFile(file, b);
     const r = await recover(dir);
     expect(r.truncatedTail).toBe(true);
@@ -280,7 +285,7 @@ describe('file durability: torn tails and corruption', () => {
     const file = await segmentFile(dir);
     const b = await fsp.readFile(file);
     const offset = SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 2; // the second frame
-    b[offset + FRAME_HEADER_BYTES] ^= 0xff;
+    flip(b, offset + FRAME_HEADER_BYTES, 0xff);
     await fsp.writeFile(file, b);
     const error: unknown = await fileDurability(dir).open().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageError);

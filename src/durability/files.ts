@@ -27,7 +27,7 @@ import {
   encodeSnapshotHeader,
   scanSegment,
 } from './file-format.ts';
-import { acquireLock, type FileLock } from './file-lock.ts';
+import { LOCK_FILE, acquireLock, type FileLock } from './file-lock.ts';
 import {
   type DurabilityFileHandle,
   type DurabilityFs,
@@ -59,7 +59,7 @@ export interface FileDurabilityOptions {
  * ```ts
  * const d = fileDurability('.lightcone/bank');
  * const { snapshot, records } = await d.open();   // DATABASE_IN_USE if another process has it
- * await d.append(payload).durable;
+ * await d.append(new TextEncoder().encode('tx 1')).durable;
  * await d.close();
  * ```
  */
@@ -255,7 +255,8 @@ class FileBackend implements DurabilityBackend {
     const names = await fs.readdir(this.#dir);
     await this.#checkFormat(names);
     for (const name of names) {
-      if (name.endsWith('.tmp')) await unlinkIfExists(fs, join(this.#dir, name));
+      // LOCK.*.tmp belongs to a process trying to take the lock right now.
+      if (name.endsWith('.tmp') && !name.startsWith(`${LOCK_FILE}.`)) await unlinkIfExists(fs, join(this.#dir, name));
     }
     await this.#removeMetaTemps();
 

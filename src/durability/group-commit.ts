@@ -77,7 +77,8 @@ class GroupCommit implements Durability {
   #draining = false;
   /** Serializes log writes and snapshots: each link never rejects. */
   #lane: Promise<void> = Promise.resolve();
-  readonly #metaOps = new Set<Promise<unknown>>();
+  /** Snapshot and meta calls in progress: close() waits for them. */
+  readonly #ops = new Set<Promise<unknown>>();
   readonly #stats: DurabilityStats = { writes: 0, records: 0 };
 
   constructor(backend: DurabilityBackend) {
@@ -138,8 +139,16 @@ class GroupCommit implements Durability {
     await this.#last?.durable;
   }
 
-  async writeSnapshot(snapshot: Snapshot): Promise<void> {
-    this.#assertOpen();
+  writeSnapshot(snapshot: Snapshot): Promise<void> {
+    try {
+      this.#assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#track(this.#snapshot(snapshot));
+  }
+
+  async #snapshot(snapshot: Snapshot): Promise<void> {
     if (typeof snapshot !== 'object' || snapshot === null || typeof snapshot.lsn !== 'bigint' || !(snapshot.image instanceof Uint8Array)) {
       throw new UsageError('BAD_ARGUMENT', 'writeSnapshot expects { lsn: bigint, image: Uint8Array }');
     }
@@ -221,8 +230,8 @@ class GroupCommit implements Durability {
     }
     this.#state = 'closing';
     await this.#last?.durable.catch(noop);
+    await Promise.all([...this.#ops]);
     await this.#lane;
-    await Promise.allSettled([...this.#metaOps]);
     try {
       await finish(true);
     } finally {
@@ -301,10 +310,13 @@ class GroupCommit implements Durability {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = op();
-    const tracked = run.catch(noop);
-    this.#metaOps.add(tracked);
-    void tracked.then(() => this.#metaOps.delete(tracked));
+    return this.#track(op());
+  }
+
+  #track<T>(run: Promise<T>): Promise<T> {
+    const settled = run.then(noop, noop);
+    this.#ops.add(settled);
+    void settled.then(() => this.#ops.delete(settled));
     return run;
   }
 

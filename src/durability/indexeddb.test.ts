@@ -172,6 +172,40 @@ describe('indexeddb durability', () => {
     await a.close();
   });
 
+  it('a snapshot drops the log records it covers from storage, in the same transaction', async () => {
+    const idbFactory = new IDBFactory();
+    const d = indexedDbDurability('trunc', { idbFactory });
+    await d.open();
+    for (let i = 1; i <= 5; i++) await d.append(bytes(`t${i}`)).durable;
+    await d.writeSnapshot({ lsn: 3n, image: bytes('@3') });
+    await d.close();
+    let keys: IDBValidKey[] = [];
+    await withRawDb(idbFactory, 'lightcone:trunc', async (db) => {
+      keys = await new Promise<IDBValidKey[]>((resolve, reject) => {
+        const request = db.transaction(['log']).objectStore('log').getAllKeys();
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+    });
+    expect(keys).toEqual([4, 5]);
+  });
+
+  it('log writes carry the durability hint: strict by default, relaxed on request', async () => {
+    const seen: string[] = [];
+    for (const durability of [undefined, 'relaxed'] as const) {
+      const idbFactory = new IDBFactory();
+      const d = indexedDbDurability('hint', {
+        idbFactory,
+        ...(durability ? { durability } : {}),
+        beforeLogCommit: (tx) => seen.push(tx.durability),
+      });
+      await d.open();
+      await d.append(bytes('x')).durable;
+      await d.close();
+    }
+    expect(seen).toEqual(['strict', 'relaxed']);
+  });
+
   it('a subarray payload stores only its own bytes', async () => {
     const idbFactory = new IDBFactory();
     const d = indexedDbDurability('views', { idbFactory });

@@ -39,7 +39,7 @@ export const IDB_NAME_PREFIX = 'lightcone:';
  * ```ts
  * const d = indexedDbDurability('bank');   // IndexedDB database "lightcone:bank"
  * const { snapshot, records } = await d.open();
- * await d.append(payload).durable;
+ * await d.append(new TextEncoder().encode('tx 1')).durable;
  * ```
  */
 export function indexedDbDurability(name: string, opts: IndexedDbDurabilityOptions = {}): Durability {

@@ -102,6 +102,16 @@ describe('memory durability', () => {
     expect(store.log.map((r) => [r.lsn, text(r.payload)])).toEqual([[1n, 'c']]);
   });
 
+  it('a snapshot drops the records it covers from the store', async () => {
+    const store = new MemoryStore();
+    const d = memoryDurability(store);
+    await d.open();
+    for (let i = 1; i <= 4; i++) await d.append(bytes(`m${i}`)).durable;
+    await d.writeSnapshot({ lsn: 2n, image: bytes('@2') });
+    expect(store.log.map((r) => r.lsn)).toEqual([3n, 4n]);
+    expect(store.snapshot?.lsn).toBe(2n);
+  });
+
   it('stores copies: mutating a payload or a meta value afterwards changes nothing stored', async () => {
     const store = new MemoryStore();
     const d = memoryDurability(store);

@@ -129,7 +129,7 @@ export class Syscalls {
       datastore_insert_bsatn: (tableId: number, row: ArrayBuffer, len: number) =>
         this.#ds(() => {
           const table = ds().table(tableId);
-          const res = ds().insert(table, this.#bytes(row, len).slice());
+          const res = ds().insert(table, this.#bytes(row, len));
           if (table.def.schedule) host.onScheduleWrite?.(table.def.name, res.row);
           return writeBack(row, res.generated);
         }),
@@ -138,7 +138,7 @@ export class Syscalls {
           const table = ds().table(tableId);
           const index = ds().index(indexId);
           if (index.table !== table) throw new DatastoreError(Errno.NO_SUCH_INDEX, `index ${index.def.sourceName} is not on table ${table.def.name}`);
-          const res = ds().update(table, index, this.#bytes(row, len).slice());
+          const res = ds().update(table, index, this.#bytes(row, len));
           if (table.def.schedule) host.onScheduleWrite?.(table.def.name, res.row);
           return writeBack(row, res.generated);
         }),

@@ -1,0 +1,135 @@
+// The datastore's hot path talks to SQLite's C API through the WASM exports directly: binding
+// through a reusable scratch area on the WASM heap (TEXT encoded in place, BLOBs copied once,
+// SQLITE_TRANSIENT so SQLite takes its own copy) instead of the oo1 wrappers, whose per-call
+// argument conversion and scoped allocation cost more than the insert itself.
+import type { SqlValue } from './columns.ts';
+import type { Sqlite3, SqliteStmt } from './sqlite.ts';
+
+const SQLITE_ROW = 100;
+const SQLITE_DONE = 101;
+const SQLITE_TRANSIENT = -1;
+
+interface Exports {
+  sqlite3_bind_int(p: number, i: number, v: number): number;
+  sqlite3_bind_int64(p: number, i: number, v: bigint): number;
+  sqlite3_bind_double(p: number, i: number, v: number): number;
+  sqlite3_bind_text(p: number, i: number, ptr: number, n: number, d: number): number;
+  sqlite3_bind_blob(p: number, i: number, ptr: number, n: number, d: number): number;
+  sqlite3_bind_null(p: number, i: number): number;
+  sqlite3_step(p: number): number;
+  sqlite3_reset(p: number): number;
+  sqlite3_column_blob(p: number, i: number): number;
+  sqlite3_column_bytes(p: number, i: number): number;
+  sqlite3_column_int64(p: number, i: number): bigint;
+  sqlite3_db_handle(p: number): number;
+  sqlite3_last_insert_rowid(db: number): bigint;
+  sqlite3_errmsg(db: number): number;
+  sqlite3_extended_errcode(db: number): number;
+}
+
+/** An SQLite failure from the fast path, shaped like sqlite-wasm's (`resultCode`). */
+export class SqliteStepError extends Error {
+  readonly resultCode: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.resultCode = code;
+  }
+  override get name(): string {
+    return 'SQLite3Error';
+  }
+}
+
+/** Fast binding and stepping for prepared oo1 statements of one sqlite3 instance. */
+export class FastSql {
+  readonly #x: Exports;
+  readonly #wasm: Sqlite3['wasm'];
+  #scratch = 0;
+  #cap = 0;
+  readonly #enc = new TextEncoder();
+
+  constructor(sqlite3: Sqlite3) {
+    this.#wasm = sqlite3.wasm;
+    this.#x = sqlite3.wasm.exports as unknown as Exports;
+    this.#grow(1 << 16);
+  }
+
+  #grow(n: number): void {
+    if (n <= this.#cap) return;
+    if (this.#scratch) this.#wasm.dealloc(this.#scratch);
+    this.#cap = Math.max(n, this.#cap * 2);
+    this.#scratch = this.#wasm.alloc(this.#cap) as unknown as number;
+  }
+
+  /** Binds `values` to parameters 1..n. */
+  bind(stmt: SqliteStmt, values: readonly SqlValue[]): void {
+    const p = stmt.pointer as unknown as number;
+    const x = this.#x;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      let rc: number;
+      if (typeof v === 'number') rc = (v | 0) === v ? x.sqlite3_bind_int(p, i + 1, v) : x.sqlite3_bind_double(p, i + 1, v);
+      else if (typeof v === 'bigint') rc = x.sqlite3_bind_int64(p, i + 1, v);
+      else if (typeof v === 'string') {
+        this.#grow(v.length * 3 + 1);
+        const { written } = this.#enc.encodeInto(v, this.#wasm.heap8u().subarray(this.#scratch, this.#scratch + this.#cap));
+        rc = x.sqlite3_bind_text(p, i + 1, this.#scratch, written, SQLITE_TRANSIENT);
+      } else if (v instanceof Uint8Array) {
+        this.#grow(v.length + 1);
+        this.#wasm.heap8u().set(v, this.#scratch);
+        rc = x.sqlite3_bind_blob(p, i + 1, this.#scratch, v.length, SQLITE_TRANSIENT);
+      } else rc = x.sqlite3_bind_null(p, i + 1);
+      if (rc !== 0) throw this.#error(p, rc);
+    }
+  }
+
+  /** Steps a statement that returns no rows, then resets it. Throws SqliteStepError. */
+  run(stmt: SqliteStmt, values: readonly SqlValue[]): void {
+    this.bind(stmt, values);
+    const p = stmt.pointer as unknown as number;
+    const rc = this.#x.sqlite3_step(p);
+    if (rc !== SQLITE_DONE && rc !== SQLITE_ROW) {
+      const err = this.#error(p, rc);
+      this.#x.sqlite3_reset(p);
+      throw err;
+    }
+    this.#x.sqlite3_reset(p);
+  }
+
+  /**
+   * Runs a query whose column 0 is `_rid` and column 1 is `_row`, collecting every row (a
+   * snapshot). `limit` stops early (1 for unique lookups).
+   */
+  rows(stmt: SqliteStmt, values: readonly SqlValue[], withRid: boolean, limit = Infinity): { rid: number; row: Uint8Array }[] {
+    this.bind(stmt, values);
+    const p = stmt.pointer as unknown as number;
+    const x = this.#x;
+    const out: { rid: number; row: Uint8Array }[] = [];
+    try {
+      for (;;) {
+        const rc = x.sqlite3_step(p);
+        if (rc === SQLITE_DONE) break;
+        if (rc !== SQLITE_ROW) throw this.#error(p, rc);
+        const ptr = x.sqlite3_column_blob(p, 1);
+        const n = x.sqlite3_column_bytes(p, 1);
+        const row = this.#wasm.heap8u().slice(ptr, ptr + n);
+        out.push({ rid: withRid ? Number(x.sqlite3_column_int64(p, 0)) : 0, row });
+        if (out.length >= limit) break;
+      }
+    } finally {
+      x.sqlite3_reset(p);
+    }
+    return out;
+  }
+
+  /** Rowid of the last insert on the statement's connection. */
+  lastRowid(stmt: SqliteStmt): number {
+    return Number(this.#x.sqlite3_last_insert_rowid(this.#x.sqlite3_db_handle(stmt.pointer as unknown as number)));
+  }
+
+  #error(stmtPtr: number, rc: number): SqliteStepError {
+    const db = this.#x.sqlite3_db_handle(stmtPtr);
+    const code = this.#x.sqlite3_extended_errcode(db) || rc;
+    const msg = this.#wasm.cstrToJs(this.#x.sqlite3_errmsg(db) as never) as string;
+    return new SqliteStepError(code, `SQLite error ${code}: ${msg}`);
+  }
+}
