@@ -211,39 +211,48 @@ export class Engine {
    * procedure's return value, or undefined for a reducer; rejects with SenderError or InternalError.
    */
   call(name: string, args: unknown, opts: CallOptions = {}): Promise<unknown> {
-    return this.#serial(async () => {
-      const host = this.#host;
-      const sender = toIdentity(opts.sender ?? this.owner, 'sender');
-      const reducer = host.reducer(name);
-      const procedure = reducer ? undefined : host.procedure(name);
-      if (!reducer && !procedure) {
-        const known = [...host.schema.reducers.map((r) => r.name), ...host.schema.procedures.map((p) => p.name)].filter((n) => !isLifecycle(host, n));
-        throw new UsageError('UNKNOWN_REDUCER', `database ${this.name} has no reducer or procedure named ${name}; it has: ${known.join(', ') || '(none)'}`, { name, known });
-      }
-      if (reducer && isLifecycle(host, reducer.name)) {
-        throw new UsageError('LIFECYCLE_REDUCER', `${name} is a lifecycle reducer: SpacetimeDB calls it itself, clients cannot`, { name });
-      }
-      const fn = (reducer ?? procedure)!;
-      const argBytes = encodeArgs(fn.params, args, `${reducer ? 'reducer' : 'procedure'} ${fn.name}`, host.schema.typespace);
-      const given = opts.connectionId === undefined ? undefined : typeof opts.connectionId === 'bigint' ? opts.connectionId : opts.connectionId.__connection_id__;
-      const connectionId = given ?? randomConnectionId();
-      const ctx = (): CallContext => ({ sender: sender.__identity__, connectionId, timestamp: nowMicros() });
-      if (given === undefined) this.#lifecycle('onConnect', ctx(), true);
-      try {
-        if (reducer) {
-          const out = host.callReducer(reducer, argBytes, ctx());
-          if (out.status === 'failed') throw out.kind === 'sender' ? new SenderError(out.message, { reducer: name }) : new InternalError(out.message, { reducer: name });
-          return undefined;
-        }
+    // Execution is serial; the wait for durability is not, so calls in flight share log writes (group commit).
+    return this.#serial(() => this.#execute(name, args, opts)).then(async (result) => {
+      await result.durable;
+      return result.value;
+    });
+  }
+
+  #execute(name: string, args: unknown, opts: CallOptions): { value: unknown; durable: Promise<void> } {
+    const host = this.#host;
+    const sender = toIdentity(opts.sender ?? this.owner, 'sender');
+    const reducer = host.reducer(name);
+    const procedure = reducer ? undefined : host.procedure(name);
+    if (!reducer && !procedure) {
+      const known = [...host.schema.reducers.map((r) => r.name), ...host.schema.procedures.map((p) => p.name)].filter((n) => !isLifecycle(host, n));
+      throw new UsageError('UNKNOWN_REDUCER', `database ${this.name} has no reducer or procedure named ${name}; it has: ${known.join(', ') || '(none)'}`, { name, known });
+    }
+    if (reducer && isLifecycle(host, reducer.name)) {
+      throw new UsageError('LIFECYCLE_REDUCER', `${name} is a lifecycle reducer: SpacetimeDB calls it itself, clients cannot`, { name });
+    }
+    const fn = (reducer ?? procedure)!;
+    const argBytes = encodeArgs(fn.params, args, `${reducer ? 'reducer' : 'procedure'} ${fn.name}`, host.schema.typespace);
+    const given = opts.connectionId === undefined ? undefined : typeof opts.connectionId === 'bigint' ? opts.connectionId : opts.connectionId.__connection_id__;
+    const connectionId = given ?? randomConnectionId();
+    const ctx = (): CallContext => ({ sender: sender.__identity__, connectionId, timestamp: nowMicros() });
+    this.#logsDirty = true;
+    this.#pendingDurable = Promise.resolve(); // this call waits for its own commits only
+    if (given === undefined) this.#lifecycle('onConnect', ctx(), true);
+    let value: unknown;
+    try {
+      if (reducer) {
+        const out = host.callReducer(reducer, argBytes, ctx());
+        if (out.status === 'failed') throw out.kind === 'sender' ? new SenderError(out.message, { reducer: name }) : new InternalError(out.message, { reducer: name });
+      } else {
         const out = host.callProcedure(procedure!, argBytes, ctx());
         if (!out.ok) throw new InternalError(out.message, { procedure: name });
-        return decodeValue(procedure!.returnType, out.value, host.schema.typespace);
-      } finally {
-        if (given === undefined) this.#lifecycle('onDisconnect', ctx(), false);
-        this.#logsDirty = true;
-        await this.#afterWrite();
+        value = decodeValue(procedure!.returnType, out.value, host.schema.typespace);
       }
-    });
+    } finally {
+      if (given === undefined) this.#lifecycle('onDisconnect', ctx(), false);
+      this.#maybeSnapshot();
+    }
+    return { value, durable: this.#pendingDurable };
   }
 
   /** Runs a lifecycle hook in its own transaction. A failing `onConnect` refuses the call. */
@@ -261,23 +270,27 @@ export class Engine {
     }
   }
 
-  /** Waits for durability of what was just committed; snapshots when the log has grown. */
-  async #afterWrite(): Promise<void> {
-    await this.#pendingDurable;
-    if (this.#sinceSnapshot >= this.#snapshotEvery) await this.#snapshot();
-  }
-
-  async #snapshot(): Promise<void> {
-    await this.#durability.flush();
-    await this.#durability.writeSnapshot({ lsn: this.#lastLsn, image: this.#host.datastore.export() });
+  /** Starts a snapshot when the log has grown (between transactions, so the image is consistent). */
+  #maybeSnapshot(force = false): void {
+    if (this.#sinceSnapshot === 0 || (!force && this.#sinceSnapshot < this.#snapshotEvery)) return;
+    const snapshot = { lsn: this.#lastLsn, image: this.#host.datastore.export() };
     this.#sinceSnapshot = 0;
+    // writeSnapshot waits for the appends before it; a failure only means the log stays longer.
+    this.#snapshotting = this.#snapshotting
+      .then(() => this.#durability.writeSnapshot(snapshot))
+      .catch((e: unknown) => this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot failed (the commit log keeps everything): ${(e as Error).message}` }));
   }
+  #snapshotting: Promise<void> = Promise.resolve();
 
   /** Runs SQL (DML is a transaction; resolves once it is durable). */
   sql(query: string, opts: SqlOptions = {}): Promise<SqlResult> {
-    return this.#serial(async () => {
+    return this.#serial(() => {
+      this.#pendingDurable = Promise.resolve();
       const res = executeSql(this, query, opts);
-      await this.#afterWrite();
+      this.#maybeSnapshot();
+      return { res, durable: this.#pendingDurable };
+    }).then(async ({ res, durable }) => {
+      await durable;
       return res;
     });
   }
@@ -299,7 +312,8 @@ export class Engine {
     this.#closed = true;
     try {
       await this.#durability.flush();
-      if (this.#sinceSnapshot >= Math.min(this.#snapshotEvery, 100)) await this.#snapshot();
+      if (this.#sinceSnapshot >= Math.min(this.#snapshotEvery, 100)) this.#maybeSnapshot(true);
+      await this.#snapshotting;
       if (this.#logsDirty) await this.#durability.putMeta(META_LOGS, this.#logs.save());
     } finally {
       await this.#durability.close();
