@@ -311,7 +311,7 @@ describe('bank, a two-file module published from its folder', () => {
     expect(r.stderr).toBe('Balance overflow\n');
   });
 
-  it('takes big integers inside JSON arrays and objects too', async () => {
+  it('keeps u64 values just above 2^53 exact (9007199254740993, which a double rounds)', async () => {
     ok(await lightcone(['call', 'bank', 'open_account', '9007199254740993', '"big id"', '9007199254740993'], { env }));
     const json = ok(await lightcone(['sql', 'bank', 'SELECT id, balance FROM account WHERE id = 9007199254740993', '--json'], { env }));
     expect(json).toMatch(/"id":\s*9007199254740993\b/);
