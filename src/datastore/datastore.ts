@@ -305,6 +305,11 @@ export class Datastore {
     return out;
   }
 
+  /** The stored (order-preserving) column values of a row, as a fresh array (`null` for unstored columns). */
+  storedValues(table: StoreTable, row: Uint8Array): SqlValue[] {
+    return [...this.#decode(table, row).values.slice(0, table.codecs.length)];
+  }
+
   #bindValues(table: StoreTable, d: Decoded, row: Uint8Array, extra?: number): SqlValue[] {
     const args: SqlValue[] = [];
     for (const c of table.stored) args.push(d.values[c]!);

@@ -3,16 +3,17 @@
 // columns; rows come back as the row's BSATN, decoded with the package's own deserializers.
 // DML runs as one transaction through the datastore, so it yields a delta like a reducer.
 import type { AlgebraicType as Ty } from 'spacetimedb';
-import { bigintToOrderedBlob, type SqlValue } from '../datastore/columns.ts';
+import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
 import { DatastoreError } from '../datastore/datastore-error.ts';
 import type { Engine } from '../engine/engine.ts';
 import { toIdentity } from '../engine/engine.ts';
-import { SqlError, UsageError } from '../errors.ts';
+import { SqlError } from '../errors.ts';
 import { coerceValue, decodeValue, encodeValue } from '../host/values.ts';
 import type { ColumnRef, Literal, Operand, Predicate, SelectStatement, Statement, TableRef } from './ast.ts';
 import { integerValue } from './numeric-literal.ts';
 import { parseSql } from './parser.ts';
+import { encodeLiteral, literalJs, litText } from './literals.ts';
 
 /** Options of one SQL call. */
 export interface SqlOptions {
@@ -153,57 +154,12 @@ class Executor {
           const flipped = l.kind !== 'column';
           const { rel, col } = this.#column(colRef);
           const sqlCol = this.#sqlCol(rel, col, 'comparison');
-          out.bind.push(this.#encodeLiteral(rel.table, col, value));
+          out.bind.push(encodeLiteral(this.#engine.host, rel.table, col, value, this.#sender));
           const fop = flipped ? ({ '<': '>', '<=': '>=', '>': '<', '>=': '<=' } as Record<string, string>)[op] ?? op : op;
           return `${sqlCol} ${fop} ?`;
         }
         throw new SqlError('UNSUPPORTED', 'a comparison needs at least one column', { construct: 'literal comparison' });
       }
-    }
-  }
-
-  /** Encodes a literal as the stored form of column `col` (checking its type). */
-  #encodeLiteral(table: StoreTable, col: number, lit: Operand): SqlValue {
-    const codec = table.codecs[col]!;
-    const colName = table.def.columns[col]!.canonicalName;
-    const fail = (why = '') =>
-      new SqlError('TYPE_MISMATCH', `${litText(lit)} is not a valid ${codec.typeName} for column ${colName}${why ? `: ${why}` : ''}`, { column: colName, expected: codec.typeName });
-    const js = this.#literalJs(lit, codec.scalar);
-    let typed: unknown;
-    try {
-      typed = coerceValue(table.def.columns[col]!.type, js, colName, this.#engine.host.schema.typespace);
-    } catch (e) {
-      throw fail(e instanceof UsageError ? e.message.replace(/^[^:]*: /, '') : '');
-    }
-    // Reuse the column codec on the value's BSATN so literals and rows share one encoding.
-    const bytes = encodeValue(table.def.columns[col]!.type, typed, this.#engine.host.schema.typespace);
-    const stored = this.#engine.host.datastore.decodeKey(table, [col], bytes, `literal for ${colName}`)[0];
-    return stored ?? null;
-  }
-
-  /** A literal as the loosely typed JS value `coerceValue` accepts for `scalar`. */
-  #literalJs(lit: Operand, scalar: string): unknown {
-    switch (lit.kind) {
-      case 'param':
-        return scalar === 'Bytes' ? bigintToOrderedBlob(this.#sender, 32, false) : this.#sender;
-      case 'int': {
-        const v = integerValue(lit);
-        return scalar === 'F32' || scalar === 'F64' ? Number(lit.text) : v ?? lit.text;
-      }
-      case 'float': {
-        const v = integerValue(lit);
-        return scalar === 'F32' || scalar === 'F64' || v === null ? Number(lit.text) : v;
-      }
-      case 'string':
-        return lit.value;
-      case 'bool':
-        return lit.value;
-      case 'hex':
-        return `0x${lit.digits}`;
-      case 'null':
-        return null;
-      case 'column':
-        throw new SqlError('TYPE_MISMATCH', `${lit.column} is a column, not a value`);
     }
   }
 
@@ -287,7 +243,7 @@ class Executor {
     const coerceLit = (col: number, lit: Literal): unknown => {
       const cd = def.columns[col]!;
       try {
-        return coerceValue(cd.type, this.#literalJs(lit, table.codecs[col]!.scalar), cd.canonicalName, ts);
+        return coerceValue(cd.type, literalJs(lit, table.codecs[col]!.scalar, this.#sender), cd.canonicalName, ts);
       } catch (e) {
         throw new SqlError('TYPE_MISMATCH', `${litText(lit)} is not a valid ${table.codecs[col]!.typeName} for column ${cd.canonicalName}`, { column: cd.canonicalName, cause: (e as Error).message });
       }
@@ -342,14 +298,4 @@ function rowTy(t: StoreTable): Ty {
   return ty;
 }
 
-function litText(lit: Operand): string {
-  switch (lit.kind) {
-    case 'column':
-      return lit.column;
-    case 'param':
-      return ':sender';
-    default:
-      return lit.text;
-  }
-}
 
