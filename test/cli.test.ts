@@ -160,8 +160,8 @@ describe('chat through the CLI (--data-dir)', () => {
     const r2 = await lightcone(['call', 'chat', 'set_name', '""', ...d()]);
     expect(r2.code).not.toBe(0);
     expect(r2.stderr).toBe('Names must not be empty\n');
-    const rows = JSON.parse(ok(await lightcone(['sql', 'chat', "SELECT COUNT(*) AS n FROM message WHERE text = ''", '--json', ...d()])));
-    expect(rows).toEqual([{ n: 0 }]);
+    const rows = JSON.parse(ok(await lightcone(['sql', 'chat', "SELECT text FROM message WHERE text = ''", '--json', ...d()])));
+    expect(rows).toEqual([]);
   });
 
   it('fails on an unknown database', async () => {
@@ -217,6 +217,17 @@ describe('chat through the CLI (--data-dir)', () => {
     expect(err).toContain('--module-path');
     failed(await lightcone(['publish', '--module-path', join(dir, 'missing.ts'), 'chat3', ...d()]));
     expect(existsSync(join(dir, 'databases', 'chat3', 'meta'))).toBe(false);
+  });
+
+  it('sql runs DML as the owner, prints what changed, and the change persists', async () => {
+    const out = ok(await lightcone(['sql', 'chat', "UPDATE message SET text = 'edited' WHERE text = 'hello'", ...d()]));
+    expect(out).toMatch(/1 row updated/);
+    const rows = tableRows(ok(await lightcone(['sql', 'chat', "SELECT id, text FROM message WHERE text = 'edited'", ...d()])));
+    expect(rows).toEqual([['1', '"edited"']]);
+    const other = `c200${'ef'.repeat(30)}`;
+    const err = failed(await lightcone(['sql', 'chat', "DELETE FROM message", '--identity', other, ...d()]));
+    expect(err).toMatch(/owner/);
+    expect(tableRows(ok(await lightcone(['sql', 'chat', "SELECT id FROM message WHERE text = 'edited'", ...d()])))).toEqual([['1']]);
   });
 
   it('fails on a bad database name and on an unknown option', async () => {
@@ -287,13 +298,13 @@ describe('bank, a two-file module published from its folder', () => {
     ok(await lightcone(['call', 'bank', 'open_account', '10', '"alice"', '100'], { env }));
     ok(await lightcone(['call', 'bank', 'open_account', '11', '"bob"', '5'], { env }));
     ok(await lightcone(['call', 'bank', 'transfer', '10', '11', '30'], { env }));
-    const rows = JSON.parse(ok(await lightcone(['sql', 'bank', 'SELECT id, balance FROM account WHERE id >= 10 AND id <= 11', '--json'], { env }))) as { id: number; balance: number }[];
-    expect(rows.sort((x, y) => x.id - y.id)).toEqual([
-      { id: 10, balance: 70 },
-      { id: 11, balance: 35 },
+    const rows = tableRows(ok(await lightcone(['sql', 'bank', 'SELECT id, owner, balance FROM account WHERE id >= 10 AND id <= 11'], { env })));
+    expect(rows.sort()).toEqual([
+      ['10', '"alice"', '70'],
+      ['11', '"bob"', '35'],
     ]);
-    const audit = JSON.parse(ok(await lightcone(['sql', 'bank', 'SELECT from_id, to_id, amount FROM audit', '--json'], { env })));
-    expect(audit).toEqual([{ from_id: 10, to_id: 11, amount: 30 }]);
+    const audit = tableRows(ok(await lightcone(['sql', 'bank', 'SELECT from_id, to_id, amount FROM audit'], { env })));
+    expect(audit).toEqual([['10', '11', '30']]);
     const r = await lightcone(['call', 'bank', 'transfer', '10', '11', '1000'], { env });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toBe('Insufficient funds\n');

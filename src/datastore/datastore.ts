@@ -21,6 +21,8 @@ export interface TxDelta {
   tables: TableDelta[];
   /** Sequence positions advanced since the previous commit (not transactional, but persisted with it). */
   sequences: { table: string; column: number; next: bigint }[];
+  /** Scheduled rows that ran in this transaction, with when they ran (µs), so interval rows resume their period after a restart. */
+  scheduleRuns?: { table: string; id: bigint; at: bigint }[];
 }
 
 /** Runtime state of one table. */
@@ -95,6 +97,7 @@ export class Datastore {
   readonly #indexesByName = new Map<string, StoreIndex>();
   #tx: Map<StoreTable, TxTableState> | undefined;
   #dirtySequences = new Set<SequenceState>();
+  #scheduleRuns: { table: string; id: bigint; at: bigint }[] = [];
   readonly #begin: SqliteStmt;
   readonly #commit: SqliteStmt;
   readonly #rollback: SqliteStmt;
@@ -112,6 +115,7 @@ export class Datastore {
     this.#fast = new FastSql(sqlite3);
     db.exec('CREATE TABLE IF NOT EXISTS _lc_seq (tbl TEXT NOT NULL, col INTEGER NOT NULL, next TEXT NOT NULL, PRIMARY KEY (tbl, col))');
     db.exec('CREATE TABLE IF NOT EXISTS _lc_meta (key TEXT PRIMARY KEY, value BLOB)');
+    db.exec('CREATE TABLE IF NOT EXISTS _lc_sched (tbl TEXT NOT NULL, id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (tbl, id))');
     this.#begin = db.prepare('BEGIN');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
@@ -242,10 +246,13 @@ export class Datastore {
       sequences.push({ table: table.def.name, column: s.def.column, next: s.next });
     }
     this.#dirtySequences.clear();
+    const scheduleRuns = this.#scheduleRuns;
+    this.#scheduleRuns = [];
+    for (const r of scheduleRuns) this.#saveScheduleRun(r);
     this.#commit.step();
     this.#commit.reset();
     this.#tx = undefined;
-    return { tables, sequences };
+    return scheduleRuns.length ? { tables, sequences, scheduleRuns } : { tables, sequences };
   }
 
   /** Rolls back everything since `begin` (sequence values stay consumed, as in SpacetimeDB). */
@@ -255,6 +262,7 @@ export class Datastore {
     this.#rollback.step();
     this.#rollback.reset();
     for (const [table, st] of tx) table.count = st.countAtBegin;
+    this.#scheduleRuns = [];
     this.#tx = undefined;
   }
 
@@ -303,6 +311,29 @@ export class Datastore {
       throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `row for table ${table.def.name} has ${end - r.offset} trailing byte(s)`);
     }
     return out;
+  }
+
+  /** Records, inside the open transaction, that a scheduled row ran at `at` (µs). */
+  markScheduleRun(table: string, id: bigint, at: bigint): void {
+    this.#requireTx();
+    this.#scheduleRuns.push({ table, id, at });
+  }
+
+  /** When each scheduled row of `table` last ran (µs), by schedule id. */
+  scheduleRuns(table: string): Map<bigint, bigint> {
+    const out = new Map<bigint, bigint>();
+    const st = this.#db.prepare('SELECT id, at FROM _lc_sched WHERE tbl = ?');
+    try {
+      st.bind([table]);
+      while (st.step()) out.set(BigInt(st.get(0) as string), BigInt(st.get(1) as string));
+    } finally {
+      st.finalize();
+    }
+    return out;
+  }
+
+  #saveScheduleRun(r: { table: string; id: bigint; at: bigint }): void {
+    this.#db.exec({ sql: 'INSERT OR REPLACE INTO _lc_sched (tbl, id, at) VALUES (?, ?, ?)', bind: [r.table, r.id.toString(), r.at.toString()] });
   }
 
   /** The stored (order-preserving) column values of a row, as a fresh array (`null` for unstored columns). */
@@ -604,6 +635,7 @@ export class Datastore {
           table.count++;
         }
       }
+      for (const r of delta.scheduleRuns ?? []) this.#scheduleRuns.push(r);
       for (const s of delta.sequences) {
         const seq = this.tableByName(s.table)?.sequences.find((x) => x.def.column === s.column);
         if (seq && s.next > seq.next) {

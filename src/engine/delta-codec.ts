@@ -44,6 +44,13 @@ export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
     w.writeU16(s.column);
     w.writeString(s.next.toString());
   }
+  const runs = delta.scheduleRuns ?? [];
+  w.writeU32(runs.length);
+  for (const r of runs) {
+    w.writeString(r.table);
+    w.writeU64(r.id);
+    w.writeI64(r.at);
+  }
   return w.getBuffer().slice();
 }
 
@@ -68,7 +75,10 @@ export function decodeDelta(bytes: Uint8Array): { delta: TxDelta; info: TxInfo }
     }
     const sequences: TxDelta['sequences'] = [];
     for (let n = r.readU32(); n > 0; n--) sequences.push({ table: r.readString(), column: r.readU16(), next: BigInt(r.readString()) });
-    return { delta: { tables, sequences }, info };
+    const scheduleRuns: NonNullable<TxDelta['scheduleRuns']> = [];
+    for (let n = r.readU32(); n > 0; n--) scheduleRuns.push({ table: r.readString(), id: r.readU64(), at: r.readI64() });
+    const delta: TxDelta = scheduleRuns.length ? { tables, sequences, scheduleRuns } : { tables, sequences };
+    return { delta, info };
   } catch (e) {
     throw new StorageError('CORRUPT_LOG', `a commit-log record does not decode (${(e as Error).message})`, {}, { cause: e });
   }

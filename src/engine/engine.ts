@@ -11,6 +11,7 @@ import type { FunctionDef } from '../host/module-def.ts';
 import { decodeValue, encodeArgs } from '../host/values.ts';
 import { decodeDelta, encodeDelta } from './delta-codec.ts';
 import { LogBuffer } from './log-buffer.ts';
+import { Scheduler, type ScheduleEntry } from './scheduler.ts';
 import { executeSql, type SqlOptions, type SqlResult } from '../sql/execute.ts';
 
 /** Persisted description of a database (meta key `database`). */
@@ -78,7 +79,58 @@ export class Engine {
     this.#lastLsn = lastLsn;
     this.#sinceSnapshot = sinceSnapshot;
     this.#snapshotEvery = opts.snapshotEvery ?? 1000;
+    this.#scheduler = new Scheduler(
+      () => this.#host,
+      (e) => this.#fireSchedule(e),
+    );
     this.#attach(host);
+  }
+
+  readonly #scheduler: Scheduler;
+
+  /** Arms the schedule tables and runs what is already due (before the database is handed out). */
+  async #startSchedules(): Promise<void> {
+    for (const e of this.#scheduler.armAll(nowMicros())) await this.#fireSchedule(e);
+  }
+
+  /** Runs one due schedule row: its function with the row as argument, as the database identity. */
+  #fireSchedule(e: ScheduleEntry): Promise<void> {
+    return this.#serial(async () => {
+      const host = this.#host;
+      const ds = host.datastore;
+      const table = ds.tableByName(e.table.name);
+      const pk = table?.indexes.find((i) => i.def.unique && i.def.columns.length === 1 && i.def.columns[0] === e.table.primaryKey);
+      if (!table || !pk) return;
+      const idBytes = new Uint8Array(8);
+      new DataView(idBytes.buffer).setBigUint64(0, e.id, true);
+      const row = ds.scanPoint(pk, idBytes)[0];
+      if (!row) return; // deleted: cancelled
+      const fnName = e.table.schedule!.functionName;
+      const now = nowMicros();
+      const ctx: CallContext = { sender: this.#identity.__identity__, connectionId: 0n, timestamp: e.dueMicros > now ? e.dueMicros : now };
+      const oneShot = e.periodMicros === undefined;
+      const removeRow = () => ds.deleteByRows(table, [row]);
+      this.#pendingDurable = Promise.resolve();
+      this.#logsDirty = true;
+      const reducer = host.reducer(fnName);
+      if (reducer) {
+        const out = host.callReducer(reducer, row, ctx, () => (oneShot ? removeRow() : ds.markScheduleRun(e.table.name, e.id, e.dueMicros)));
+        if (out.status === 'failed') {
+          this.#logs.push({ ts: Date.now(), level: 'warn', message: `scheduled ${fnName} (${e.table.canonicalName} ${e.id}) failed: ${out.message}` });
+          if (oneShot) host.runSystemTransaction(`unschedule ${e.table.name}`, ctx.sender, () => void removeRow());
+        }
+      } else {
+        const proc = host.procedure(fnName);
+        if (!proc) return;
+        // A one-shot row is deleted before a scheduled procedure runs (procedures are not atomic).
+        host.runSystemTransaction(`schedule ${e.table.name}`, ctx.sender, () => (oneShot ? void removeRow() : ds.markScheduleRun(e.table.name, e.id, e.dueMicros)));
+        const out = host.callProcedure(proc, row, ctx);
+        if (!out.ok) this.#logs.push({ ts: Date.now(), level: 'warn', message: `scheduled procedure ${fnName} failed: ${out.message}` });
+      }
+      if (!oneShot && !this.#scheduler.has(e.table.name, e.id)) this.#scheduler.rearm(e, nowMicros());
+      this.#maybeSnapshot();
+      await this.#pendingDurable.catch((err: unknown) => this.#logs.push({ ts: Date.now(), level: 'error', message: `scheduled ${fnName} could not be made durable: ${(err as Error).message}` }));
+    }).catch(() => {});
   }
 
   /**
@@ -113,6 +165,7 @@ export class Engine {
       if (recovered.truncatedTail) logs.push({ ts: Date.now(), level: 'warn', message: 'recovery cut a torn commit-log tail (a write interrupted by a crash); everything before it is intact' });
       const engine = new Engine(opts, host, identity, logs, recovered.nextLsn - 1n, recovered.records.length);
       if (opts.code !== undefined) await engine.#republish(opts.code);
+      await engine.#startSchedules();
       return engine;
     } catch (e) {
       await d.close().catch(() => {});
@@ -140,6 +193,7 @@ export class Engine {
     const engine = new Engine(opts, host, identity, logs, 0n, 0);
     engine.publishResult = 'created';
     engine.#logsDirty = true;
+    await engine.#startSchedules();
     return engine;
   }
 
@@ -172,8 +226,10 @@ export class Engine {
   #onCommit(delta: TxDelta, ctx: CallContext, reducer: string): void {
     const persistent = delta.tables.filter((t) => !this.#host.datastore.tableByName(t.table)?.def.isEvent);
     let durable: Promise<void> = Promise.resolve();
-    if (persistent.length > 0 || delta.sequences.length > 0) {
-      const rec = this.#durability.append(encodeDelta({ tables: persistent, sequences: delta.sequences }, { timestamp: ctx.timestamp, reducer, sender: ctx.sender }));
+    this.#scheduler.onCommit(delta, nowMicros());
+    if (persistent.length > 0 || delta.sequences.length > 0 || (delta.scheduleRuns?.length ?? 0) > 0) {
+      const logged: TxDelta = { tables: persistent, sequences: delta.sequences, ...(delta.scheduleRuns ? { scheduleRuns: delta.scheduleRuns } : {}) };
+      const rec = this.#durability.append(encodeDelta(logged, { timestamp: ctx.timestamp, reducer, sender: ctx.sender }));
       this.#lastLsn = rec.lsn;
       this.#sinceSnapshot++;
       durable = rec.durable;
@@ -308,6 +364,7 @@ export class Engine {
   /** Flushes, snapshots if the log is long, saves logs, and releases storage. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#scheduler.close();
     await this.#queue;
     this.#closed = true;
     try {

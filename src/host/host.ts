@@ -2,7 +2,9 @@
 // transaction each), lifecycle hooks and procedures with SpacetimeDB's context and error rules,
 // and hands every commit's TxDelta to its listeners.
 import type { Datastore, TxDelta } from '../datastore/datastore.ts';
-import { Errno } from '../datastore/datastore-error.ts';
+import { DatastoreError, Errno } from '../datastore/datastore-error.ts';
+import { decodeValue } from './values.ts';
+import type { AlgebraicType } from 'spacetimedb';
 import { ModuleError, UsageError } from '../errors.ts';
 import { errText, loadModule, type ModuleHooks } from './load-module.ts';
 import { readModuleDef, type FunctionDef, type ModuleSchema, type ProcedureDef } from './module-def.ts';
@@ -123,11 +125,18 @@ export class Host implements SyscallHost {
    * Runs one reducer in its own transaction. A SenderError is the caller's failure; any other
    * throw is internal and logged. Both roll back everything.
    */
-  callReducer(reducer: FunctionDef, args: Uint8Array, ctx: CallContext): ReducerOutcome {
+  callReducer(reducer: FunctionDef, args: Uint8Array, ctx: CallContext, beforeCommit?: () => void): ReducerOutcome {
     const ds = this.datastore;
     if (ds.inTransaction) throw new UsageError('TX_OPEN', 'a reducer cannot start while another transaction is open');
     ds.begin();
-    const failure = this.#invokeReducer(reducer, args, ctx);
+    let failure = this.#invokeReducer(reducer, args, ctx);
+    if (!failure && beforeCommit) {
+      try {
+        beforeCommit();
+      } catch (e) {
+        failure = { status: 'failed', kind: 'internal', message: errText(e) };
+      }
+    }
     if (failure) {
       ds.rollback();
       return failure;
@@ -224,6 +233,23 @@ export class Host implements SyscallHost {
   abortAnonTx(): void {
     this.#anonTx = false;
     this.datastore.rollback();
+  }
+
+  /** Validates a schedule row as SpacetimeDB does on insert/update: a delay must be positive and below 2^36−1 ms. */
+  onScheduleWrite(tableName: string, row: Uint8Array): void {
+    const t = this.schema.tables.find((x) => x.name === tableName);
+    if (!t?.schedule) return;
+    const obj = decodeValue({ tag: 'Product', value: t.rowType } as AlgebraicType, row, this.schema.typespace) as Record<string, unknown>;
+    const at = obj[t.columns[t.schedule.scheduleAtCol]!.name] as { tag: string; value: Record<string, bigint> };
+    const max = ((1n << 36n) - 1n) * 1000n;
+    if (at.tag === 'Interval') {
+      const d = at.value.__time_duration_micros__!;
+      if (d <= 0n) throw new DatastoreError(Errno.SCHEDULE_AT_DELAY_TOO_LONG, `a schedule interval must be positive, got ${d}µs (${t.name})`);
+      if (d >= max) throw new DatastoreError(Errno.SCHEDULE_AT_DELAY_TOO_LONG, `interval of ${d}µs in ${t.name} is longer than 2^36-1 ms`);
+    } else {
+      const delay = at.value.__timestamp_micros_since_unix_epoch__! - nowMicros();
+      if (delay >= max) throw new DatastoreError(Errno.SCHEDULE_AT_DELAY_TOO_LONG, `schedule time in ${t.name} is more than 2^36-1 ms away`);
+    }
   }
 
   jwtPayload(): string {
