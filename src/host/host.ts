@@ -4,6 +4,7 @@
 import type { Datastore, TxDelta } from '../datastore/datastore.ts';
 import { DatastoreError, Errno } from '../datastore/datastore-error.ts';
 import { decodeValue } from './values.ts';
+import { decodeHttpRequest, encodeHttpResponse, type SyncHttp } from './http-wire.ts';
 import type { AlgebraicType } from 'spacetimedb';
 import { ModuleError, UsageError } from '../errors.ts';
 import { errText, loadModule, type ModuleHooks } from './load-module.ts';
@@ -43,6 +44,8 @@ export interface HostOptions {
   code: string;
   databaseIdentity: bigint;
   log: (entry: LogEntry) => void;
+  /** Synchronous HTTP for `ctx.http.fetch` in procedures; without it, fetch fails with HttpError. */
+  http?: SyncHttp | undefined;
 }
 
 /** Microseconds since the Unix epoch, never going backwards within a process. */
@@ -63,6 +66,7 @@ export class Host implements SyscallHost {
   #hooks: ModuleHooks | undefined;
   readonly #log: (entry: LogEntry) => void;
   readonly #listeners = new Set<(delta: TxDelta, ctx: CallContext, reducer: string) => void>();
+  readonly #http: SyncHttp | undefined;
   #anonTx = false;
   #anonCtx: CallContext | undefined;
   #anonName = '';
@@ -75,6 +79,7 @@ export class Host implements SyscallHost {
     this.datastore = opts.datastore;
     this.databaseIdentity = opts.databaseIdentity;
     this.#log = opts.log;
+    this.#http = opts.http;
     this.#syscalls = new Syscalls(this);
     const hostConsole = makeFallbackConsole(this);
     const loaded = loadModule(opts.code, this.#syscalls.sys20, this.#syscalls.sys21, hostConsole);
@@ -256,8 +261,10 @@ export class Host implements SyscallHost {
     return '';
   }
 
-  httpRequest(): [Uint8Array, Uint8Array] {
-    throw new Error('HTTP requests from procedures are not available in this host yet');
+  httpRequest(request: Uint8Array, body: Uint8Array | string): [Uint8Array, Uint8Array] {
+    if (!this.#http) throw new Error('HTTP is not available to procedures in this host');
+    const req = decodeHttpRequest(request, body);
+    return encodeHttpResponse(this.#http(req));
   }
 }
 

@@ -11,6 +11,7 @@ import { databaseFacade, type Database } from '../engine/database.ts';
 import { Engine, randomIdentity, toIdentity, type PublishResult } from '../engine/engine.ts';
 import { UsageError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
+import { nodeSyncHttp } from './sync-http.ts';
 
 export interface OpenDatabaseOptions {
   /** Data directory; omitted = in memory (gone on close). */
@@ -64,6 +65,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<NodeDatab
     name: opts.name,
     durability,
     owner,
+    http: nodeSyncHttp,
     ...(code !== undefined ? { code } : {}),
     ...(opts.snapshotEvery !== undefined ? { snapshotEvery: opts.snapshotEvery } : {}),
   });
