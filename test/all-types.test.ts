@@ -2,13 +2,13 @@
 // back out of SQL, every index kind answers as SpacetimeDB's would (the module's query reducers
 // write what they saw into `result`), and auto-increment, set semantics, event tables and the
 // error paths behave as in SpacetimeDB 2.x.
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp, Uuid } from 'spacetimedb';
 import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
 import { bundleModule } from '../src/host/bundle.ts';
 import { InternalError, SenderError, UsageError } from '../src/errors.ts';
-import { ALL_TYPES } from './helpers/paths.ts';
+import { ALL_TYPES, removeTempDirs, tempDir } from './helpers/paths.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 
@@ -24,6 +24,7 @@ let code: string;
 beforeAll(async () => {
   code = (await bundleModule(ALL_TYPES)).code;
 });
+afterAll(removeTempDirs);
 
 let db: NodeDatabase;
 beforeEach(async () => {
@@ -656,6 +657,30 @@ describe('auto-increment', () => {
       { id: 2, seq: 2n, label: 'second' },
       { id: 100, seq: -5n, label: 'explicit' },
     ]);
+  });
+
+  it('values of deleted rows are not reused, in memory and after a restart (snapshot or log replay)', async () => {
+    for (const label of ['a', 'b', 'c']) await db.call('insert_counter', { label });
+    await db.call('clear_table', { table: 'counter' });
+    await db.call('insert_counter', { label: 'd' });
+    expect(await counterRows()).toEqual([{ id: 4, seq: 4n, label: 'd' }]);
+    for (const snapshotEvery of [1, 1000]) {
+      const dataDir = tempDir('lightcone-seq-');
+      const d1 = await openDatabase({ name: 'seq', code, dataDir, snapshotEvery });
+      for (const label of ['a', 'b', 'c']) await d1.call('insert_counter', { label });
+      await d1.call('clear_table', { table: 'counter' });
+      await d1.close();
+      const d2 = await openDatabase({ name: 'seq', code, dataDir, snapshotEvery });
+      try {
+        await d2.call('insert_counter', { label: 'after restart' });
+        const rows = (await d2.sql('SELECT * FROM counter')) as { id: number; seq: bigint }[];
+        expect(rows).toHaveLength(1);
+        expect(rows[0]!.id > 3, `snapshotEvery ${snapshotEvery}: u32 id ${rows[0]!.id} is past 3`).toBe(true);
+        expect(rows[0]!.seq > 3n, `snapshotEvery ${snapshotEvery}: i64 seq ${rows[0]!.seq} is past 3`).toBe(true);
+      } finally {
+        await d2.close();
+      }
+    }
   });
 
   it('an explicit value that collides with a unique column fails and rolls back', async () => {

@@ -1,7 +1,7 @@
 // The `lightcone` command line: mirrors `spacetime` (publish, call, sql, logs, describe) over an
 // embedded data directory. Each invocation opens the database, does one thing, and closes it, so
 // data lives in the directory between calls. Failures exit non-zero with the message on stderr.
-import { openDatabase } from '../node/open-database.ts';
+import { deleteDatabase, listDatabases, openDatabase } from '../node/open-database.ts';
 import { LightconeError } from '../errors.ts';
 import { formatTable, stringifyJson, toJsonValue } from '../sql/format.ts';
 import { parseArgs, type ParsedArgs } from './args.ts';
@@ -14,6 +14,8 @@ Usage:
   lightcone sql <database> <query> [--json]
   lightcone logs <database> [-n <lines>] [--json]
   lightcone describe <database> [--json]
+  lightcone list [--json]
+  lightcone delete <database>
 
 Options (before or after the arguments):
   --data-dir <dir>     data directory (default: $LIGHTCONE_DATA_DIR or .lightcone)
@@ -87,6 +89,19 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         } finally {
           await db.close();
         }
+        return 0;
+      }
+      case 'list': {
+        const dbs = await listDatabases(dataDir);
+        if (json) out(`${stringifyJson(dbs, 2)}\n`);
+        else if (dbs.length === 0) out(`no databases in ${dataDir}\n`);
+        else for (const d of dbs) out(`${d.name}\t${d.identity ?? ''}\n`);
+        return 0;
+      }
+      case 'delete': {
+        const name = need(args.positionals[0], 'delete needs a database: lightcone delete <database>');
+        await deleteDatabase(dataDir, name);
+        out(`Deleted database ${name}\n`);
         return 0;
       }
       case 'describe': {

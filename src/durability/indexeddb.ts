@@ -1,20 +1,16 @@
-// IndexedDB durability for the browser: one IndexedDB database per Lightcone database
-// (`lightcone:<name>`), one readwrite transaction per group-committed batch, a snapshot write that
-// drops the log records it covers in the same transaction, and a format record checked on open.
-//
-// Why not `idb`: its request wrapper tests `instanceof IDBRequest` (and the other IDB classes)
-// against the global constructors, so it cannot drive an injected factory (fake-indexeddb in
-// Node) without installing globals. The two promise helpers below are all this file needs.
-// Platform globals are read lazily (in `open()`), so importing this file in Node is harmless.
+// IndexedDB durability for the browser, through `idb`: one IndexedDB database per Lightcone
+// database (`lightcone:<name>`), one readwrite transaction per group-committed batch, a snapshot
+// write that drops the log records it covers in the same transaction, and a format record checked
+// on open. Platform globals are only touched in `open()`/`destroy()`, so importing this file in
+// Node is harmless (Node tests install fake-indexeddb's globals).
 
+import { deleteDB, openDB, unwrap, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import { ClosedError, StorageError } from '../errors.ts';
 import type { Durability, LogRecord, Recovered, Snapshot } from './durability.ts';
 import { createDurability, type DurabilityBackend } from './group-commit.ts';
 
 /** Options of `indexedDbDurability`. */
 export interface IndexedDbDurabilityOptions {
-  /** The IndexedDB implementation (default: the global `indexedDB`, read at `open()`). */
-  idbFactory?: IDBFactory;
   /**
    * The transaction durability hint for log and snapshot writes (default 'strict': a write is
    * flushed to disk before it counts as durable; 'relaxed' survives tab and browser crashes but
@@ -32,8 +28,9 @@ export interface IndexedDbDurabilityOptions {
 export const IDB_NAME_PREFIX = 'lightcone:';
 
 /**
- * Durability in IndexedDB. No lock: keeping one engine per origin is the worker's job; two
- * instances on one name do not corrupt each other's storage, but their LSNs would collide.
+ * Durability in IndexedDB (the global `indexedDB`). No lock: keeping one engine per origin is the
+ * worker's job; two instances on one name do not corrupt each other's storage, but their LSNs
+ * would collide.
  *
  * @example
  * ```ts
@@ -56,14 +53,18 @@ const FORMAT_STORE = 'format';
 const LOG_STORE = 'log';
 const SNAPSHOT_STORE = 'snapshot';
 const META_STORE = 'meta';
+const STORES = [FORMAT_STORE, LOG_STORE, SNAPSHOT_STORE, META_STORE] as const;
 const FORMAT_KEY = 'format';
 const SNAPSHOT_KEY = 'current';
+
+/** Untyped on purpose: every value read back is checked, never trusted by type. */
+type Db = IDBPDatabase;
 
 class IndexedDbBackend implements DurabilityBackend {
   readonly label: string;
   readonly #dbName: string;
   readonly #opts: IndexedDbDurabilityOptions;
-  #db: IDBDatabase | undefined;
+  #db: Db | undefined;
   /** Why the connection went away under us (another connection deleted or upgraded the database). */
   #lost: string | undefined;
 
@@ -89,15 +90,17 @@ class IndexedDbBackend implements DurabilityBackend {
     const db = this.#connection();
     const first = records[0]!.lsn;
     const last = records[records.length - 1]!.lsn;
-    let tx: IDBTransaction | undefined;
+    let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
-      tx = db.transaction([LOG_STORE], 'readwrite', { durability: this.#opts.durability ?? 'strict' });
-      const done = transactionDone(tx);
+      tx = db.transaction([LOG_STORE], 'readwrite', { durability: this.#durability() });
       const store = tx.objectStore(LOG_STORE);
-      for (const r of records) store.put(ownBytes(r.payload), lsnKey(r.lsn));
-      this.#opts.beforeLogCommit?.(tx);
+      // Every request promise is awaited (a failed put would otherwise be an unhandled rejection).
+      const writes: Promise<unknown>[] = records.map((r) => store.put(ownBytes(r.payload), lsnKey(r.lsn)));
+      writes.push(tx.done);
+      const all = settleAll(writes);
+      this.#opts.beforeLogCommit?.(unwrap(tx));
       commitEarly(tx);
-      await done;
+      await all;
     } catch (error) {
       abortQuietly(tx);
       throw this.#writeError(`could not append lsn ${first}..${last}`, error);
@@ -106,23 +109,15 @@ class IndexedDbBackend implements DurabilityBackend {
 
   async writeSnapshot(snapshot: Snapshot): Promise<void> {
     const db = this.#connection();
-    let tx: IDBTransaction | undefined;
+    let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
-      tx = db.transaction([SNAPSHOT_STORE, LOG_STORE], 'readwrite', { durability: this.#opts.durability ?? 'strict' });
-      const done = transactionDone(tx);
-      tx.objectStore(SNAPSHOT_STORE).put({ lsn: snapshot.lsn, image: ownBytes(snapshot.image) }, SNAPSHOT_KEY);
+      tx = db.transaction([SNAPSHOT_STORE, LOG_STORE], 'readwrite', { durability: this.#durability() });
       // Same transaction: the snapshot and the truncation of the log it covers are one step.
-      const log = tx.objectStore(LOG_STORE);
-      const limit = Number(snapshot.lsn);
-      const cursor = log.openKeyCursor();
-      cursor.onsuccess = () => {
-        const c = cursor.result;
-        if (c && typeof c.key === 'number' && c.key <= limit) {
-          log.delete(c.key);
-          c.continue();
-        }
-      };
-      await done;
+      await settleAll([
+        tx.objectStore(SNAPSHOT_STORE).put({ lsn: snapshot.lsn, image: ownBytes(snapshot.image) }, SNAPSHOT_KEY),
+        tx.objectStore(LOG_STORE).delete(IDBKeyRange.upperBound(Number(snapshot.lsn))),
+        tx.done,
+      ]);
     } catch (error) {
       abortQuietly(tx);
       throw this.#writeError(`could not write the snapshot at lsn ${snapshot.lsn}`, error);
@@ -131,26 +126,25 @@ class IndexedDbBackend implements DurabilityBackend {
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {
     const db = this.#connection();
+    let value: unknown;
     try {
-      const value: unknown = await requestResult(db.transaction([META_STORE], 'readonly').objectStore(META_STORE).get(key));
-      if (value === undefined) return undefined;
-      if (!(value instanceof Uint8Array)) throw this.#corrupt('CORRUPT_META', `meta "${key}" is not a byte array`);
-      return value;
+      value = await db.get(META_STORE, key);
     } catch (error) {
-      if (error instanceof StorageError) throw error;
-      throw this.#error('READ_FAILED', `could not read meta "${key}"`, error);
+      throw this.#lost !== undefined ? this.#closed() : this.#error('READ_FAILED', `could not read meta "${key}"`, error);
     }
+    if (value === undefined) return undefined;
+    if (!(value instanceof Uint8Array)) throw this.#corrupt('CORRUPT_META', `meta "${key}" is not a byte array`);
+    return value;
   }
 
   async putMeta(key: string, value: Uint8Array): Promise<void> {
     const db = this.#connection();
-    let tx: IDBTransaction | undefined;
+    let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
-      tx = db.transaction([META_STORE], 'readwrite', { durability: this.#opts.durability ?? 'strict' });
-      const done = transactionDone(tx);
-      tx.objectStore(META_STORE).put(ownBytes(value), key);
+      tx = db.transaction([META_STORE], 'readwrite', { durability: this.#durability() });
+      const all = settleAll([tx.store.put(ownBytes(value), key), tx.done]);
       commitEarly(tx);
-      await done;
+      await all;
     } catch (error) {
       abortQuietly(tx);
       throw this.#writeError(`could not write meta "${key}"`, error);
@@ -164,47 +158,55 @@ class IndexedDbBackend implements DurabilityBackend {
 
   async destroy(opened: boolean): Promise<void> {
     if (opened) await this.close();
-    const factory = this.#factory();
-    await new Promise<void>((resolve, reject) => {
-      const request = factory.deleteDatabase(this.#dbName);
-      request.onsuccess = () => resolve();
-      request.onerror = () => reject(this.#error('DESTROY_FAILED', 'could not delete', request.error));
-      request.onblocked = () =>
-        reject(
-          new StorageError(
-            'DATABASE_IN_USE',
-            `${this.label} is open in another tab or worker that does not let go: it will be deleted once that connection closes; close the other tab to finish now`,
-            { database: this.#dbName },
-          ),
-        );
+    this.#requireIndexedDb();
+    let blocked = false;
+    const deleting = deleteDB(this.#dbName, {
+      blocked: () => {
+        blocked = true;
+      },
     });
+    // `blocked` fires when another connection does not close on `versionchange`; the delete then
+    // stays queued until it does. Report that instead of hanging.
+    const outcome = await Promise.race([deleting.then(() => 'deleted' as const), nextTask().then(() => (blocked ? ('blocked' as const) : deleting.then(() => 'deleted' as const)))]).catch(
+      (error: unknown) => {
+        throw this.#error('DESTROY_FAILED', 'could not delete', error);
+      },
+    );
+    if (outcome === 'blocked') {
+      throw new StorageError(
+        'DATABASE_IN_USE',
+        `${this.label} is open in another tab or worker that does not let go: it will be deleted once that connection closes; close the other tab to finish now`,
+        { database: this.#dbName },
+      );
+    }
   }
 
   // ── opening ───────────────────────────────────────────────────────────────
 
-  #factory(): IDBFactory {
-    const factory = this.#opts.idbFactory ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-    if (!factory) {
-      throw new StorageError(
-        'UNSUPPORTED',
-        `IndexedDB is not available here: pass { idbFactory } to indexedDbDurability, or use fileDurability in Node`,
-      );
-    }
-    return factory;
+  #durability(): 'relaxed' | 'strict' {
+    return this.#opts.durability ?? 'strict';
   }
 
-  async #connect(): Promise<IDBDatabase> {
-    const request = this.#factory().open(this.#dbName, SCHEMA_VERSION);
-    request.onupgradeneeded = (event) => {
-      const db = request.result;
-      if (event.oldVersion < 1) {
-        for (const name of [FORMAT_STORE, LOG_STORE, SNAPSHOT_STORE, META_STORE]) db.createObjectStore(name);
-        request.transaction?.objectStore(FORMAT_STORE).put({ magic: FORMAT_MAGIC, version: FORMAT_VERSION }, FORMAT_KEY);
-      }
-    };
-    let db: IDBDatabase;
+  #requireIndexedDb(): void {
+    if (typeof (globalThis as { indexedDB?: IDBFactory }).indexedDB === 'undefined') {
+      throw new StorageError('UNSUPPORTED', 'IndexedDB is not available here: use fileDurability in Node (or install fake-indexeddb/auto in tests)');
+    }
+  }
+
+  async #connect(): Promise<Db> {
+    this.#requireIndexedDb();
+    let db: Db;
     try {
-      db = await requestResult(request);
+      db = await openDB(this.#dbName, SCHEMA_VERSION, {
+        upgrade(database, oldVersion, _newVersion, transaction) {
+          if (oldVersion < 1) {
+            for (const name of STORES) database.createObjectStore(name);
+            void transaction.objectStore(FORMAT_STORE).put({ magic: FORMAT_MAGIC, version: FORMAT_VERSION }, FORMAT_KEY);
+          }
+        },
+        blocking: () => lose('was deleted or upgraded by another connection'),
+        terminated: () => lose('was closed by the browser (storage cleared?)'),
+      });
     } catch (error) {
       if (domName(error) === 'VersionError') {
         throw new StorageError(
@@ -220,13 +222,11 @@ class IndexedDbBackend implements DurabilityBackend {
       db.close();
       if (this.#db === db) this.#db = undefined;
     };
-    db.onversionchange = () => lose('was deleted or upgraded by another connection');
-    db.onclose = () => lose('was closed by the browser (storage cleared?)');
     return db;
   }
 
-  async #recover(db: IDBDatabase): Promise<Recovered> {
-    for (const name of [FORMAT_STORE, LOG_STORE, SNAPSHOT_STORE, META_STORE]) {
+  async #recover(db: Db): Promise<Recovered> {
+    for (const name of STORES) {
       if (!db.objectStoreNames.contains(name)) {
         throw new StorageError('UNKNOWN_FORMAT', `${this.label} exists but was not made by Lightcone (no "${name}" store): pick another name or delete it`, {
           database: this.#dbName,
@@ -235,11 +235,11 @@ class IndexedDbBackend implements DurabilityBackend {
     }
     const tx = db.transaction([FORMAT_STORE, SNAPSHOT_STORE, LOG_STORE], 'readonly');
     const [format, stored, keys, values] = await Promise.all([
-      requestResult<unknown>(tx.objectStore(FORMAT_STORE).get(FORMAT_KEY)),
-      requestResult<unknown>(tx.objectStore(SNAPSHOT_STORE).get(SNAPSHOT_KEY)),
-      requestResult(tx.objectStore(LOG_STORE).getAllKeys()),
-      requestResult<unknown[]>(tx.objectStore(LOG_STORE).getAll()),
-      transactionDone(tx),
+      tx.objectStore(FORMAT_STORE).get(FORMAT_KEY) as Promise<unknown>,
+      tx.objectStore(SNAPSHOT_STORE).get(SNAPSHOT_KEY) as Promise<unknown>,
+      tx.objectStore(LOG_STORE).getAllKeys(),
+      tx.objectStore(LOG_STORE).getAll() as Promise<unknown[]>,
+      tx.done,
     ]);
     this.#checkFormat(format);
     const snapshot = this.#checkSnapshot(stored);
@@ -291,16 +291,18 @@ class IndexedDbBackend implements DurabilityBackend {
 
   // ── errors ────────────────────────────────────────────────────────────────
 
-  #connection(): IDBDatabase {
+  #connection(): Db {
     if (this.#db) return this.#db;
-    throw new ClosedError(`${this.label} ${this.#lost ?? 'is not open'}: open it again to continue`, { database: this.#dbName });
+    throw this.#closed();
+  }
+
+  #closed(context?: string): ClosedError {
+    return new ClosedError(`${this.label} ${this.#lost ?? 'is not open'}${context ? `: ${context} failed` : ''}; open it again to continue`, { database: this.#dbName });
   }
 
   #writeError(context: string, error: unknown): StorageError | ClosedError {
     if (error instanceof StorageError || error instanceof ClosedError) return error;
-    if (this.#lost !== undefined) {
-      return new ClosedError(`${this.label} ${this.#lost}: ${context} failed; open it again to continue`, { database: this.#dbName });
-    }
+    if (this.#lost !== undefined) return this.#closed(context);
     if (domName(error) === 'QuotaExceededError') {
       return this.#error(
         'QUOTA_EXCEEDED',
@@ -322,29 +324,20 @@ class IndexedDbBackend implements DurabilityBackend {
   }
 }
 
-/** Resolves with a request's result, rejects with its error. */
-function requestResult<T>(request: IDBRequest<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error ?? new DOMException('request failed', 'UnknownError'));
-  });
-}
-
 /**
- * Resolves when the transaction commits, rejects with its error when it aborts. Marked handled at
- * once: a caller that throws before awaiting it must not leave an unhandled rejection behind.
+ * Waits for every promise and rejects with the first failure in array order. Unlike
+ * `Promise.all`, it keeps listening to the rest, so a request that fails after the first
+ * rejection (every request of an aborted transaction does) is never an unhandled rejection.
  */
-function transactionDone(tx: IDBTransaction): Promise<void> {
-  const done = new Promise<void>((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onabort = () => reject(tx.error ?? new DOMException('the transaction was aborted', 'AbortError'));
-  });
-  done.catch(() => {});
-  return done;
+async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  // The transaction's own error (its `done`, last) says why better than an AbortError of a request.
+  const failed = results.findLast((r) => r.status === 'rejected') ?? results.find((r) => r.status === 'rejected');
+  if (failed?.status === 'rejected') throw failed.reason;
 }
 
 /** Commits now instead of when the event loop comes back (saves a round trip); no-op if aborted. */
-function commitEarly(tx: IDBTransaction): void {
+function commitEarly(tx: IDBPTransaction<unknown, string[], 'readwrite'>): void {
   try {
     tx.commit();
   } catch {
@@ -352,12 +345,17 @@ function commitEarly(tx: IDBTransaction): void {
   }
 }
 
-function abortQuietly(tx: IDBTransaction | undefined): void {
+function abortQuietly(tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined): void {
   try {
     tx?.abort();
   } catch {
     // Already committed or aborted.
   }
+}
+
+/** Resolves after the current task (a macrotask), by which time IndexedDB has fired `blocked`. */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** IndexedDB keys: an lsn as a number (exact below 2^53, i.e. for ever at any real write rate). */

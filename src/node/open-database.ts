@@ -1,7 +1,7 @@
 // `openDatabase` for Node: bundles the module with esbuild, keeps the database under
 // `<dataDir>/databases/<name>` with file durability (memory when no dataDir), and the owner
 // identity of the data directory in `<dataDir>/identity`.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Identity } from 'spacetimedb';
 import { fileDurability } from '../durability/files.ts';
@@ -83,6 +83,57 @@ export function dataDirOwner(dataDir: string): Identity {
   if (existsSync(file)) return toIdentity(readFileSync(file, 'utf8').trim(), `identity in ${file}`);
   mkdirSync(resolve(dataDir), { recursive: true });
   const id = randomIdentity();
-  writeFileSync(file, id.toHexString() + '\n', { flag: 'wx' });
+  try {
+    writeFileSync(file, id.toHexString() + '\n', { flag: 'wx' });
+  } catch (e) {
+    // Another process created it first: use theirs, so the directory has one owner.
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return toIdentity(readFileSync(file, 'utf8').trim(), `identity in ${file}`);
+    throw e;
+  }
   return id;
+}
+
+/** A database found in a data directory. */
+export interface DatabaseInfo {
+  name: string;
+  identity: string | undefined;
+  createdAt: number | undefined;
+}
+
+/** Lists the databases of a data directory (each with its own data, log and identity). */
+export async function listDatabases(dataDir: string): Promise<DatabaseInfo[]> {
+  const root = join(resolve(dataDir), 'databases');
+  if (!existsSync(root)) return [];
+  const out: DatabaseInfo[] = [];
+  for (const name of readdirSync(root).sort()) {
+    if (!NAME.test(name)) continue;
+    const meta = readDatabaseMeta(join(root, name));
+    if (meta) out.push({ name, identity: meta.identity, createdAt: meta.createdAt });
+  }
+  return out;
+}
+
+function readDatabaseMeta(dir: string): { identity?: string; createdAt?: number } | undefined {
+  // Meta files are written atomically by the file durability as meta/<key>.
+  for (const file of [join(dir, 'meta', 'database.meta')]) {
+    if (existsSync(file)) {
+      try {
+        const text = readFileSync(file, 'utf8');
+        const start = text.indexOf('{');
+        return JSON.parse(text.slice(start, text.lastIndexOf('}') + 1)) as { identity?: string; createdAt?: number };
+      } catch {
+        return {};
+      }
+    }
+  }
+  return existsSync(dir) ? {} : undefined;
+}
+
+/** Deletes a database and all its data. Fails with DATABASE_IN_USE while another process has it open. */
+export async function deleteDatabase(dataDir: string, name: string): Promise<void> {
+  const dir = databaseDir(dataDir, name);
+  if (!NAME.test(name) || !existsSync(dir)) {
+    throw new UsageError('UNKNOWN_DATABASE', `database ${name} does not exist in ${resolve(dataDir)}`, { database: name });
+  }
+  await fileDurability(dir).destroy();
 }
