@@ -172,6 +172,11 @@ describe('chat through the CLI (--data-dir)', () => {
     failed(await lightcone(['sql', 'nosuchdb', 'SELECT * FROM message', ...d()]));
     failed(await lightcone(['logs', 'nosuchdb', ...d()]));
     failed(await lightcone(['describe', 'nosuchdb', ...d()]));
+    // Failing to open it did not create it: `list` shows chat only, and a later call still fails.
+    const list = ok(await lightcone(['list', ...d()]));
+    expect(list).toMatch(/\bchat\b/);
+    expect(list).not.toContain('nosuchdb');
+    expect(failed(await lightcone(['call', 'nosuchdb', 'send_message', '"x"', ...d()]))).toMatch(/does not exist/);
   });
 
   it('fails on an unknown reducer, naming it', async () => {

@@ -176,7 +176,7 @@ describe('modules that cannot be published', () => {
     await committedDatabase(dataDir);
     const err = await rejection(openDatabase({ name: 'keep', dataDir, module: CHAT }));
     expect(err).toBeInstanceOf(ModuleError);
-    expect(err.code).toBe('MIGRATION_UNSUPPORTED');
+    expect(err.code).toBe('MIGRATION_REFUSED');
     expect(err.message).toContain('delete-data');
     await expectCommittedIntact(dataDir);
   });

@@ -152,7 +152,7 @@ function need(v: string | undefined, message: string): string {
 /** One CLI argument as JSON; integers too large for a double stay exact (as bigint). */
 function parseJsonArg(text: string, i: number): unknown {
   try {
-    return JSON.parse(text.replace(/(?<=^|[[,:]\s*)(-?\d{16,})(?=\s*(?:$|[\],}]))/g, '"\u0000big:$1"'), (_k, v: unknown) =>
+    return JSON.parse(text.replace(/(?<=^|[[,:]\s*)(-?\d{16,})(?=\s*(?:$|[\],}]))/g, '"\\u0000big:$1"'), (_k, v: unknown) =>
       typeof v === 'string' && v.startsWith('\u0000big:') ? BigInt(v.slice(5)) : v,
     );
   } catch {

@@ -98,6 +98,7 @@ class IndexedDbBackend implements DurabilityBackend {
       const writes: Promise<unknown>[] = records.map((r) => store.put(ownBytes(r.payload), lsnKey(r.lsn)));
       writes.push(tx.done);
       const all = settleAll(writes);
+      all.catch(() => {}); // handled below, even when the seam throws before the await
       this.#opts.beforeLogCommit?.(unwrap(tx));
       commitEarly(tx);
       await all;
@@ -142,7 +143,7 @@ class IndexedDbBackend implements DurabilityBackend {
     let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
       tx = db.transaction([META_STORE], 'readwrite', { durability: this.#durability() });
-      const all = settleAll([tx.store.put(ownBytes(value), key), tx.done]);
+      const all = settleAll([tx.objectStore(META_STORE).put(ownBytes(value), key), tx.done]);
       commitEarly(tx);
       await all;
     } catch (error) {
@@ -159,26 +160,16 @@ class IndexedDbBackend implements DurabilityBackend {
   async destroy(opened: boolean): Promise<void> {
     if (opened) await this.close();
     this.#requireIndexedDb();
-    let blocked = false;
-    const deleting = deleteDB(this.#dbName, {
-      blocked: () => {
-        blocked = true;
-      },
-    });
+    const inUse = new StorageError(
+      'DATABASE_IN_USE',
+      `${this.label} is open in another tab or worker that does not let go: it will be deleted once that connection closes; close the other tab to finish now`,
+      { database: this.#dbName },
+    );
     // `blocked` fires when another connection does not close on `versionchange`; the delete then
     // stays queued until it does. Report that instead of hanging.
-    const outcome = await Promise.race([deleting.then(() => 'deleted' as const), nextTask().then(() => (blocked ? ('blocked' as const) : deleting.then(() => 'deleted' as const)))]).catch(
-      (error: unknown) => {
-        throw this.#error('DESTROY_FAILED', 'could not delete', error);
-      },
-    );
-    if (outcome === 'blocked') {
-      throw new StorageError(
-        'DATABASE_IN_USE',
-        `${this.label} is open in another tab or worker that does not let go: it will be deleted once that connection closes; close the other tab to finish now`,
-        { database: this.#dbName },
-      );
-    }
+    await new Promise<void>((resolve, reject) => {
+      deleteDB(this.#dbName, { blocked: () => reject(inUse) }).then(resolve, (error: unknown) => reject(this.#error('DESTROY_FAILED', 'could not delete', error)));
+    });
   }
 
   // ── opening ───────────────────────────────────────────────────────────────
@@ -195,9 +186,14 @@ class IndexedDbBackend implements DurabilityBackend {
 
   async #connect(): Promise<Db> {
     this.#requireIndexedDb();
-    let db: Db;
+    let opened: Db | undefined;
+    const lose = (why: string): void => {
+      this.#lost = why;
+      opened?.close();
+      if (this.#db === opened) this.#db = undefined;
+    };
     try {
-      db = await openDB(this.#dbName, SCHEMA_VERSION, {
+      opened = await openDB(this.#dbName, SCHEMA_VERSION, {
         upgrade(database, oldVersion, _newVersion, transaction) {
           if (oldVersion < 1) {
             for (const name of STORES) database.createObjectStore(name);
@@ -217,12 +213,7 @@ class IndexedDbBackend implements DurabilityBackend {
       }
       throw this.#error('OPEN_FAILED', 'could not open', error);
     }
-    const lose = (why: string): void => {
-      this.#lost = why;
-      db.close();
-      if (this.#db === db) this.#db = undefined;
-    };
-    return db;
+    return opened;
   }
 
   async #recover(db: Db): Promise<Recovered> {
@@ -351,11 +342,6 @@ function abortQuietly(tx: IDBPTransaction<unknown, string[], 'readwrite'> | unde
   } catch {
     // Already committed or aborted.
   }
-}
-
-/** Resolves after the current task (a macrotask), by which time IndexedDB has fired `blocked`. */
-function nextTask(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** IndexedDB keys: an lsn as a number (exact below 2^53, i.e. for ever at any real write rate). */

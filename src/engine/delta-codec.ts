@@ -6,6 +6,8 @@ import { StorageError } from '../errors.ts';
 
 /** Format version of a commit-log record; bump on any layout change. */
 export const DELTA_FORMAT = 1;
+/** Format 1 followed by the call's idempotency id (written only for records that carry one). */
+const DELTA_FORMAT_CALL_ID = 2;
 
 /** What a record says about the transaction besides its rows. */
 export interface TxInfo {
@@ -15,6 +17,8 @@ export interface TxInfo {
   reducer: string;
   /** Caller identity (u256). */
   sender: bigint;
+  /** The idempotency id of the reducer call that committed it, if the caller gave one. */
+  callId?: string;
 }
 
 /** Encodes a delta as a commit-log record. */
@@ -26,7 +30,7 @@ export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
     for (const r of t.deletes) size += r.length + 4;
   }
   const w = new BinaryWriter(size);
-  w.writeU8(DELTA_FORMAT);
+  w.writeU8(info.callId === undefined ? DELTA_FORMAT : DELTA_FORMAT_CALL_ID);
   w.writeI64(info.timestamp);
   w.writeString(info.reducer);
   w.writeU256(info.sender);
@@ -51,6 +55,7 @@ export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
     w.writeU64(r.id);
     w.writeI64(r.at);
   }
+  if (info.callId !== undefined) w.writeString(info.callId);
   return w.getBuffer().slice();
 }
 
@@ -58,8 +63,8 @@ export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
 export function decodeDelta(bytes: Uint8Array): { delta: TxDelta; info: TxInfo } {
   const r = new BinaryReader(bytes);
   const version = bytes[0];
-  if (version !== DELTA_FORMAT) {
-    throw new StorageError('UNKNOWN_FORMAT', `commit-log record format ${version} is not one this Lightcone reads (${DELTA_FORMAT}): upgrade Lightcone to open this database`, { version });
+  if (version !== DELTA_FORMAT && version !== DELTA_FORMAT_CALL_ID) {
+    throw new StorageError('UNKNOWN_FORMAT', `commit-log record format ${version} is not one this Lightcone reads (${DELTA_FORMAT} or ${DELTA_FORMAT_CALL_ID}): upgrade Lightcone to open this database`, { version });
   }
   try {
     r.readU8();
@@ -78,6 +83,7 @@ export function decodeDelta(bytes: Uint8Array): { delta: TxDelta; info: TxInfo }
     const scheduleRuns: NonNullable<TxDelta['scheduleRuns']> = [];
     for (let n = r.readU32(); n > 0; n--) scheduleRuns.push({ table: r.readString(), id: r.readU64(), at: r.readI64() });
     const delta: TxDelta = scheduleRuns.length ? { tables, sequences, scheduleRuns } : { tables, sequences };
+    if (version === DELTA_FORMAT_CALL_ID) info.callId = r.readString();
     return { delta, info };
   } catch (e) {
     throw new StorageError('CORRUPT_LOG', `a commit-log record does not decode (${(e as Error).message})`, {}, { cause: e });

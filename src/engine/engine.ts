@@ -11,7 +11,10 @@ import type { FunctionDef } from '../host/module-def.ts';
 import { decodeValue, encodeArgs } from '../host/values.ts';
 import { decodeDelta, encodeDelta } from './delta-codec.ts';
 import { LogBuffer } from './log-buffer.ts';
+import { CallLedger } from './call-ledger.ts';
+import { decodeImage, encodeImage } from './image.ts';
 import { Scheduler, type ScheduleEntry } from './scheduler.ts';
+import { applyMigration, planMigration } from './migrate.ts';
 import type { SyncHttp } from '../host/http-wire.ts';
 import { executeSql, type SqlOptions, type SqlResult } from '../sql/execute.ts';
 
@@ -46,6 +49,13 @@ export interface CallOptions {
    * fresh connection id, with `clientConnected` before and `clientDisconnected` after.
    */
   connectionId?: ConnectionId | bigint;
+  /**
+   * Idempotency id of a reducer call. The id is stored with the call's commit, so a call whose id
+   * already committed is not run again: it resolves (undefined) once that commit is durable. A
+   * retry after a lost reply (worker or leader gone mid-call) therefore never applies twice. The
+   * newest 10,000 ids are remembered, across restarts. Procedures ignore it.
+   */
+  callId?: string;
 }
 
 /** What `publish` did. */
@@ -53,7 +63,10 @@ export type PublishResult = 'created' | 'unchanged' | 'updated';
 
 const META_DB = 'database';
 const META_MODULE = 'module.js';
+/** The module's code also lives inside the SQLite image, so a snapshot carries data and module together. */
+const META_MODULE_IN_IMAGE = 'module.js';
 const META_LOGS = 'logs';
+const META_CALLS = 'calls';
 
 export class Engine {
   readonly name: string;
@@ -70,6 +83,9 @@ export class Engine {
   /** Set when publishing created or replaced the module. */
   publishResult: PublishResult = 'unchanged';
   #logsDirty = false;
+  /** Committed call ids (see CallOptions.callId), and the id of the reducer running right now. */
+  readonly #calls = new CallLedger();
+  #callId: string | undefined;
   readonly #commitListeners = new Set<(delta: TxDelta, info: { reducer: string; sender: bigint; timestamp: bigint; durable: Promise<void> }) => void>();
 
   private constructor(opts: EngineOptions, host: Host, identity: Identity, logs: LogBuffer, lastLsn: bigint, sinceSnapshot: number) {
@@ -161,14 +177,21 @@ export class Engine {
       }
       const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as DatabaseMeta;
       if (meta.format !== 1) throw new ModuleError('UNKNOWN_FORMAT', `database ${opts.name} has metadata format ${String(meta.format)}, which this Lightcone does not read`);
-      const codeBytes = await d.getMeta(META_MODULE);
-      if (!codeBytes) throw new ModuleError('MODULE_MISSING', `database ${opts.name} has no stored module: publish it again with --delete-data`);
       const identity = new Identity(meta.identity);
       const datastore = await openDatastore(recovered.snapshot?.image);
+      const codeBytes = datastore.getMeta(META_MODULE_IN_IMAGE) ?? (await d.getMeta(META_MODULE));
+      if (!codeBytes) throw new ModuleError('MODULE_MISSING', `database ${opts.name} has no stored module: publish it again with --delete-data`);
       const host = new Host({ datastore, code: new TextDecoder().decode(codeBytes), databaseIdentity: identity.__identity__, log: (e) => logs.push(e), http: opts.http });
-      for (const rec of recovered.records) datastore.applyDelta(decodeDelta(rec.payload).delta);
+      const callIds: string[] = [];
+      for (const rec of recovered.records) {
+        const { delta, info } = decodeDelta(rec.payload);
+        datastore.applyDelta(delta);
+        if (info.callId !== undefined) callIds.push(info.callId);
+      }
       if (recovered.truncatedTail) logs.push({ ts: Date.now(), level: 'warn', message: 'recovery cut a torn commit-log tail (a write interrupted by a crash); everything before it is intact' });
       const engine = new Engine(opts, host, identity, logs, recovered.nextLsn - 1n, recovered.records.length);
+      engine.#calls.load(await d.getMeta(META_CALLS));
+      for (const id of callIds) engine.#calls.add(id, Promise.resolve());
       if (opts.code !== undefined) await engine.#republish(opts.code);
       await engine.#startSchedules();
       return engine;
@@ -191,6 +214,7 @@ export class Engine {
       }
     }
     // The creation (tables + init) becomes durable as one snapshot; metadata goes last so a crash in between leaves no database.
+    datastore.setMeta(META_MODULE_IN_IMAGE, new TextEncoder().encode(code));
     await d.putMeta(META_MODULE, new TextEncoder().encode(code));
     await d.writeSnapshot({ lsn: 0n, image: datastore.export() });
     const meta: DatabaseMeta = { format: 1, name: opts.name, identity: identity.toHexString(), owner: opts.owner.toHexString(), createdAt: Date.now() };
@@ -202,27 +226,54 @@ export class Engine {
     return engine;
   }
 
-  /** Compares a newly published module with the stored one. */
+  /**
+   * Publishes `code` over the existing database: the same schema just swaps the module; a changed
+   * schema is migrated with SpacetimeDB's rules. The new state is built on a copy and becomes
+   * durable as one snapshot (image + module together), so a crash leaves it fully old or fully new.
+   */
   async #republish(code: string): Promise<void> {
-    const stored = new TextDecoder().decode((await this.#durability.getMeta(META_MODULE)) ?? new Uint8Array());
-    if (stored === code) return;
-    const datastore = this.#host.datastore;
-    // Load the new code in a throwaway datastore just to read its schema.
-    const probe = new Host({ datastore: await openDatastore(), code, databaseIdentity: this.#identity.__identity__, log: () => {} });
-    probe.datastore.close();
-    if (!bytesEqual(probe.describe, this.#host.describe)) {
+    const old = this.#host;
+    if (old.datastore.getMeta(META_MODULE_IN_IMAGE) !== undefined && new TextDecoder().decode(old.datastore.getMeta(META_MODULE_IN_IMAGE)) === code) return;
+    if (new TextDecoder().decode((await this.#durability.getMeta(META_MODULE)) ?? new Uint8Array()) === code && old.datastore.getMeta(META_MODULE_IN_IMAGE) === undefined) return;
+    const probeStore = await openDatastore();
+    const probe = new Host({ datastore: probeStore, code, databaseIdentity: this.#identity.__identity__, log: () => {} });
+    probeStore.close();
+    const sameSchema = bytesEqual(probe.describe, old.describe);
+    const plan = sameSchema ? { refused: [], changes: ['update reducers'] } : planMigration(old.schema, probe.schema);
+    if (plan.refused.length > 0) {
       throw new ModuleError(
-        'MIGRATION_UNSUPPORTED',
-        `the module's schema differs from the one database ${this.name} was published with; automatic migrations are not supported yet. Publish with --delete-data to start over (this deletes the data).`,
-        { database: this.name },
+        'MIGRATION_REFUSED',
+        `the new module cannot be published over database ${this.name}; SpacetimeDB refuses these changes:\n${plan.refused.map((r) => `  - ${r}`).join('\n')}\nThe database and its module are unchanged. Change the module, or publish with --delete-data to start over (this deletes the data).`,
+        { database: this.name, refused: plan.refused },
       );
     }
-    // Same schema, new code: swap the module instance over the same datastore.
-    await this.#durability.putMeta(META_MODULE, new TextEncoder().encode(code));
-    this.#host = new Host({ datastore, code, databaseIdentity: this.#identity.__identity__, log: (e) => this.#logs.push(e), http: this.#http });
-    this.#attach(this.#host);
+    await this.#durability.flush();
+    const copy = await openDatastore(old.datastore.export());
+    let host: Host;
+    try {
+      if (!sameSchema) applyMigration(copy.sqlite.db, old.schema, probe.schema);
+      copy.setMeta(META_MODULE_IN_IMAGE, new TextEncoder().encode(code));
+      host = new Host({ datastore: copy, code, databaseIdentity: this.#identity.__identity__, log: (e) => this.#logs.push(e), http: this.#http });
+      // The switch: one atomic snapshot holding the migrated rows and the new module.
+      await this.#durability.writeSnapshot({ lsn: this.#lastLsn, image: copy.export() });
+    } catch (e) {
+      copy.close();
+      if (e instanceof ModuleError) throw e;
+      throw new ModuleError('MIGRATION_FAILED', `publishing the new module over ${this.name} failed, nothing was changed: ${(e as Error).message}`, { database: this.name }, { cause: e });
+    }
+    this.#sinceSnapshot = 0;
+    await this.#durability.putMeta(META_MODULE, new TextEncoder().encode(code)).catch(() => {});
+    old.datastore.close();
+    this.#host = host;
+    this.#attach(host);
     this.publishResult = 'updated';
+    this.migration = plan.changes;
+    this.#logs.push({ ts: Date.now(), level: 'info', message: `module updated${plan.changes.length ? `: ${plan.changes.join('; ')}` : ''}` });
+    this.#logsDirty = true;
   }
+
+  /** What the last publish changed (empty when nothing). */
+  migration: string[] = [];
 
   #attach(host: Host): void {
     host.onCommit((delta, ctx, reducer) => this.#onCommit(delta, ctx, reducer));
@@ -232,12 +283,14 @@ export class Engine {
     const persistent = delta.tables.filter((t) => !this.#host.datastore.tableByName(t.table)?.def.isEvent);
     let durable: Promise<void> = Promise.resolve();
     this.#scheduler.onCommit(delta, nowMicros());
-    if (persistent.length > 0 || delta.sequences.length > 0 || (delta.scheduleRuns?.length ?? 0) > 0) {
+    const callId = this.#callId;
+    if (persistent.length > 0 || delta.sequences.length > 0 || (delta.scheduleRuns?.length ?? 0) > 0 || callId !== undefined) {
       const logged: TxDelta = { tables: persistent, sequences: delta.sequences, ...(delta.scheduleRuns ? { scheduleRuns: delta.scheduleRuns } : {}) };
-      const rec = this.#durability.append(encodeDelta(logged, { timestamp: ctx.timestamp, reducer, sender: ctx.sender }));
+      const rec = this.#durability.append(encodeDelta(logged, { timestamp: ctx.timestamp, reducer, sender: ctx.sender, ...(callId !== undefined ? { callId } : {}) }));
       this.#lastLsn = rec.lsn;
       this.#sinceSnapshot++;
       durable = rec.durable;
+      if (callId !== undefined) this.#calls.add(callId, durable);
     }
     for (const l of this.#commitListeners) l(delta, { reducer, sender: ctx.sender, timestamp: ctx.timestamp, durable });
     this.#pendingDurable = durable;
@@ -291,6 +344,10 @@ export class Engine {
     if (reducer && isLifecycle(host, reducer.name)) {
       throw new UsageError('LIFECYCLE_REDUCER', `${name} is a lifecycle reducer: SpacetimeDB calls it itself, clients cannot`, { name });
     }
+    if (reducer && opts.callId !== undefined) {
+      const committed = this.#calls.get(opts.callId);
+      if (committed) return { value: undefined, durable: committed }; // a retry: it already ran
+    }
     const fn = (reducer ?? procedure)!;
     const argBytes = encodeArgs(fn.params, args, `${reducer ? 'reducer' : 'procedure'} ${fn.name}`, host.schema.typespace);
     const given = opts.connectionId === undefined ? undefined : typeof opts.connectionId === 'bigint' ? opts.connectionId : opts.connectionId.__connection_id__;
@@ -302,7 +359,13 @@ export class Engine {
     let value: unknown;
     try {
       if (reducer) {
-        const out = host.callReducer(reducer, argBytes, ctx());
+        this.#callId = opts.callId;
+        let out;
+        try {
+          out = host.callReducer(reducer, argBytes, ctx());
+        } finally {
+          this.#callId = undefined;
+        }
         if (out.status === 'failed') throw out.kind === 'sender' ? new SenderError(out.message, { reducer: name }) : new InternalError(out.message, { reducer: name });
       } else {
         const out = host.callProcedure(procedure!, argBytes, ctx());
@@ -335,9 +398,11 @@ export class Engine {
   #maybeSnapshot(force = false): void {
     if (this.#sinceSnapshot === 0 || (!force && this.#sinceSnapshot < this.#snapshotEvery)) return;
     const snapshot = { lsn: this.#lastLsn, image: this.#host.datastore.export() };
+    const calls = this.#calls.save(); // the ids the log prefix held, before the snapshot drops it
     this.#sinceSnapshot = 0;
     // writeSnapshot waits for the appends before it; a failure only means the log stays longer.
     this.#snapshotting = this.#snapshotting
+      .then(() => this.#durability.putMeta(META_CALLS, calls))
       .then(() => this.#durability.writeSnapshot(snapshot))
       .catch((e: unknown) => this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot failed (the commit log keeps everything): ${(e as Error).message}` }));
   }
@@ -364,6 +429,44 @@ export class Engine {
   /** Runs `f` inside the call queue (for SQL and other reads that need a consistent state). */
   exclusive<T>(f: () => Promise<T> | T): Promise<T> {
     return this.#serial(f);
+  }
+
+  /**
+   * The whole database as one byte array (identity, owner, module, SQLite image), consistent
+   * between calls; `Engine.importImage` recreates it elsewhere.
+   */
+  exportImage(): Promise<Uint8Array> {
+    return this.#serial(async () => {
+      const meta = JSON.parse(new TextDecoder().decode((await this.#durability.getMeta(META_DB)) ?? new TextEncoder().encode('{}'))) as Partial<DatabaseMeta>;
+      const code = this.#host.datastore.getMeta(META_MODULE_IN_IMAGE) ?? (await this.#durability.getMeta(META_MODULE)) ?? new Uint8Array();
+      const header = { name: this.name, identity: this.#identity.toHexString(), owner: this.owner.toHexString(), createdAt: meta.createdAt ?? Date.now(), module: new TextDecoder().decode(code) };
+      return encodeImage(header, this.#host.datastore.export());
+    });
+  }
+
+  /**
+   * Writes an image from `exportImage` into empty storage (destroy it first), so that
+   * `Engine.open` on it recovers the exported database. Throws UsageError BAD_IMAGE for bytes
+   * that are not an image, ModuleError when its module does not load.
+   */
+  static async importImage(durability: Durability, name: string, image: Uint8Array): Promise<void> {
+    const { header, sqlite } = decodeImage(image);
+    // Check that the image opens and its module loads before anything is written.
+    const datastore = await openDatastore(sqlite);
+    try {
+      new Host({ datastore, code: header.module, databaseIdentity: new Identity(header.identity).__identity__, log: () => {} });
+    } finally {
+      datastore.close();
+    }
+    await durability.open();
+    try {
+      await durability.putMeta(META_MODULE, new TextEncoder().encode(header.module));
+      await durability.writeSnapshot({ lsn: 0n, image: sqlite });
+      const meta: DatabaseMeta = { format: 1, name, identity: header.identity, owner: header.owner, createdAt: header.createdAt };
+      await durability.putMeta(META_DB, new TextEncoder().encode(JSON.stringify(meta)));
+    } finally {
+      await durability.close();
+    }
   }
 
   /** Flushes, snapshots if the log is long, saves logs, and releases storage. Idempotent. */

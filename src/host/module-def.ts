@@ -1,7 +1,7 @@
 // Reads a module's RawModuleDefV10 (as the package's runtime built it) into the schema the host
 // and datastore work with: tables with resolved column types, reducers, procedures, views,
 // lifecycle hooks, schedules, RLS rules and canonical (SQL/client) names.
-import { toSnakeCase, type AlgebraicType } from 'spacetimedb';
+import type { AlgebraicType } from 'spacetimedb';
 import { ModuleError } from '../errors.ts';
 
 type Ty = AlgebraicType;
@@ -124,7 +124,7 @@ export function readModuleDef(def: RawModuleDefV10Like): ModuleSchema {
   const canon = (kind: 'Table' | 'Function' | 'Index', name: string): string => {
     const e = explicit.entries.find((x) => x.tag === kind && x.value.sourceName === name);
     if (e) return e.value.canonicalName;
-    return snake ? toSnakeCase(name) : name;
+    return snake ? snakeCase(name) : name;
   };
   const schedules = section<{ tableName: string; scheduleAtCol: number; functionName: string }[]>(def, 'Schedules', []);
   const viewPks = section<{ viewSourceName: string; columns: string[] }[]>(def, 'ViewPrimaryKeys', []);
@@ -135,7 +135,7 @@ export function readModuleDef(def: RawModuleDefV10Like): ModuleSchema {
     const rowType = rowTy.value as Product;
     const columns = rowType.elements.map((e, id): ColumnDef => {
       const name = e.name ?? `col${id}`;
-      return { id, name, canonicalName: snake ? toSnakeCase(name) : name, type: resolveType(e.algebraicType, typespace) };
+      return { id, name, canonicalName: snake ? snakeCase(name) : name, type: resolveType(e.algebraicType, typespace) };
     });
     const uniques = t.constraints.filter((c) => c.data.tag === 'Unique').map((c) => [...c.data.value.columns]);
     const sameSet = (a: number[], b: number[]) => a.length === b.length && a.every((x) => b.includes(x));
@@ -227,4 +227,40 @@ function sequenceDef(s: RawTable['sequences'][number], ty: Ty | undefined): Sequ
   const min = s.minValue ?? (s.increment > 0n ? 1n : range[0]);
   const max = s.maxValue ?? range[1];
   return { column: s.column, start: s.start ?? (s.increment > 0n ? min : max), min, max, increment: s.increment };
+}
+
+/**
+ * SpacetimeDB's snake_case conversion for canonical names (the Rust `convert_case` crate's
+ * default word boundaries): `fruitName` → `fruit_name`, `oneU8` → `one_u_8`, `HTTPServer` →
+ * `http_server`. The package's own `toSnakeCase` does not split digits, so it is not used here.
+ */
+export function snakeCase(name: string): string {
+  const words: string[] = [];
+  let cur = '';
+  const kind = (c: string) => (c >= '0' && c <= '9' ? 'd' : c.toLowerCase() !== c ? 'u' : c.toUpperCase() !== c ? 'l' : 'o');
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    if (c === '_' || c === '-' || c === ' ') {
+      if (cur) words.push(cur);
+      cur = '';
+      continue;
+    }
+    const prev = cur ? kind(cur[cur.length - 1]!) : '';
+    const k = kind(c);
+    const next = i + 1 < name.length ? kind(name[i + 1]!) : '';
+    const boundary =
+      (prev === 'l' && k === 'u') ||
+      (prev === 'u' && k === 'd') ||
+      (prev === 'd' && k === 'u') ||
+      (prev === 'd' && k === 'l') ||
+      (prev === 'l' && k === 'd') ||
+      (prev === 'u' && k === 'u' && next === 'l'); // acronym: "HTTPServer" → HTTP | Server
+    if (boundary && cur) {
+      words.push(cur);
+      cur = '';
+    }
+    cur += c;
+  }
+  if (cur) words.push(cur);
+  return words.map((w) => w.toLowerCase()).join('_');
 }

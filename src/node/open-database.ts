@@ -56,6 +56,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<NodeDatab
   let durability: Durability;
   if (opts.dataDir !== undefined) {
     const dir = databaseDir(opts.dataDir, opts.name);
+    if (code === undefined && !existsSync(dir)) {
+      // Do not create a folder (which `list` would show) for a name that was never published.
+      throw new UsageError('UNKNOWN_DATABASE', `database ${opts.name} does not exist in ${resolve(opts.dataDir)}: publish it first with \`lightcone publish --module-path <module> ${opts.name}\``, {
+        database: opts.name,
+      });
+    }
     if (opts.deleteData) await fileDurability(dir).destroy();
     durability = fileDurability(dir);
   } else {
@@ -126,7 +132,7 @@ function readDatabaseMeta(dir: string): { identity?: string; createdAt?: number 
       }
     }
   }
-  return existsSync(dir) ? {} : undefined;
+  return undefined;
 }
 
 /** Deletes a database and all its data. Fails with DATABASE_IN_USE while another process has it open. */

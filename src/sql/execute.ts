@@ -180,7 +180,7 @@ class Executor {
     const limit = limitV !== null ? ` LIMIT ${limitV}` : '';
     const db = this.#engine.host.datastore.sqlite.db;
     if (s.projection.kind === 'count') {
-      const n = db.selectValue(`SELECT count(*) FROM (SELECT 1 FROM ${from.join(' ')}${where}${limit})`, c.bind);
+      const n = db.selectValue(`SELECT count(*) FROM (SELECT 1 FROM ${from.join(' ')}${where}${limit})`, c.bind.length ? c.bind : undefined);
       return { columns: [s.projection.alias], rows: [{ [s.projection.alias]: BigInt(n as number | bigint) }] };
     }
     let outRels: Rel[];
@@ -200,6 +200,11 @@ class Executor {
         return { name: pc.alias === pc.column.column ? rel.table.def.columns[col]!.canonicalName : pc.alias, rel, col };
       });
       outRels = [...new Set(columns.map((x) => x.rel))];
+      const seen = new Set<string>();
+      for (const c of columns) {
+        if (seen.has(c.name)) throw new SqlError('DUPLICATE_NAME', `the result has two columns named ${c.name}: give one of them an alias (… AS other_${c.name})`, { column: c.name });
+        seen.add(c.name);
+      }
     }
     const sql = `SELECT ${outRels.map((r) => `${r.sqlAlias}._row`).join(', ')} FROM ${from.join(' ')}${where}${limit}`;
     const rows: Record<string, unknown>[] = [];

@@ -44,7 +44,7 @@ function specialToString(v: unknown): string | undefined {
 export function stringifyJson(v: unknown, indent?: number): string {
   const marker = '\u0000big:';
   const s = JSON.stringify(toJsonValue(v), (_k, x: unknown) => (typeof x === 'bigint' ? `${marker}${x}` : x), indent);
-  return s.replace(/"\u0000big:(-?\d+)"/g, '$1');
+  return s.replace(/"\\u0000big:(-?\d+)"/g, '$1');
 }
 
 /** One table cell as `spacetime sql` shows it. */

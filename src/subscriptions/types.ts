@@ -1,0 +1,65 @@
+// The public shapes of live queries: what `db.subscribe` takes and what its callbacks receive.
+// Rows are plain objects keyed by column canonical name, with the module library's own value
+// types (bigint, Identity, Timestamp, …), exactly as `db.sql` returns them.
+
+/** One row of a table, keyed by column canonical name (as `db.sql` returns rows). */
+export type Row = Record<string, unknown>;
+
+/** The initial rows of a subscription, keyed by table canonical name (one snapshot). */
+export type InitialRows = Record<string, Row[]>;
+
+/**
+ * What one committed transaction changed in one table of a subscriber's results. An updated row
+ * is a delete of the old row plus an insert of the new one (pair them by primary key).
+ */
+export interface TableUpdate {
+  /** Table canonical name. */
+  table: string;
+  inserts: Row[];
+  deletes: Row[];
+}
+
+/** Callbacks of `db.subscribe`. */
+export interface SubscribeCallbacks {
+  /**
+   * Called once with every matching row, from one snapshot taken between transactions. Event
+   * tables contribute nothing here (their rows exist only inside a transaction).
+   */
+  onApplied?: (initial: InitialRows) => void;
+  /**
+   * Called once per committed transaction that changed the subscription's results, in commit
+   * order, never for a transaction that did not touch them. Rows shared by several queries of
+   * the subscription are inserted once and deleted when no query matches them any more.
+   */
+  onUpdate?: (update: TableUpdate[]) => void;
+  /**
+   * Called when a query is refused (SqlError: unknown table or column, unindexed join, …), when
+   * the database closes or fails under the subscription, or when a callback throws. After it, the
+   * subscription is over: no more callbacks.
+   */
+  onError?: (error: Error) => void;
+}
+
+/** Options of `db.subscribe`. */
+export interface SubscribeOptions {
+  /** Subscriber identity (hex): what `:sender` binds to, and who must own private tables. Defaults to the owner. */
+  sender?: string;
+  /**
+   * Deliver a transaction only once it is durable (the default, as SpacetimeDB 2.x). `false`
+   * delivers right after commit: lower latency, but a crash may forget what was delivered.
+   */
+  confirmedReads?: boolean;
+}
+
+/** A live subscription; returned synchronously, before its rows arrive. */
+export interface SubscriptionHandle {
+  /**
+   * Resolves after `onApplied` ran; rejects with the error given to `onError` (a refused query,
+   * a closed database). Awaiting it is optional: an unobserved rejection is not reported as unhandled.
+   */
+  readonly applied: Promise<void>;
+  /** True until `unsubscribe` or an error ended the subscription. */
+  readonly active: boolean;
+  /** Stops the subscription at once: no callback runs after this returns. Idempotent. */
+  unsubscribe(): void;
+}
