@@ -194,6 +194,11 @@ export class Datastore {
     return table;
   }
 
+  /** Drops the stored table of `name` if it exists (for scratch tables such as views'). Only before `addTable`. */
+  dropStoredTable(name: string): void {
+    this.#db.exec(`DROP TABLE IF EXISTS "t:${name.replaceAll('"', '""')}"`);
+  }
+
   /** Looks a table up by source or canonical name. */
   tableByName(name: string): StoreTable | undefined {
     return this.#tablesByName.get(name);

@@ -5,10 +5,10 @@ import type { Datastore, TxDelta } from '../datastore/datastore.ts';
 import { DatastoreError, Errno } from '../datastore/datastore-error.ts';
 import { decodeValue } from './values.ts';
 import { decodeHttpRequest, encodeHttpResponse, type SyncHttp } from './http-wire.ts';
-import type { AlgebraicType } from 'spacetimedb';
+import { AlgebraicType, BinaryReader, type AlgebraicType as AlgebraicTypeT } from 'spacetimedb';
 import { ModuleError, UsageError } from '../errors.ts';
 import { errText, loadModule, type ModuleHooks } from './load-module.ts';
-import { readModuleDef, type FunctionDef, type ModuleSchema, type ProcedureDef } from './module-def.ts';
+import { readModuleDef, viewTableDef, type FunctionDef, type ModuleSchema, type ProcedureDef, type ViewDef } from './module-def.ts';
 import { Syscalls, type SyscallHost } from './syscalls.ts';
 import { installPolyfills } from './polyfills.ts';
 
@@ -91,6 +91,15 @@ export class Host implements SyscallHost {
         this.datastore.addTable(t, this.schema.typespace);
       } catch (e) {
         throw new ModuleError('MODULE_INVALID', `table ${t.name} cannot be created: ${errText(e)}`, { table: t.name }, { cause: e });
+      }
+    }
+    for (const v of this.schema.views) {
+      try {
+        // A view's table only holds rows during a query: recreate it for this module's row type.
+        this.datastore.dropStoredTable(v.name);
+        this.datastore.addTable(viewTableDef(v), this.schema.typespace);
+      } catch (e) {
+        throw new ModuleError('MODULE_INVALID', `view ${v.name} cannot be read by SQL: ${errText(e)}`, { view: v.name }, { cause: e });
       }
     }
     for (const r of this.schema.reducers) {
@@ -201,6 +210,47 @@ export class Host implements SyscallHost {
     return delta;
   }
 
+  // ---- views ---------------------------------------------------------------------------------
+
+  /**
+   * Runs a view inside the open transaction, read-only. Returns its rows (BSATN, one per row) or
+   * the SQL its query builder produced, and the tables it read (its read set, table level).
+   * Throws an Error naming the view when the view throws or returns something malformed.
+   */
+  callView(view: ViewDef, sender: bigint): { result: { kind: 'rows'; rows: Uint8Array[] } | { kind: 'sql'; sql: string }; reads: Set<string> } {
+    if (!this.datastore.inTransaction) throw new UsageError('NO_TX', 'views run inside a transaction');
+    const sc = this.#syscalls;
+    sc.viewReads = new Set();
+    let out: { data: Uint8Array } | Uint8Array;
+    try {
+      out = view.isAnonymous ? this.#hooks!.__call_view_anon__(view.id, new Uint8Array(0)) : this.#hooks!.__call_view__(view.id, sender, new Uint8Array(0));
+    } catch (e) {
+      throw new Error(`view ${view.name} failed: ${errorLabel(e)}`, { cause: e });
+    } finally {
+      const ids = sc.viewReads;
+      sc.viewReads = undefined;
+      sc.endCall();
+      this.#lastViewReads = new Set([...ids].map((id) => this.datastore.table(id).def.name));
+    }
+    const reads = this.#lastViewReads;
+    const data = ArrayBuffer.isView(out) ? (out as Uint8Array) : (out as { data: Uint8Array }).data;
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const r = new BinaryReader(bytes);
+    const tag = r.readU8();
+    if (tag === 1) return { result: { kind: 'sql', sql: r.readString() }, reads };
+    if (tag !== 0) throw new Error(`view ${view.name} returned an unknown result header ${tag}`);
+    const de = (this.#rowReaders.get(view) ?? this.#rowReaders.set(view, AlgebraicType.makeDeserializer({ tag: 'Product', value: view.rowType } as AlgebraicTypeT, this.schema.typespace)).get(view))!;
+    const rows: Uint8Array[] = [];
+    for (let n = r.readU32(); n > 0; n--) {
+      const start = r.offset;
+      de(r);
+      rows.push(bytes.slice(start, r.offset));
+    }
+    return { result: { kind: 'rows', rows }, reads };
+  }
+  #lastViewReads = new Set<string>();
+  readonly #rowReaders = new Map<ViewDef, (r: BinaryReader) => unknown>();
+
   // ---- procedures ----------------------------------------------------------------------------
 
   /** Runs a procedure (no transaction open; it opens its own with `ctx.withTx`). Returns its BSATN result. */
@@ -244,7 +294,7 @@ export class Host implements SyscallHost {
   onScheduleWrite(tableName: string, row: Uint8Array): void {
     const t = this.schema.tables.find((x) => x.name === tableName);
     if (!t?.schedule) return;
-    const obj = decodeValue({ tag: 'Product', value: t.rowType } as AlgebraicType, row, this.schema.typespace) as Record<string, unknown>;
+    const obj = decodeValue({ tag: 'Product', value: t.rowType } as AlgebraicTypeT, row, this.schema.typespace) as Record<string, unknown>;
     const at = obj[t.columns[t.schedule.scheduleAtCol]!.name] as { tag: string; value: Record<string, bigint> };
     const max = ((1n << 36n) - 1n) * 1000n;
     if (at.tag === 'Interval') {

@@ -69,6 +69,8 @@ export interface TableDef {
   isEvent: boolean;
   defaultValues: Map<number, Uint8Array>;
   schedule: { functionName: string; scheduleAtCol: number } | undefined;
+  /** Set on the datastore table that holds a view's rows while a query reads it. */
+  view?: ViewDef;
 }
 
 export interface FunctionDef {
@@ -263,4 +265,28 @@ export function snakeCase(name: string): string {
   }
   if (cur) words.push(cur);
   return words.map((w) => w.toLowerCase()).join('_');
+}
+
+/** The datastore table that a view's rows are materialized into while a query reads them. */
+export function viewTableDef(v: ViewDef): TableDef {
+  const pk = v.primaryKey;
+  const columns = v.rowType.elements.map((e, id) => {
+    const name = e.name ?? `col${id}`;
+    return { id, name, canonicalName: snakeCase(name), type: e.algebraicType };
+  });
+  return {
+    name: v.name,
+    canonicalName: v.canonicalName,
+    columns,
+    rowType: v.rowType,
+    primaryKey: pk,
+    uniques: pk === undefined ? [] : [[pk]],
+    indexes: pk === undefined ? [] : [{ sourceName: `${v.name}_${columns[pk]!.name}_idx_btree`, accessorName: columns[pk]!.name, algorithm: 'btree', columns: [pk], unique: true }],
+    sequences: [],
+    isPublic: v.isPublic,
+    isEvent: false,
+    defaultValues: new Map(),
+    schedule: undefined,
+    view: v,
+  };
 }

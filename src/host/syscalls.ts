@@ -40,13 +40,15 @@ export class Syscalls {
   #nextTimer = 1;
   /** Set when a syscall failed in a way the module must not continue from. */
   poisoned: unknown;
+  /** While a view runs: the tables it reads (by id); writes are refused. */
+  viewReads: Set<number> | undefined;
   readonly sys20: Record<string | symbol, unknown>;
   readonly sys21: Record<string, unknown>;
 
   constructor(host: SyscallHost) {
     this.#host = host;
     this.sys20 = this.#make20();
-    this.sys21 = { datastore_clear: (tableId: number) => this.#ds(() => BigInt(this.#host.datastore.clear(this.#host.datastore.table(tableId)))) };
+    this.sys21 = { datastore_clear: (tableId: number) => this.#ds(() => (this.#write(), BigInt(this.#host.datastore.clear(this.#host.datastore.table(tableId))))) };
   }
 
   /** Closes leftover iterators and timers; returns how many were open (the host logs a warning). */
@@ -89,6 +91,14 @@ export class Syscalls {
     return new Uint8Array(buf, 0, len);
   }
 
+  /** Records a read for the running view; refuses writes while a view runs. */
+  #read(tableId: number): void {
+    this.viewReads?.add(tableId);
+  }
+  #write(): void {
+    if (this.viewReads) throw new DatastoreError(Errno.HOST_CALL_FAILURE, 'views are read-only: a view cannot insert, update or delete rows');
+  }
+
   #newIter(rows: Uint8Array[]): number {
     const id = this.#nextIter++;
     this.#iters.set(id, { rows, pos: 0 });
@@ -110,14 +120,28 @@ export class Syscalls {
         if (!ix) throw this.hostError(Errno.NO_SUCH_INDEX, `${ERRNO_TEXT[5]}: ${name}`);
         return ix.id;
       },
-      datastore_table_row_count: (tableId: number) => this.#ds(() => BigInt(ds().count(ds().table(tableId)))),
-      datastore_table_scan_bsatn: (tableId: number) => this.#ds(() => this.#newIter(ds().scanAll(ds().table(tableId)))),
+      datastore_table_row_count: (tableId: number) =>
+        this.#ds(() => {
+          this.#read(tableId);
+          return BigInt(ds().count(ds().table(tableId)));
+        }),
+      datastore_table_scan_bsatn: (tableId: number) =>
+        this.#ds(() => {
+          this.#read(tableId);
+          return this.#newIter(ds().scanAll(ds().table(tableId)));
+        }),
       datastore_index_scan_point_bsatn: (indexId: number, point: ArrayBuffer, len: number) =>
-        this.#ds(() => this.#newIter(ds().scanPoint(ds().index(indexId), this.#bytes(point, len)))),
+        this.#ds(() => {
+          const ix = ds().index(indexId);
+          this.#read(ix.table.id);
+          return this.#newIter(ds().scanPoint(ix, this.#bytes(point, len)));
+        }),
       datastore_index_scan_range_bsatn: (indexId: number, buf: ArrayBuffer, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number) =>
-        this.#ds(() =>
-          this.#newIter(ds().scanRange(ds().index(indexId), this.#bytes(buf, buf.byteLength), prefixLen, prefixElems, rstartLen, rendLen)),
-        ),
+        this.#ds(() => {
+          const ix = ds().index(indexId);
+          this.#read(ix.table.id);
+          return this.#newIter(ds().scanRange(ix, this.#bytes(buf, buf.byteLength), prefixLen, prefixElems, rstartLen, rendLen));
+        }),
       row_iter_bsatn_advance: (iterId: number, buffer: ArrayBuffer) => this.#advance(iterId, buffer),
       row_iter_bsatn_close: (iterId: number) => {
         if (!this.#iters.delete(iterId)) {
@@ -128,6 +152,7 @@ export class Syscalls {
       },
       datastore_insert_bsatn: (tableId: number, row: ArrayBuffer, len: number) =>
         this.#ds(() => {
+          this.#write();
           const table = ds().table(tableId);
           const res = ds().insert(table, this.#bytes(row, len));
           if (table.def.schedule) host.onScheduleWrite?.(table.def.name, res.row);
@@ -135,6 +160,7 @@ export class Syscalls {
         }),
       datastore_update_bsatn: (tableId: number, indexId: number, row: ArrayBuffer, len: number) =>
         this.#ds(() => {
+          this.#write();
           const table = ds().table(tableId);
           const index = ds().index(indexId);
           if (index.table !== table) throw new DatastoreError(Errno.NO_SUCH_INDEX, `index ${index.def.sourceName} is not on table ${table.def.name}`);
@@ -143,11 +169,11 @@ export class Syscalls {
           return writeBack(row, res.generated);
         }),
       datastore_delete_by_index_scan_point_bsatn: (indexId: number, point: ArrayBuffer, len: number) =>
-        this.#ds(() => ds().deleteByPoint(ds().index(indexId), this.#bytes(point, len))),
+        this.#ds(() => (this.#write(), ds().deleteByPoint(ds().index(indexId), this.#bytes(point, len)))),
       datastore_delete_by_index_scan_range_bsatn: (indexId: number, buf: ArrayBuffer, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number) =>
-        this.#ds(() => ds().deleteByRange(ds().index(indexId), this.#bytes(buf, buf.byteLength), prefixLen, prefixElems, rstartLen, rendLen)),
+        this.#ds(() => (this.#write(), ds().deleteByRange(ds().index(indexId), this.#bytes(buf, buf.byteLength), prefixLen, prefixElems, rstartLen, rendLen))),
       datastore_delete_all_by_eq_bsatn: (tableId: number, relation: ArrayBuffer, len: number) =>
-        this.#ds(() => ds().deleteByRows(ds().table(tableId), decodeRelation(this.#bytes(relation, len), ds().table(tableId).def.name))),
+        this.#ds(() => (this.#write(), ds().deleteByRows(ds().table(tableId), decodeRelation(this.#bytes(relation, len), ds().table(tableId).def.name)))),
       volatile_nonatomic_schedule_immediate: () => {
         throw this.hostError(Errno.HOST_CALL_FAILURE, 'volatile_nonatomic_schedule_immediate is not supported by Lightcone yet');
       },

@@ -12,7 +12,7 @@ import { SqlError } from '../errors.ts';
 import { coerceValue, decodeValue, encodeValue } from '../host/values.ts';
 import type { ColumnRef, Literal, Operand, Predicate, SelectStatement, Statement, TableRef } from './ast.ts';
 import { integerValue } from './numeric-literal.ts';
-import { parseSql } from './parser.ts';
+import { parseSql, parseSubscriptionQuery } from './parser.ts';
 import { encodeLiteral, literalJs, litText } from './literals.ts';
 
 /** Options of one SQL call. */
@@ -66,7 +66,7 @@ class Executor {
   run(stmt: Statement): SqlResult {
     switch (stmt.kind) {
       case 'select':
-        return this.#select(stmt);
+        return this.#withViews(stmt, () => this.#select(stmt));
       case 'insert':
       case 'update':
       case 'delete':
@@ -207,6 +207,17 @@ class Executor {
       }
     }
     const sql = `SELECT ${outRels.map((r) => `${r.sqlAlias}._row`).join(', ')} FROM ${from.join(' ')}${where}${limit}`;
+    if (this.rawRows) {
+      this.rawRows.length = 0;
+      const st = db.prepare(sql);
+      try {
+        if (c.bind.length) st.bind(c.bind);
+        while (st.step()) this.rawRows.push(st.get(0) as Uint8Array);
+      } finally {
+        st.finalize();
+      }
+      return { columns: [], rows: [] };
+    }
     const rows: Record<string, unknown>[] = [];
     const ts = this.#engine.host.schema.typespace;
     const stmt = db.prepare(sql);
@@ -222,6 +233,29 @@ class Executor {
       stmt.finalize();
     }
     return { columns: columns.map((x) => x.name), rows };
+  }
+
+  // ---- views ---------------------------------------------------------------------------------
+
+  /** When set, SELECT collects the returned relation's BSATN rows here instead of decoding them. */
+  rawRows: Uint8Array[] | undefined;
+
+  /**
+   * Runs `f` with every view the statement reads materialized into its datastore table, inside a
+   * transaction that is rolled back afterwards (views are computed, never stored).
+   */
+  #withViews<T>(s: SelectStatement, f: () => T): T {
+    const ds = this.#engine.host.datastore;
+    const views = [...new Set([s.from, ...s.joins.map((j) => j.table)].map((r) => ds.tableByName(r.name)).filter((t) => t?.def.view))] as StoreTable[];
+    if (views.length === 0) return f();
+    const own = !ds.inTransaction;
+    if (own) ds.begin();
+    try {
+      for (const t of views) materializeView(this.#engine, t, this.#sender);
+      return f();
+    } finally {
+      if (own) ds.rollback();
+    }
   }
 
   // ---- DML -----------------------------------------------------------------------------------
@@ -304,3 +338,64 @@ function rowTy(t: StoreTable): Ty {
 }
 
 
+
+/**
+ * Computes a view for `sender` into its datastore table (inside the open transaction): calls the
+ * view, evaluates the SQL a query-builder view returns (bypassing RLS, as SpacetimeDB does), and
+ * refuses duplicate primary keys. Returns the tables the view read.
+ */
+export function materializeView(engine: Engine, table: StoreTable, sender: bigint): Set<string> {
+  const host = engine.host;
+  const view = table.def.view!;
+  let out;
+  try {
+    out = host.callView(view, sender);
+  } catch (e) {
+    throw new SqlError('VIEW_FAILED', (e as Error).message, { view: view.name });
+  }
+  let rows: Uint8Array[];
+  const reads = out.reads;
+  if (out.result.kind === 'rows') {
+    rows = out.result.rows;
+  } else {
+    const inner = new Executor(engine, out.result.sql, sender, true);
+    inner.rawRows = [];
+    const stmt = parseSubscriptionQuery(out.result.sql);
+    inner.run(stmt);
+    rows = inner.rawRows;
+    for (const r of [stmt.from, ...stmt.joins.map((j) => j.table)]) reads.add(host.datastore.tableByName(r.name)?.def.name ?? r.name);
+  }
+  const ds = host.datastore;
+  ds.clear(table);
+  const dup = (detail: string) =>
+    new SqlError('VIEW_DUPLICATE_KEY', `view ${view.name} returned two rows with the same primary key (${detail}); a view with a primary key must return each key once`, { view: view.name });
+  for (const row of rows) {
+    const before = table.count;
+    try {
+      ds.insert(table, row);
+    } catch (e) {
+      if (e instanceof DatastoreError && e.errno === 12) throw dup(e.message.replace(/^[^:]*: /, ''));
+      throw e;
+    }
+    // An identical row is a no-op for a table; for a view with a primary key it is still a repeated key.
+    if (table.count === before && view.primaryKey !== undefined) throw dup('the same row twice');
+  }
+  return reads;
+}
+
+/**
+ * Evaluates a view for `sender` outside any transaction: its rows (BSATN) and its read set (the
+ * tables it read), for subscriptions that re-run a view only when what it read changed.
+ */
+export function evaluateView(engine: Engine, viewName: string, sender: bigint): { rows: Uint8Array[]; reads: Set<string> } {
+  const ds = engine.host.datastore;
+  const table = ds.tableByName(viewName);
+  if (!table?.def.view) throw new SqlError('UNKNOWN_VIEW', `no such view: ${viewName}`, { view: viewName });
+  ds.begin();
+  try {
+    const reads = materializeView(engine, table, sender);
+    return { rows: ds.scanAll(table), reads };
+  } finally {
+    ds.rollback();
+  }
+}
