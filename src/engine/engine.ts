@@ -5,11 +5,13 @@
 import { ConnectionId, Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
 import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
-import { ClosedError, InternalError, ModuleError, SenderError, UsageError } from '../errors.ts';
+import { ClosedError, InternalError, ModuleError, SenderError, UsageError, type SqlError } from '../errors.ts';
 import { Host, nowMicros, type CallContext, type LogEntry } from '../host/host.ts';
 import type { FunctionDef } from '../host/module-def.ts';
 import { decodeValue, encodeArgs } from '../host/values.ts';
 import { decodeDelta, encodeDelta } from './delta-codec.ts';
+import { toIdentity } from '../host/identity.ts';
+import { validateRules } from '../sql/execute.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { CallLedger } from './call-ledger.ts';
 import { decodeImage, encodeImage } from './image.ts';
@@ -206,6 +208,7 @@ export class Engine {
     const datastore = await openDatastore();
     const identity = randomIdentity();
     const host = new Host({ datastore, code, databaseIdentity: identity.__identity__, log: (e) => logs.push(e), http: opts.http });
+    checkRules(host, opts.owner);
     const init = host.schema.lifecycle.init ? host.reducer(host.schema.lifecycle.init) : undefined;
     if (init) {
       const out = host.callReducer(init, new Uint8Array(0), { sender: opts.owner.__identity__, connectionId: 0n, timestamp: nowMicros() });
@@ -254,6 +257,7 @@ export class Engine {
       if (!sameSchema) applyMigration(copy.sqlite.db, old.schema, probe.schema);
       copy.setMeta(META_MODULE_IN_IMAGE, new TextEncoder().encode(code));
       host = new Host({ datastore: copy, code, databaseIdentity: this.#identity.__identity__, log: (e) => this.#logs.push(e), http: this.#http });
+      checkRules(host, this.owner);
       // The switch: one atomic snapshot holding the migrated rows and the new module.
       await this.#durability.writeSnapshot({ lsn: this.#lastLsn, image: copy.export() });
     } catch (e) {
@@ -487,6 +491,15 @@ export class Engine {
   }
 }
 
+/** An invalid row-level-security rule fails the publish, quoting the rule. */
+function checkRules(host: Host, owner: Identity): void {
+  try {
+    validateRules({ host, owner });
+  } catch (e) {
+    throw new ModuleError('INVALID_RLS_RULE', (e as Error).message, { ...(e as SqlError).details });
+  }
+}
+
 function isLifecycle(host: Host, name: string): boolean {
   const l = host.schema.lifecycle;
   return name === l.init || name === l.onConnect || name === l.onDisconnect;
@@ -518,11 +531,4 @@ export function randomIdentity(): Identity {
   return new Identity(v);
 }
 
-/** Accepts an Identity, a bigint or a hex string. */
-export function toIdentity(v: string | Identity | bigint, what: string): Identity {
-  if (v instanceof Identity) return v;
-  if (typeof v === 'bigint') return new Identity(v);
-  const hex = v.trim().replace(/^0x/i, '');
-  if (!/^[0-9a-fA-F]{1,64}$/.test(hex)) throw new UsageError('BAD_IDENTITY', `${what} must be an identity as up to 64 hex digits, got ${JSON.stringify(v)}`);
-  return new Identity(BigInt(`0x${hex}`));
-}
+export { toIdentity } from '../host/identity.ts';

@@ -6,14 +6,21 @@ import type { AlgebraicType as Ty } from 'spacetimedb';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
 import { DatastoreError } from '../datastore/datastore-error.ts';
-import type { Engine } from '../engine/engine.ts';
-import { toIdentity } from '../engine/engine.ts';
+import type { Identity } from 'spacetimedb';
+import type { Host } from '../host/host.ts';
+import { toIdentity } from '../host/identity.ts';
 import { SqlError } from '../errors.ts';
 import { coerceValue, decodeValue, encodeValue } from '../host/values.ts';
-import type { ColumnRef, Literal, Operand, Predicate, SelectStatement, Statement, TableRef } from './ast.ts';
+import type { ColumnRef, Literal, Operand, Predicate, SelectStatement, Statement, SubscriptionQuery, TableRef } from './ast.ts';
 import { integerValue } from './numeric-literal.ts';
 import { parseSql, parseSubscriptionQuery } from './parser.ts';
 import { encodeLiteral, literalJs, litText } from './literals.ts';
+
+/** What SQL needs of a database: its host (schema, datastore, module) and owner. */
+export interface SqlContext {
+  readonly host: Host;
+  readonly owner: Identity;
+}
 
 /** Options of one SQL call. */
 export interface SqlOptions {
@@ -41,7 +48,7 @@ interface Compiled {
 }
 
 /** Parses, checks and runs one statement. */
-export function executeSql(engine: Engine, query: string, opts: SqlOptions = {}): SqlResult {
+export function executeSql(engine: SqlContext, query: string, opts: SqlOptions = {}): SqlResult {
   const stmt = parseSql(query);
   const sender = opts.sender !== undefined ? toIdentity(opts.sender, 'sender').__identity__ : engine.owner.__identity__;
   const isOwner = sender === engine.owner.__identity__;
@@ -50,13 +57,15 @@ export function executeSql(engine: Engine, query: string, opts: SqlOptions = {})
 }
 
 class Executor {
-  readonly #engine: Engine;
+  readonly #engine: SqlContext;
   readonly #query: string;
   readonly #sender: bigint;
   readonly #isOwner: boolean;
   #rels: Rel[] = [];
+  /** Prefix of SQLite aliases, distinct for nested compilations (RLS rules inside a query). */
+  #aliasPrefix = 'r';
 
-  constructor(engine: Engine, query: string, sender: bigint, isOwner: boolean) {
+  constructor(engine: SqlContext, query: string, sender: bigint, isOwner: boolean) {
     this.#engine = engine;
     this.#query = query;
     this.#sender = sender;
@@ -89,7 +98,7 @@ class Executor {
   }
 
   #bindRels(from: TableRef, joins: readonly { table: TableRef }[]): void {
-    this.#rels = [from, ...joins.map((j) => j.table)].map((ref, i) => ({ alias: ref.alias, table: this.#table(ref), sqlAlias: `r${i}` }));
+    this.#rels = [from, ...joins.map((j) => j.table)].map((ref, i) => ({ alias: ref.alias, table: this.#table(ref), sqlAlias: `${this.#aliasPrefix}${i}` }));
     const seen = new Set<string>();
     for (const r of this.#rels) {
       if (seen.has(r.alias)) throw new SqlError('DUPLICATE_ALIAS', `${r.alias} appears twice in FROM/JOIN: give one of them an alias (JOIN ${r.table.def.canonicalName} AS other)`);
@@ -169,7 +178,7 @@ class Executor {
     this.#bindRels(s.from, s.joins);
     const c: Compiled = { sql: '', bind: [] };
     const from = this.#rels.map((r, i) => {
-      const src = `${r.table.sqlName} AS ${r.sqlAlias}`;
+      const src = `${this.#source(r.table, c)} AS ${r.sqlAlias}`;
       if (i === 0) return src;
       const on = s.joins[i - 1]!.on;
       return `JOIN ${src}${on ? ` ON ${this.#pred(on, c)}` : ''}`;
@@ -233,6 +242,41 @@ class Executor {
       stmt.finalize();
     }
     return { columns: columns.map((x) => x.name), rows };
+  }
+
+  // ---- row-level security --------------------------------------------------------------------
+
+  /**
+   * The SQLite source for a table: the table itself, or for a client other than the owner and a
+   * table with `clientVisibilityFilter` rules, only the rows some rule returns (rules OR'ed).
+   */
+  #source(table: StoreTable, c: Compiled): string {
+    if (this.#isOwner || table.def.view) return table.sqlName;
+    const rules = rulesFor(this.#engine, table);
+    if (rules.length === 0) return table.sqlName;
+    const parts = rules.map((rule, k) => {
+      const inner = new Executor(this.#engine, rule.sql, this.#sender, true);
+      inner.#aliasPrefix = `${this.#aliasPrefix}${k}x`;
+      const compiled = inner.compileRowIds(rule.stmt);
+      c.bind.push(...compiled.bind);
+      return `_rid IN (${compiled.sql})`;
+    });
+    return `(SELECT * FROM ${table.sqlName} WHERE ${parts.join(' OR ')})`;
+  }
+
+  /** Compiles a subscription-dialect query to `SELECT <returned relation>._rid …` (for RLS). */
+  compileRowIds(s: SubscriptionQuery): Compiled {
+    this.#bindRels(s.from, s.joins);
+    const c: Compiled = { sql: '', bind: [] };
+    const from = this.#rels.map((r, i) => {
+      const src = `${r.table.sqlName} AS ${r.sqlAlias}`;
+      if (i === 0) return src;
+      const on = s.joins[i - 1]!.on;
+      return `JOIN ${src} ON ${this.#pred(on, c)}`;
+    });
+    const where = s.where ? ` WHERE ${this.#pred(s.where, c)}` : '';
+    const ret = this.#rels.find((r) => r.alias === s.returns.alias)!;
+    return { sql: `SELECT ${ret.sqlAlias}._rid FROM ${from.join(' ')}${where}`, bind: c.bind };
   }
 
   // ---- views ---------------------------------------------------------------------------------
@@ -344,7 +388,7 @@ function rowTy(t: StoreTable): Ty {
  * view, evaluates the SQL a query-builder view returns (bypassing RLS, as SpacetimeDB does), and
  * refuses duplicate primary keys. Returns the tables the view read.
  */
-export function materializeView(engine: Engine, table: StoreTable, sender: bigint): Set<string> {
+export function materializeView(engine: SqlContext, table: StoreTable, sender: bigint): Set<string> {
   const host = engine.host;
   const view = table.def.view!;
   let out;
@@ -387,7 +431,7 @@ export function materializeView(engine: Engine, table: StoreTable, sender: bigin
  * Evaluates a view for `sender` outside any transaction: its rows (BSATN) and its read set (the
  * tables it read), for subscriptions that re-run a view only when what it read changed.
  */
-export function evaluateView(engine: Engine, viewName: string, sender: bigint): { rows: Uint8Array[]; reads: Set<string> } {
+export function evaluateView(engine: SqlContext, viewName: string, sender: bigint): { rows: Uint8Array[]; reads: Set<string> } {
   const ds = engine.host.datastore;
   const table = ds.tableByName(viewName);
   if (!table?.def.view) throw new SqlError('UNKNOWN_VIEW', `no such view: ${viewName}`, { view: viewName });
@@ -397,5 +441,46 @@ export function evaluateView(engine: Engine, viewName: string, sender: bigint): 
     return { rows: ds.scanAll(table), reads };
   } finally {
     ds.rollback();
+  }
+}
+
+interface Rule {
+  sql: string;
+  stmt: SubscriptionQuery;
+  table: string;
+}
+const rulesCache = new WeakMap<object, Rule[]>();
+
+/** The module's RLS rules, parsed once per module instance. */
+function allRules(engine: SqlContext): Rule[] {
+  const host = engine.host;
+  let rules = rulesCache.get(host);
+  if (!rules) {
+    rules = host.schema.rls.map((sql) => {
+      const stmt = parseSubscriptionQuery(sql);
+      const t = host.datastore.tableByName(stmt.returns.name);
+      return { sql, stmt, table: t?.def.name ?? stmt.returns.name };
+    });
+    rulesCache.set(host, rules);
+  }
+  return rules;
+}
+
+function rulesFor(engine: SqlContext, table: StoreTable): Rule[] {
+  return allRules(engine).filter((r) => r.table === table.def.name);
+}
+
+/**
+ * Checks every row-level-security rule of the module against its schema (tables, columns,
+ * literal types) without reading data. Throws SqlError naming the rule's text when one is invalid.
+ */
+export function validateRules(engine: SqlContext): void {
+  for (const sql of engine.host.schema.rls) {
+    try {
+      const stmt = parseSubscriptionQuery(sql);
+      new Executor(engine, sql, engine.owner.__identity__, true).compileRowIds(stmt);
+    } catch (e) {
+      throw new SqlError('INVALID_RLS_RULE', `row-level security rule ${JSON.stringify(sql)} is invalid: ${(e as Error).message}`, { rule: sql });
+    }
   }
 }
