@@ -16,7 +16,11 @@ it('moves rows from the old table to the _v2 table on access', async () => {
   await v2.call('level_up', [1n]);
   expect(await v2.sql('SELECT id, level FROM character_v2')).toEqual([{ id: 1n, level: 2 }]);
   expect((await v2.sql('SELECT id FROM character')).map((r) => r.id)).toEqual([2n]);
+  // The failed call's move of row 2 is rolled back with it: row 2 stays in the old table.
   await expect(v2.call('create_character', [2n, 'Bo', 'rogue'])).rejects.toThrow('already exists');
-  expect((await v2.sql('SELECT id FROM character_v2')).length).toBe(2);
+  expect((await v2.sql('SELECT id FROM character')).map((r) => r.id)).toEqual([2n]);
+  await v2.call('level_up', [2n]);
+  expect((await v2.sql('SELECT id, level FROM character_v2')).length).toBe(2);
+  expect(await v2.sql('SELECT id FROM character')).toEqual([]);
   await v2.close();
 });
