@@ -15,7 +15,7 @@ describe('scheduled tables', () => {
   it('a one-shot row runs once, as the database identity, and is then deleted', async () => {
     const db = await openDatabase({ name: 's', module });
     await db.call('once_in', [10, 'a']);
-    await sleep(120);
+    await sleep(300);
     const rows = await db.sql('SELECT * FROM fired');
     expect(rows.map((r) => r.note)).toEqual(['a']);
     expect((rows[0]!.sender as { toHexString(): string }).toHexString()).toBe(db.identity.toHexString());
@@ -26,7 +26,7 @@ describe('scheduled tables', () => {
   it('an interval row repeats until it is deleted', async () => {
     const db = await openDatabase({ name: 's', module });
     await db.call('every', [15, 'b']);
-    await sleep(150);
+    await sleep(400);
     const n = (await fired(db)).length;
     expect(n).toBeGreaterThanOrEqual(3);
     await db.call('cancel_all', []);
@@ -47,7 +47,7 @@ describe('scheduled tables', () => {
   it('a time in the past runs once, right away', async () => {
     const db = await openDatabase({ name: 's', module });
     await db.call('once_in', [-60_000, 'late']);
-    await sleep(50);
+    await sleep(200);
     expect(await fired(db)).toEqual(['late']);
     await db.close();
   });
@@ -92,7 +92,7 @@ describe('scheduled tables', () => {
     const db2 = await openDatabase({ dataDir, name: 's' });
     const atOpen = (await fired(db2)).length;
     expect(atOpen - before).toBe(1); // one catch-up call, not a burst of seven
-    await sleep(100);
+    await sleep(400);
     expect((await fired(db2)).length).toBeGreaterThan(atOpen); // and it keeps ticking
     await db2.close();
   });
