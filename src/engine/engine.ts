@@ -236,8 +236,8 @@ export class Engine {
    */
   async #republish(code: string): Promise<void> {
     const old = this.#host;
-    if (old.datastore.getMeta(META_MODULE_IN_IMAGE) !== undefined && new TextDecoder().decode(old.datastore.getMeta(META_MODULE_IN_IMAGE)) === code) return;
-    if (new TextDecoder().decode((await this.#durability.getMeta(META_MODULE)) ?? new Uint8Array()) === code && old.datastore.getMeta(META_MODULE_IN_IMAGE) === undefined) return;
+    const stored = old.datastore.getMeta(META_MODULE_IN_IMAGE) ?? (await this.#durability.getMeta(META_MODULE));
+    if (stored && new TextDecoder().decode(stored) === code) return;
     const probeStore = await openDatastore();
     const probe = new Host({ datastore: probeStore, code, databaseIdentity: this.#identity.__identity__, log: () => {} });
     probeStore.close();

@@ -220,19 +220,18 @@ export class Host implements SyscallHost {
   callView(view: ViewDef, sender: bigint): { result: { kind: 'rows'; rows: Uint8Array[] } | { kind: 'sql'; sql: string }; reads: Set<string> } {
     if (!this.datastore.inTransaction) throw new UsageError('NO_TX', 'views run inside a transaction');
     const sc = this.#syscalls;
-    sc.viewReads = new Set();
+    const ids = new Set<number>();
+    sc.viewReads = ids;
     let out: { data: Uint8Array } | Uint8Array;
     try {
       out = view.isAnonymous ? this.#hooks!.__call_view_anon__(view.id, new Uint8Array(0)) : this.#hooks!.__call_view__(view.id, sender, new Uint8Array(0));
     } catch (e) {
       throw new Error(`view ${view.name} failed: ${errorLabel(e)}`, { cause: e });
     } finally {
-      const ids = sc.viewReads;
       sc.viewReads = undefined;
       sc.endCall();
-      this.#lastViewReads = new Set([...ids].map((id) => this.datastore.table(id).def.name));
     }
-    const reads = this.#lastViewReads;
+    const reads = new Set([...ids].map((id) => this.datastore.table(id).def.name));
     const data = ArrayBuffer.isView(out) ? (out as Uint8Array) : (out as { data: Uint8Array }).data;
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const r = new BinaryReader(bytes);
@@ -248,7 +247,6 @@ export class Host implements SyscallHost {
     }
     return { result: { kind: 'rows', rows }, reads };
   }
-  #lastViewReads = new Set<string>();
   readonly #rowReaders = new Map<ViewDef, (r: BinaryReader) => unknown>();
 
   // ---- procedures ----------------------------------------------------------------------------
