@@ -377,17 +377,7 @@ export class Datastore {
    */
   insert(table: StoreTable, input: Uint8Array): { row: Uint8Array; generated: Uint8Array | undefined } {
     const st = this.#txState(table);
-    let row = input;
-    let d = this.#decode(table, row);
-    let generated: Uint8Array | undefined;
-    if (table.sequences.length > 0) {
-      const res = this.#applySequences(table, row, d);
-      if (res) {
-        row = res.row;
-        generated = res.generated;
-        d = this.#decode(table, row);
-      }
-    }
+    let { row, d, generated } = this.#prepare(table, input);
     const stmt = table.stmts.insert;
     try {
       this.#fast.run(stmt, this.#bindValues(table, d, row));
@@ -409,17 +399,7 @@ export class Datastore {
   update(table: StoreTable, index: StoreIndex, input: Uint8Array): { row: Uint8Array; generated: Uint8Array | undefined } {
     const st = this.#txState(table);
     if (!index.def.unique) throw new DatastoreError(Errno.INDEX_NOT_UNIQUE, `index ${index.def.sourceName} is not unique`);
-    let row = input;
-    let d = this.#decode(table, row);
-    let generated: Uint8Array | undefined;
-    if (table.sequences.length > 0) {
-      const res = this.#applySequences(table, row, d);
-      if (res) {
-        row = res.row;
-        generated = res.generated;
-        d = this.#decode(table, row);
-      }
-    }
+    let { row, d, generated } = this.#prepare(table, input);
     const u = table.def.uniques.findIndex((cols) => cols.length === index.def.columns.length && cols.every((c) => index.def.columns.includes(c)));
     if (u < 0) throw new DatastoreError(Errno.INDEX_NOT_UNIQUE, `index ${index.def.sourceName} is not unique`);
     const cols = table.def.uniques[u]!;
@@ -565,6 +545,14 @@ export class Datastore {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
+
+  /** Decodes a row and fills its auto-increment placeholders (a copy when it changes). */
+  #prepare(table: StoreTable, input: Uint8Array): { row: Uint8Array; d: Decoded; generated: Uint8Array | undefined } {
+    const d = this.#decode(table, input);
+    const res = table.sequences.length > 0 ? this.#applySequences(table, input, d) : undefined;
+    if (!res) return { row: input, d, generated: undefined };
+    return { row: res.row, d: this.#decode(table, res.row), generated: res.generated };
+  }
 
   #applySequences(table: StoreTable, row: Uint8Array, d: Decoded): { row: Uint8Array; generated: Uint8Array } | undefined {
     let out: Uint8Array | undefined;
