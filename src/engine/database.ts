@@ -4,9 +4,13 @@ import type { Identity } from 'spacetimedb';
 import type { LogEntry } from '../host/host.ts';
 import { describeSchema, type SchemaDescription } from './describe.ts';
 import type { CallOptions, Engine } from './engine.ts';
+import { toIdentity } from '../host/identity.ts';
 import type { SqlOptions, SqlResult } from '../sql/execute.ts';
+import { SubscriptionManager } from '../subscriptions/manager.ts';
+import type { InitialRows, Row, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate } from '../subscriptions/types.ts';
 
 export type { CallOptions, LogEntry, SqlOptions, SqlResult, SchemaDescription };
+export type { InitialRows, Row, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate };
 
 /** One Lightcone database. */
 export interface Database {
@@ -30,12 +34,32 @@ export interface Database {
   logs(opts?: { limit?: number }): Promise<LogEntry[]>;
   /** Tables, reducers, procedures and views of the module. */
   describe(): Promise<SchemaDescription>;
+  /**
+   * Subscribes to live queries in SpacetimeDB's subscription SQL (`SELECT * | t.* FROM t [WHERE …]`,
+   * or a join of two tables on indexed columns returning one side's rows). Returns at once;
+   * `onApplied` then receives every matching row from one snapshot, and `onUpdate` one update per
+   * committed transaction that changed them, in commit order, after the transaction is durable
+   * (unless `confirmedReads: false`). Rows matched by several of the queries are delivered once.
+   * A refused query ends the subscription through `onError` with a SqlError, and `applied` rejects.
+   *
+   * @example
+   * ```ts
+   * const sub = db.subscribe(['SELECT * FROM message WHERE room_id = 5'], {
+   *   onApplied: (initial) => render(initial.message),
+   *   onUpdate: (update) => { for (const t of update) apply(t.table, t.inserts, t.deletes); },
+   * });
+   * await sub.applied;
+   * sub.unsubscribe();
+   * ```
+   */
+  subscribe(queries: string[], callbacks: SubscribeCallbacks, opts?: SubscribeOptions): SubscriptionHandle;
   /** Makes everything durable and releases the storage. */
   close(): Promise<void>;
 }
 
 /** Wraps an engine in the public interface. */
 export function databaseFacade(engine: Engine): Database {
+  const live = new SubscriptionManager(engine);
   return {
     name: engine.name,
     get identity() {
@@ -47,6 +71,17 @@ export function databaseFacade(engine: Engine): Database {
     sql: async (q, opts) => (await engine.sql(q, opts)).rows,
     logs: async (opts) => engine.logs(opts?.limit),
     describe: async () => describeSchema(engine),
-    close: () => engine.close(),
+    subscribe: (queries, callbacks, opts = {}) =>
+      live.subscribe(queries, callbacks, {
+        sender: opts.sender !== undefined ? toIdentity(opts.sender, 'sender').__identity__ : engine.owner.__identity__,
+        confirmedReads: opts.confirmedReads ?? true,
+      }),
+    close: async () => {
+      try {
+        await engine.close();
+      } finally {
+        await live.close();
+      }
+    },
   };
 }

@@ -151,14 +151,18 @@ export function isIndexed(t: StoreTable, col: number): boolean {
 /** Resolves a FROM/JOIN name to a table, or says why it cannot be subscribed to. */
 function resolveTable(host: Host, ref: TableRef, ctx: CompileContext): StoreTable {
   const t = host.datastore.tableByName(ref.name);
+  // Extension point (issue 3): a view subscribed by name becomes a relation whose rows the view's
+  // own evaluation maintains (re-run when its read set changes, per sender for sender views, the
+  // difference fed to the plans like a table delta). Its datastore table only holds rows while a
+  // query materializes it, so until then a view is refused rather than faked.
+  if (t?.def.view || (!t && host.schema.views.some((v) => v.name === ref.name || v.canonicalName === ref.name))) {
+    throw new SqlError('UNSUPPORTED', `${ref.name} is a view: Lightcone cannot subscribe to views yet; subscribe to the tables it reads, or read it with db.sql`, {
+      view: ref.name,
+      construct: 'view subscription',
+    });
+  }
   if (!t) {
-    // Extension point (issue 3): a view subscribed by name becomes a relation whose rows the
-    // view's own evaluation maintains; until then it is refused rather than faked.
-    const view = host.schema.views.find((v) => v.name === ref.name || v.canonicalName === ref.name);
-    if (view) {
-      throw new SqlError('UNSUPPORTED', `${ref.name} is a view: Lightcone cannot subscribe to views yet; subscribe to the tables it reads`, { view: ref.name, construct: 'view subscription' });
-    }
-    const names = host.datastore.tables.map((x) => x.def.canonicalName).join(', ');
+    const names = host.datastore.tables.filter((x) => !x.def.view).map((x) => x.def.canonicalName).join(', ');
     throw new SqlError('UNKNOWN_TABLE', `no such table: ${ref.name} (tables: ${names || 'none'})`, { table: ref.name });
   }
   if (!t.def.isPublic && !ctx.isOwner) {

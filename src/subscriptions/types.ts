@@ -2,7 +2,10 @@
 // Rows are plain objects keyed by column canonical name, with the module library's own value
 // types (bigint, Identity, Timestamp, …), exactly as `db.sql` returns them.
 
-/** One row of a table, keyed by column canonical name (as `db.sql` returns rows). */
+/**
+ * One row of a table, keyed by column canonical name (as `db.sql` returns rows). Row objects and
+ * update arrays may be shared between subscribers: treat them as read-only.
+ */
 export type Row = Record<string, unknown>;
 
 /** The initial rows of a subscription, keyed by table canonical name (one snapshot). */
@@ -33,9 +36,9 @@ export interface SubscribeCallbacks {
    */
   onUpdate?: (update: TableUpdate[]) => void;
   /**
-   * Called when a query is refused (SqlError: unknown table or column, unindexed join, …), when
-   * the database closes or fails under the subscription, or when a callback throws. After it, the
-   * subscription is over: no more callbacks.
+   * Called when a query is refused (SqlError: unknown table or column, unindexed join, …) or a
+   * transaction it saw could not be made durable (StorageError): the subscription is then over,
+   * no more callbacks. Also called with what `onApplied` or `onUpdate` threw; that one goes on.
    */
   onError?: (error: Error) => void;
 }
@@ -58,7 +61,7 @@ export interface SubscriptionHandle {
    * a closed database). Awaiting it is optional: an unobserved rejection is not reported as unhandled.
    */
   readonly applied: Promise<void>;
-  /** True until `unsubscribe` or an error ended the subscription. */
+  /** True until `unsubscribe`, an error or closing the database ended the subscription. */
   readonly active: boolean;
   /** Stops the subscription at once: no callback runs after this returns. Idempotent. */
   unsubscribe(): void;
