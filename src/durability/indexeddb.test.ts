@@ -198,6 +198,67 @@ describe('indexeddb durability', () => {
     expect(seen).toEqual(['strict', 'relaxed']);
   });
 
+  it('one group-committed batch is one log entry; a snapshot inside a batch keeps the rest of it', async () => {
+    const d = indexedDbDurability('batch');
+    await d.open();
+    await Promise.all([1, 2, 3, 4, 5].map((i) => d.append(bytes(`b${i}`)).durable));
+    await d.writeSnapshot({ lsn: 3n, image: bytes('@3') });
+    await d.close();
+    let keys: IDBValidKey[] = [];
+    await withRawDb('lightcone:batch', async (db) => {
+      keys = await new Promise<IDBValidKey[]>((resolve, reject) => {
+        const request = db.transaction(['log']).objectStore('log').getAllKeys();
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+    });
+    expect(keys).toEqual([5]);
+    const { records, nextLsn } = await indexedDbDurability('batch').open();
+    expect(records.map((r) => [r.lsn, text(r.payload)])).toEqual([
+      [4n, 'b4'],
+      [5n, 'b5'],
+    ]);
+    expect(nextLsn).toBe(6n);
+  });
+
+  it('reads a format-1 database (one entry per record) and marks it format 2', async () => {
+    const d = indexedDbDurability('v1');
+    await d.open();
+    await d.close();
+    await withRawDb('lightcone:v1', async (db) => {
+      await put(db, 'format', { magic: 'lightcone-durability', version: 1 }, 'format');
+      await put(db, 'log', bytes('one'), 1);
+      await put(db, 'log', bytes('two'), 2);
+    });
+    const again = indexedDbDurability('v1');
+    const { records } = await again.open();
+    expect(records.map((r) => [r.lsn, text(r.payload)])).toEqual([
+      [1n, 'one'],
+      [2n, 'two'],
+    ]);
+    await again.append(bytes('three')).durable;
+    await again.close();
+    const { records: all } = await indexedDbDurability('v1').open();
+    expect(all.map((r) => text(r.payload))).toEqual(['one', 'two', 'three']);
+    let format: unknown;
+    await withRawDb('lightcone:v1', async (db) => {
+      format = await new Promise((resolve, reject) => {
+        const request = db.transaction(['format']).objectStore('format').get('format');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+    });
+    expect(format).toEqual({ magic: 'lightcone-durability', version: 2 });
+  });
+
+  it('a batch entry whose records do not match its key is CORRUPT_LOG', async () => {
+    const d = indexedDbDurability('bad-batch');
+    await d.open();
+    await d.close();
+    await withRawDb('lightcone:bad-batch', (db) => put(db, 'log', { first: 1, records: [bytes('a')] }, 2));
+    await expect(indexedDbDurability('bad-batch').open()).rejects.toMatchObject({ code: 'CORRUPT_LOG' });
+  });
+
   it('a subarray payload stores only its own bytes', async () => {
     const d = indexedDbDurability('views');
     await d.open();

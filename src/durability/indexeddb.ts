@@ -1,7 +1,7 @@
 // IndexedDB durability for the browser, through `idb`: one IndexedDB database per Lightcone
-// database (`lightcone:<name>`), one readwrite transaction per group-committed batch, a snapshot
-// write that drops the log records it covers in the same transaction, and a format record checked
-// on open. Platform globals are only touched in `open()`/`destroy()`, so importing this file in
+// database (`lightcone:<name>`), one readwrite transaction and one log entry per group-committed
+// batch, a snapshot write that drops the log entries it covers in the same transaction, and a
+// format record checked on open. Platform globals are only touched in `open()`/`destroy()`, so importing this file in
 // Node is harmless (Node tests install fake-indexeddb's globals).
 
 import { deleteDB, openDB, unwrap, type IDBPDatabase, type IDBPTransaction } from 'idb';
@@ -22,6 +22,11 @@ export interface IndexedDbDurabilityOptions {
    * (e.g. a `DOMException` named 'QuotaExceededError') or abort the transaction to fail it.
    */
   beforeLogCommit?: (tx: IDBTransaction) => void;
+  /**
+   * Test seam: awaited before each log write starts (a slow disk). Appends made meanwhile join
+   * the next write, as they would behind a slow transaction.
+   */
+  beforeLogWrite?: (records: readonly LogRecord[]) => Promise<void> | void;
 }
 
 /** Prefix of the IndexedDB database names Lightcone owns. */
@@ -45,8 +50,13 @@ export function indexedDbDurability(name: string, opts: IndexedDbDurabilityOptio
 
 /** IndexedDB schema version (object stores); bump with an upgrade step for every change. */
 const SCHEMA_VERSION = 1;
-/** Version of the record formats inside the stores, kept in the format record. */
-const FORMAT_VERSION = 1;
+/**
+ * Version of the record formats inside the stores, kept in the format record. 1: one log entry
+ * per record (key = its lsn, value = its bytes). 2: one entry per batch (key = the batch's last
+ * lsn, value = `{ first, records }`); version 2 still reads version-1 entries, and opening a
+ * version-1 database marks it version 2 (older Lightcones then refuse it instead of misreading).
+ */
+const FORMAT_VERSION = 2;
 const FORMAT_MAGIC = 'lightcone-durability';
 
 const FORMAT_STORE = 'format';
@@ -55,7 +65,15 @@ const SNAPSHOT_STORE = 'snapshot';
 const META_STORE = 'meta';
 const STORES = [FORMAT_STORE, LOG_STORE, SNAPSHOT_STORE, META_STORE] as const;
 const FORMAT_KEY = 'format';
+/** How long `destroy` waits for other connections to let go before it reports DATABASE_IN_USE. */
+const BLOCKED_GRACE_MS = 1000;
 const SNAPSHOT_KEY = 'current';
+
+/** A version-2 log entry: the records `first` .. key (the entry's key is the batch's last lsn). */
+interface BatchEntry {
+  first: number;
+  records: Uint8Array[];
+}
 
 /** Untyped on purpose: every value read back is checked, never trusted by type. */
 type Db = IDBPDatabase;
@@ -87,17 +105,18 @@ class IndexedDbBackend implements DurabilityBackend {
   }
 
   async appendBatch(records: readonly LogRecord[]): Promise<void> {
+    await this.#opts.beforeLogWrite?.(records);
     const db = this.#connection();
     const first = records[0]!.lsn;
     const last = records[records.length - 1]!.lsn;
     let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
       tx = db.transaction([LOG_STORE], 'readwrite', { durability: this.#durability() });
-      const store = tx.objectStore(LOG_STORE);
+      // One entry for the whole batch: each put is a round trip to the browser's storage process,
+      // so one put per batch rather than per record is what makes group commit pay.
+      const entry: BatchEntry = { first: lsnKey(first), records: records.map((r) => ownBytes(r.payload)) };
       // Every request promise is awaited (a failed put would otherwise be an unhandled rejection).
-      const writes: Promise<unknown>[] = records.map((r) => store.put(ownBytes(r.payload), lsnKey(r.lsn)));
-      writes.push(tx.done);
-      const all = settleAll(writes);
+      const all = settleAll([tx.objectStore(LOG_STORE).put(entry, lsnKey(last)), tx.done]);
       all.catch(() => {}); // handled below, even when the seam throws before the await
       this.#opts.beforeLogCommit?.(unwrap(tx));
       commitEarly(tx);
@@ -113,7 +132,9 @@ class IndexedDbBackend implements DurabilityBackend {
     let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
       tx = db.transaction([SNAPSHOT_STORE, LOG_STORE], 'readwrite', { durability: this.#durability() });
-      // Same transaction: the snapshot and the truncation of the log it covers are one step.
+      // Same transaction: the snapshot and the truncation of the log it covers are one step. Keys
+      // are last lsns, so this drops whole entries; one that straddles the snapshot stays, and
+      // recovery skips its covered records.
       await settleAll([
         tx.objectStore(SNAPSHOT_STORE).put({ lsn: snapshot.lsn, image: ownBytes(snapshot.image) }, SNAPSHOT_KEY),
         tx.objectStore(LOG_STORE).delete(IDBKeyRange.upperBound(Number(snapshot.lsn))),
@@ -165,10 +186,21 @@ class IndexedDbBackend implements DurabilityBackend {
       `${this.label} is open in another tab or worker that does not let go: it will be deleted once that connection closes; close the other tab to finish now`,
       { database: this.#dbName },
     );
-    // `blocked` fires when another connection does not close on `versionchange`; the delete then
-    // stays queued until it does. Report that instead of hanging.
+    // `blocked` fires when a connection is still open when the delete starts. A connection that
+    // is closing (its last transactions finishing, as after our own close()) lets go moments
+    // later, so wait a little; one that stays open keeps the delete queued: report that.
     await new Promise<void>((resolve, reject) => {
-      deleteDB(this.#dbName, { blocked: () => reject(inUse) }).then(resolve, (error: unknown) => reject(this.#error('DESTROY_FAILED', 'could not delete', error)));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      deleteDB(this.#dbName, { blocked: () => (timer ??= setTimeout(() => reject(inUse), BLOCKED_GRACE_MS)) }).then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(this.#error('DESTROY_FAILED', 'could not delete', error));
+        },
+      );
     });
   }
 
@@ -232,42 +264,59 @@ class IndexedDbBackend implements DurabilityBackend {
       tx.objectStore(LOG_STORE).getAll() as Promise<unknown[]>,
       tx.done,
     ]);
-    this.#checkFormat(format);
+    const version = this.#checkFormat(format);
     const snapshot = this.#checkSnapshot(stored);
     const base = snapshot?.lsn ?? 0n;
     const records: LogRecord[] = [];
     let expected = base + 1n;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
-      const value = values[i];
-      if (typeof key !== 'number' || !Number.isSafeInteger(key) || !(value instanceof Uint8Array)) {
-        throw this.#corrupt('CORRUPT_LOG', `log entry ${String(key)} is not a record`);
+      if (typeof key !== 'number' || !Number.isSafeInteger(key)) throw this.#corrupt('CORRUPT_LOG', `log entry ${String(key)} has no lsn key`);
+      const payloads = this.#entryRecords(key, values[i]);
+      let lsn = BigInt(key) - BigInt(payloads.length) + 1n;
+      for (const payload of payloads) {
+        if (lsn > base) {
+          // Not covered by the snapshot.
+          if (lsn !== expected) throw this.#corrupt('CORRUPT_LOG', `the log misses records ${expected}..${lsn - 1n}`);
+          records.push({ lsn, payload });
+          expected++;
+        }
+        lsn++;
       }
-      const lsn = BigInt(key);
-      if (lsn <= base) continue; // covered by the snapshot
-      if (lsn !== expected) {
-        throw this.#corrupt('CORRUPT_LOG', `the log misses records ${expected}..${lsn - 1n}`);
-      }
-      records.push({ lsn, payload: value });
-      expected++;
+    }
+    if (version < FORMAT_VERSION) {
+      const upgrade = db.transaction([FORMAT_STORE], 'readwrite');
+      await Promise.all([upgrade.objectStore(FORMAT_STORE).put({ magic: FORMAT_MAGIC, version: FORMAT_VERSION }, FORMAT_KEY), upgrade.done]);
     }
     return { snapshot, records, nextLsn: expected, truncatedTail: false };
   }
 
-  #checkFormat(format: unknown): void {
+  /** The records of one log entry keyed `key`: a version-1 record, or a version-2 batch ending at `key`. */
+  #entryRecords(key: number, value: unknown): Uint8Array[] {
+    if (value instanceof Uint8Array) return [value];
+    const first: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'first') : undefined;
+    const list: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'records') : undefined;
+    if (typeof first !== 'number' || !Array.isArray(list) || key - first + 1 !== list.length || !list.every((r) => r instanceof Uint8Array)) {
+      throw this.#corrupt('CORRUPT_LOG', `log entry ${key} is not a record or a batch of records`);
+    }
+    return list as Uint8Array[];
+  }
+
+  #checkFormat(format: unknown): number {
     if (typeof format !== 'object' || format === null || Reflect.get(format, 'magic') !== FORMAT_MAGIC) {
       throw new StorageError('UNKNOWN_FORMAT', `${this.label} has no Lightcone format record: pick another name or delete it`, {
         database: this.#dbName,
       });
     }
     const version: unknown = Reflect.get(format, 'version');
-    if (version !== FORMAT_VERSION) {
+    if (version !== 1 && version !== FORMAT_VERSION) {
       throw new StorageError(
         'UNKNOWN_FORMAT',
-        `${this.label} has format version ${String(version)}, this Lightcone reads version ${FORMAT_VERSION}: upgrade Lightcone to open it`,
+        `${this.label} has format version ${String(version)}, this Lightcone reads versions 1 and ${FORMAT_VERSION}: upgrade Lightcone to open it`,
         { database: this.#dbName, version, supported: FORMAT_VERSION },
       );
     }
+    return version;
   }
 
   #checkSnapshot(stored: unknown): Snapshot | undefined {

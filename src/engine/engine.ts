@@ -69,6 +69,8 @@ const META_MODULE = 'module.js';
 const META_MODULE_IN_IMAGE = 'module.js';
 const META_LOGS = 'logs';
 const META_CALLS = 'calls';
+/** The least log growth (bytes) that triggers a snapshot by size (see #maybeSnapshot). */
+const SNAPSHOT_LOG_BYTES = 1 << 20;
 
 export class Engine {
   readonly name: string;
@@ -88,6 +90,9 @@ export class Engine {
   /** Committed call ids (see CallOptions.callId), and the id of the reducer running right now. */
   readonly #calls = new CallLedger();
   #callId: string | undefined;
+  /** Log bytes since the last snapshot, and that snapshot's size: a long log is replayed on every open. */
+  #logBytes = 0;
+  #imageBytes = 0;
   readonly #commitListeners = new Set<(delta: TxDelta, info: { reducer: string; sender: bigint; timestamp: bigint; durable: Promise<void> }) => void>();
 
   private constructor(opts: EngineOptions, host: Host, identity: Identity, logs: LogBuffer, lastLsn: bigint, sinceSnapshot: number) {
@@ -192,6 +197,8 @@ export class Engine {
       }
       if (recovered.truncatedTail) logs.push({ ts: Date.now(), level: 'warn', message: 'recovery cut a torn commit-log tail (a write interrupted by a crash); everything before it is intact' });
       const engine = new Engine(opts, host, identity, logs, recovered.nextLsn - 1n, recovered.records.length);
+      engine.#logBytes = recovered.records.reduce((n, r) => n + r.payload.length, 0);
+      engine.#imageBytes = recovered.snapshot?.image.length ?? 0;
       engine.#calls.load(await d.getMeta(META_CALLS));
       for (const id of callIds) engine.#calls.add(id, Promise.resolve());
       if (opts.code !== undefined) await engine.#republish(opts.code);
@@ -290,9 +297,11 @@ export class Engine {
     const callId = this.#callId;
     if (persistent.length > 0 || delta.sequences.length > 0 || (delta.scheduleRuns?.length ?? 0) > 0 || callId !== undefined) {
       const logged: TxDelta = { tables: persistent, sequences: delta.sequences, ...(delta.scheduleRuns ? { scheduleRuns: delta.scheduleRuns } : {}) };
-      const rec = this.#durability.append(encodeDelta(logged, { timestamp: ctx.timestamp, reducer, sender: ctx.sender, ...(callId !== undefined ? { callId } : {}) }));
+      const payload = encodeDelta(logged, { timestamp: ctx.timestamp, reducer, sender: ctx.sender, ...(callId !== undefined ? { callId } : {}) });
+      const rec = this.#durability.append(payload);
       this.#lastLsn = rec.lsn;
       this.#sinceSnapshot++;
+      this.#logBytes += payload.length;
       durable = rec.durable;
       if (callId !== undefined) this.#calls.add(callId, durable);
     }
@@ -398,10 +407,17 @@ export class Engine {
     }
   }
 
-  /** Starts a snapshot when the log has grown (between transactions, so the image is consistent). */
+  /**
+   * Starts a snapshot when the log has grown (between transactions, so the image is consistent):
+   * after `snapshotEvery` records, or once the log since the last snapshot outweighs a quarter of
+   * that snapshot (at least SNAPSHOT_LOG_BYTES), so that opening never replays a long log.
+   */
   #maybeSnapshot(force = false): void {
-    if (this.#sinceSnapshot === 0 || (!force && this.#sinceSnapshot < this.#snapshotEvery)) return;
+    if (this.#sinceSnapshot === 0) return;
+    if (!force && this.#sinceSnapshot < this.#snapshotEvery && this.#logBytes < Math.max(SNAPSHOT_LOG_BYTES, this.#imageBytes / 4)) return;
     const snapshot = { lsn: this.#lastLsn, image: this.#host.datastore.export() };
+    this.#imageBytes = snapshot.image.length;
+    this.#logBytes = 0;
     const calls = this.#calls.save(); // the ids the log prefix held, before the snapshot drops it
     this.#sinceSnapshot = 0;
     // writeSnapshot waits for the appends before it; a failure only means the log stays longer.

@@ -1,0 +1,12 @@
+// Debian's Chromium for Playwright (never a downloaded browser): its path and the flags that keep
+// it quiet on a machine without network. LIGHTCONE_CHROMIUM overrides the path.
+import { existsSync } from 'node:fs';
+
+/** The Chromium binary: the real one behind Debian's /usr/bin/chromium wrapper when present. */
+export const CHROMIUM = process.env.LIGHTCONE_CHROMIUM ?? (existsSync('/usr/lib/chromium/chromium') ? '/usr/lib/chromium/chromium' : '/usr/bin/chromium');
+
+/** Launch flags (Playwright adds --headless itself). */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** The port `vite preview` serves the e2e build on. */
+export const PORT = 4317;

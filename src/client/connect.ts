@@ -1,0 +1,330 @@
+// `connect()`: the browser's `Database`, backed by a worker through Comlink. One engine serves
+// every tab of the origin: a SharedWorker where the browser has one, else dedicated workers that
+// elect a leader (worker/router.ts). Every call settles: the client holds a Web Lock while alive
+// and watches the worker's, so when the worker goes away every pending call rejects.
+//
+// Calls in flight when the engine's holder goes away (the contract, tested in e2e/):
+// - Every call carries an idempotency id (`opts.callId`, or a fresh random one).
+// - SharedWorker: the engine outlives any one tab, so a tab closing mid-call loses nothing: the
+//   call commits and the other tabs see it. If the SharedWorker itself dies, pending calls reject
+//   with `ClosedError` (`details.retryable === true`, `details.callId`).
+// - Dedicated workers: when the leader's tab closes, followers resend their pending calls, with
+//   the same ids, to the next leader; the engine stores each id with its call's commit, so each
+//   call commits exactly once and its promise settles normally. Without any leader for 10 s a call
+//   rejects with a retryable `ClosedError`. A retry with the same `callId` never applies twice.
+import * as Comlink from 'comlink';
+import { Identity } from 'spacetimedb';
+import type { Database, InitialRows, LogEntry, SchemaDescription, SqlOptions, SqlResult, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate } from '../engine/database.ts';
+import type { CallOptions, PublishResult } from '../engine/engine.ts';
+import { ClosedError, errorFromJSON, UsageError } from '../errors.ts';
+import { holdLock, whenReleased } from './locks.ts';
+import { PROTOCOL_VERSION, type SubscriptionSink, type TestHooks, type WorkerApi, type WorkerHello } from './protocol.ts';
+import { installTransferHandlers, revive } from './wire.ts';
+
+export type { PublishResult, TestHooks };
+
+/** A module bundled for the worker: what `import m from './module.ts?lightcone'` gives (see `lightcone/vite`). */
+export interface LightconeModule {
+  /** The bundle (CommonJS text with the module runtime inside). */
+  readonly code: string;
+  /** The module's entry file, for messages. */
+  readonly entry?: string;
+  /** A hash of `code`. */
+  readonly hash?: string;
+}
+
+/** Options of `connect`. */
+export interface ConnectOptions {
+  /** Database name: letters, digits, `-` and `_`. */
+  name: string;
+  /**
+   * The module, from the Vite plugin (`import chat from './chat/index.ts?lightcone'`). Published
+   * when the database is new, and again when it differs from the running one (SpacetimeDB's
+   * migration rules). Without it the database must exist already.
+   */
+  module?: LightconeModule;
+  /**
+   * A database image (from `export()`): when the database does not exist yet, it is created from
+   * the image (then `module`, if given, is published over it). An existing database is untouched.
+   */
+  image?: Uint8Array;
+  /** The default caller identity (hex or Identity) of `call` and `sql`; defaults to the origin's owner. */
+  sender?: string | Identity;
+  /** 'auto' (default): SharedWorker where available, else dedicated workers with an elected leader. */
+  transport?: 'auto' | 'shared' | 'dedicated';
+  /** Ask for persistent storage (`navigator.storage.persist()`) on connect; default true. */
+  persist?: boolean;
+}
+
+/** Storage as the page sees it. */
+export interface StorageInfo {
+  /** `navigator.storage.persisted()`: whether the browser keeps this origin's data under storage pressure. */
+  persisted: boolean | undefined;
+  /** What `navigator.storage.persist()` answered when `connect` asked (undefined: not asked or unsupported). */
+  persistGranted: boolean | undefined;
+  /** `navigator.storage.estimate()`: bytes used and available to the origin. */
+  usage: number | undefined;
+  quota: number | undefined;
+}
+
+/**
+ * The browser's database: the `Database` interface (with `subscribe`) plus images and storage.
+ * In the browser, `onApplied` of a subscription may run again with a fresh snapshot when the
+ * engine behind it is replaced (another tab published a different module, an import, or the
+ * leader tab closed): replace the rows you hold when it does.
+ */
+export interface BrowserDatabase extends Database {
+  /**
+   * Who held the engine when this connection opened: 'shared' (a SharedWorker), or this tab's
+   * dedicated worker as 'leader' / 'follower' (a follower becomes leader when the leader's tab closes).
+   */
+  readonly mode: WorkerHello['mode'];
+  /**
+   * Publishes a new version of the module over this database (SpacetimeDB's migration rules:
+   * the same schema swaps the code; allowed changes migrate; others are refused with ModuleError).
+   * Every tab's subscriptions continue on the new module (`onApplied` runs again).
+   */
+  publish(module: LightconeModule): Promise<PublishResult>;
+  /** The whole database as bytes (identity, module, rows). */
+  export(): Promise<Uint8Array>;
+  /**
+   * Replaces this database with an image from `export()`; its subscriptions get the new rows
+   * through `onApplied`. To create a new database from an image, use `connect({ name, image })`.
+   */
+  import(image: Uint8Array): Promise<void>;
+  /** Whether storage is persistent, and how much is used. */
+  storage(): Promise<StorageInfo>;
+  /** Test builds only (`vite build --mode e2e`): inject storage faults into this database. */
+  setTestHooks(hooks: TestHooks): Promise<void>;
+}
+
+/**
+ * Opens a database in the origin's Lightcone worker, publishing `module` if needed.
+ *
+ * @example
+ * ```ts
+ * import { connect } from 'lightcone';
+ * import chat from './chat/index.ts?lightcone';
+ *
+ * const db = await connect({ name: 'chat', module: chat });
+ * db.subscribe(['SELECT * FROM message'], { onUpdate: (u) => console.log(u) });
+ * await db.call('send_message', { text: 'hello' });
+ * ```
+ */
+export async function connect(opts: ConnectOptions): Promise<BrowserDatabase> {
+  installTransferHandlers();
+  if (opts.persist !== false) void askPersist();
+  const sender = opts.sender === undefined ? undefined : hex(opts.sender);
+  const clientId = crypto.randomUUID();
+  const releaseClient = await holdLock(`lightcone:client:${clientId}`);
+  const worker = spawn(opts.transport ?? 'auto');
+  const remote = Comlink.wrap<WorkerApi>(worker.endpoint);
+  const link = new Link(() => {
+    releaseClient();
+    remote[Comlink.releaseProxy]();
+    worker.terminate();
+  });
+  try {
+    const hello = await Promise.race([remote.hello({ protocol: PROTOCOL_VERSION, clientId }), worker.failed, timeout(HELLO_TIMEOUT_MS)]);
+    const watching = new AbortController();
+    link.onClose(() => watching.abort());
+    void whenReleased(hello.lock, watching.signal).then(() =>
+      link.fail(new ClosedError('the Lightcone worker stopped (crashed, or its tab was closed): call connect() again; a call that was in flight may retry with its callId', { retryable: true })),
+    );
+    const info = await link.track(remote.open(opts.name, opts.module?.code, opts.image));
+    return facade(opts.name, info, hello.mode, sender, clientId, remote, link);
+  } catch (error) {
+    link.close(new ClosedError('connect failed'));
+    throw error;
+  }
+}
+
+/** How long `connect` waits for the worker to answer at all (script load, WASM compile). */
+const HELLO_TIMEOUT_MS = 30_000;
+
+function timeout(ms: number): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new ClosedError(`the Lightcone worker did not answer within ${ms / 1000} s: reload the page`, { retryable: true })), ms));
+}
+
+/** Tracks pending promises so that every one settles when the worker goes away or on close. */
+class Link {
+  #closed: ClosedError | undefined;
+  readonly #pending = new Set<(error: ClosedError) => void>();
+  readonly #onClose: (() => void)[] = [];
+  readonly #dispose: () => void;
+
+  constructor(dispose: () => void) {
+    this.#dispose = dispose;
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  onClose(f: () => void): void {
+    this.#onClose.push(f);
+  }
+
+  /** Settles with `p`, or rejects with ClosedError (with `details`) if the link ends first. */
+  track<T>(p: Promise<T>, details: Record<string, unknown> = {}): Promise<T> {
+    if (this.#closed) {
+      p.catch(() => {});
+      return Promise.reject(new ClosedError(this.#closed.message, { ...this.#closed.details, ...details }));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const abort = (error: ClosedError) => reject(new ClosedError(error.message, { ...error.details, ...details }));
+      this.#pending.add(abort);
+      p.then(resolve, reject).finally(() => this.#pending.delete(abort));
+    });
+  }
+
+  /** The worker went away: reject everything pending. */
+  fail(error: ClosedError): void {
+    if (this.#closed) return;
+    this.close(error);
+  }
+
+  close(error: ClosedError): void {
+    if (this.#closed) return;
+    this.#closed = error;
+    for (const abort of this.#pending) abort(error);
+    this.#pending.clear();
+    for (const f of this.#onClose) f();
+    try {
+      this.#dispose();
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function facade(name: string, info: { identity: string; owner: string }, mode: WorkerHello['mode'], sender: string | undefined, clientId: string, remote: Comlink.Remote<WorkerApi>, link: Link): BrowserDatabase {
+  const subscriptions = new Map<string, { onError: (error: Error) => void }>();
+  link.onClose(() => {
+    for (const sub of [...subscriptions.values()]) sub.onError(new ClosedError('the database connection closed'));
+    subscriptions.clear();
+  });
+  const senderOf = (opts?: { sender?: string | Identity | bigint }) => (opts?.sender !== undefined ? hex(opts.sender) : sender);
+  const query = async (q: string, opts?: SqlOptions): Promise<SqlResult> => {
+    const result = await link.track(remote.query(name, q, senderOf(opts)));
+    revive(result.rows);
+    return result;
+  };
+  return {
+    name,
+    identity: new Identity(info.identity),
+    owner: new Identity(info.owner),
+    mode,
+    async call(fn: string, args?: unknown, opts: CallOptions = {}) {
+      if (opts.connectionId !== undefined) throw new UsageError('UNSUPPORTED_OPTION', 'connectionId is not supported by connect() yet: each call behaves as an HTTP call');
+      const callId = opts.callId ?? crypto.randomUUID();
+      const s = senderOf(opts);
+      return revive(await link.track(remote.call(name, fn, args, { callId, ...(s !== undefined ? { sender: s } : {}) }), { callId }));
+    },
+    query,
+    sql: async (q, opts) => (await query(q, opts)).rows,
+    logs: (opts?: { limit?: number }) => link.track(remote.logs(name, opts?.limit)) as Promise<LogEntry[]>,
+    describe: () => link.track(remote.describe(name)) as Promise<SchemaDescription>,
+    subscribe(queries: string[], callbacks: SubscribeCallbacks, opts: SubscribeOptions = {}): SubscriptionHandle {
+      const id = crypto.randomUUID();
+      let live = true;
+      let settle!: { resolve: () => void; reject: (error: Error) => void };
+      const applied = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      applied.catch(() => {}); // observed through `applied` or `onError`, never unhandled
+      const end = (error: Error) => {
+        if (!live) return;
+        live = false;
+        subscriptions.delete(id);
+        settle.reject(error);
+        callbacks.onError?.(error);
+      };
+      subscriptions.set(id, { onError: end });
+      const sink: SubscriptionSink = {
+        applied: (initial) => {
+          if (!live) return;
+          callbacks.onApplied?.(revive(initial) as InitialRows);
+          settle.resolve();
+        },
+        update: (update) => {
+          if (live) callbacks.onUpdate?.(revive(update) as TableUpdate[]);
+        },
+        error: (error) => end(errorFromJSON(error)),
+      };
+      const s = opts.sender !== undefined ? opts.sender : sender;
+      const wireOpts = { ...(s !== undefined ? { sender: s } : {}), ...(opts.confirmedReads !== undefined ? { confirmedReads: opts.confirmedReads } : {}) };
+      link.track(remote.subscribe(clientId, id, name, [...queries], wireOpts, Comlink.proxy(sink))).catch((error: unknown) => end(error instanceof Error ? error : new Error(String(error))));
+      return {
+        applied,
+        get active() {
+          return live;
+        },
+        unsubscribe() {
+          if (!live) return;
+          live = false;
+          subscriptions.delete(id);
+          settle.reject(new ClosedError('unsubscribed before the initial rows arrived'));
+          if (!link.closed) void remote.unsubscribe(clientId, id).catch(() => {});
+        },
+      };
+    },
+    publish: async (module: LightconeModule) => (await link.track(remote.publish(name, module.code))).published,
+    export: () => link.track(remote.exportDatabase(name)),
+    async import(image: Uint8Array) {
+      await link.track(remote.importDatabase(name, image));
+    },
+    storage,
+    setTestHooks: (hooks) => link.track(remote.setTestHooks(name, hooks)),
+    async close() {
+      link.close(new ClosedError(`database ${name} was closed by close(): connect() again to continue`));
+    },
+  };
+}
+
+/** The worker and how to end it; `failed` rejects if its script cannot start. */
+function spawn(transport: 'auto' | 'shared' | 'dedicated'): { endpoint: Comlink.Endpoint; terminate(): void; failed: Promise<never> } {
+  const hasShared = typeof SharedWorker !== 'undefined';
+  if (transport === 'shared' && !hasShared) throw new UsageError('NO_SHARED_WORKER', "this browser has no SharedWorker: use transport 'auto' or 'dedicated'");
+  let fail!: (error: Error) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => {});
+  const onError = (event: Event) => fail(new ClosedError(`the Lightcone worker could not start${event instanceof ErrorEvent && event.message ? `: ${event.message}` : ''}`));
+  if (transport !== 'dedicated' && hasShared) {
+    const worker = new SharedWorker(new URL('../../worker/shared-worker.ts', import.meta.url), { type: 'module', name: 'lightcone' });
+    worker.addEventListener('error', onError);
+    worker.port.start();
+    return { endpoint: worker.port, terminate: () => worker.port.close(), failed };
+  }
+  const worker = new Worker(new URL('../../worker/dedicated-worker.ts', import.meta.url), { type: 'module', name: 'lightcone' });
+  worker.addEventListener('error', onError);
+  return { endpoint: worker, terminate: () => worker.terminate(), failed };
+}
+
+let persistAsked: Promise<boolean | undefined> | undefined;
+
+/** Asks once per page for persistent storage; remembers the answer. */
+function askPersist(): Promise<boolean | undefined> {
+  persistAsked ??= (async () => {
+    try {
+      return await navigator.storage?.persist?.();
+    } catch {
+      return undefined;
+    }
+  })();
+  return persistAsked;
+}
+
+async function storage(): Promise<StorageInfo> {
+  const s = navigator.storage as StorageManager | undefined;
+  const [persisted, estimate, persistGranted] = await Promise.all([
+    s?.persisted?.().catch(() => undefined),
+    s?.estimate?.().catch(() => undefined),
+    persistAsked ?? Promise.resolve(undefined),
+  ]);
+  return { persisted, persistGranted, usage: estimate?.usage, quota: estimate?.quota };
+}
+
+function hex(id: string | Identity | bigint): string {
+  if (typeof id === 'string') return id;
+  if (typeof id === 'bigint') return new Identity(id).toHexString();
+  return id.toHexString();
+}

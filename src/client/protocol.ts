@@ -1,0 +1,108 @@
+// The worker's control API as the client sees it through Comlink: one interface shared by the
+// SharedWorker, the leader of the dedicated-worker fallback and the client, plus the shapes that
+// cross the boundary. Versioned: a client and a worker of different protocol versions refuse
+// each other with a clear error instead of misreading messages.
+import type { PublishResult } from '../engine/engine.ts';
+import type { LogEntry } from '../host/host.ts';
+import type { SchemaDescription } from '../engine/describe.ts';
+import type { SqlResult } from '../sql/execute.ts';
+import type { SerializedError } from '../errors.ts';
+import type { InitialRows, TableUpdate } from '../subscriptions/types.ts';
+
+/** Version of the worker protocol; bump on any change to `WorkerApi` or the shapes below. */
+export const PROTOCOL_VERSION = 1;
+
+/** What the worker needs to know about a client when it connects. */
+export interface ClientHello {
+  protocol: number;
+  /** Random per connection; the client holds the Web Lock `lightcone:client:<clientId>` while alive. */
+  clientId: string;
+}
+
+/** How the worker answers `hello`. */
+export interface WorkerHello {
+  protocol: number;
+  /** The Web Lock the worker holds while alive: when the client can take it, the worker is gone. */
+  lock: string;
+  /** 'shared': a SharedWorker holds the engine; 'leader'/'follower': dedicated workers elected one. */
+  mode: 'shared' | 'leader' | 'follower';
+}
+
+/** What opening or publishing a database reports. */
+export interface DatabaseInfo {
+  name: string;
+  /** Database identity, hex. */
+  identity: string;
+  /** Owner identity (the origin's publisher), hex. */
+  owner: string;
+  /** What opening did: 'created', 'updated' (the module changed) or 'unchanged'. */
+  published: PublishResult;
+}
+
+/** Subscription options as they cross the boundary. */
+export interface WireSubscribeOptions {
+  /** Subscriber identity, hex. */
+  sender?: string;
+  /** Default true: deliver a transaction once it is durable. */
+  confirmedReads?: boolean;
+}
+
+/** Per-call options as they cross the boundary. */
+export interface WireCallOptions {
+  /** Caller identity, hex. */
+  sender?: string;
+  /** Idempotency id; the client always sets one (see `CallOptions.callId`). */
+  callId?: string;
+}
+
+/**
+ * Receives one subscription's events in the client (a Comlink proxy in the worker). Events
+ * arrive in commit order, each after its transaction is durable (confirmed reads).
+ */
+export interface SubscriptionSink {
+  applied(initial: InitialRows): void;
+  update(update: TableUpdate[]): void;
+  error(error: SerializedError): void;
+}
+
+/** Test-build-only storage faults (ignored unless the worker was built with test hooks). */
+export interface TestHooks {
+  /** Every log write fails as IndexedDB does when the quota is exhausted. */
+  failWrites?: boolean;
+  /** Every log write waits this long first (a slow disk), so a test can close a tab mid-call. */
+  writeDelayMs?: number;
+  /** Every log write is stored at once but reported durable this much later (a lost reply). */
+  ackDelayMs?: number;
+  /** The worker terminates itself at once (a crash), so a test can see pending calls settle. */
+  crash?: boolean;
+}
+
+/** The worker's API. Every method settles; errors keep their class (see `installTransferHandlers`). */
+export interface WorkerApi {
+  hello(hello: ClientHello): Promise<WorkerHello>;
+  /**
+   * Opens a database, publishing `code` when it is new or differs from the running module. With
+   * `image` (from `exportDatabase`), a database that does not exist yet is created from it.
+   */
+  open(name: string, code: string | undefined, image?: Uint8Array): Promise<DatabaseInfo>;
+  /** Publishes `code` over database `name` (creating it if new): what `open` does with a module. */
+  publish(name: string, code: string): Promise<DatabaseInfo>;
+  call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown>;
+  query(name: string, sql: string, sender: string | undefined): Promise<SqlResult>;
+  logs(name: string, limit: number | undefined): Promise<LogEntry[]>;
+  describe(name: string): Promise<SchemaDescription>;
+  /**
+   * Starts a subscription (resolves once its initial rows were handed to `sink.applied`).
+   * Subscribing again with the same ids replaces it. `sink.applied` runs again with a fresh
+   * snapshot when the engine behind it is replaced (re-publish, import, leader change).
+   */
+  subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void>;
+  unsubscribe(clientId: string, subscriptionId: string): Promise<void>;
+  exportDatabase(name: string): Promise<Uint8Array>;
+  /** Replaces the database (creating it if needed) with an image from `exportDatabase`. */
+  importDatabase(name: string, image: Uint8Array): Promise<DatabaseInfo>;
+  /** Closes the engine and deletes the database's storage. */
+  deleteDatabase(name: string): Promise<void>;
+  /** Sets test hooks on a database; rejects unless the worker was built with test hooks. */
+  setTestHooks(name: string, hooks: TestHooks): Promise<void>;
+}

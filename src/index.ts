@@ -1,0 +1,26 @@
+// `lightcone`: the browser entry. `connect` opens a database in the origin's worker; the error
+// classes keep their identity across the worker boundary, so `instanceof SenderError` works.
+export {
+  connect,
+  type BrowserDatabase,
+  type ConnectOptions,
+  type LightconeModule,
+  type PublishResult,
+  type StorageInfo,
+  type TestHooks,
+} from './client/connect.ts';
+export type {
+  Database,
+  CallOptions,
+  LogEntry,
+  SqlOptions,
+  SqlResult,
+  SchemaDescription,
+  InitialRows,
+  Row,
+  SubscribeCallbacks,
+  SubscribeOptions,
+  SubscriptionHandle,
+  TableUpdate,
+} from './engine/database.ts';
+export { LightconeError, SenderError, InternalError, UsageError, ModuleError, SqlError, StorageError, ClosedError, type SerializedError } from './errors.ts';

@@ -1,0 +1,32 @@
+// Vite serves and builds the demo (demo/, the chat example as an app): `npm run demo` for the dev
+// server, `vite build && vite preview` for e2e. `--mode e2e` compiles the worker's storage fault
+// hooks in (see worker/test-hooks.ts); no other build has them.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+import lightcone from './src/vite/plugin.ts';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+export default defineConfig(({ mode }) => ({
+  root: here('./demo'),
+  plugins: [lightcone()],
+  resolve: {
+    alias: [
+      // Inside this repository `lightcone` is the source itself (an app gets it from node_modules).
+      { find: /^lightcone$/, replacement: here('./src/index.ts') },
+      // The contract page runs src/durability/contract.ts on a tiny stand-in for vitest.
+      { find: /^vitest$/, replacement: here('./e2e/vitest-shim.ts') },
+    ],
+  },
+  define: { __LIGHTCONE_TEST_HOOKS__: JSON.stringify(mode === 'e2e') },
+  server: { host: 'localhost', port: 5173, fs: { allow: [here('.')] } },
+  preview: { host: 'localhost', port: 4173 },
+  build: {
+    outDir: here('./dist/demo'),
+    emptyOutDir: true,
+    target: 'es2022',
+    // e2e builds add the durability contract page (Chromium's IndexedDB against the shared suite).
+    rollupOptions: { input: mode === 'e2e' ? { main: here('./demo/index.html'), contract: here('./demo/contract.html') } : { main: here('./demo/index.html') } },
+  },
+  worker: { format: 'es' },
+}));

@@ -1,0 +1,287 @@
+// The dedicated-worker fallback, for browsers without SharedWorker: every tab runs its own
+// worker, the workers elect one leader with a Web Lock, and the others forward to it over a
+// BroadcastChannel. The leader's tab closing releases the lock: the next worker in line becomes
+// leader, recovers the databases from IndexedDB, and the followers resend what was in flight.
+//
+// The contract for a call in flight when the leader goes away (see also src/client/connect.ts):
+// - every call carries an idempotency id (the client makes one unless the caller gave one);
+// - a follower resends its pending calls, with the same ids, to the next leader; the engine
+//   stores each id with its call's commit, so a call that had committed is answered without
+//   running again, and one that had not runs now: each call commits at most once;
+// - if no leader answers within LEADER_TIMEOUT_MS, the call rejects with ClosedError whose
+//   details say `retryable: true` and give the `callId`: retrying with that id never applies twice.
+// Subscriptions are made again on the new leader: `onApplied` fires again with a fresh snapshot.
+import type { SchemaDescription } from '../src/engine/describe.ts';
+import { ClosedError } from '../src/errors.ts';
+import type { LogEntry } from '../src/host/host.ts';
+import type { SqlResult } from '../src/sql/execute.ts';
+import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCallOptions, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
+import { whenReleased } from '../src/client/locks.ts';
+import { deserializeError, serializeError } from '../src/client/wire.ts';
+import { toSerialized, WorkerHost } from './worker-host.ts';
+
+/** Channel and lock names carry the protocol version: different versions never talk. */
+const CHANNEL = 'lightcone:rpc:v1';
+const LEADER_LOCK = 'lightcone:leader:v1';
+/** How long a follower's request may wait while no leader is known. */
+export const LEADER_TIMEOUT_MS = 10_000;
+
+/** Methods a follower forwards (subscribe and unsubscribe take follower-side shapes, see below). */
+type Method = 'open' | 'publish' | 'call' | 'query' | 'logs' | 'describe' | 'exportDatabase' | 'importDatabase' | 'deleteDatabase' | 'setTestHooks' | 'subscribe' | 'unsubscribe';
+
+type Message =
+  | { t: 'who'; from: string }
+  | { t: 'leader'; id: string }
+  | { t: 'req'; from: string; id: number; method: Method; args: unknown[] }
+  | { t: 'res'; to: string; id: number; ok: true; value: unknown }
+  | { t: 'res'; to: string; id: number; ok: false; error: ReturnType<typeof serializeError> }
+  | { t: 'ev'; to: string; subscriptionId: string; kind: 'applied' | 'update' | 'error'; payload: unknown };
+
+interface Pending {
+  method: Method;
+  args: unknown[];
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  since: number;
+}
+
+interface ForwardedSub {
+  clientId: string;
+  name: string;
+  queries: string[];
+  opts: WireSubscribeOptions;
+  sink: SubscriptionSink;
+}
+
+/** Options of the router (the dedicated worker's exposed object). */
+export interface RouterOptions {
+  workerId: string;
+  lock: string;
+  lockHeld: Promise<unknown>;
+  testHooks: boolean;
+}
+
+/** The WorkerApi of a dedicated worker: served locally while leader, forwarded while follower. */
+export class Router implements WorkerApi {
+  readonly #id: string;
+  readonly #host: WorkerHost;
+  readonly #channel = new BroadcastChannel(CHANNEL);
+  #leader = false;
+  #leaderId: string | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #subs = new Map<string, ForwardedSub>();
+  readonly #followers = new Set<string>();
+  readonly #elected: Promise<void>;
+
+  constructor(opts: RouterOptions) {
+    this.#id = opts.workerId;
+    this.#host = new WorkerHost({ mode: 'leader', lock: opts.lock, lockHeld: opts.lockHeld, testHooks: opts.testHooks });
+    this.#channel.onmessage = (event: MessageEvent<Message>) => this.#onMessage(event.data);
+    // Try at once (so the first tab knows it leads before it answers `hello`), else queue up.
+    let decided!: () => void;
+    this.#elected = new Promise<void>((resolve) => (decided = resolve));
+    const lead = () => {
+      this.#promote();
+      return new Promise<never>(() => {}); // held for this worker's lifetime
+    };
+    void navigator.locks.request(LEADER_LOCK, { ifAvailable: true }, (lock) => {
+      decided();
+      if (lock) return lead();
+      void navigator.locks.request(LEADER_LOCK, lead);
+      return undefined;
+    });
+    this.#post({ t: 'who', from: this.#id });
+    setInterval(() => this.#expire(), 1000);
+  }
+
+  async hello(hello: ClientHello): Promise<WorkerHello> {
+    await this.#elected;
+    const answer = await this.#host.hello(hello);
+    return { ...answer, mode: this.#leader ? 'leader' : 'follower' };
+  }
+
+  open(name: string, code: string | undefined, image?: Uint8Array): Promise<DatabaseInfo> {
+    return this.#route('open', [name, code, image]) as Promise<DatabaseInfo>;
+  }
+  publish(name: string, code: string): Promise<DatabaseInfo> {
+    return this.#route('publish', [name, code]) as Promise<DatabaseInfo>;
+  }
+  call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown> {
+    return this.#route('call', [name, fn, args, opts]);
+  }
+  query(name: string, sql: string, sender: string | undefined): Promise<SqlResult> {
+    return this.#route('query', [name, sql, sender]) as Promise<SqlResult>;
+  }
+  logs(name: string, limit: number | undefined): Promise<LogEntry[]> {
+    return this.#route('logs', [name, limit]) as Promise<LogEntry[]>;
+  }
+  describe(name: string): Promise<SchemaDescription> {
+    return this.#route('describe', [name]) as Promise<SchemaDescription>;
+  }
+  exportDatabase(name: string): Promise<Uint8Array> {
+    return this.#route('exportDatabase', [name]) as Promise<Uint8Array>;
+  }
+  importDatabase(name: string, image: Uint8Array): Promise<DatabaseInfo> {
+    return this.#route('importDatabase', [name, image]) as Promise<DatabaseInfo>;
+  }
+  deleteDatabase(name: string): Promise<void> {
+    return this.#route('deleteDatabase', [name]) as Promise<void>;
+  }
+  setTestHooks(name: string, hooks: TestHooks): Promise<void> {
+    return this.#route('setTestHooks', [name, hooks]) as Promise<void>;
+  }
+
+  async subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void> {
+    if (this.#leader) return this.#host.subscribe(clientId, subscriptionId, name, queries, opts, sink);
+    this.#subs.set(subscriptionId, { clientId, name, queries, opts, sink });
+    try {
+      await this.#forward('subscribe', [subscriptionId, name, queries, opts]);
+    } catch (error) {
+      this.#subs.delete(subscriptionId);
+      throw error;
+    }
+  }
+
+  async unsubscribe(clientId: string, subscriptionId: string): Promise<void> {
+    if (this.#leader) return this.#host.unsubscribe(clientId, subscriptionId);
+    if (!this.#subs.delete(subscriptionId)) return;
+    await this.#forward('unsubscribe', [subscriptionId]);
+  }
+
+  // ── routing ───────────────────────────────────────────────────────────────
+
+  #route(method: Method, args: unknown[]): Promise<unknown> {
+    return this.#leader ? this.#serve(this.#id, method, args) : this.#forward(method, args);
+  }
+
+  /** Runs a request on this worker's host (as leader). `from` is the requesting worker. */
+  #serve(from: string, method: Method, args: unknown[]): Promise<unknown> {
+    const host = this.#host as unknown as Record<Method, (...a: unknown[]) => Promise<unknown>>;
+    if (method === 'subscribe') {
+      const [subscriptionId, name, queries, opts] = args as [string, string, string[], WireSubscribeOptions];
+      const sink: SubscriptionSink = {
+        applied: (payload) => this.#post({ t: 'ev', to: from, subscriptionId, kind: 'applied', payload }),
+        update: (payload) => this.#post({ t: 'ev', to: from, subscriptionId, kind: 'update', payload }),
+        error: (payload) => this.#post({ t: 'ev', to: from, subscriptionId, kind: 'error', payload }),
+      };
+      return this.#host.subscribe(from, subscriptionId, name, queries, opts, sink);
+    }
+    if (method === 'unsubscribe') return this.#host.unsubscribe(from, args[0] as string);
+    return host[method].apply(this.#host, args);
+  }
+
+  #forward(method: Method, args: unknown[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const id = this.#nextId++;
+      this.#pending.set(id, { method, args, resolve, reject, since: Date.now() });
+      // Without a known leader the request waits; it goes out when one announces itself.
+      if (this.#leaderId !== undefined) this.#post({ t: 'req', from: this.#id, id, method, args });
+    });
+  }
+
+  #onMessage(msg: Message): void {
+    switch (msg.t) {
+      case 'who':
+        if (this.#leader) this.#post({ t: 'leader', id: this.#id });
+        return;
+      case 'leader':
+        if (this.#leader || msg.id === this.#leaderId) return;
+        this.#leaderId = msg.id;
+        this.#resend();
+        return;
+      case 'req':
+        if (!this.#leader) return;
+        this.#watchFollower(msg.from);
+        this.#serve(msg.from, msg.method, msg.args).then(
+          (value) => this.#post({ t: 'res', to: msg.from, id: msg.id, ok: true, value }),
+          (error: unknown) => this.#post({ t: 'res', to: msg.from, id: msg.id, ok: false, error: serializeError(error) }),
+        );
+        return;
+      case 'res': {
+        if (msg.to !== this.#id) return;
+        const p = this.#pending.get(msg.id);
+        if (!p) return;
+        this.#pending.delete(msg.id);
+        if (msg.ok) p.resolve(msg.value);
+        else p.reject(deserializeError(msg.error));
+        return;
+      }
+      case 'ev': {
+        if (msg.to !== this.#id) return;
+        const sub = this.#subs.get(msg.subscriptionId);
+        if (!sub) return;
+        const sink = sub.sink as unknown as Record<string, (payload: unknown) => unknown>;
+        void Promise.resolve(sink[msg.kind]!(msg.payload)).catch(() => {});
+        return;
+      }
+    }
+  }
+
+  /** A new leader: everything in flight goes to it again (same call ids), subscriptions too. */
+  #resend(): void {
+    const subscribing = new Set<unknown>();
+    for (const [id, p] of this.#pending) {
+      this.#post({ t: 'req', from: this.#id, id, method: p.method, args: p.args });
+      if (p.method === 'subscribe') subscribing.add(p.args[0]);
+    }
+    for (const [subscriptionId, sub] of this.#subs) {
+      if (subscribing.has(subscriptionId)) continue; // its own request was just resent
+      this.#forward('subscribe', [subscriptionId, sub.name, sub.queries, sub.opts]).catch((error: unknown) => void sub.sink.error(toSerialized(error)));
+    }
+  }
+
+  /** This worker won the election: serve, and run locally what it had forwarded. */
+  #promote(): void {
+    this.#leader = true;
+    this.#leaderId = undefined;
+    this.#post({ t: 'leader', id: this.#id });
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    const subs = [...this.#subs];
+    this.#subs.clear();
+    const made = new Map<unknown, Promise<void>>();
+    for (const [subscriptionId, sub] of subs) made.set(subscriptionId, this.#host.subscribe(sub.clientId, subscriptionId, sub.name, sub.queries, sub.opts, sub.sink));
+    for (const p of pending) {
+      if (p.method === 'subscribe') (made.get(p.args[0]) ?? Promise.resolve()).then(p.resolve, p.reject);
+      else if (p.method === 'unsubscribe') p.resolve(undefined);
+      else this.#serve(this.#id, p.method, p.args).then(p.resolve, p.reject);
+    }
+    const asked = new Set(pending.filter((p) => p.method === 'subscribe').map((p) => p.args[0]));
+    for (const [subscriptionId, sub] of subs) {
+      if (asked.has(subscriptionId)) continue; // its caller hears of a failure
+      made.get(subscriptionId)?.catch((error: unknown) => void sub.sink.error(toSerialized(error)));
+    }
+  }
+
+  /** The leader ends a follower's subscriptions when its worker goes away. */
+  #watchFollower(id: string): void {
+    if (this.#followers.has(id)) return;
+    this.#followers.add(id);
+    void whenReleased(`lightcone:worker:${id}`).then(() => {
+      this.#followers.delete(id);
+      this.#host.dropClient(id);
+    });
+  }
+
+  /** Rejects requests that waited too long with no leader at all. */
+  #expire(): void {
+    if (this.#leader || this.#leaderId !== undefined) return;
+    const now = Date.now();
+    for (const [id, p] of this.#pending) {
+      if (now - p.since < LEADER_TIMEOUT_MS) continue;
+      this.#pending.delete(id);
+      const opts = p.method === 'call' ? (p.args[3] as WireCallOptions | undefined) : undefined;
+      p.reject(
+        new ClosedError(`no Lightcone leader tab answered within ${LEADER_TIMEOUT_MS / 1000} s: retry the call (with the same callId it never applies twice)`, {
+          retryable: true,
+          ...(opts?.callId !== undefined ? { callId: opts.callId } : {}),
+        }),
+      );
+    }
+  }
+
+  #post(msg: Message): void {
+    this.#channel.postMessage(msg);
+  }
+}

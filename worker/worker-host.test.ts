@@ -1,0 +1,150 @@
+// The worker's API in Node, on fake-indexeddb: open/publish by name, calls with idempotency ids,
+// SQL, subscriptions that follow the engine, images, delete, and the reload after a failed write
+// (memory must not keep a transaction that storage refused). Tabs and Web Locks are e2e's job.
+import 'fake-indexeddb/auto';
+import { describe, expect, it } from 'vitest';
+import type { InitialRows, TableUpdate } from '../src/subscriptions/types.ts';
+import type { SerializedError } from '../src/errors.ts';
+import { bundleModule } from '../src/host/bundle.ts';
+import { WorkerHost } from './worker-host.ts';
+
+const chat = (await bundleModule('examples/chat')).code;
+const host = () => new WorkerHost({ mode: 'shared', lock: 'test', lockHeld: Promise.resolve(), testHooks: true });
+let n = 0;
+const fresh = () => `db${++n}`;
+
+/** A sink that records what a subscription delivered. */
+function recorder() {
+  const events: ({ applied: InitialRows } | { update: TableUpdate[] } | { error: SerializedError })[] = [];
+  let wake = () => {};
+  const sink = {
+    applied: (applied: InitialRows) => {
+      events.push({ applied });
+      wake();
+    },
+    update: (update: TableUpdate[]) => {
+      events.push({ update });
+      wake();
+    },
+    error: (error: SerializedError) => {
+      events.push({ error });
+      wake();
+    },
+  };
+  const next = async (count: number) => {
+    for (let i = 0; i < 200 && events.length < count; i++) await new Promise<void>((r) => ((wake = r), setTimeout(r, 10)));
+    return events;
+  };
+  return { sink, events, next };
+}
+
+const texts = async (h: WorkerHost, name: string) => (await h.query(name, 'SELECT * FROM message', undefined)).rows.map((r) => r.text).sort();
+
+describe('WorkerHost', () => {
+  it('opens by name, publishes once, and dedupes calls by id', async () => {
+    const h = host();
+    const name = fresh();
+    expect((await h.open(name, chat)).published).toBe('created');
+    expect((await h.open(name, chat)).published).toBe('unchanged');
+    await h.call(name, 'send_message', { text: 'a' }, { callId: 'x' });
+    await h.call(name, 'send_message', { text: 'a' }, { callId: 'x' });
+    expect(await texts(h, name)).toEqual(['a']);
+    // A second host (another worker, later) opens the same storage without the code.
+    const other = host();
+    await other.call(name, 'send_message', { text: 'a' }, { callId: 'x' });
+    expect(await texts(other, name)).toEqual(['a']);
+    expect((await other.describe(name)).tables.map((t) => t.name).sort()).toEqual(['message', 'user']);
+  });
+
+  it('a database that does not exist and no module is a UsageError', async () => {
+    await expect(host().call(fresh(), 'send_message', { text: 'a' }, {})).rejects.toMatchObject({ name: 'UsageError', code: 'UNKNOWN_DATABASE' });
+    await expect(host().open('bad name!', chat)).rejects.toMatchObject({ code: 'BAD_NAME' });
+  });
+
+  it('subscriptions get initial rows and updates, and end when their client is dropped', async () => {
+    const h = host();
+    const name = fresh();
+    await h.open(name, chat);
+    await h.call(name, 'send_message', { text: 'first' }, {});
+    const r = recorder();
+    await h.subscribe('client-1', 'sub-1', name, ['SELECT * FROM message'], {}, r.sink);
+    await h.call(name, 'send_message', { text: 'second' }, {});
+    const events = await r.next(2);
+    expect(events[0]).toMatchObject({ applied: { message: [{ text: 'first' }] } });
+    expect(events[1]).toMatchObject({ update: [{ table: 'message', inserts: [{ text: 'second' }], deletes: [] }] });
+    h.dropClient('client-1');
+    await h.call(name, 'send_message', { text: 'third' }, {});
+    await new Promise((res) => setTimeout(res, 50));
+    expect(r.events.length).toBe(2);
+  });
+
+  it('after a failed write the database reloads from storage: the refused call is gone, subscriptions continue', async () => {
+    const h = host();
+    const name = fresh();
+    await h.open(name, chat);
+    await h.call(name, 'send_message', { text: 'before' }, { callId: 'b' });
+    const r = recorder();
+    await h.subscribe('c', 's', name, ['SELECT * FROM message'], {}, r.sink);
+    await h.setTestHooks(name, { failWrites: true });
+    await expect(h.call(name, 'send_message', { text: 'refused' }, { callId: 'r' })).rejects.toMatchObject({ name: 'StorageError', code: 'QUOTA_EXCEEDED' });
+    await h.setTestHooks(name, { failWrites: false });
+    await h.call(name, 'send_message', { text: 'after' }, { callId: 'a' });
+    expect(await texts(h, name)).toEqual(['after', 'before']);
+    const events = await r.next(3);
+    expect(events.some((e) => 'error' in e)).toBe(false);
+    // The subscription was made again on the reloaded engine: a fresh snapshot, then the update.
+    expect(events.filter((e) => 'applied' in e).length).toBe(2);
+    expect(events.at(-1)).toMatchObject({ update: [{ inserts: [{ text: 'after' }] }] });
+    // The refused call may be retried with its id: it never ran durably, so it runs now.
+    await h.call(name, 'send_message', { text: 'refused' }, { callId: 'r' });
+    expect(await texts(h, name)).toEqual(['after', 'before', 'refused']);
+  });
+
+  it('export and import move a database; delete ends its subscriptions', async () => {
+    const h = host();
+    const a = fresh();
+    const b = fresh();
+    await h.open(a, chat);
+    await h.call(a, 'send_message', { text: 'exported' }, {});
+    const image = await h.exportDatabase(a);
+    await h.open(b, chat);
+    await h.call(b, 'send_message', { text: 'replaced' }, {});
+    const r = recorder();
+    await h.subscribe('c', 's', b, ['SELECT * FROM message'], {}, r.sink);
+    await h.importDatabase(b, image);
+    expect(await texts(h, b)).toEqual(['exported']);
+    const events = await r.next(2);
+    expect(events[1]).toMatchObject({ applied: { message: [{ text: 'exported' }] } });
+    // open(name, code, image): creates a missing database from the image, leaves an existing one.
+    const c = fresh();
+    expect((await h.open(c, chat, image)).published).toBe('created');
+    expect(await texts(h, c)).toEqual(['exported']);
+    await h.call(c, 'send_message', { text: 'kept' }, {});
+    expect((await host().open(c, chat, image)).published).toBe('unchanged');
+    expect(await texts(h, c)).toEqual(['exported', 'kept']);
+    await h.deleteDatabase(b);
+    expect((await r.next(3))[2]).toMatchObject({ error: { name: 'ClosedError' } });
+    await expect(h.call(b, 'send_message', { text: 'x' }, {})).rejects.toMatchObject({ code: 'UNKNOWN_DATABASE' });
+  });
+
+  it('publish swaps the module under running subscriptions (they get a fresh snapshot)', async () => {
+    const h = host();
+    const name = fresh();
+    await h.open(name, chat);
+    await h.call(name, 'send_message', { text: 'v1' }, {});
+    const r = recorder();
+    await h.subscribe('c', 's', name, ['SELECT * FROM message'], {}, r.sink);
+    expect((await h.publish(name, `${chat}\n// v2`)).published).toBe('updated');
+    expect((await h.publish(name, `${chat}\n// v2`)).published).toBe('unchanged');
+    await h.call(name, 'send_message', { text: 'v2' }, {});
+    const events = await r.next(3);
+    expect(events.map((e) => Object.keys(e)[0])).toEqual(['applied', 'applied', 'update']);
+    expect(events[1]).toMatchObject({ applied: { message: [{ text: 'v1' }] } });
+    await expect(h.publish(name, '')).rejects.toMatchObject({ code: 'BAD_MODULE' });
+  });
+
+  it('test hooks are refused in builds without them', async () => {
+    const h = new WorkerHost({ mode: 'shared', lock: 'test', lockHeld: Promise.resolve(), testHooks: false });
+    await expect(h.setTestHooks('x', { failWrites: true })).rejects.toMatchObject({ code: 'NO_TEST_HOOKS' });
+  });
+});

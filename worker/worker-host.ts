@@ -1,0 +1,400 @@
+// The databases of one origin, hosted by name inside the worker that holds the engine (the
+// SharedWorker, or the elected leader among dedicated workers): opens or publishes each on first
+// use with IndexedDB durability, serves the WorkerApi through the same `Database` facade as Node,
+// and keeps each client's subscriptions so they end when the client does and follow the engine
+// when it is replaced (re-publish, import).
+import { xhrSyncHttp } from './sync-http.ts';
+import type { Identity } from 'spacetimedb';
+import { indexedDbDurability } from '../src/durability/indexeddb.ts';
+import type { Durability } from '../src/durability/durability.ts';
+import { databaseFacade, type Database, type SchemaDescription } from '../src/engine/database.ts';
+import { Engine, type PublishResult } from '../src/engine/engine.ts';
+import { ClosedError, StorageError, UsageError, type SerializedError } from '../src/errors.ts';
+import type { LogEntry } from '../src/host/host.ts';
+import type { SqlResult } from '../src/sql/execute.ts';
+import type { SubscriptionHandle } from '../src/subscriptions/types.ts';
+import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCallOptions, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
+import { PROTOCOL_VERSION } from '../src/client/protocol.ts';
+import { hasWebLocks, holdLock, whenReleased } from '../src/client/locks.ts';
+import { revive, serializeError } from '../src/client/wire.ts';
+import { fenced } from './fenced-durability.ts';
+import { originOwner } from './origin-owner.ts';
+import { delayAcks } from './test-hooks.ts';
+
+/** How a host is set up by its entry. */
+export interface WorkerHostOptions {
+  /** What `hello` reports. */
+  mode: 'shared' | 'leader';
+  /** The Web Lock this worker holds while alive, and a promise that it is held. */
+  lock: string;
+  lockHeld: Promise<unknown>;
+  /** Whether `setTestHooks` works (true only in test builds). */
+  testHooks: boolean;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** A client's subscription, kept so it can be made again on a replacement engine. */
+interface Live {
+  name: string;
+  queries: string[];
+  opts: WireSubscribeOptions;
+  sink: SubscriptionSink;
+  handle: SubscriptionHandle | undefined;
+}
+
+/** One hosted database: its engine and facade (once open), the code it runs, its test hooks. */
+class Slot {
+  engine: Engine | undefined;
+  db: Database | undefined;
+  code: string | undefined;
+  /** The durability under the current engine (to tell whose write failed). */
+  durability: Durability | undefined;
+  /** Releases the origin-wide Web Lock this worker holds on the database while its engine is open. */
+  unlock: (() => void) | undefined;
+  /** Set while the database reloads after a failed write: subscriptions move, they do not end. */
+  reloading: Promise<void> | undefined;
+  readonly hooks: TestHooks = {};
+  /** Subscriptions on this database, to move to the next engine. */
+  readonly subs = new Set<Live>();
+  /** Serializes open, publish, import and delete on this database. */
+  #turn: Promise<unknown> = Promise.resolve();
+
+  exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(f);
+    this.#turn = run.catch(() => {});
+    return run;
+  }
+}
+
+/** Implements the worker's API over the engines it hosts. */
+export class WorkerHost implements WorkerApi {
+  readonly #opts: WorkerHostOptions;
+  readonly #slots = new Map<string, Slot>();
+  /** clientId → subscriptionId → subscription. */
+  readonly #clients = new Map<string, Map<string, Live>>();
+  #owner: Promise<Identity> | undefined;
+
+  constructor(opts: WorkerHostOptions) {
+    this.#opts = opts;
+  }
+
+  async hello(hello: ClientHello): Promise<WorkerHello> {
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      throw new UsageError(
+        'PROTOCOL_MISMATCH',
+        `this page speaks Lightcone worker protocol ${hello.protocol} but the running worker speaks ${PROTOCOL_VERSION}: another tab runs a different version; close the other tabs of this site and reload`,
+        { client: hello.protocol, worker: PROTOCOL_VERSION },
+      );
+    }
+    await this.#opts.lockHeld;
+    this.watchClient(hello.clientId, `lightcone:client:${hello.clientId}`);
+    return { protocol: PROTOCOL_VERSION, lock: this.#opts.lock, mode: this.#opts.mode };
+  }
+
+  /** Ends a client's subscriptions once the Web Lock it holds while alive is released. */
+  watchClient(clientId: string, lock: string): void {
+    if (this.#clients.has(clientId)) return;
+    this.#clients.set(clientId, new Map());
+    void whenReleased(lock).then(() => this.dropClient(clientId));
+  }
+
+  /** Ends every subscription of a client. */
+  dropClient(clientId: string): void {
+    const subs = this.#clients.get(clientId);
+    this.#clients.delete(clientId);
+    for (const live of subs?.values() ?? []) this.#stop(live);
+  }
+
+  async open(name: string, code: string | undefined, image?: Uint8Array): Promise<DatabaseInfo> {
+    const slot = this.#slot(name);
+    return slot.exclusive(async () => {
+      const seeded = !slot.engine && image !== undefined && (await this.#seed(name, slot, image));
+      if (slot.engine && (code === undefined || code === slot.code)) return info(slot.engine, seeded ? 'created' : 'unchanged');
+      // A different module (or one given for the first time): publish it over the running database.
+      await this.#closeSlot(slot);
+      const engine = await this.#openEngine(name, slot, code);
+      return info(engine, seeded && engine.publishResult === 'unchanged' ? 'created' : engine.publishResult);
+    });
+  }
+
+  publish(name: string, code: string): Promise<DatabaseInfo> {
+    if (typeof code !== 'string' || code.length === 0) return Promise.reject(new UsageError('BAD_MODULE', 'publish needs a module bundle (what `import m from "./module.ts?lightcone"` gives as m.code)'));
+    return this.open(name, code);
+  }
+
+  async call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown> {
+    const callOpts = { ...(opts.sender !== undefined ? { sender: opts.sender } : {}), ...(opts.callId !== undefined ? { callId: opts.callId } : {}) };
+    const slot = this.#slot(name);
+    const db = await this.#db(name);
+    try {
+      return await db.call(fn, revive(args), callOpts);
+    } catch (error) {
+      // The engine was being replaced under the call (a reload after a failed write): it did not
+      // commit there, so run it once on the new engine. The call id keeps that at most once.
+      const replaced = slot.db !== db || slot.reloading !== undefined;
+      const transient = error instanceof ClosedError || (error instanceof StorageError && error.code === 'RELOADING');
+      if (!replaced || !transient || opts.callId === undefined) throw error;
+      return (await this.#db(name)).call(fn, revive(args), callOpts);
+    }
+  }
+
+  async query(name: string, sql: string, sender: string | undefined): Promise<SqlResult> {
+    return (await this.#db(name)).query(sql, sender !== undefined ? { sender } : {});
+  }
+
+  async logs(name: string, limit: number | undefined): Promise<LogEntry[]> {
+    return (await this.#db(name)).logs(limit !== undefined ? { limit } : {});
+  }
+
+  async describe(name: string): Promise<SchemaDescription> {
+    return (await this.#db(name)).describe();
+  }
+
+  async subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void> {
+    const slot = this.#slot(name);
+    const db = await this.#db(name);
+    let subs = this.#clients.get(clientId);
+    if (!subs) {
+      subs = new Map();
+      this.#clients.set(clientId, subs);
+    }
+    const old = subs.get(subscriptionId);
+    if (old) this.#stop(old);
+    const live: Live = { name, queries: [...queries], opts, sink, handle: undefined };
+    subs.set(subscriptionId, live);
+    slot.subs.add(live);
+    await this.#start(live, db);
+  }
+
+  async unsubscribe(clientId: string, subscriptionId: string): Promise<void> {
+    const subs = this.#clients.get(clientId);
+    const live = subs?.get(subscriptionId);
+    subs?.delete(subscriptionId);
+    if (live) this.#stop(live);
+  }
+
+  async exportDatabase(name: string): Promise<Uint8Array> {
+    await this.#db(name);
+    return this.#slot(name).engine!.exportImage();
+  }
+
+  async importDatabase(name: string, image: Uint8Array): Promise<DatabaseInfo> {
+    const slot = this.#slot(name);
+    return slot.exclusive(async () => {
+      await this.#closeSlot(slot);
+      await indexedDbDurability(name).destroy();
+      await Engine.importImage(this.#durability(name, slot), name, image);
+      const engine = await this.#openEngine(name, slot, undefined);
+      return info(engine, 'created');
+    });
+  }
+
+  async deleteDatabase(name: string): Promise<void> {
+    const slot = this.#slot(name);
+    await slot.exclusive(async () => {
+      await this.#closeSlot(slot);
+      const gone = new ClosedError(`database ${name} was deleted`, { database: name });
+      for (const live of [...slot.subs]) {
+        this.#stop(live);
+        live.sink.error(gone.toJSON());
+      }
+      await indexedDbDurability(name).destroy();
+    });
+  }
+
+  async setTestHooks(name: string, hooks: TestHooks): Promise<void> {
+    if (!this.#opts.testHooks) throw new UsageError('NO_TEST_HOOKS', 'test hooks exist only in test builds (vite build --mode e2e)');
+    const slot = this.#slot(name);
+    if (hooks.failWrites !== undefined) slot.hooks.failWrites = hooks.failWrites;
+    if (hooks.writeDelayMs !== undefined) slot.hooks.writeDelayMs = hooks.writeDelayMs;
+    if (hooks.ackDelayMs !== undefined) slot.hooks.ackDelayMs = hooks.ackDelayMs;
+    if (hooks.crash) setTimeout(() => (globalThis as { close?: () => void }).close?.(), 0);
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────
+
+  #slot(name: string): Slot {
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      throw new UsageError('BAD_NAME', `database name ${JSON.stringify(name)} is not valid: use letters, digits, - and _ (at most 64)`, { name });
+    }
+    let slot = this.#slots.get(name);
+    if (!slot) {
+      slot = new Slot();
+      this.#slots.set(name, slot);
+    }
+    return slot;
+  }
+
+  /**
+   * Creates database `name` from `image` if it does not exist yet (returns true). If it exists, it
+   * is left open as it is (returns false).
+   */
+  async #seed(name: string, slot: Slot, image: Uint8Array): Promise<boolean> {
+    try {
+      await this.#openEngine(name, slot, undefined);
+      return false;
+    } catch (error) {
+      if (!(error instanceof UsageError && error.code === 'UNKNOWN_DATABASE')) throw error;
+    }
+    await indexedDbDurability(name).destroy(); // the empty storage the attempt left behind
+    await Engine.importImage(this.#durability(name, slot), name, image);
+    return true;
+  }
+
+  /** The open database `name`, opening an existing one on first use. */
+  async #db(name: string): Promise<Database> {
+    const slot = this.#slot(name);
+    if (slot.reloading) await slot.reloading;
+    if (slot.db) return slot.db;
+    return slot.exclusive(async () => {
+      if (!slot.db) await this.#openEngine(name, slot, undefined);
+      return slot.db!;
+    });
+  }
+
+  async #openEngine(name: string, slot: Slot, code: string | undefined): Promise<Engine> {
+    this.#owner ??= originOwner();
+    const owner = await this.#owner.catch((e: unknown) => {
+      this.#owner = undefined;
+      throw e;
+    });
+    const unlock = await lockDatabase(name);
+    const durability = this.#durability(name, slot);
+    let engine: Engine;
+    try {
+      engine = await Engine.open({ name, durability, owner, http: xhrSyncHttp, ...(code !== undefined ? { code } : {}) });
+    } catch (error) {
+      unlock();
+      throw error;
+    }
+    slot.unlock = unlock;
+    slot.durability = durability;
+    const db = databaseFacade(engine);
+    slot.engine = engine;
+    slot.db = db;
+    if (code !== undefined) slot.code = code;
+    // Subscriptions of the previous engine continue here, from a fresh snapshot.
+    for (const live of slot.subs) void this.#start(live, db).catch(() => {});
+    return engine;
+  }
+
+  /** Closes the slot's engine; its subscriptions stay registered to move to the next engine. */
+  async #closeSlot(slot: Slot): Promise<void> {
+    const db = slot.db;
+    slot.engine = undefined;
+    slot.db = undefined;
+    slot.durability = undefined;
+    const unlock = slot.unlock;
+    slot.unlock = undefined;
+    for (const live of slot.subs) {
+      const handle = live.handle;
+      live.handle = undefined;
+      handle?.unsubscribe();
+    }
+    try {
+      await db?.close();
+    } finally {
+      unlock?.();
+    }
+  }
+
+  /** Subscribes `live` on `db`; resolves once its initial rows went to the sink. */
+  #start(live: Live, db: Database): Promise<void> {
+    const sink = live.sink;
+    const handle = db.subscribe(
+      live.queries,
+      {
+        onApplied: (initial) => void Promise.resolve(sink.applied(initial)).catch(() => {}),
+        onUpdate: (update) => void Promise.resolve(sink.update(update)).catch(() => {}),
+        onError: (error) => {
+          if (live.handle !== handle) return; // a replaced engine's subscription ending
+          if (this.#slots.get(live.name)?.reloading !== undefined) return; // it moves to the reloaded engine
+          void Promise.resolve(sink.error(toSerialized(error))).catch(() => {});
+        },
+      },
+      { ...(live.opts.sender !== undefined ? { sender: live.opts.sender } : {}), ...(live.opts.confirmedReads !== undefined ? { confirmedReads: live.opts.confirmedReads } : {}) },
+    );
+    live.handle = handle;
+    return handle.applied;
+  }
+
+  #stop(live: Live): void {
+    const handle = live.handle;
+    live.handle = undefined;
+    handle?.unsubscribe();
+    this.#slots.get(live.name)?.subs.delete(live);
+  }
+
+  /**
+   * A log write failed: the engine's memory holds a transaction storage does not. Drop that
+   * engine (writing nothing more) and reopen the database from what is durable; subscriptions
+   * continue on the new engine from a fresh snapshot. The failed call has already rejected.
+   */
+  #reload(name: string, slot: Slot, failed: Durability): void {
+    if (slot.durability !== failed || slot.reloading) return;
+    slot.reloading = slot
+      .exclusive(async () => {
+        if (slot.durability !== failed) return;
+        await this.#closeSlot(slot).catch(() => {}); // the fence refuses its final snapshot and log save
+        await this.#openEngine(name, slot, undefined);
+      })
+      .catch(() => {})
+      .finally(() => {
+        slot.reloading = undefined;
+      });
+  }
+
+  #durability(name: string, slot: Slot): Durability {
+    const durability: Durability = fenced(this.#storage(name, slot), () => this.#reload(name, slot, durability));
+    return durability;
+  }
+
+  #storage(name: string, slot: Slot): Durability {
+    if (!this.#opts.testHooks) return indexedDbDurability(name);
+    const storage = indexedDbDurability(name, {
+      beforeLogWrite: async () => {
+        const ms = slot.hooks.writeDelayMs ?? 0;
+        if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+      },
+      beforeLogCommit: () => {
+        if (slot.hooks.failWrites) throw new DOMException('test hook: the storage quota is exhausted', 'QuotaExceededError');
+      },
+    });
+    return delayAcks(storage, () => slot.hooks.ackDelayMs ?? 0);
+  }
+}
+
+/** How long opening waits for another worker to let go of a database. */
+const DATABASE_LOCK_WAIT_MS = 5_000;
+
+/**
+ * Takes the origin-wide Web Lock `lightcone:database:<name>`, so that one engine at most runs a
+ * database: a SharedWorker of another build of the app (another script URL, so another worker)
+ * or a stray leader cannot append to the same commit log. A no-op where Web Locks are missing.
+ */
+async function lockDatabase(name: string): Promise<() => void> {
+  if (!hasWebLocks()) return () => {};
+  const timeout = AbortSignal.timeout(DATABASE_LOCK_WAIT_MS);
+  try {
+    return await holdLock(`lightcone:database:${name}`, timeout);
+  } catch {
+    throw new StorageError(
+      'DATABASE_IN_USE',
+      `database ${name} is open in another Lightcone worker of this site (a tab running another version of the app?): close the other tabs of this site and reload`,
+      { database: name },
+    );
+  }
+}
+
+function info(engine: Engine, published: PublishResult): DatabaseInfo {
+  return { name: engine.name, identity: engine.identity.toHexString(), owner: engine.owner.toHexString(), published };
+}
+
+/** Any error as the plain form `errorFromJSON` rebuilds. */
+export function toSerialized(error: unknown): SerializedError {
+  const wire = serializeError(error);
+  if ('lightcone' in wire) return wire.lightcone;
+  if ('error' in wire) return { name: wire.error.name, code: 'ERROR', message: wire.error.message, details: {} };
+  return { name: 'Error', code: 'ERROR', message: String(wire.raw), details: {} };
+}
