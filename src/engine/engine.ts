@@ -5,7 +5,7 @@
 import { ConnectionId, Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
 import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
-import { ClosedError, InternalError, ModuleError, SenderError, UsageError, type SqlError } from '../errors.ts';
+import { ClosedError, InternalError, ModuleError, SenderError, StorageError, UsageError, type SqlError } from '../errors.ts';
 import { Host, nowMicros, type CallContext, type LogEntry } from '../host/host.ts';
 import type { FunctionDef } from '../host/module-def.ts';
 import { decodeValue, encodeArgs } from '../host/values.ts';
@@ -132,7 +132,7 @@ export class Engine {
       const idBytes = new Uint8Array(8);
       new DataView(idBytes.buffer).setBigUint64(0, e.id, true);
       const row = ds.scanPoint(pk, idBytes)[0];
-      if (!row) return; // deleted: cancelled
+      if (!row || this.#diverged !== undefined) return; // deleted (cancelled), or memory is ahead of disk
       const fnName = e.table.schedule!.functionName;
       const now = nowMicros();
       const ctx: CallContext = { sender: this.#identity.__identity__, connectionId: 0n, timestamp: e.dueMicros > now ? e.dueMicros : now };
@@ -303,12 +303,27 @@ export class Engine {
       this.#sinceSnapshot++;
       this.#logBytes += payload.length;
       durable = rec.durable;
+      // A write that fails leaves its transaction in memory but not on disk: from then on the
+      // engine refuses work (and never snapshots that state) until it is reopened.
+      durable.catch((e: unknown) => {
+        this.#diverged ??= e;
+      });
       if (callId !== undefined) this.#calls.add(callId, durable);
     }
     for (const l of this.#commitListeners) l(delta, { reducer, sender: ctx.sender, timestamp: ctx.timestamp, durable });
     this.#pendingDurable = durable;
   }
   #pendingDurable: Promise<void> = Promise.resolve();
+  #diverged: unknown;
+
+  /** Throws when a commit could not be made durable: memory is ahead of disk until a reopen. */
+  #checkDiverged(): void {
+    if (this.#diverged === undefined) return;
+    const why = (this.#diverged as Error).message ?? String(this.#diverged);
+    throw new StorageError('NOT_DURABLE', `database ${this.name} has a transaction that could not be made durable (${why}); close and reopen it to continue from what is on disk (nothing durable was lost)`, {
+      database: this.name,
+    });
+  }
 
   /** Listens to every commit (delta + when it is durable). Returns the unsubscribe function. */
   onCommit(listener: (delta: TxDelta, info: { reducer: string; sender: bigint; timestamp: bigint; durable: Promise<void> }) => void): () => void {
@@ -346,6 +361,7 @@ export class Engine {
   }
 
   #execute(name: string, args: unknown, opts: CallOptions): { value: unknown; durable: Promise<void> } {
+    this.#checkDiverged();
     const host = this.#host;
     const sender = toIdentity(opts.sender ?? this.owner, 'sender');
     const reducer = host.reducer(name);
@@ -413,7 +429,7 @@ export class Engine {
    * that snapshot (at least SNAPSHOT_LOG_BYTES), so that opening never replays a long log.
    */
   #maybeSnapshot(force = false): void {
-    if (this.#sinceSnapshot === 0) return;
+    if (this.#sinceSnapshot === 0 || this.#diverged !== undefined) return;
     if (!force && this.#sinceSnapshot < this.#snapshotEvery && this.#logBytes < Math.max(SNAPSHOT_LOG_BYTES, this.#imageBytes / 4)) return;
     const snapshot = { lsn: this.#lastLsn, image: this.#host.datastore.export() };
     this.#imageBytes = snapshot.image.length;
@@ -431,6 +447,7 @@ export class Engine {
   /** Runs SQL (DML is a transaction; resolves once it is durable). */
   sql(query: string, opts: SqlOptions = {}): Promise<SqlResult> {
     return this.#serial(() => {
+      this.#checkDiverged();
       this.#pendingDurable = Promise.resolve();
       const res = executeSql(this, query, opts);
       this.#maybeSnapshot();
