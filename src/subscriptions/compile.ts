@@ -1,13 +1,14 @@
 // Compiles one query of SpacetimeDB's subscription dialect against the module schema, once: it
-// resolves tables and columns, enforces the dialect's rules (indexed join columns, event tables
-// never on the lookup side, private tables for the owner only), encodes literals in stored form,
-// and derives the keys that let identical queries share one evaluation and queries differing
-// only in an equality literal share one group.
+// resolves tables, views and columns, enforces the dialect's rules (indexed join columns, event
+// tables never on the lookup side, private tables for the owner only), encodes literals in stored
+// form, and derives the keys that let identical queries share one evaluation and queries
+// differing only in an equality literal share one group. Row-level security is added in rls.ts.
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
 import { SqlError } from '../errors.ts';
 import type { Host } from '../host/host.ts';
-import type { ColumnRef, Operand, Predicate, TableRef } from '../sql/ast.ts';
+import type { ViewDef } from '../host/module-def.ts';
+import type { ColumnRef, Operand, Predicate, SubscriptionQuery, TableRef } from '../sql/ast.ts';
 import { encodeLiteral } from '../sql/literals.ts';
 import { parseSubscriptionQuery } from '../sql/parser.ts';
 import { and, conjuncts, predicateSql, predicateText, TRUE, type Pred, type Side } from './predicate.ts';
@@ -27,20 +28,34 @@ export interface GroupKey {
   readonly mapKey: KeyValue;
 }
 
-/** A subscription query checked and compiled against the schema. */
-export interface CompiledQuery {
-  /** The SQL as given. */
-  readonly sql: string;
+/**
+ * Where a query's rows come from when no table delta gives them: a view, re-run when a table it
+ * read changed (anonymous views once for everyone, sender views per identity), or a query re-run
+ * when one of `reads` changed (row-level security that joins too many tables to be incremental).
+ * `key` identifies one shared evaluation.
+ */
+export type SourceSpec =
+  | { readonly kind: 'view'; readonly key: string; readonly view: ViewDef; readonly sender: bigint }
+  | { readonly kind: 'query'; readonly key: string; readonly sql: string; readonly bind: readonly SqlValue[]; readonly reads: readonly string[] };
+
+/** One or two tables, joined on one column of each, with a WHERE over their stored values. */
+export interface Relation {
   /** `[from]` or `[from, join]`. */
   readonly tables: readonly [StoreTable] | readonly [StoreTable, StoreTable];
   /** Join columns: of the FROM table, then of the JOIN table. */
   readonly joinCols: readonly [number, number] | undefined;
   /** Whose rows the query returns. */
   readonly returns: Side;
-  /** The FROM table is an event table: results are inserts of the transaction only, never cached. */
-  readonly transient: boolean;
   /** The whole WHERE clause. */
   readonly where: Pred;
+}
+
+/** A subscription query checked and compiled against the schema. */
+export interface CompiledQuery extends Relation {
+  /** The SQL as given. */
+  readonly sql: string;
+  /** The FROM table is an event table: results are inserts of the transaction only, never cached. */
+  readonly transient: boolean;
   /** The grouping equality, if the WHERE has one at top level. */
   readonly key: GroupKey | undefined;
   /** `where` without the grouping equality. */
@@ -49,12 +64,18 @@ export interface CompiledQuery {
   readonly shapeKey: string;
   /** Equal for identical queries (same shape and literal). */
   readonly planKey: string;
+  /**
+   * Set when the rows of `tables[0]` (the only table) come from an evaluation rather than from
+   * transaction deltas: a view, or a query re-run. `where` then filters what it returns.
+   */
+  readonly source: SourceSpec | undefined;
 }
 
 /**
- * Parses and checks one subscription query. Throws SqlError: PARSE_ERROR and UNSUPPORTED from
- * the parser; UNKNOWN_TABLE, UNKNOWN_COLUMN, PERMISSION_DENIED, TYPE_MISMATCH, NOT_COMPARABLE,
- * UNINDEXED_JOIN, EVENT_TABLE_LOOKUP, and UNSUPPORTED for views and row-level security (not yet).
+ * Parses and checks one subscription query (without row-level security: see rls.ts). Throws
+ * SqlError: PARSE_ERROR and UNSUPPORTED from the parser (and for a view in a join);
+ * UNKNOWN_TABLE, UNKNOWN_COLUMN, PERMISSION_DENIED, TYPE_MISMATCH, NOT_COMPARABLE,
+ * UNINDEXED_JOIN, EVENT_TABLE_LOOKUP.
  *
  * @example
  * const q = compileQuery(host, 'SELECT * FROM message WHERE room_id = 5', { sender, isOwner: true });
@@ -62,13 +83,38 @@ export interface CompiledQuery {
  */
 export function compileQuery(host: Host, sql: string, ctx: CompileContext): CompiledQuery {
   const ast = parseSubscriptionQuery(sql);
+  const rel = compileRelation(host, ast, ctx.sender, { access: ctx.isOwner ? 'owner' : 'client', requireIndex: true });
+  const view = rel.tables[0].def.view;
+  if (!view) return finishQuery(sql, rel, undefined);
+  const sender = view.isAnonymous ? undefined : ctx.sender;
+  const key = `view:${view.name}${sender === undefined ? '' : `|${sender.toString(16)}`}`;
+  return finishQuery(sql, rel, { kind: 'view', key, view, sender: ctx.sender });
+}
+
+/** How `compileRelation` checks tables: as a client (private tables refused), as the owner, or as a rule (anything). */
+export interface RelationChecks {
+  access: 'client' | 'owner' | 'rule';
+  /** Refuse joins on columns no index starts with (subscriptions); rules may join on any column. */
+  requireIndex: boolean;
+}
+
+/** Resolves and checks a parsed subscription query's tables, join and WHERE (`:sender` bound to `sender`). */
+export function compileRelation(host: Host, ast: SubscriptionQuery, sender: bigint, checks: RelationChecks): Relation {
   const join = ast.joins[0];
   const refs: TableRef[] = join ? [ast.from, join.table] : [ast.from];
-  const tables = refs.map((r) => resolveTable(host, r, ctx));
-  const scope = new Scope(host, refs, tables, ctx.sender);
+  const tables = refs.map((r) => resolveTable(host, r, checks));
+  const scope = new Scope(host, refs, tables, sender);
 
   let joinCols: readonly [number, number] | undefined;
   if (join) {
+    for (const t of tables) {
+      if (t.def.view) {
+        throw new SqlError('UNSUPPORTED', `${t.def.canonicalName} is a view: Lightcone cannot join views in subscriptions yet; subscribe to the view alone (SELECT * FROM ${t.def.canonicalName} WHERE …)`, {
+          view: t.def.canonicalName,
+          construct: 'view in a join',
+        });
+      }
+    }
     const l = scope.column(join.on.left);
     const r = scope.column(join.on.right);
     const ends = l.side === 0 ? ([l, r] as const) : ([r, l] as const);
@@ -77,7 +123,7 @@ export function compileQuery(host: Host, sql: string, ctx: CompileContext): Comp
       if (t.sqlCols[e.col] === undefined) {
         throw new SqlError('NOT_COMPARABLE', `cannot join on ${columnName(t, e.col)}: its type ${t.codecs[e.col]!.typeName} cannot be compared`, { column: columnName(t, e.col) });
       }
-      if (!isIndexed(t, e.col)) {
+      if (checks.requireIndex && !isIndexed(t, e.col)) {
         throw new SqlError(
           'UNINDEXED_JOIN',
           `Subscriptions require indexes on join columns: ${columnName(t, e.col)} has no index. Add .index('btree') to it in the module, or join on indexed columns`,
@@ -99,11 +145,20 @@ export function compileQuery(host: Host, sql: string, ctx: CompileContext): Comp
     joinCols = [a.col, b.col];
   }
 
-  const where = ast.where ? scope.predicate(ast.where) : TRUE;
-  const returns: Side = ast.returns.alias === ast.from.alias ? 0 : 1;
-  const transient = tables[0]!.def.isEvent;
+  return {
+    tables: tables as [StoreTable] | [StoreTable, StoreTable],
+    joinCols,
+    returns: ast.returns.alias === ast.from.alias ? 0 : 1,
+    where: ast.where ? scope.predicate(ast.where) : TRUE,
+  };
+}
 
-  // Group by the first top-level `column = literal`: its value picks the subscriptions a row reaches.
+/**
+ * Completes a relation into a query: its grouping key (the first top-level `column = literal`,
+ * whose value picks the subscriptions a row reaches) and the keys that share plans and groups.
+ */
+export function finishQuery(sql: string, rel: Relation, source: SourceSpec | undefined): CompiledQuery {
+  const { tables, joinCols, returns, where } = rel;
   const parts = conjuncts(where);
   let key: GroupKey | undefined;
   let rest = where;
@@ -113,34 +168,33 @@ export function compileQuery(host: Host, sql: string, ctx: CompileContext): Comp
     key = { side: p.side, col: p.col, value: p.value, mapKey: keyOf(p.value)! };
     rest = and(parts.filter((_, i) => i !== at));
   }
-  const relation = `${tables.map((t) => t.def.name).join('⋈')}|${joinCols ? joinCols.join('=') : ''}|r${returns}`;
+  const relation = `${tables.map((t) => t.def.name).join('⋈')}|${joinCols ? joinCols.join('=') : ''}|r${returns}${source ? `@${source.key}` : ''}`;
   const shapeKey = `${relation}|${key ? `k${key.side}.${key.col}` : ''}|${predicateText(rest)}`;
   const planKey = key ? `${shapeKey}|=${valueText(key.value)}` : shapeKey;
-  return {
-    sql,
-    tables: tables as [StoreTable] | [StoreTable, StoreTable],
-    joinCols,
-    returns,
-    transient,
-    where,
-    key,
-    rest,
-    shapeKey,
-    planKey,
-  };
+  return { sql, tables, joinCols, returns, where, transient: tables[0].def.isEvent, key, rest, shapeKey, planKey, source };
 }
 
 /**
  * The SQLite query giving a compiled query's current rows (`0, _row` of the returned table, one
- * row per matching pair, so joins keep their multiplicity), with its parameters.
+ * row per matching pair, so joins keep their multiplicity), with its parameters. Not for queries
+ * with a `source` (their rows are not stored).
  */
-export function initialSql(q: CompiledQuery): { sql: string; bind: SqlValue[] } {
+export function initialSql(q: Relation): { sql: string; bind: SqlValue[] } {
   const bind: SqlValue[] = [];
-  const col = (side: Side, c: number) => `r${side}.${q.tables[side]!.sqlCols[c]!}`;
-  let from = `${q.tables[0].sqlName} AS r0`;
-  if (q.joinCols) from += ` JOIN ${q.tables[1]!.sqlName} AS r1 ON ${col(0, q.joinCols[0])} = ${col(1, q.joinCols[1])}`;
+  return { sql: `SELECT 0, r${q.returns}._row FROM ${relationSql(q, 'r', [q.tables[0].sqlName, q.tables[1]?.sqlName ?? ''], bind)}`, bind };
+}
+
+/**
+ * The `FROM … [JOIN … ON …] [WHERE …]` part of a relation's SQL, its relations aliased
+ * `${alias}0` and `${alias}1` and read from `sources` (table names or subqueries whose
+ * parameters are already in `bind`); the WHERE's literals are appended to `bind`.
+ */
+export function relationSql(q: Relation, alias: string, sources: readonly string[], bind: SqlValue[]): string {
+  const col = (side: Side, c: number) => `${alias}${side}.${q.tables[side]!.sqlCols[c]!}`;
+  let from = `${sources[0]!} AS ${alias}0`;
+  if (q.joinCols) from += ` JOIN ${sources[1]!} AS ${alias}1 ON ${col(0, q.joinCols[0])} = ${col(1, q.joinCols[1])}`;
   const where = q.where.kind === 'const' && q.where.value ? '' : ` WHERE ${predicateSql(q.where, col, bind)}`;
-  return { sql: `SELECT 0, r${q.returns}._row FROM ${from}${where}`, bind };
+  return `${from}${where}`;
 }
 
 /** A column can serve a join lookup when an index starts with it. */
@@ -148,55 +202,21 @@ export function isIndexed(t: StoreTable, col: number): boolean {
   return t.def.indexes.some((ix) => ix.columns[0] === col);
 }
 
-/** Resolves a FROM/JOIN name to a table, or says why it cannot be subscribed to. */
-function resolveTable(host: Host, ref: TableRef, ctx: CompileContext): StoreTable {
+/** Resolves a FROM/JOIN name to a table or view, or says why it cannot be read. */
+function resolveTable(host: Host, ref: TableRef, checks: RelationChecks): StoreTable {
   const t = host.datastore.tableByName(ref.name);
-  // Extension point (issue 3): a view subscribed by name becomes a relation whose rows the view's
-  // own evaluation maintains (re-run when its read set changes, per sender for sender views, the
-  // difference fed to the plans like a table delta). Its datastore table only holds rows while a
-  // query materializes it, so until then a view is refused rather than faked.
-  if (t?.def.view || (!t && host.schema.views.some((v) => v.name === ref.name || v.canonicalName === ref.name))) {
-    throw new SqlError('UNSUPPORTED', `${ref.name} is a view: Lightcone cannot subscribe to views yet; subscribe to the tables it reads, or read it with db.sql`, {
-      view: ref.name,
-      construct: 'view subscription',
-    });
-  }
   if (!t) {
     const names = host.datastore.tables.filter((x) => !x.def.view).map((x) => x.def.canonicalName).join(', ');
     throw new SqlError('UNKNOWN_TABLE', `no such table: ${ref.name} (tables: ${names || 'none'})`, { table: ref.name });
   }
-  if (!t.def.isPublic && !ctx.isOwner) {
-    throw new SqlError('PERMISSION_DENIED', `table ${t.def.canonicalName} is private: only the database owner can subscribe to it`, { table: t.def.canonicalName });
+  if (!t.def.isPublic && checks.access === 'client') {
+    const what = t.def.view ? 'view' : 'table';
+    throw new SqlError('PERMISSION_DENIED', `${what} ${t.def.canonicalName} is private: only the database owner can subscribe to it`, { table: t.def.canonicalName });
   }
-  // Extension point (issue 3): row-level security conjoins each rule on this table, evaluated per
-  // subscriber identity. Until rules are enforced, a table that has them is the owner's only.
-  if (!ctx.isOwner && rlsTables(host).has(t.def.name)) {
-    throw new SqlError('UNSUPPORTED', `table ${t.def.canonicalName} has row-level security rules, which Lightcone does not enforce yet: only the owner can subscribe to it`, {
-      table: t.def.canonicalName,
-      construct: 'row-level security',
-    });
+  if (t.def.view && checks.access === 'rule') {
+    throw new SqlError('UNSUPPORTED', `row-level security rules cannot read views (${t.def.canonicalName})`, { view: t.def.canonicalName, construct: 'view in a rule' });
   }
   return t;
-}
-
-const rlsCache = new WeakMap<Host, Set<string>>();
-/** Source names of the tables that row-level security rules filter. */
-function rlsTables(host: Host): Set<string> {
-  let s = rlsCache.get(host);
-  if (!s) {
-    s = new Set();
-    for (const rule of host.schema.rls) {
-      try {
-        const name = parseSubscriptionQuery(rule).returns.name;
-        const t = host.datastore.tableByName(name);
-        if (t) s.add(t.def.name);
-      } catch {
-        /* an unparseable rule filters nothing we could name */
-      }
-    }
-    rlsCache.set(host, s);
-  }
-  return s;
 }
 
 function columnName(t: StoreTable, col: number): string {

@@ -268,7 +268,7 @@ describe(`live queries against a fresh db.sql after every transaction (seed ${SE
     for (const s of subs) s.handle.unsubscribe();
     for (const e of events) e.handle.unsubscribe();
     client.close();
-    expect(live.stats()).toEqual({ subscribers: 0, plans: 0, groups: 0 });
+    expect(live.stats()).toEqual({ subscribers: 0, plans: 0, groups: 0, sources: 0 });
   }, 60_000);
 });
 

@@ -128,7 +128,7 @@ describe('live queries', () => {
     const same = Array.from({ length: 10 }, () => h.sub(['SELECT * FROM message WHERE room_id = 3']));
     const joins = Array.from({ length: 50 }, (_, r) => h.sub([`SELECT m.* FROM message m JOIN room r ON m.room_id = r.id WHERE r.id = ${r}`]));
     await Promise.all([...rooms, ...same, ...joins].map((m) => m.handle.applied));
-    expect(h.live.stats()).toEqual({ subscribers: 160, plans: 150, groups: 2 });
+    expect(h.live.stats()).toEqual({ subscribers: 160, plans: 150, groups: 2, sources: 0 });
     await h.apply([room(3, 'three'), msg(1, 3)]);
     await h.settle();
     const called = (ms: Mirror[]) => ms.flatMap((m, i) => (m.updates.length ? [i] : []));
@@ -138,7 +138,7 @@ describe('live queries', () => {
     expect(rooms[3]!.updates[0]).toEqual(same[0]!.updates[0]);
     // Unsubscribing drops plans and groups that nobody uses any more.
     for (const m of [...rooms, ...same, ...joins]) m.handle.unsubscribe();
-    expect(h.live.stats()).toEqual({ subscribers: 0, plans: 0, groups: 0 });
+    expect(h.live.stats()).toEqual({ subscribers: 0, plans: 0, groups: 0, sources: 0 });
   });
 
   it('shared updates stay per subscriber when one of them has several direct tables', async () => {

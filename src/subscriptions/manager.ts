@@ -2,17 +2,24 @@
 // per distinct query, grouped by equality literal), get their initial rows from one snapshot
 // between transactions, and then one update per commit that changed their rows, computed from
 // the commit's delta alone and delivered in commit order: after durability (confirmed reads) or
-// right after commit.
+// right after commit. Views and queries under row-level security that cannot follow deltas are
+// Sources: evaluated again right after a commit that changed a table they read (still inside the
+// engine's serial execution), their difference fed to their plans like a table delta.
+import type { SqlValue } from '../datastore/columns.ts';
 import type { Datastore, StoreTable, TxDelta } from '../datastore/datastore.ts';
 import { FastSql } from '../datastore/fast-stmt.ts';
 import type { Engine } from '../engine/engine.ts';
-import { ClosedError, InternalError, LightconeError, StorageError } from '../errors.ts';
-import { compileQuery, initialSql, type CompiledQuery } from './compile.ts';
+import { ClosedError, InternalError, LightconeError, SqlError, StorageError } from '../errors.ts';
+import { evaluateView } from '../sql/execute.ts';
+import { compileQuery, initialSql, type CompiledQuery, type SourceSpec } from './compile.ts';
+import { evaluator } from './predicate.ts';
 import { Group, Plan } from './query-group.ts';
+import { applyRowLevelSecurity } from './rls.ts';
 import { RowDecoding } from './rows.ts';
+import { Source } from './source.ts';
 import { StoredDecoder, bytesKey } from './stored-values.ts';
 import { Subscriber, toUpdate, type SubscriberCallbacks, type SubscriberOptions } from './subscriber.ts';
-import { Lookups, TxEval } from './tx-eval.ts';
+import { Lookups, TxEval, type TableChanges } from './tx-eval.ts';
 import type { InitialRows, Row, SubscribeCallbacks, SubscriptionHandle, TableUpdate } from './types.ts';
 
 /** Who subscribes (resolved by the caller) and how updates are delivered. */
@@ -52,6 +59,8 @@ export interface LiveStats {
   plans: number;
   /** Query shapes (plans differing only in a grouping literal share one). */
   groups: number;
+  /** Shared evaluations of views (one per anonymous view, one per sender view and identity) and re-run queries. */
+  sources: number;
 }
 
 interface Runtime {
@@ -70,6 +79,9 @@ export class SubscriptionManager {
   readonly #plans = new Map<string, Plan>();
   readonly #groups = new Map<string, Group>();
   readonly #byTable = new Map<string, Group[]>();
+  readonly #sources = new Map<string, Source>();
+  /** Decoded values of one Source row while filtering (reused). */
+  readonly #scratch: SqlValue[] = [];
   readonly #subscribers = new Set<Subscriber>();
   #mark = 0;
   /** Confirmed deliveries, chained in commit order. Never rejects. */
@@ -142,7 +154,7 @@ export class SubscriptionManager {
   }
 
   stats(): LiveStats {
-    return { subscribers: this.#subscribers.size, plans: this.#plans.size, groups: this.#groups.size };
+    return { subscribers: this.#subscribers.size, plans: this.#plans.size, groups: this.#groups.size, sources: this.#sources.size };
   }
 
   /**
@@ -178,7 +190,7 @@ export class SubscriptionManager {
     };
     this.#engine
       .exclusive(() => {
-        if (removed || !sub.active) return endWatch();
+        if (removed || !sub.active || sub.closing) return endWatch();
         set = this.#register(sub, queries, (rows) =>
           this.#schedule(sub, this.#lastDurable, () => {
             // Delivered even if the set was removed meanwhile: its rows entered the client's cache,
@@ -214,11 +226,18 @@ export class SubscriptionManager {
     const rt = this.#runtime();
     const host = this.#engine.host;
     const ctx = { sender: sub.sender, isOwner: sub.isOwner };
-    const compiled: CompiledQuery[] = queries.map((q) => compileQuery(host, q, ctx));
+    // Under row-level security one query may become several plans: their union is its result.
+    const compiled: CompiledQuery[] = queries.flatMap((q) => applyRowLevelSecurity(host, compileQuery(host, q, ctx), ctx));
     const set = new Map<Plan, number>();
-    for (const q of compiled) {
-      const plan = this.#plan(q);
-      set.set(plan, (set.get(plan) ?? 0) + 1);
+    try {
+      for (const q of compiled) {
+        const plan = this.#plan(q);
+        set.set(plan, (set.get(plan) ?? 0) + 1);
+      }
+    } catch (e) {
+      // A view failed on its first evaluation: the set is refused, like a query that does not compile.
+      for (const plan of set.keys()) this.#dropIfUnused(plan);
+      throw e;
     }
     const mark = ++this.#mark;
     const initial: InitialRows = {};
@@ -315,6 +334,15 @@ export class SubscriptionManager {
   /** The current rows of a plan's query (joins repeat a row once per matching pair). */
   #currentRows(plan: Plan): Uint8Array[] {
     const rt = this.#runtime();
+    const source = plan.group.source;
+    if (source) {
+      const where = plan.query.where;
+      if (where.kind === 'const' && where.value) return [...source.rows()];
+      const test = (plan.filter ??= evaluator(where));
+      const out: Uint8Array[] = [];
+      for (const row of source.rows()) if (test(rt.decoder.decode(source.table, row, this.#scratch), NO_VALUES) === 1) out.push(row);
+      return out;
+    }
     if (!plan.initial) {
       const { sql, bind } = initialSql(plan.query);
       plan.initial = { stmt: this.#engine.host.datastore.sqlite.db.prepare(sql), bind };
@@ -327,12 +355,17 @@ export class SubscriptionManager {
     if (plan) return plan;
     let group = this.#groups.get(q.shapeKey);
     if (!group) {
-      group = new Group(q);
+      const source = q.source ? this.#source(q.source, q.tables[0]) : undefined;
+      group = new Group(q, source);
       this.#groups.set(q.shapeKey, group);
-      for (const t of new Set(group.tables)) {
-        const list = this.#byTable.get(t.def.name);
-        if (list) list.push(group);
-        else this.#byTable.set(t.def.name, [group]);
+      if (source) {
+        source.groups.add(group);
+      } else {
+        for (const t of new Set(group.tables)) {
+          const list = this.#byTable.get(t.def.name);
+          if (list) list.push(group);
+          else this.#byTable.set(t.def.name, [group]);
+        }
       }
     }
     plan = new Plan(q, group);
@@ -356,6 +389,15 @@ export class SubscriptionManager {
     group.remove(plan);
     if (group.size > 0) return;
     this.#groups.delete(group.shapeKey);
+    const source = group.source;
+    if (source) {
+      source.groups.delete(group);
+      if (source.groups.size === 0 && this.#sources.get(source.key) === source) {
+        this.#sources.delete(source.key);
+        if (!this.#closed) source.dispose();
+      }
+      return;
+    }
     for (const t of new Set(group.tables)) {
       const list = this.#byTable.get(t.def.name);
       if (!list) continue;
@@ -363,6 +405,44 @@ export class SubscriptionManager {
       if (i >= 0) list.splice(i, 1);
       if (list.length === 0) this.#byTable.delete(t.def.name);
     }
+  }
+
+  /**
+   * The Source of `spec`, evaluated once when new (between transactions; a view that throws
+   * throws here, and nothing is kept).
+   */
+  #source(spec: SourceSpec, table: StoreTable): Source {
+    const known = this.#sources.get(spec.key);
+    if (known) return known;
+    let source: Source;
+    if (spec.kind === 'view') {
+      const engine = this.#engine;
+      source = new Source(spec.key, table, () => evaluateView(engine, spec.view.name, spec.sender));
+    } else {
+      const rt = this.#runtime();
+      const stmt = this.#engine.host.datastore.sqlite.db.prepare(spec.sql);
+      const reads = new Set(spec.reads);
+      source = new Source(
+        spec.key,
+        table,
+        () => ({ rows: rt.fast.rows(stmt, spec.bind, false).map((r) => r.row), reads }),
+        () => {
+          try {
+            stmt.finalize();
+          } catch {
+            /* its database was closed (and finalized it) already */
+          }
+        },
+      );
+    }
+    try {
+      source.refresh();
+    } catch (e) {
+      source.dispose();
+      throw e;
+    }
+    this.#sources.set(spec.key, source);
+    return source;
   }
 
   #runtime(): Runtime {
@@ -401,9 +481,15 @@ export class SubscriptionManager {
     const rt = this.#runtime();
     const ds = this.#engine.host.datastore;
     const tx = new TxEval(++this.#mark, delta, (name) => ds.tableByName(name), rt.decoder, rt.lookups);
+    const refreshed = this.#sources.size > 0 ? this.#refreshSources(delta, durable) : undefined;
     for (const td of delta.tables) {
       const groups = this.#byTable.get(td.table);
       if (groups) for (const g of groups) g.evaluate(tx);
+    }
+    if (refreshed) {
+      for (let i = 0; i < refreshed.sources.length; i++) {
+        for (const g of refreshed.sources[i]!.groups) g.evaluateChanges(tx, refreshed.changes[i]!);
+      }
     }
     if (tx.plans.length === 0) return;
     const touched: Subscriber[] = [];
@@ -466,6 +552,58 @@ export class SubscriptionManager {
     }
   }
 
+  /**
+   * Evaluates again every Source that read a table the commit changed, and returns those whose
+   * rows changed, with how. A Source whose evaluation throws ends its subscribers (only them).
+   */
+  #refreshSources(delta: TxDelta, durable: Promise<void>): { sources: Source[]; changes: TableChanges[] } | undefined {
+    const changed = new Set<string>();
+    for (const td of delta.tables) if (td.inserts.length + td.deletes.length > 0) changed.add(td.table);
+    let out: { sources: Source[]; changes: TableChanges[] } | undefined;
+    let failed: [Source, unknown][] | undefined;
+    for (const source of this.#sources.values()) {
+      if (!source.readsAny(changed)) continue;
+      try {
+        const ch = source.refresh();
+        if (!ch) continue;
+        out ??= { sources: [], changes: [] };
+        out.sources.push(source);
+        out.changes.push(ch);
+      } catch (e) {
+        (failed ??= []).push([source, e]);
+      }
+    }
+    if (!failed) return out;
+    for (const [source, e] of failed) {
+      const err = sourceFailure(source, e);
+      const subs = new Set<Subscriber>();
+      for (const g of source.groups) for (const plan of g.plans()) for (const sub of plan.refs.keys()) subs.add(sub);
+      for (const sub of subs) this.#fail(sub, err, durable);
+    }
+    // Sources only the ended subscribers read are gone.
+    if (out) {
+      const kept: { sources: Source[]; changes: TableChanges[] } = { sources: [], changes: [] };
+      for (let i = 0; i < out.sources.length; i++) {
+        if (out.sources[i]!.groups.size === 0) continue;
+        kept.sources.push(out.sources[i]!);
+        kept.changes.push(out.changes[i]!);
+      }
+      out = kept.sources.length ? kept : undefined;
+    }
+    return out;
+  }
+
+  /**
+   * Ends `sub` with `err` after what is already queued for it (earlier transactions' updates),
+   * detaching it from its plans now so that it receives nothing of this transaction or later.
+   */
+  #fail(sub: Subscriber, err: Error, durable: Promise<void>): void {
+    if (!sub.active || sub.closing) return;
+    sub.closing = true;
+    this.#release(sub);
+    this.#schedule(sub, durable, () => sub.end(err));
+  }
+
   /** Runs `f` for `sub` in commit order: after `durable` (and everything before) for confirmed reads, else in a microtask. */
   #schedule(sub: Subscriber, durable: Promise<void>, f: () => void): void {
     if (sub.confirmedReads) this.#afterDurable(durable, () => f());
@@ -482,6 +620,16 @@ export class SubscriptionManager {
       )
       .catch((e: unknown) => console.error('lightcone: live query delivery failed', e));
   }
+}
+
+const NO_VALUES: readonly never[] = [];
+
+/** The error a Source's subscribers end with when it could not be evaluated again. */
+function sourceFailure(source: Source, e: unknown): Error {
+  const name = source.table.def.canonicalName;
+  const ended = `the subscriptions reading ${name} ended (subscribe again once it evaluates without error)`;
+  if (e instanceof SqlError) return new SqlError(e.code, `${e.message}; ${ended}`, { ...e.details, source: name }, { cause: e });
+  return new InternalError(`${name} could not be evaluated again after a commit (${toError(e).message}); ${ended}`, {}, { cause: e });
 }
 
 /** A table can be delivered without a cache when one single-table (or event) query, once, returns it. */

@@ -2,15 +2,17 @@
 // it and fan out to all their subscribers); a Group holds the plans that differ only in the
 // literal of one equality, so a changed row reaches, through one Map lookup, only the plan whose
 // literal it matches. Single-table groups test the delta's rows; join groups apply the delta
-// rules with index lookups on the other side.
+// rules with index lookups on the other side; groups over a Source (a view, a re-run query) test
+// the difference between its last two evaluations.
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
 import type { SqliteStmt } from '../datastore/sqlite.ts';
 import type { CompiledQuery } from './compile.ts';
 import { conjuncts, evaluator, sidesOf, and, type Evaluator, type Pred, type Side } from './predicate.ts';
 import { keyOf, type KeyValue } from './stored-values.ts';
+import type { Source } from './source.ts';
 import type { Subscriber } from './subscriber.ts';
-import type { PendingRow, PlanSink, TxEval } from './tx-eval.ts';
+import type { PendingRow, PlanSink, TableChanges, TxEval } from './tx-eval.ts';
 
 const NONE: readonly SqlValue[] = [];
 /** Map key of the one plan of a group that has no grouping equality. */
@@ -27,6 +29,8 @@ export class Plan implements PlanSink {
   readonly pending = new Map<string, PendingRow>();
   /** Prepared initial-rows statement, made on first subscribe. */
   initial: { stmt: SqliteStmt; bind: SqlValue[] } | undefined;
+  /** The whole WHERE, compiled when a Source's rows are filtered for initial rows. */
+  filter: Evaluator | undefined;
 
   constructor(query: CompiledQuery, group: Group) {
     this.key = query.planKey;
@@ -42,6 +46,8 @@ export class Group {
   /** The table whose rows the plans return. */
   readonly returned: StoreTable;
   readonly transient: boolean;
+  /** Where the rows come from when not from table deltas (see `evaluateChanges`). */
+  readonly source: Source | undefined;
   /** A join: a row's count in the result may exceed one. */
   readonly join: boolean;
   readonly #joinCols: readonly [number, number] | undefined;
@@ -60,8 +66,9 @@ export class Group {
   /** Transaction id of the last `evaluate`, so a group reading two changed tables runs once. */
   mark = -1;
 
-  constructor(q: CompiledQuery) {
+  constructor(q: CompiledQuery, source?: Source) {
     this.shapeKey = q.shapeKey;
+    this.source = source;
     this.tables = q.tables;
     this.returned = q.tables[q.returns]!;
     this.transient = q.transient;
@@ -101,6 +108,11 @@ export class Group {
     this.#plans.delete(q.key ? q.key.mapKey : KEYLESS);
   }
 
+  /** The group's plans. */
+  plans(): IterableIterator<Plan> {
+    return this.#plans.values();
+  }
+
   /** The plan a row pair reaches, given the values of the side carrying the grouping column. */
   #target(values: readonly SqlValue[]): Plan | undefined {
     const k = keyOf(values[this.#keyCol]!);
@@ -109,15 +121,23 @@ export class Group {
 
   /** Collects, into the plans' pending changes, what transaction `tx` changed in their results. */
   evaluate(tx: TxEval): void {
-    if (this.mark === tx.id) return;
+    if (this.mark === tx.id || this.source) return;
     this.mark = tx.id;
     if (this.#joinCols) this.#evaluateJoin(tx, this.#joinCols);
-    else this.#evaluateSingle(tx);
+    else {
+      const ch = tx.changes(this.tables[0]!);
+      if (ch) this.#evaluateSingle(tx, ch);
+    }
   }
 
-  #evaluateSingle(tx: TxEval): void {
-    const ch = tx.changes(this.tables[0]!);
-    if (!ch) return;
+  /** Like `evaluate`, for a group over a Source: `ch` is how its rows changed in transaction `tx`. */
+  evaluateChanges(tx: TxEval, ch: TableChanges): void {
+    if (this.mark === tx.id) return;
+    this.mark = tx.id;
+    this.#evaluateSingle(tx, ch);
+  }
+
+  #evaluateSingle(tx: TxEval, ch: TableChanges): void {
     const keyed = this.#keySide === 0;
     const only = keyed ? undefined : this.#plans.get(KEYLESS);
     const rest = this.#restA;

@@ -58,6 +58,11 @@ export class Subscriber {
   /** Id of the round that last touched this subscriber (the manager collects touched subscribers by it). */
   mark = -1;
   #active = true;
+  /**
+   * Set when the subscriber must end after the deliveries already queued for it (a view it reads
+   * failed): it is detached from its plans at once and takes no new query sets.
+   */
+  closing = false;
   /** Runs when the subscriber ends (unregisters it from its plans). */
   onEnd: (() => void) | undefined;
 

@@ -36,16 +36,22 @@ export interface SubscribeCallbacks {
    */
   onUpdate?: (update: TableUpdate[]) => void;
   /**
-   * Called when a query is refused (SqlError: unknown table or column, unindexed join, …) or a
-   * transaction it saw could not be made durable (StorageError): the subscription is then over,
-   * no more callbacks. Also called with what `onApplied` or `onUpdate` threw; that one goes on.
+   * Called when a query is refused (SqlError: unknown table or column, unindexed join, a view that
+   * throws, …), a transaction it saw could not be made durable (StorageError), or a view it reads
+   * threw when re-run after a commit (SqlError VIEW_FAILED or VIEW_DUPLICATE_KEY, after the
+   * updates of earlier transactions): the subscription is then over, no more callbacks. Also
+   * called with what `onApplied` or `onUpdate` threw; that one goes on.
    */
   onError?: (error: Error) => void;
 }
 
 /** Options of `db.subscribe`. */
 export interface SubscribeOptions {
-  /** Subscriber identity (hex): what `:sender` binds to, and who must own private tables. Defaults to the owner. */
+  /**
+   * Subscriber identity (hex): what `:sender` binds to, whom sender views are computed for, whose
+   * row-level security rules filter the rows (the owner bypasses them), and who must own private
+   * tables. Defaults to the owner.
+   */
   sender?: string;
   /**
    * Deliver a transaction only once it is durable (the default, as SpacetimeDB 2.x). `false`
