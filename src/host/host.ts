@@ -221,6 +221,7 @@ export class Host implements SyscallHost {
     if (!this.datastore.inTransaction) throw new UsageError('NO_TX', 'views run inside a transaction');
     const sc = this.#syscalls;
     const ids = new Set<number>();
+    const mark = sc.iterMark();
     sc.viewReads = ids;
     let out: { data: Uint8Array } | Uint8Array;
     try {
@@ -229,7 +230,8 @@ export class Host implements SyscallHost {
       throw new Error(`view ${view.name} failed: ${errorLabel(e)}`, { cause: e });
     } finally {
       sc.viewReads = undefined;
-      sc.endCall();
+      // Only the view's own iterators: a view may run inside a procedure's commit, whose state stays.
+      sc.closeItersFrom(mark);
     }
     const reads = new Set([...ids].map((id) => this.datastore.table(id).def.name));
     const data = ArrayBuffer.isView(out) ? (out as Uint8Array) : (out as { data: Uint8Array }).data;

@@ -60,6 +60,23 @@ export class Syscalls {
     return n;
   }
 
+  /** The next iterator id: iterators created from here on can be closed with `closeItersFrom`. */
+  iterMark(): number {
+    return this.#nextIter;
+  }
+
+  /** Closes the iterators created since `mark` (a view's), leaving the caller's open. Returns how many. */
+  closeItersFrom(mark: number): number {
+    let n = 0;
+    for (const id of this.#iters.keys()) {
+      if (id >= mark) {
+        this.#iters.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Builds the error a module catches for `errno` (its own class when the hooks exist). */
   hostError(errno: number, message?: string): Error {
     const text = message ?? ERRNO_TEXT[errno] ?? `host error ${errno}`;
