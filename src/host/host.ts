@@ -222,6 +222,7 @@ export class Host implements SyscallHost {
     const sc = this.#syscalls;
     const ids = new Set<number>();
     const mark = sc.iterMark();
+    const poisoned = sc.poisoned;
     sc.viewReads = ids;
     let out: { data: Uint8Array } | Uint8Array;
     try {
@@ -230,8 +231,9 @@ export class Host implements SyscallHost {
       throw new Error(`view ${view.name} failed: ${errorLabel(e)}`, { cause: e });
     } finally {
       sc.viewReads = undefined;
-      // Only the view's own iterators: a view may run inside a procedure's commit, whose state stays.
+      // Only the view's own state: a view may run inside a procedure's commit, whose state stays.
       sc.closeItersFrom(mark);
+      sc.poisoned = poisoned;
     }
     const reads = new Set([...ids].map((id) => this.datastore.table(id).def.name));
     const data = ArrayBuffer.isView(out) ? (out as Uint8Array) : (out as { data: Uint8Array }).data;
