@@ -104,7 +104,7 @@ export class Engine {
     this.#logs = logs;
     this.#lastLsn = lastLsn;
     this.#sinceSnapshot = sinceSnapshot;
-    this.#snapshotEvery = opts.snapshotEvery ?? 1000;
+    this.#snapshotEvery = opts.snapshotEvery ?? 10_000;
     this.#http = opts.http;
     this.#scheduler = new Scheduler(
       () => this.#host,
@@ -548,10 +548,17 @@ function randomBytes(n: number): Uint8Array {
   return b;
 }
 
+/** Connection ids for calls without one: a random 64-bit prefix per process and a counter (unique, cheap). */
+let connectionPrefix: bigint | undefined;
+let connectionCounter = 0n;
 function randomConnectionId(): bigint {
-  let v = 0n;
-  for (const x of randomBytes(16)) v = (v << 8n) | BigInt(x);
-  return v === 0n ? 1n : v;
+  if (connectionPrefix === undefined) {
+    let v = 0n;
+    for (const x of randomBytes(8)) v = (v << 8n) | BigInt(x);
+    connectionPrefix = (v | 1n) << 64n;
+  }
+  connectionCounter = (connectionCounter + 1n) & ((1n << 64n) - 1n);
+  return connectionPrefix | connectionCounter;
 }
 
 /** A fresh identity in SpacetimeDB's shape (0xc200 prefix, random rest). */

@@ -245,10 +245,13 @@ export function encodeValue(ty: Ty, value: unknown, ts: Typespace): Uint8Array {
     ser = AlgebraicType.makeSerializer(ty, ts) as (w: BinaryWriter, v: unknown) => void;
     serializers.set(ty, ser);
   }
-  const w = new BinaryWriter(64);
+  const w = scratchWriter;
+  w.clear();
   ser(w, value);
   return w.getBuffer().slice();
 }
+/** One writer reused by every encode (calls are synchronous; the result is copied out). */
+const scratchWriter = new BinaryWriter(1024);
 
 /** Decodes BSATN to the package's JS values. */
 export function decodeValue(ty: Ty, bytes: Uint8Array, ts: Typespace): unknown {

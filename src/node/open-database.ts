@@ -26,7 +26,7 @@ export interface OpenDatabaseOptions {
   deleteData?: boolean;
   /** Owner identity (hex); defaults to the data directory's own. */
   owner?: string;
-  /** Snapshot after this many commits (default 1000). */
+  /** Snapshot after this many commits (default 10,000; also when the log outgrows the snapshot). */
   snapshotEvery?: number;
 }
 
