@@ -6,6 +6,7 @@ import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
 import { bundleModule } from '../src/host/bundle.ts';
 import { SenderError, UsageError } from '../src/errors.ts';
 import { BANK_DIR, removeTempDirs, tempDir } from './helpers/paths.ts';
+import { prng as mulberry32 } from './helpers/prng.ts';
 
 interface Account {
   id: bigint;
@@ -43,17 +44,6 @@ async function total(db: NodeDatabase): Promise<bigint> {
   return sum;
 }
 
-/** mulberry32: a small deterministic PRNG, so a failing walk can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 afterAll(removeTempDirs);
 

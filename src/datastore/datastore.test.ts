@@ -6,18 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { openDatastore } from './datastore.ts';
 import { DatastoreError } from './datastore-error.ts';
 import { encodeOne, encodeRow, testTable } from './test-tables.ts';
+import { prng as rng } from '../../test/helpers/prng.ts';
 
-/** A small deterministic PRNG (mulberry32) so failures reproduce; the seed is in each message. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBig(r: () => number, bits: number, signed: boolean): bigint {
   let v = 0n;
