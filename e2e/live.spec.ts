@@ -72,6 +72,22 @@ test('a SenderError thrown by the module is a SenderError in the page', async ({
   expect(other).toEqual(['UsageError/UNKNOWN_REDUCER', 'SqlError/UNKNOWN_TABLE', 'UsageError/BAD_ARGUMENT']);
 });
 
+test('calls made together travel as one batch, yet each settles on its own, in order, with its own error class', async ({ page }) => {
+  await openChat(page, 'batch');
+  const out = await page.evaluate(async () => {
+    const { db } = (globalThis as unknown as { lightcone: import('./chat-page.ts').PageHandle }).lightcone;
+    // Same microtask: one callMany message. The empty message fails alone.
+    const settled = await Promise.allSettled(['one', '', 'two', 'three'].map((text) => db.call('send_message', { text })));
+    const rows = await db.sql('SELECT text FROM message');
+    return {
+      outcomes: settled.map((r) => (r.status === 'fulfilled' ? 'ok' : `${(r.reason as Error).name}: ${(r.reason as Error).message}`)),
+      texts: rows.map((r) => r.text).sort(),
+    };
+  });
+  expect(out.outcomes).toEqual(['ok', 'SenderError: Messages must not be empty', 'ok', 'ok']);
+  expect(out.texts).toEqual(['one', 'three', 'two']);
+});
+
 test('when the worker dies, a pending call rejects with a retryable ClosedError; a retry with its id applies once', async ({ context }) => {
   const page = await context.newPage();
   await openChat(page, 'crash');

@@ -15,7 +15,7 @@ import type { SchemaDescription } from '../src/engine/describe.ts';
 import { ClosedError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
-import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCallOptions, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
+import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
 import { whenReleased } from '../src/client/locks.ts';
 import { deserializeError, serializeError } from '../src/client/wire.ts';
 import { toSerialized, WorkerHost } from './worker-host.ts';
@@ -27,7 +27,7 @@ const LEADER_LOCK = 'lightcone:leader:v1';
 export const LEADER_TIMEOUT_MS = 10_000;
 
 /** Methods a follower forwards (subscribe and unsubscribe take follower-side shapes, see below). */
-type Method = 'open' | 'publish' | 'call' | 'query' | 'logs' | 'describe' | 'exportDatabase' | 'importDatabase' | 'deleteDatabase' | 'setTestHooks' | 'subscribe' | 'unsubscribe';
+type Method = 'open' | 'publish' | 'call' | 'callMany' | 'query' | 'logs' | 'describe' | 'exportDatabase' | 'importDatabase' | 'deleteDatabase' | 'setTestHooks' | 'subscribe' | 'unsubscribe';
 
 type Message =
   | { t: 'who'; from: string }
@@ -109,6 +109,9 @@ export class Router implements WorkerApi {
   }
   call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown> {
     return this.#route('call', [name, fn, args, opts]);
+  }
+  callMany(name: string, calls: WireCall[]): Promise<WireSettled[]> {
+    return this.#route('callMany', [name, calls]) as Promise<WireSettled[]>;
   }
   query(name: string, sql: string, sender: string | undefined): Promise<SqlResult> {
     return this.#route('query', [name, sql, sender]) as Promise<SqlResult>;

@@ -13,7 +13,7 @@ import { ClosedError, StorageError, UsageError, type SerializedError } from '../
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
 import type { SubscriptionHandle } from '../src/subscriptions/types.ts';
-import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCallOptions, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
+import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
 import { PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import { hasWebLocks, holdLock, whenReleased } from '../src/client/locks.ts';
 import { revive, serializeError } from '../src/client/wire.ts';
@@ -137,6 +137,18 @@ export class WorkerHost implements WorkerApi {
       if (!replaced || !transient || opts.callId === undefined) throw error;
       return (await this.#db(name)).call(fn, revive(args), callOpts);
     }
+  }
+
+  /** Runs a batch of calls (one message from a client); each settles on its own. */
+  callMany(name: string, calls: WireCall[]): Promise<WireSettled[]> {
+    return Promise.all(
+      calls.map((c) =>
+        this.call(name, c.fn, c.args, c.opts).then(
+          (value): WireSettled => ({ ok: true, value }),
+          (error: unknown): WireSettled => ({ ok: false, error: serializeError(error) }),
+        ),
+      ),
+    );
   }
 
   async query(name: string, sql: string, sender: string | undefined): Promise<SqlResult> {

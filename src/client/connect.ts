@@ -18,8 +18,8 @@ import type { Database, InitialRows, LogEntry, SchemaDescription, SqlOptions, Sq
 import type { CallOptions, PublishResult } from '../engine/engine.ts';
 import { ClosedError, errorFromJSON, UsageError } from '../errors.ts';
 import { holdLock, whenReleased } from './locks.ts';
-import { PROTOCOL_VERSION, type SubscriptionSink, type TestHooks, type WorkerApi, type WorkerHello } from './protocol.ts';
-import { installTransferHandlers, revive } from './wire.ts';
+import { PROTOCOL_VERSION, type SubscriptionSink, type TestHooks, type WireCall, type WorkerApi, type WorkerHello } from './protocol.ts';
+import { deserializeError, installTransferHandlers, revive } from './wire.ts';
 
 export type { PublishResult, TestHooks };
 
@@ -204,6 +204,7 @@ function facade(name: string, info: { identity: string; owner: string }, mode: W
     for (const sub of [...subscriptions.values()]) sub.onError(new ClosedError('the database connection closed'));
     subscriptions.clear();
   });
+  const batcher = new CallBatcher(name, remote);
   const senderOf = (opts?: { sender?: string | Identity | bigint }) => (opts?.sender !== undefined ? hex(opts.sender) : sender);
   const query = async (q: string, opts?: SqlOptions): Promise<SqlResult> => {
     const result = await link.track(remote.query(name, q, senderOf(opts)));
@@ -219,7 +220,7 @@ function facade(name: string, info: { identity: string; owner: string }, mode: W
       if (opts.connectionId !== undefined) throw new UsageError('UNSUPPORTED_OPTION', 'connectionId is not supported by connect() yet: each call behaves as an HTTP call');
       const callId = opts.callId ?? crypto.randomUUID();
       const s = senderOf(opts);
-      return revive(await link.track(remote.call(name, fn, args, { callId, ...(s !== undefined ? { sender: s } : {}) }), { callId }));
+      return revive(await link.track(batcher.call({ fn, args, opts: { callId, ...(s !== undefined ? { sender: s } : {}) } }), { callId }));
     },
     query,
     sql: async (q, opts) => (await query(q, opts)).rows,
@@ -327,4 +328,44 @@ function hex(id: string | Identity | bigint): string {
   if (typeof id === 'string') return id;
   if (typeof id === 'bigint') return new Identity(id).toHexString();
   return id.toHexString();
+}
+
+/**
+ * Sends the calls made within one microtask as one message (`callMany`): with many calls in
+ * flight, one postMessage per call costs more than the engine's work for it. A lone call goes as
+ * a plain `call`. Each call still settles on its own, with its own error class.
+ */
+class CallBatcher {
+  readonly #name: string;
+  readonly #remote: Comlink.Remote<WorkerApi>;
+  #queue: { call: WireCall; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] | undefined;
+
+  constructor(name: string, remote: Comlink.Remote<WorkerApi>) {
+    this.#name = name;
+    this.#remote = remote;
+  }
+
+  call(call: WireCall): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (!this.#queue) {
+        this.#queue = [];
+        queueMicrotask(() => this.#flush());
+      }
+      this.#queue.push({ call, resolve, reject });
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#queue!;
+    this.#queue = undefined;
+    if (batch.length === 1) {
+      const [only] = batch as [(typeof batch)[number]];
+      this.#remote.call(this.#name, only.call.fn, only.call.args, only.call.opts).then(only.resolve, only.reject);
+      return;
+    }
+    this.#remote.callMany(this.#name, batch.map((b) => b.call)).then(
+      (results) => results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(deserializeError(r.error)))),
+      (error: unknown) => batch.forEach((b) => b.reject(error)),
+    );
+  }
 }

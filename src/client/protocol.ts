@@ -2,6 +2,7 @@
 // SharedWorker, the leader of the dedicated-worker fallback and the client, plus the shapes that
 // cross the boundary. Versioned: a client and a worker of different protocol versions refuse
 // each other with a clear error instead of misreading messages.
+import type { WireError } from './wire.ts';
 import type { PublishResult } from '../engine/engine.ts';
 import type { LogEntry } from '../host/host.ts';
 import type { SchemaDescription } from '../engine/describe.ts';
@@ -10,7 +11,7 @@ import type { SerializedError } from '../errors.ts';
 import type { InitialRows, TableUpdate } from '../subscriptions/types.ts';
 
 /** Version of the worker protocol; bump on any change to `WorkerApi` or the shapes below. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** What the worker needs to know about a client when it connects. */
 export interface ClientHello {
@@ -46,6 +47,16 @@ export interface WireSubscribeOptions {
   /** Default true: deliver a transaction once it is durable. */
   confirmedReads?: boolean;
 }
+
+/** One call of a `callMany` batch. */
+export interface WireCall {
+  fn: string;
+  args: unknown;
+  opts: WireCallOptions;
+}
+
+/** How one call of a batch ended (errors in their wire form, see `serializeError`). */
+export type WireSettled = { ok: true; value: unknown } | { ok: false; error: WireError };
 
 /** Per-call options as they cross the boundary. */
 export interface WireCallOptions {
@@ -88,6 +99,11 @@ export interface WorkerApi {
   /** Publishes `code` over database `name` (creating it if new): what `open` does with a module. */
   publish(name: string, code: string): Promise<DatabaseInfo>;
   call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown>;
+  /**
+   * Several calls in one message (the client batches the calls made in one microtask): each runs
+   * and settles as `call` would, in order, and shares the group commit. One answer per call.
+   */
+  callMany(name: string, calls: WireCall[]): Promise<WireSettled[]>;
   query(name: string, sql: string, sender: string | undefined): Promise<SqlResult>;
   logs(name: string, limit: number | undefined): Promise<LogEntry[]>;
   describe(name: string): Promise<SchemaDescription>;

@@ -6,7 +6,7 @@ import { ConnectionId, Identity, TimeDuration, Timestamp, Uuid } from 'spacetime
 import { errorFromJSON, LightconeError, type SerializedError } from '../errors.ts';
 
 type Thrown = { value: unknown };
-type WireError = { lightcone: SerializedError } | { error: { name: string; message: string; stack: string | undefined } } | { raw: unknown };
+export type WireError = { lightcone: SerializedError } | { error: { name: string; message: string; stack: string | undefined } } | { raw: unknown };
 
 /**
  * Replaces Comlink's 'throw' handler so that a `LightconeError` thrown in the worker is rethrown
