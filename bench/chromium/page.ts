@@ -1,0 +1,383 @@
+// The benchmark page: Playwright (bench/chromium/run.ts) calls `window.bench.*` to run one
+// repetition of one workload on one system and gets a number back. Lightcone is reached the way
+// an app reaches it, `connect()` from the UI thread (its worker is a SharedWorker); every peer
+// runs in its own dedicated worker behind the same small RPC (rpc.ts), so each call from this
+// page pays one message round trip, like a Lightcone call.
+import * as Comlink from 'comlink';
+import { connect, type BrowserDatabase } from '../../src/index.ts';
+import itemsModule from '../modules/items.ts?lightcone';
+import bankModule from '../../examples/bank/index.ts?lightcone';
+import { RpcClient } from './rpc.ts';
+import type { Breakdown, PeerApi } from './peer.ts';
+import { zipfPairs } from './zipf.ts';
+
+/** A system under test, as the workloads see it. */
+interface System {
+  /** Durability level, for the results. */
+  durability: string;
+  insertOne(id: number): Promise<void>;
+  /** Loads `n` rows from id `from` the way the system does bulk work. */
+  insertMany(from: number, n: number): Promise<void>;
+  seedAccounts(n: number): Promise<void>;
+  transfer(from: number, to: number, amount: number): Promise<void>;
+  count(): Promise<number>;
+  stats(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+type PeerKind = 'sqlite' | 'dexie' | 'pglite';
+
+/** A fresh dedicated worker for a peer (literal URLs, so Vite bundles each worker). */
+function spawnPeer(kind: PeerKind): Worker {
+  if (kind === 'sqlite') return new Worker(new URL('./workers/peer-sqlite.ts', import.meta.url), { type: 'module', name: 'peer-sqlite' });
+  if (kind === 'dexie') return new Worker(new URL('./workers/peer-dexie.ts', import.meta.url), { type: 'module', name: 'peer-dexie' });
+  return new Worker(new URL('./workers/peer-pglite.ts', import.meta.url), { type: 'module', name: 'peer-pglite' });
+}
+
+/** Calls a peer's PeerApi method over the RPC. */
+function peerCall<K extends keyof PeerApi>(rpc: RpcClient, method: K, ...args: Parameters<PeerApi[K]>): ReturnType<PeerApi[K]> {
+  return rpc.call(method, ...args) as ReturnType<PeerApi[K]>;
+}
+
+async function openPeer(kind: PeerKind, durability: string, name: string): Promise<System & { rpc: RpcClient }> {
+  const rpc = new RpcClient(spawnPeer(kind));
+  const label = await peerCall(rpc, 'open', name, durability);
+  return {
+    rpc,
+    durability: label,
+    insertOne: (id) => peerCall(rpc, 'insertOne', id),
+    insertMany: (from, n) => peerCall(rpc, 'insertMany', from, n),
+    seedAccounts: (n) => peerCall(rpc, 'seedAccounts', n),
+    transfer: (from, to, amount) => peerCall(rpc, 'transfer', from, to, amount),
+    count: () => peerCall(rpc, 'count'),
+    stats: () => peerCall(rpc, 'stats'),
+    async close() {
+      await peerCall(rpc, 'close').catch(() => {});
+      rpc.terminate();
+    },
+  };
+}
+
+/** Lightcone through `connect()`: database `name` runs the items module, `<name>-bank` the bank example. */
+async function openLightcone(name: string): Promise<System> {
+  const items = await connect({ name, module: itemsModule });
+  let bank: BrowserDatabase | undefined;
+  const bankDb = async () => (bank ??= await connect({ name: `${name}-bank`, module: bankModule }));
+  return {
+    durability: 'IndexedDB strict (group commit)',
+    insertOne: async (id) => void (await items.call('insert_one', [id])),
+    async insertMany(from, n) {
+      // Batches of 1000 rows per call, 64 calls in flight (a bulk load as an app would write it).
+      const batches: [number, number][] = [];
+      for (let i = 0; i < n; i += 1000) batches.push([from + i, Math.min(1000, n - i)]);
+      await inFlight(batches.length, 64, async (i) => void (await items.call('insert_many', batches[i]!)));
+    },
+    seedAccounts: async (n) => void (await (await bankDb()).call('seed', [n])),
+    transfer: async (from, to, amount) => void (await (await bankDb()).call('transfer', [from, to, amount])),
+    count: async () => Number((await items.sql('SELECT COUNT(*) AS n FROM item'))[0]!.n),
+    stats: async () => ({}),
+    async close() {
+      await items.close();
+      await bank?.close();
+    },
+  };
+}
+
+/** Runs `f(0..n-1)` with at most `k` calls in flight; resolves with the elapsed ms. */
+async function inFlight(n: number, k: number, f: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(k, n) }, async () => {
+      while (next < n) await f(next++);
+    }),
+  );
+  return performance.now() - t0;
+}
+
+const systems = new Map<string, System>();
+const nextId = new Map<string, number>();
+const sys = (key: string): System => {
+  const s = systems.get(key);
+  if (!s) throw new Error(`system ${key} is not open`);
+  return s;
+};
+/** Fresh ids for `key`'s item table (W1 and W2 share one database per system). */
+const ids = (key: string, n: number): number => {
+  const from = nextId.get(key) ?? 1;
+  nextId.set(key, from + n);
+  return from;
+};
+
+/** Lightcone's engine in a bench worker (workers/lightcone-engine.ts): loads and reports its WASM heap (W8). */
+async function openEngineWorker(name: string): Promise<System> {
+  const rpc = new RpcClient(spawnEngineWorker());
+  const durability = await rpc.call<string>('open', name, itemsModule.code);
+  const no = () => Promise.reject(new Error('not served by the engine worker'));
+  return {
+    durability,
+    insertOne: no,
+    insertMany: (from, n) => rpc.call('insertMany', from, n),
+    seedAccounts: no,
+    transfer: no,
+    count: no,
+    stats: () => rpc.call('stats'),
+    async close() {
+      await rpc.call('close').catch(() => {});
+      rpc.terminate();
+    },
+  };
+}
+
+function spawnEngineWorker(): Worker {
+  return new Worker(new URL('./workers/lightcone-engine.ts', import.meta.url), { type: 'module', name: 'lightcone-engine' });
+}
+
+/** `key` is 'lightcone', 'lightcone-engine' or '<peer>:<durability>' (e.g. 'dexie:idb-strict'). */
+async function open(key: string, name: string): Promise<string> {
+  await systems.get(key)?.close();
+  const [kind, durability] = key.split(':') as [string, string | undefined];
+  const s =
+    kind === 'lightcone' ? await openLightcone(name) : kind === 'lightcone-engine' ? await openEngineWorker(name) : await openPeer(kind as PeerKind, durability ?? 'memory', name);
+  systems.set(key, s);
+  nextId.set(key, 1);
+  return s.durability;
+}
+
+/** W1: `n` single-row writes, one in flight; calls/s. */
+async function w1(key: string, n: number): Promise<number> {
+  const s = sys(key);
+  const from = ids(key, n);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await s.insertOne(from + i);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** W2: `n` single-row writes, `k` in flight; calls/s. */
+async function w2(key: string, n: number, k: number): Promise<number> {
+  const s = sys(key);
+  const from = ids(key, n);
+  const ms = await inFlight(n, k, (i) => s.insertOne(from + i));
+  return n / (ms / 1000);
+}
+
+const pairsCache = new Map<string, [number, number][]>();
+
+/** W3: `n` transfers between Zipf-chosen accounts of `accounts`, `k` in flight; calls/s. */
+async function w3(key: string, accounts: number, n: number, k: number, seed: number): Promise<number> {
+  const s = sys(key);
+  const cacheKey = `${accounts}:${n}:${seed}`;
+  let pairs = pairsCache.get(cacheKey);
+  if (!pairs) pairsCache.set(cacheKey, (pairs = zipfPairs(accounts, n, seed)));
+  const p = pairs;
+  const ms = await inFlight(n, k, (i) => s.transfer(p[i]![0], p[i]![1], 1));
+  return n / (ms / 1000);
+}
+
+/** Loads `rows` item rows (fresh ids) with the system's bulk path; ms. */
+async function load(key: string, rows: number): Promise<number> {
+  const s = sys(key);
+  const from = ids(key, rows);
+  const t0 = performance.now();
+  await s.insertMany(from, rows);
+  return performance.now() - t0;
+}
+
+async function seedAccounts(key: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  await sys(key).seedAccounts(n);
+  return performance.now() - t0;
+}
+
+async function close(key: string): Promise<void> {
+  await systems.get(key)?.close();
+  systems.delete(key);
+}
+
+/**
+ * Waits until Lightcone's IndexedDB log for `name` stops changing for `quietMs` (a snapshot the
+ * engine started in the background has been written); resolves with the records left in it.
+ */
+async function lightconeSettled(name: string, quietMs: number, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  const entries = () =>
+    new Promise<number>((resolve, reject) => {
+      const r = indexedDB.open(`lightcone:${name}`);
+      r.onerror = () => reject(r.error);
+      r.onsuccess = () => {
+        const db = r.result;
+        const c = db.transaction('log', 'readonly').objectStore('log').count();
+        c.onsuccess = () => {
+          resolve(c.result);
+          db.close();
+        };
+        c.onerror = () => reject(c.error);
+      };
+    });
+  let last = await entries();
+  let since = performance.now();
+  while (performance.now() < deadline && performance.now() - since < quietMs) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await entries();
+    if (now !== last) {
+      last = now;
+      since = performance.now();
+    }
+  }
+  return last;
+}
+
+/** W7: cold open of an existing database and its first query; total ms and the steps. */
+async function cold(key: string, name: string): Promise<{ total: number; parts: Breakdown }> {
+  const [kind, durability] = key.split(':') as [string, string | undefined];
+  const t0 = performance.now();
+  if (kind === 'lightcone') {
+    const db = await connect({ name, module: itemsModule });
+    const t1 = performance.now();
+    const rows = await db.sql('SELECT * FROM item WHERE id = 1');
+    const t2 = performance.now();
+    if (rows.length !== 1) throw new Error('first query found no row');
+    await db.close();
+    return { total: t2 - t0, parts: { 'connect()': t1 - t0, 'first query': t2 - t1 } };
+  }
+  const engine = kind === 'lightcone-engine' || kind === 'lightcone-steps';
+  const rpc = new RpcClient(engine ? spawnEngineWorker() : spawnPeer(kind as PeerKind));
+  try {
+    const parts = await rpc.call<Breakdown>('coldOpen', name, engine ? kind.slice('lightcone-'.length) : (durability ?? ''), itemsModule.code);
+    const total = performance.now() - t0;
+    const accounted = Object.entries(parts)
+      .filter(([k]) => !k.startsWith('(') && !k.includes('replayed') && !k.endsWith(' MB'))
+      .reduce((a, [, v]) => a + v, 0);
+    return { total, parts: { 'worker start + script load': total - accounted, ...parts } };
+  } finally {
+    rpc.terminate();
+  }
+}
+
+// ── calibration ──────────────────────────────────────────────────────────────
+
+let calibrator: RpcClient | undefined;
+let sharedCalibrator: RpcClient | undefined;
+/** Runs a calibration method in a dedicated worker, or (`shared`) in a SharedWorker like Lightcone's engine. */
+const calib = <T>(method: string, ...args: unknown[]): Promise<T> =>
+  (calibrator ??= new RpcClient(new Worker(new URL('./workers/calibrate.ts', import.meta.url), { type: 'module', name: 'calibrate' }))).call<T>(method, ...args);
+const calibShared = <T>(method: string, ...args: unknown[]): Promise<T> =>
+  (sharedCalibrator ??= new RpcClient(new SharedWorker(new URL('./workers/calibrate.ts', import.meta.url), { type: 'module', name: 'calibrate-shared' }))).call<T>(method, ...args);
+
+let echo: { worker: Worker; remote: Comlink.Remote<{ echo(x: unknown): unknown }> } | undefined;
+function echoWorker() {
+  if (!echo) {
+    const worker = new Worker(new URL('./workers/echo.ts', import.meta.url), { type: 'module', name: 'echo' });
+    const channel = new MessageChannel();
+    worker.postMessage({ comlink: channel.port2 }, [channel.port2]);
+    echo = { worker, remote: Comlink.wrap<{ echo(x: unknown): unknown }>(channel.port1) };
+  }
+  return echo;
+}
+
+/** µs per raw postMessage round trip page ↔ dedicated worker with a `bytes` payload (copied). */
+async function echoRaw(bytes: number, n: number): Promise<number> {
+  const { worker } = echoWorker();
+  const payload = new Uint8Array(bytes);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    await new Promise<void>((resolve) => {
+      worker.onmessage = () => resolve();
+      worker.postMessage(payload);
+    });
+  }
+  return ((performance.now() - t0) * 1000) / n;
+}
+
+/** µs per Comlink round trip (a MessagePort to the worker) with a `bytes` payload. */
+async function echoComlink(bytes: number, n: number): Promise<number> {
+  const { remote } = echoWorker();
+  const payload = new Uint8Array(bytes);
+  await remote.echo(payload);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await remote.echo(payload);
+  return ((performance.now() - t0) * 1000) / n;
+}
+
+// ── W6: live queries ────────────────────────────────────────────────────────
+
+let liveDb: BrowserDatabase | undefined;
+let handles: { unsubscribe(): void }[] = [];
+let fired = new Map<number, number>();
+
+/** Lightcone: `n` subscriptions on distinct ids of database `name`. */
+async function liveSetup(name: string, n: number): Promise<void> {
+  liveDb ??= await connect({ name, module: itemsModule });
+  const db = liveDb;
+  const applied: Promise<void>[] = [];
+  for (let i = 1; i <= n; i++) {
+    const h = db.subscribe([`SELECT * FROM item WHERE id = ${i}`], {
+      onUpdate: () => {
+        if (!fired.has(i)) fired.set(i, performance.now());
+      },
+    });
+    handles.push(h);
+    applied.push(h.applied);
+  }
+  await Promise.all(applied);
+}
+
+/** One write to item `id`: ms to its subscription's callback, and how many callbacks fired within `settleMs` after. */
+async function liveWrite(id: number, settleMs: number): Promise<{ affected: number; callbacks: number }> {
+  fired = new Map();
+  const t0 = performance.now();
+  const call = liveDb!.call('bump', [id]);
+  while (!fired.has(id) && performance.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 0));
+  const affected = (fired.get(id) ?? NaN) - t0;
+  await call;
+  await new Promise((r) => setTimeout(r, settleMs));
+  return { affected, callbacks: fired.size };
+}
+
+async function liveTeardown(): Promise<void> {
+  for (const h of handles) h.unsubscribe();
+  handles = [];
+  await liveDb?.close();
+  liveDb = undefined;
+}
+
+/** PGlite's live.incrementalQuery (its worker holds the subscriptions), in memory, over `rows` rows. */
+async function pgliveSetup(name: string, n: number, rows: number): Promise<void> {
+  const s = await openPeer('pglite', 'memory', name);
+  systems.set('pglite-live', s);
+  await s.insertMany(1, rows);
+  await s.rpc.call('liveSetup', n);
+}
+
+function pgliveWrite(id: number, waitMs: number): Promise<{ affected: number; last: number; callbacks: number }> {
+  return (systems.get('pglite-live') as System & { rpc: RpcClient }).rpc.call('liveWrite', id, waitMs);
+}
+
+const bench = {
+  open,
+  close,
+  w1,
+  w2,
+  w3,
+  load,
+  seedAccounts,
+  count: (key: string) => sys(key).count(),
+  stats: (key: string) => sys(key).stats(),
+  lightconeSettled,
+  cold,
+  calib,
+  calibShared,
+  echoRaw,
+  echoComlink,
+  liveSetup,
+  liveWrite,
+  liveTeardown,
+  pgliveSetup,
+  pgliveWrite,
+  userAgent: () => navigator.userAgent,
+};
+
+/** The page's API as run.ts sees it. */
+export type BenchPage = typeof bench;
+(globalThis as unknown as { bench: BenchPage }).bench = bench;
+document.getElementById('status')!.textContent = 'ready';

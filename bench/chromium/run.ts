@@ -1,0 +1,449 @@
+// The Chromium half of `npm run bench`: builds the bench page (bench/chromium/, its own Vite
+// config) into a temporary folder, serves it on loopback, and drives Debian's Chromium through
+// Playwright with a persistent on-disk profile in a temporary folder (restarted on the same
+// profile for cold starts). Calibration first, then W1–W3, W6, W7, W8 for Lightcone (through
+// `connect()`) and its peers (raw sqlite-wasm, Dexie, PGlite), systems shuffled in every round.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from '@playwright/test';
+import { build } from 'vite';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../e2e/chromium.ts';
+import { call, log, median, rounds, rowsOf, serve, shuffle, WorkerMemory, type BrowserResult, type Samples } from './harness.ts';
+
+export type { BrowserResult } from './harness.ts';
+
+/** What the browser run adds to latest.json besides its rows. */
+export interface BrowserMeta {
+  chromium: string;
+  userAgent: string;
+  persistentProfile: true;
+  repetitions: Record<string, number>;
+  notes: string[];
+}
+
+/** Parts of the browser run; calibration always runs first (the floors). */
+export type Phase = 'w123' | 'w6' | 'w7' | 'w8';
+export const PHASES: readonly Phase[] = ['w123', 'w6', 'w7', 'w8'];
+
+/** Display names of the systems (page keys are 'lightcone' or '<peer>:<durability>'). */
+const LABEL: Record<string, string> = {
+  lightcone: 'lightcone',
+  'sqlite:memory': 'raw sqlite-wasm (memory)',
+  'sqlite:opfs': 'raw sqlite-wasm (OPFS sahpool)',
+  'sqlite:idb-image': 'raw sqlite-wasm (image in IndexedDB)',
+  'dexie:idb-default': 'Dexie (IDB default durability)',
+  'dexie:idb-strict': 'Dexie (IDB strict)',
+  'pglite:memory': 'PGlite (memory)',
+  'pglite:idb': 'PGlite (idb://)',
+  'lightcone-engine': 'lightcone Engine.open (bench worker)',
+  'lightcone-steps': 'lightcone open by hand (bench worker)',
+};
+const label = (key: string) => LABEL[key] ?? key;
+const dbName = (prefix: string, key: string) => `${prefix}-${key.replace(':', '-')}`;
+
+/** Shared state of one run: the browser on its persistent profile, settings, rows, notes. */
+interface Run {
+  quick: boolean;
+  /** Repetitions: default, PGlite on idb:// (W1–W3), and per browser restart (W7, W8). */
+  R: number;
+  R_SLOW: number;
+  R_COLD: number;
+  launch(): Promise<BrowserContext>;
+  close(): Promise<void>;
+  newPage(c: BrowserContext): Promise<Page>;
+  results: BrowserResult[];
+  notes: string[];
+  elapsed(): string;
+  /** Median ms of one IndexedDB strict transaction (calibration). */
+  strictTxMs: number;
+  strictTxSamples: number[];
+  /** ms of one IndexedDB strict transaction holding a batch of 64 records (calibration). */
+  batchTxSamples: number[];
+}
+
+/**
+ * Runs the Chromium workloads. `phases` limits the run (`npm run bench -- --only=browser
+ * --phases=w7,w8`); calibration always runs first.
+ */
+export async function runBrowser(opts: { quick: boolean; phases?: readonly Phase[] }): Promise<{ results: BrowserResult[]; meta: BrowserMeta }> {
+  const phases = opts.phases ?? PHASES;
+  const t0 = Date.now();
+  const outDir = mkdtempSync(join(tmpdir(), 'lightcone-bench-dist-'));
+  const profile = mkdtempSync(join(tmpdir(), 'lightcone-bench-profile-'));
+  process.env.BENCH_OUT_DIR = outDir;
+  log(`building the bench page into ${outDir}`);
+  await build({ configFile: join(process.cwd(), 'bench/chromium/vite.config.ts'), logLevel: 'error' });
+  const { server, url } = await serve(outDir);
+  let ctx: BrowserContext | undefined;
+  const run: Run = {
+    quick: opts.quick,
+    R: opts.quick ? 3 : 5,
+    R_SLOW: opts.quick ? 2 : 3,
+    R_COLD: opts.quick ? 2 : 5,
+    async launch() {
+      ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+      for (const p of ctx.pages()) await p.close();
+      return ctx;
+    },
+    async close() {
+      await ctx?.close();
+      ctx = undefined;
+    },
+    async newPage(c) {
+      const page = await c.newPage();
+      page.on('pageerror', (e) => log(`page error: ${e.message}`));
+      await page.goto(url);
+      await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+      return page;
+    },
+    results: [],
+    notes: [],
+    elapsed: () => `${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    strictTxMs: 0,
+    strictTxSamples: [],
+    batchTxSamples: [],
+  };
+  try {
+    const c = await run.launch();
+    const chromiumVersion = c.browser()?.version() ?? 'unknown';
+    const page = await run.newPage(c);
+    const userAgent = await call(page, 'userAgent');
+    log(`Chromium ${chromiumVersion}, persistent profile in ${profile}`);
+    await calibrate(run, page);
+    if (phases.includes('w123')) await w123(run, page);
+    if (phases.includes('w6')) await w6(run, page);
+    await page.close();
+    await run.close();
+    if (phases.includes('w7')) await w7(run);
+    if (phases.includes('w8')) await w8(run);
+    return {
+      results: run.results,
+      meta: {
+        chromium: chromiumVersion,
+        userAgent,
+        persistentProfile: true,
+        repetitions: { default: run.R, 'PGlite idb:// in W1–W3': run.R_SLOW, 'W7 and W8 (one browser restart each)': run.R_COLD },
+        notes: run.notes,
+      },
+    };
+  } finally {
+    await run.close().catch(() => {});
+    server.close();
+    rmSync(outDir, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+/** The physical floors, measured first in the same run. */
+async function calibrate(run: Run, page: Page): Promise<void> {
+  const { R, quick } = run;
+  const cal = async <T>(method: string, ...args: unknown[]) => (await call(page, 'calib', method, ...args)) as T;
+  const idbN = quick ? 100 : 200;
+  const shared = async <T>(method: string, ...args: unknown[]) => (await call(page, 'calibShared', method, ...args)) as T;
+  const idbTxn = await rounds(R, {
+    relaxed: { run: () => cal<number>('idbTxn', 'relaxed', idbN) },
+    default: { run: () => cal<number>('idbTxn', 'default', idbN) },
+    strict: { run: () => cal<number>('idbTxn', 'strict', idbN) },
+    'strict, SharedWorker': { run: () => shared<number>('idbTxn', 'strict', idbN) },
+    'strict, 64 records in one put': { run: () => cal<number>('idbBatch', 'strict', 64, idbN / 2) },
+    'strict, 64 records in one put, SharedWorker': { run: () => shared<number>('idbBatch', 'strict', 64, idbN / 2) },
+  });
+  run.results.push(
+    ...rowsOf('C1 IndexedDB: one readwrite transaction, awaited', 'ms', idbTxn, {
+      floor: 'relaxed',
+      durability: Object.fromEntries([...idbTxn.keys()].map((k) => [k, `IndexedDB ${k.split(',')[0]}`])),
+      notes: { 'strict, 64 records in one put': 'how a group commit of 64 calls writes: one transaction, one put of 64 × 100-byte records' },
+    }),
+  );
+  const big: Samples = new Map([
+    ['put 1 MB', []],
+    ['get 1 MB', []],
+  ]);
+  for (let r = 0; r < R; r++) {
+    const x = await cal<{ put: number; get: number }>('idbBig', 5);
+    big.get('put 1 MB')!.push(x.put);
+    big.get('get 1 MB')!.push(x.get);
+  }
+  run.results.push(...rowsOf('C2 IndexedDB: one 1 MB value', 'ms', big, { durability: { 'put 1 MB': 'IndexedDB strict' } }));
+  const msgs = await rounds(R, {
+    'postMessage 0 B': { run: () => call(page, 'echoRaw', 0, 500) },
+    'Comlink 0 B': { run: () => call(page, 'echoComlink', 0, 500) },
+    'postMessage 64 KB': { run: () => call(page, 'echoRaw', 65536, 200) },
+    'Comlink 64 KB': { run: () => call(page, 'echoComlink', 65536, 200) },
+  });
+  run.results.push(...rowsOf('C3 round trip page ↔ dedicated worker', 'µs', msgs, { floor: 'postMessage 0 B', durability: {} }));
+  const sq: Samples = new Map([
+    ['prepared insert per row (100k, one tx)', []],
+    ['prepared PK lookup', []],
+  ]);
+  for (let r = 0; r < R; r++) {
+    sq.get('prepared insert per row (100k, one tx)')!.push(await cal<number>('sqliteInsert', 100_000));
+    sq.get('prepared PK lookup')!.push(await cal<number>('sqliteLookup', 20_000, 100_000));
+  }
+  run.results.push(...rowsOf('C4 raw sqlite-wasm in a worker (oo1 API, memory)', 'µs', sq, { durability: { 'prepared insert per row (100k, one tx)': 'memory', 'prepared PK lookup': 'memory' } }));
+  const img: Samples = new Map([
+    ['sqlite3_js_db_export', []],
+    ['sqlite3_deserialize (+ heap copy)', []],
+  ]);
+  for (let r = 0; r < R; r++) {
+    const x = await cal<{ export: number; deserialize: number }>('sqliteImage', 10);
+    img.get('sqlite3_js_db_export')!.push(x.export);
+    img.get('sqlite3_deserialize (+ heap copy)')!.push(x.deserialize);
+  }
+  run.results.push(...rowsOf('C5 sqlite-wasm image of 10 MB', 'ms', img, { durability: {} }));
+  run.strictTxSamples = idbTxn.get('strict')!;
+  run.strictTxMs = median(run.strictTxSamples);
+  run.batchTxSamples = idbTxn.get('strict, 64 records in one put')!;
+  log(`calibration done (${run.elapsed()}): one IndexedDB strict transaction ${run.strictTxMs.toFixed(2)} ms`);
+}
+
+/** W1 (1 in flight), W2 (64 in flight) single-row writes and W3 bank transfers, every system open at once. */
+async function w123(run: Run, page: Page): Promise<void> {
+  const { R, R_SLOW, quick } = run;
+  const SYSTEMS = ['lightcone', 'sqlite:memory', 'sqlite:opfs', 'dexie:idb-default', 'dexie:idb-strict', 'pglite:memory', 'pglite:idb'];
+  // --quick: W3 leaves out Dexie at its default durability (loading 100k accounts into Dexie takes ≈7 s).
+  const W3_SYSTEMS = quick ? SYSTEMS.filter((k) => k !== 'dexie:idb-default') : SYSTEMS;
+  const slow = (key: string) => key === 'pglite:idb';
+  const durability: Record<string, string> = {};
+  for (const key of SYSTEMS) durability[label(key)] = await call(page, 'open', key, dbName('w123', key));
+  log(`opened ${SYSTEMS.length} systems (${run.elapsed()})`);
+  const per = (n: number, slowN: number) => Object.fromEntries(SYSTEMS.map((k) => [k, slow(k) ? slowN : n]));
+
+  const FLOOR1 = 'floor: 1 IDB strict tx per call';
+  const n1 = per(quick ? 100 : 300, 10);
+  const w1 = await rounds(R, Object.fromEntries(SYSTEMS.map((k) => [label(k), { run: () => call(page, 'w1', k, n1[k]!), ...(slow(k) ? { reps: R_SLOW } : {}) }])));
+  w1.set(FLOOR1, run.strictTxSamples.map((ms) => 1000 / ms));
+  run.results.push(
+    ...rowsOf('W1 insert 1 row per call, 1 in flight (durable)', 'calls/s', w1, {
+      floor: 1000 / run.strictTxMs,
+      durability: { ...durability, [FLOOR1]: 'IndexedDB strict' },
+      notes: { [FLOOR1]: 'calibration C1 (strict) as calls/s; the target is lightcone ≥ 0.7 × this' },
+    }),
+  );
+  log(`W1 done (${run.elapsed()})`);
+
+  const FLOOR2 = 'floor: 64 calls per IDB strict tx';
+  const n2 = per(quick ? 640 : 2000, quick ? 16 : 64);
+  const w2 = await rounds(R, Object.fromEntries(SYSTEMS.map((k) => [label(k), { run: () => call(page, 'w2', k, n2[k]!, 64), ...(slow(k) ? { reps: R_SLOW } : {}) }])));
+  w2.set(FLOOR2, run.batchTxSamples.map((ms) => 64_000 / ms));
+  run.results.push(
+    ...rowsOf('W2 insert 1 row per call, 64 in flight (durable)', 'calls/s', w2, {
+      floor: median(w2.get(FLOOR2)!),
+      durability: { ...durability, [FLOOR2]: 'IndexedDB strict' },
+      notes: {
+        [label('sqlite:memory')]: 'no durability: the ceiling of one RPC round trip + one SQLite insert per call',
+        [FLOOR2]: 'calibration C1 (strict, one put of 64 records) as calls/s: group commit with 64 calls in flight and one write at a time cannot beat it',
+      },
+    }),
+  );
+  log(`W2 done (${run.elapsed()})`);
+
+  const ACCOUNTS = 100_000;
+  for (const key of W3_SYSTEMS) await call(page, 'seedAccounts', key, ACCOUNTS);
+  log(`seeded ${ACCOUNTS} accounts in each system (${run.elapsed()})`);
+  const n3 = per(quick ? 640 : 2000, quick ? 16 : 64);
+  let seed = 1;
+  const w3 = await rounds(R, Object.fromEntries(W3_SYSTEMS.map((k) => [label(k), { run: () => call(page, 'w3', k, ACCOUNTS, n3[k]!, 64, seed++), ...(slow(k) ? { reps: R_SLOW } : {}) }])));
+  w3.set(FLOOR2, w2.get(FLOOR2)!);
+  run.results.push(...rowsOf('W3 bank transfer, Zipf 100k accounts, 64 in flight', 'calls/s', w3, { floor: median(w2.get(FLOOR2)!), durability: { ...durability, [FLOOR2]: 'IndexedDB strict' } }));
+  log(`W3 done (${run.elapsed()})`);
+  for (const key of SYSTEMS) await call(page, 'close', key);
+  run.notes.push(
+    `W1–W3: PGlite on idb:// runs ${n1['pglite:idb']}/${n2['pglite:idb']}/${n3['pglite:idb']} calls per repetition and ${R_SLOW} repetitions (≈10 durable writes/s); every other system ${n1.lightcone}/${n2.lightcone}/${n3.lightcone} calls and ${R} repetitions.`,
+  );
+}
+
+/** W6: 100 live queries on distinct ids over 100k rows, one write → callback; Lightcone against PGlite live.incrementalQuery (memory). */
+async function w6(run: Run, page: Page): Promise<void> {
+  const { R, quick } = run;
+  const ROWS = 100_000;
+  const SUBS = quick ? 20 : 100;
+  await call(page, 'open', 'lightcone', 'w6-lightcone');
+  await call(page, 'load', 'lightcone', ROWS);
+  await call(page, 'close', 'lightcone');
+  await call(page, 'liveSetup', 'w6-lightcone', SUBS);
+  await call(page, 'pgliveSetup', 'w6-pglite', SUBS, ROWS);
+  log(`W6: ${SUBS} subscriptions on ${ROWS} rows set up in each system (${run.elapsed()})`);
+  let extra = 0;
+  let pgCallbacks = 0;
+  const write = () => 1 + Math.floor(Math.random() * SUBS);
+  const samples = await rounds(R, {
+    lightcone: {
+      async run() {
+        const x = await call(page, 'liveWrite', write(), 50);
+        extra = Math.max(extra, x.callbacks - 1);
+        return x.affected;
+      },
+    },
+    'PGlite incrementalQuery (memory)': {
+      async run() {
+        const x = await call(page, 'pgliveWrite', write(), 30_000);
+        pgCallbacks = Math.max(pgCallbacks, x.callbacks);
+        return x.last;
+      },
+    },
+  });
+  await call(page, 'liveTeardown');
+  await call(page, 'close', 'pglite-live');
+  run.results.push(
+    ...rowsOf(`W6 browser: ${SUBS} live queries (distinct ids), 100k rows, write → callback`, 'ms', samples, {
+      durability: { lightcone: 'IndexedDB strict (confirmed reads)', 'PGlite incrementalQuery (memory)': 'memory' },
+      notes: {
+        lightcone: `page call → the affected subscription's onUpdate in the page (after the write is durable); unaffected subscriptions called: ${extra}`,
+        'PGlite incrementalQuery (memory)': `live.incrementalQuery: UPDATE → last callback, inside the PGlite worker (no page hop); callbacks per write: ${pgCallbacks} of ${SUBS}`,
+      },
+    }),
+  );
+  log(`W6 done (${run.elapsed()})`);
+}
+
+/** W7: persisted databases of 100k (and 1M) rows, opened cold after a browser restart on the same profile. */
+async function w7(run: Run): Promise<void> {
+  const sizes = run.quick ? [100_000] : [100_000, 1_000_000];
+  const COLD = ['lightcone', 'sqlite:opfs', 'sqlite:idb-image', 'dexie:idb-default', 'pglite:idb'];
+  let c = await run.launch();
+  const page = await run.newPage(c);
+  for (const rows of sizes) {
+    for (const key of COLD) {
+      const name = dbName(`cold${rows}`, key);
+      await call(page, 'open', key, name);
+      if (key === 'lightcone') {
+        // 1000 calls of rows/1000 rows, 64 in flight; the engine snapshots by its own policy, and
+        // the step-by-step open reports the log records it replays.
+        const per = rows / 1000;
+        for (let i = 0; i < 1000; i += 64) await Promise.all(Array.from({ length: Math.min(64, 1000 - i) }, () => call(page, 'load', key, per)));
+        await call(page, 'lightconeSettled', name, 1000, 60_000);
+      } else await call(page, 'load', key, rows);
+      const n = await call(page, 'count', key);
+      if (n !== rows) throw new Error(`${key} holds ${n} rows, expected ${rows}`);
+      await call(page, 'close', key);
+      log(`W7: loaded ${rows} rows into ${label(key)} (${run.elapsed()})`);
+    }
+  }
+  await page.close();
+  await run.close();
+
+  const RUN = [...COLD, 'lightcone-engine', 'lightcone-steps'];
+  const cold = new Map<number, Map<string, { total: number[]; parts: Samples }>>(sizes.map((s) => [s, new Map()]));
+  for (let r = 0; r < run.R_COLD; r++) {
+    c = await run.launch();
+    for (const [rows, key] of shuffle(sizes.flatMap((rows) => RUN.map((key) => [rows, key] as const)))) {
+      const p = await run.newPage(c);
+      const x = await call(p, 'cold', key, dbName(`cold${rows}`, key.startsWith('lightcone') ? 'lightcone' : key));
+      await p.close();
+      const bySystem = cold.get(rows)!;
+      const entry = bySystem.get(label(key)) ?? { total: [] as number[], parts: new Map<string, number[]>() };
+      bySystem.set(label(key), entry);
+      entry.total.push(x.total);
+      for (const [part, ms] of Object.entries(x.parts)) entry.parts.set(part, [...(entry.parts.get(part) ?? []), ms]);
+    }
+    await run.close();
+    log(`W7 repetition ${r + 1}/${run.R_COLD} done (${run.elapsed()})`);
+  }
+  const FLOOR = label('sqlite:idb-image');
+  for (const rows of sizes) {
+    const bySystem = cold.get(rows)!;
+    const k = rows >= 1e6 ? `${rows / 1e6}M` : `${rows / 1e3}k`;
+    run.results.push(
+      ...rowsOf(`W7 cold start ${k} rows: open → first query`, 'ms', new Map([...bySystem].map(([s, e]) => [s, e.total])), {
+        floor: FLOOR,
+        durability: {
+          lightcone: 'IndexedDB strict',
+          [label('lightcone-engine')]: 'IndexedDB strict',
+          [label('lightcone-steps')]: 'IndexedDB strict',
+          [label('sqlite:opfs')]: 'OPFS sahpool',
+          [FLOOR]: 'IndexedDB strict',
+          [label('dexie:idb-default')]: 'IndexedDB default',
+          [label('pglite:idb')]: 'IndexedDB (idb://)',
+        },
+        notes: {
+          lightcone: 'page: connect() (SharedWorker start, WASM init, IndexedDB read, deserialize, module load, replay) + db.sql',
+          [label('lightcone-engine')]: "Engine.open as Lightcone's worker calls it, in a bench worker, IndexedDB reads timed inside (steps below)",
+          [label('lightcone-steps')]: "Engine.open's recovery done by hand, one timed step at a time, in a fresh bench worker (steps below)",
+          [FLOOR]: 'floor: worker start + WASM init + one IndexedDB get of the image + sqlite3_deserialize + query',
+        },
+      }),
+    );
+    for (const [system, e] of bySystem) {
+      const parts: Samples = new Map([...e.parts].map(([p, xs]) => [`${system} · ${p}`, xs]));
+      for (const row of rowsOf(`W7 cold start ${k} rows: steps`, 'ms', parts, { durability: {} })) {
+        if (row.system.endsWith('replayed')) row.unit = 'records';
+        if (row.system.endsWith(' MB')) row.unit = 'MB';
+        run.results.push({ ...row, ratioToLightcone: null });
+      }
+    }
+  }
+  run.notes.push("W7: the OS page cache is warm (the same machine wrote the data); each repetition restarts Chromium on the same profile and opens every database in a fresh tab, in shuffled order.");
+}
+
+/**
+ * W8: bytes per row held by the worker that holds the data (1k → 101k rows), a fresh browser per
+ * repetition. Lightcone's row is its engine in a bench worker (the SharedWorker's WASM heap cannot
+ * be read from outside); the SharedWorker's JS heap through `connect()` is a part row.
+ */
+async function w8(run: Run): Promise<void> {
+  const MEM = ['lightcone-engine', 'lightcone', 'sqlite:memory', 'pglite:memory', 'dexie:idb-default'];
+  const FLOOR = 'floor: raw sqlite-wasm page bytes';
+  const CONNECT = 'lightcone via connect() · JS heap';
+  const main = (key: string) => (key === 'lightcone-engine' ? 'lightcone' : label(key));
+  const target = (key: string): ['worker' | 'shared_worker', string] =>
+    key === 'lightcone' ? ['shared_worker', 'shared-worker'] : key === 'lightcone-engine' ? ['worker', 'lightcone-engine'] : ['worker', `peer-${key.split(':')[0]}`];
+  const mem: Samples = new Map<string, number[]>([...MEM.filter((k) => k !== 'lightcone').map((k): [string, number[]] => [main(k), []]), [FLOOR, []]]);
+  const parts: Samples = new Map();
+  const add = (s: Samples, k: string, v: number) => s.set(k, [...(s.get(k) ?? []), v]);
+  const ROWS = 100_000;
+  for (let r = 0; r < run.R_COLD; r++) {
+    const c = await run.launch();
+    for (const key of shuffle(MEM)) {
+      const p = await run.newPage(c);
+      const probe = await WorkerMemory.open(p);
+      const name = dbName(`mem${r}`, key);
+      await call(p, 'open', key, name);
+      await call(p, 'load', key, 1000);
+      // Lightcone writes snapshots in the background: measure once they are stored (their images are held until then).
+      const settle = async () => void (key.startsWith('lightcone') && (await call(p, 'lightconeSettled', name, 1500, 60_000)));
+      await settle();
+      const [type, part] = target(key);
+      const measure = async () => {
+        const js = await probe.jsHeap(type, part);
+        const s = key === 'lightcone' ? {} : await call(p, 'stats', key);
+        return { js, wasm: s.wasmHeap ?? 0, sqlite: s.sqliteMemory, pages: s.pageBytes ?? 0 };
+      };
+      const before = await measure();
+      await call(p, 'load', key, ROWS);
+      await settle();
+      const after = await measure();
+      const js = (after.js - before.js) / ROWS;
+      // SQLite-based systems: SQLite's allocator; PGlite: WASM memory growth (its own allocator).
+      const heap = ((after.sqlite ?? after.wasm) - (before.sqlite ?? before.wasm)) / ROWS;
+      if (key === 'lightcone') add(parts, CONNECT, js);
+      else {
+        add(mem, main(key), js + heap);
+        add(parts, `${main(key)} · ${after.sqlite !== undefined ? 'SQLite memory in use' : 'WASM memory growth'}`, heap);
+        add(parts, `${main(key)} · JS heap`, js);
+      }
+      if (key === 'sqlite:memory') add(mem, FLOOR, (after.pages - before.pages) / ROWS);
+      await call(p, 'close', key);
+      await probe.close();
+      await p.close();
+    }
+    await run.close();
+    log(`W8 repetition ${r + 1}/${run.R_COLD} done (${run.elapsed()})`);
+  }
+  const how =
+    'growth from 1k to 101k rows of the worker holding the data, / 100k: WASM heap (SQLite memory in use, sqlite3_status64, for sqlite-wasm and Lightcone; linear memory growth for PGlite) + JS heap (V8 heap used + ArrayBuffer backing stores after forced GCs, DevTools protocol Runtime.getHeapUsage)';
+  run.results.push(
+    ...rowsOf('W8 memory per row at 100k rows', 'B/row', mem, {
+      floor: FLOOR,
+      durability: { lightcone: 'IndexedDB strict', [label('sqlite:memory')]: 'memory', [label('pglite:memory')]: 'memory', [label('dexie:idb-default')]: 'IndexedDB default', [FLOOR]: 'memory' },
+      notes: {
+        lightcone: `${how}; the engine hosted in a bench worker as its SharedWorker hosts it`,
+        [FLOOR]: 'PRAGMA page_count × page_size growth for the same rows (item table + its seq index), / 100k',
+        [label('dexie:idb-default')]: 'rows live in IndexedDB on disk, not in the worker',
+      },
+    }),
+    ...rowsOf('W8 memory per row: parts', 'B/row', parts, { durability: {} }).map((row) => ({ ...row, ratioToLightcone: null })),
+  );
+  run.notes.push(`W8: ${how}. performance.measureUserAgentSpecificMemory needs COOP/COEP, which the page does not set. PGlite's WASM memory holds a preallocated buffer pool, so its growth understates what its rows use; its table files live in MEMFS (JS ArrayBuffers, counted in the JS heap).`);
+}

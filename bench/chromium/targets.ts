@@ -1,0 +1,60 @@
+// The targets of shared/BENCHMARKS.md checked against one run's rows: each line says met or
+// missed and by what factor, so the table's reader does not have to do the arithmetic.
+import type { Result } from '../node/measure.ts';
+
+/** One target, as checked in this run. */
+export interface TargetCheck {
+  workload: string;
+  target: string;
+  /** What was measured, in words. */
+  measured: string;
+  met: boolean;
+}
+
+const find = (results: readonly Result[], workload: string, system: string): Result | undefined =>
+  results.find((r) => r.workload.startsWith(workload) && r.system === system);
+
+const x = (v: number) => (v >= 10 ? v.toFixed(0) : v.toFixed(2));
+
+/** Checks every target whose rows are present in `results`. */
+export function checkTargets(results: readonly Result[]): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const lc = (workload: string) => find(results, workload, 'lightcone');
+
+  const w1 = lc('W1 ');
+  if (w1?.ratioToFloor != null) {
+    out.push({ workload: 'W1', target: '≥ 0.7 × one IndexedDB strict transaction per call', measured: `${x(w1.median)} calls/s = ${x(w1.ratioToFloor)} × floor`, met: w1.ratioToFloor >= 0.7 });
+  }
+  const w2 = lc('W2 ');
+  if (w2) {
+    out.push({ workload: 'W2', target: '≥ 20,000 calls/s', measured: `${x(w2.median)} calls/s (${x(20_000 / w2.median)}× short)`, met: w2.median >= 20_000 });
+    for (const dexie of ['Dexie (IDB strict)', 'Dexie (IDB default durability)']) {
+      const d = find(results, 'W2 ', dexie);
+      if (d) out.push({ workload: 'W2', target: `≥ 10 × ${dexie} one transaction per write`, measured: `${x(w2.median / d.median)} ×`, met: w2.median >= 10 * d.median });
+    }
+  }
+  const w3 = lc('W3 ');
+  if (w3) out.push({ workload: 'W3', target: '≥ 10,000 calls/s', measured: `${x(w3.median)} calls/s`, met: w3.median >= 10_000 });
+  const w4 = lc('W4 ');
+  if (w4?.ratioToFloor != null) out.push({ workload: 'W4', target: '≤ 1.5 × raw sqlite-wasm prepared inserts', measured: `${x(w4.ratioToFloor)} × (C API floor)`, met: w4.ratioToFloor <= 1.5 });
+  for (const r of results.filter((r) => r.workload.startsWith('W5 ') && r.system === 'lightcone')) {
+    if (r.ratioToFloor != null) out.push({ workload: r.workload, target: '≤ 2 × raw sqlite-wasm prepared statements', measured: `${x(r.ratioToFloor)} × (C API floor)`, met: r.ratioToFloor <= 2 });
+  }
+  for (const r of results.filter((r) => r.workload.startsWith('W6 live, 1000 subscriptions') && r.system === 'lightcone')) {
+    out.push({ workload: r.workload, target: 'p50 < 1 ms', measured: `${x(r.median)} ${r.unit}`, met: r.median < 1 });
+  }
+  const w6b = results.find((r) => r.workload.startsWith('W6 browser:') && r.system.startsWith('PGlite'));
+  if (w6b?.ratioToLightcone != null) {
+    out.push({ workload: 'W6 (Chromium)', target: '≥ 10 × faster than PGlite live.incrementalQuery', measured: `${x(w6b.ratioToLightcone)} × faster`, met: w6b.ratioToLightcone >= 10 });
+  }
+  for (const [size, limit] of [
+    ['100k', 150],
+    ['1M', 1000],
+  ] as const) {
+    const r = lc(`W7 cold start ${size} rows: open`);
+    if (r) out.push({ workload: `W7 ${size}`, target: `< ${limit} ms`, measured: `${x(r.median)} ms (${x(r.median / limit)} × the target)`, met: r.median < limit });
+  }
+  const w8 = lc('W8 memory per row at');
+  if (w8?.ratioToFloor != null) out.push({ workload: 'W8', target: '≤ 1.5 × raw sqlite-wasm page bytes', measured: `${x(w8.median)} B/row = ${x(w8.ratioToFloor)} × floor`, met: w8.ratioToFloor <= 1.5 });
+  return out;
+}

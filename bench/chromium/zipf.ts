@@ -1,0 +1,44 @@
+// Zipf-distributed account pairs for W3 (YCSB's constant θ = 0.99 over the accounts), from a
+// seeded PRNG so every system gets exactly the same sequence of transfers.
+
+/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * `count` (from, to) pairs of distinct account ids in 1..n, each drawn Zipf(θ) by rank; ranks are
+ * scattered over the ids by a fixed permutation so hot accounts are not neighbours.
+ */
+export function zipfPairs(n: number, count: number, seed: number, theta = 0.99): [number, number][] {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 1; k <= n; k++) cdf[k - 1] = sum += 1 / Math.pow(k, theta);
+  for (let k = 0; k < n; k++) cdf[k] = cdf[k]! / sum;
+  const rand = prng(seed);
+  const draw = (): number => {
+    const u = rand();
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return ((lo * 2654435761) % n) + 1; // rank → id (2654435761 is coprime with 10^k)
+  };
+  const pairs: [number, number][] = [];
+  while (pairs.length < count) {
+    const from = draw();
+    const to = draw();
+    if (from !== to) pairs.push([from, to]);
+  }
+  return pairs;
+}
