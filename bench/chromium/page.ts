@@ -7,6 +7,7 @@ import * as Comlink from 'comlink';
 import { connect, type BrowserDatabase } from '../../src/index.ts';
 import itemsModule from '../modules/items.ts?lightcone';
 import bankModule from '../../examples/bank/index.ts?lightcone';
+import storeModule from '../modules/store.ts?lightcone';
 import { RpcClient } from './rpc.ts';
 import type { Breakdown, PeerApi } from './peer.ts';
 import { zipfPairs } from './zipf.ts';
@@ -353,7 +354,32 @@ function pgliveWrite(id: number, waitMs: number): Promise<{ affected: number; la
   return (systems.get('pglite-live') as System & { rpc: RpcClient }).rpc.call('liveWrite', id, waitMs);
 }
 
+// ── W4, W5: the store, in a worker (workers/store.ts) ──────────────────────
+
+let storeRpc: RpcClient | undefined;
+async function store(): Promise<RpcClient> {
+  if (!storeRpc) {
+    storeRpc = new RpcClient(new Worker(new URL('./workers/store.ts', import.meta.url), { type: 'module', name: 'store' }));
+    await storeRpc.call('init', storeModule.code);
+  }
+  return storeRpc;
+}
+/** W4: ms for 100k inserts with `system` ('lightcone', 'capi' or 'oo1'), fresh database. */
+const storeW4 = async (system: string): Promise<number> => (await store()).call<number>('w4', system);
+const storeW5Setup = async (): Promise<void> => (await store()).call<void>('w5Setup');
+/** W5: µs per lookup (`width` 0) or per range scan of `width` rows. */
+const storeW5 = async (system: string, width: number, n: number): Promise<number> => (await store()).call<number>('w5Run', system, width, n);
+async function storeClose(): Promise<void> {
+  await storeRpc?.call('close').catch(() => {});
+  storeRpc?.terminate();
+  storeRpc = undefined;
+}
+
 const bench = {
+  storeW4,
+  storeW5Setup,
+  storeW5,
+  storeClose,
   open,
   close,
   w1,

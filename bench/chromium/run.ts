@@ -3,6 +3,7 @@
 // Playwright with a persistent on-disk profile in a temporary folder (restarted on the same
 // profile for cold starts). Calibration first, then W1–W3, W6, W7, W8 for Lightcone (through
 // `connect()`) and its peers (raw sqlite-wasm, Dexie, PGlite), systems shuffled in every round.
+import { STORE_RANGES } from '../store-workload.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +24,8 @@ export interface BrowserMeta {
 }
 
 /** Parts of the browser run; calibration always runs first (the floors). */
-export type Phase = 'w123' | 'w6' | 'w7' | 'w8';
-export const PHASES: readonly Phase[] = ['w123', 'w6', 'w7', 'w8'];
+export type Phase = 'w123' | 'w45' | 'w6' | 'w7' | 'w8';
+export const PHASES: readonly Phase[] = ['w123', 'w45', 'w6', 'w7', 'w8'];
 
 /** Display names of the systems (page keys are 'lightcone' or '<peer>:<durability>'). */
 const LABEL: Record<string, string> = {
@@ -112,6 +113,7 @@ export async function runBrowser(opts: { quick: boolean; phases?: readonly Phase
     log(`Chromium ${chromiumVersion}, persistent profile in ${profile}`);
     await calibrate(run, page);
     if (phases.includes('w123')) await w123(run, page);
+    if (phases.includes('w45')) await w45(run, page);
     if (phases.includes('w6')) await w6(run, page);
     await page.close();
     await run.close();
@@ -252,6 +254,25 @@ async function w123(run: Run, page: Page): Promise<void> {
   run.notes.push(
     `W1–W3: PGlite on idb:// runs ${n1['pglite:idb']}/${n2['pglite:idb']}/${n3['pglite:idb']} calls per repetition and ${R_SLOW} repetitions (≈10 durable writes/s); every other system ${n1.lightcone}/${n2.lightcone}/${n3.lightcone} calls and ${R} repetitions.`,
   );
+}
+
+/** W4 (100k inserts in one reducer) and W5 (lookups, range scans in a reducer) in a Chromium worker, against raw sqlite-wasm in the same worker. */
+async function w45(run: Run, page: Page): Promise<void> {
+  const { R } = run;
+  const SYS: Record<string, string> = { capi: 'raw sqlite-wasm (C API)', oo1: 'raw sqlite-wasm (oo1)', lightcone: 'lightcone' };
+  const durability = Object.fromEntries(Object.values(SYS).map((l) => [l, 'memory (the store, not the disk)']));
+  const w4 = await rounds(R, Object.fromEntries(Object.entries(SYS).map(([k, l]) => [l, { run: () => call(page, 'storeW4', k) }])));
+  run.results.push(...rowsOf('W4 (Chromium worker) bulk insert 100k rows in one reducer', 'ms', w4, { floor: SYS.capi!, durability }));
+  await call(page, 'storeW5Setup');
+  const lookups = run.quick ? 5000 : 20_000;
+  const w5 = await rounds(R, Object.fromEntries(Object.entries(SYS).map(([k, l]) => [l, { run: () => call(page, 'storeW5', k, 0, lookups) }])));
+  run.results.push(...rowsOf('W5 (Chromium worker) point lookup by primary key', 'µs/op', w5, { floor: SYS.capi!, durability }));
+  for (const [width, n] of STORE_RANGES) {
+    const r = await rounds(R, Object.fromEntries(Object.entries(SYS).map(([k, l]) => [l, { run: () => call(page, 'storeW5', k, width, n) }])));
+    run.results.push(...rowsOf(`W5 (Chromium worker) range scan of ${width} rows`, 'µs/scan', r, { floor: SYS.capi!, durability }));
+  }
+  await call(page, 'storeClose');
+  log(`W4/W5 done (${run.elapsed()})`);
 }
 
 /** W6: 100 live queries on distinct ids over 100k rows, one write → callback; Lightcone against PGlite live.incrementalQuery (memory). */
