@@ -9,7 +9,7 @@ import { memoryDurability } from '../durability/memory.ts';
 import { databaseFacade, type Database } from '../engine/database.ts';
 import { Engine, randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { aop, keysOf, Mirror, prng, rowText, type AccessOp } from './fixtures/helpers.ts';
+import { aop, keysOf, Mirror, prng, q, rowText, type AccessOp, type Spec } from './fixtures/helpers.ts';
 import { SubscriptionManager, type QuerySetHandle } from './manager.ts';
 import type { SubscriptionHandle, TableUpdate } from './types.ts';
 
@@ -23,15 +23,6 @@ const carol = 'c200' + 'c3'.repeat(30);
 const WHO = [OWNER, alice, bob, carol];
 const code = (await bundleModule('src/subscriptions/fixtures/access.ts')).code;
 
-/** A subscription under test: its queries (with the table or view each returns) and options. */
-interface Spec {
-  name: string;
-  queries: [table: string, sql: string][];
-  sender?: string;
-  confirmed?: boolean;
-}
-
-const q = (table: string, sql: string): [string, string] => [table, sql];
 const NOTE_VIA_ACCOUNT = 'SELECT n.* FROM note n JOIN account a ON n.account_id = a.id';
 
 const SPECS: Spec[] = [

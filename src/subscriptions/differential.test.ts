@@ -8,7 +8,7 @@ import { memoryDurability } from '../durability/memory.ts';
 import { databaseFacade, type Database } from '../engine/database.ts';
 import { Engine, randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { keysOf, Mirror, op, prng, rowText, type Op } from './fixtures/helpers.ts';
+import { keysOf, Mirror, op, prng, q, rowText, type Op, type Spec } from './fixtures/helpers.ts';
 import { SubscriptionManager, type QuerySetHandle } from './manager.ts';
 import type { SubscriptionHandle, TableUpdate } from './types.ts';
 
@@ -18,15 +18,6 @@ const owner = randomIdentity();
 const alice = randomIdentity().toHexString();
 const code = (await bundleModule('src/subscriptions/fixtures/live.ts')).code;
 
-/** A subscription under test: its queries (with the table each returns) and options. */
-interface Spec {
-  name: string;
-  queries: [table: string, sql: string][];
-  sender?: string;
-  confirmed?: boolean;
-}
-
-const q = (table: string, sql: string): [string, string] => [table, sql];
 const M = 'message';
 
 const SPECS: Spec[] = [
