@@ -167,25 +167,36 @@ function coerceSpecial(kind: string, ty: Ty, value: unknown, path: string, ts: T
       throw bad(path, ty, ts, value);
     }
     case 'Timestamp': {
-      if (value instanceof Timestamp) return value;
       if (value instanceof Date) return Timestamp.fromDate(value);
       if (typeof value === 'string' && !/^-?\d+$/.test(value)) {
         const ms = Date.parse(value);
         if (Number.isNaN(ms)) throw bad(path, ty, ts, value, 'give an ISO 8601 time or microseconds since the epoch');
         return new Timestamp(BigInt(ms) * 1000n);
       }
-      const b = toBigInt(value) ?? (value as { __timestamp_micros_since_unix_epoch__?: bigint } | null)?.__timestamp_micros_since_unix_epoch__;
+      const b = value instanceof Timestamp ? value.microsSinceUnixEpoch : (toBigInt(value) ?? (value as { __timestamp_micros_since_unix_epoch__?: bigint } | null)?.__timestamp_micros_since_unix_epoch__);
       if (typeof b !== 'bigint') throw bad(path, ty, ts, value, 'give an ISO 8601 time or microseconds since the epoch');
-      return new Timestamp(b);
+      checkI64Micros(b, path, ty, ts, value);
+      return value instanceof Timestamp ? value : new Timestamp(b);
     }
     case 'TimeDuration': {
-      if (value instanceof TimeDuration) return value;
-      const b = toBigInt(value) ?? (value as { __time_duration_micros__?: bigint } | null)?.__time_duration_micros__;
+      const b = value instanceof TimeDuration ? value.micros : (toBigInt(value) ?? (value as { __time_duration_micros__?: bigint } | null)?.__time_duration_micros__);
       if (typeof b !== 'bigint') throw bad(path, ty, ts, value, 'give microseconds');
-      return new TimeDuration(b);
+      checkI64Micros(b, path, ty, ts, value);
+      return value instanceof TimeDuration ? value : new TimeDuration(b);
     }
   }
   throw bad(path, ty, ts, value);
+}
+
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+/**
+ * Timestamps and durations are i64 microseconds on the wire; the serializer would wrap a larger
+ * value silently (2^70 µs lands in 1970), so it is refused like any out-of-range integer.
+ */
+function checkI64Micros(b: bigint, path: string, ty: Ty, ts: Typespace, value: unknown): void {
+  if (b < I64_MIN || b > I64_MAX) throw bad(path, ty, ts, value, `out of range ${I64_MIN}..${I64_MAX} microseconds`);
 }
 
 function snakeToCamel(s: string): string {
