@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { TimeDuration, Timestamp } from 'spacetimedb';
 import { LightconeError, UsageError } from '../src/errors.ts';
 import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
+import { formatSqlResult } from '../src/sql/format.ts';
 
 const EDGE = join(import.meta.dirname, 'fixtures', 'edge-values.ts');
 const I64_MAX = (1n << 63n) - 1n;
@@ -64,5 +65,19 @@ describe('Timestamp, TimeDuration and ScheduleAt arguments outside i64', () => {
     ]);
     expect((rows[0]!.when.value as Timestamp).microsSinceUnixEpoch).toBe(I64_MIN);
     expect((rows[1]!.when.value as TimeDuration).micros).toBe(I64_MAX);
+  });
+});
+
+describe('lightcone sql output', () => {
+  it('prints a table of more rows than a call can take as arguments (130,000)', async () => {
+    const n = 130_000;
+    await db.call('fill', [n]);
+    const res = await db.query('SELECT * FROM bulk');
+    expect(res.rows).toHaveLength(n);
+    const lines = formatSqlResult(res).split('\n');
+    expect(lines).toHaveLength(n + 3); // header, rule, rows, and the final newline
+    expect(lines[0]).toBe(' id     | label');
+    expect(lines[1]).toBe('--------+--------------');
+    expect(lines).toContain(' 129999 | "row 129999"');
   });
 });

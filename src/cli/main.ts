@@ -3,7 +3,7 @@
 // data lives in the directory between calls. Failures exit non-zero with the message on stderr.
 import { deleteDatabase, listDatabases, openDatabase } from '../node/open-database.ts';
 import { LightconeError } from '../errors.ts';
-import { formatTable, stringifyJson, toJsonValue } from '../sql/format.ts';
+import { formatSqlResult, stringifyJson, toJsonValue } from '../sql/format.ts';
 import { parseArgs, type ParsedArgs } from './args.ts';
 
 const HELP = `lightcone — SpacetimeDB modules, local-first
@@ -69,9 +69,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const db = await openDatabase({ dataDir, name });
         try {
           const res = await db.query(query, identity !== undefined ? { sender: identity } : {});
-          if (json) out(`${stringifyJson(res.rows, 2)}\n`);
-          else if (res.columns.length > 0) out(`${formatTable(res.columns, res.rows.map((r) => res.columns.map((c) => r[c])))}\n`);
-          if (!json && res.message) out(`${res.message}\n`);
+          out(json ? `${stringifyJson(res.rows, 2)}\n` : formatSqlResult(res));
         } finally {
           await db.close();
         }

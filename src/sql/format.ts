@@ -57,10 +57,25 @@ export function formatCell(v: unknown): string {
   return stringifyJson(v);
 }
 
+/** A query result as `lightcone sql` prints it: the table of rows (if any columns), then the DML message. */
+export function formatSqlResult(res: { columns: string[]; rows: Record<string, unknown>[]; message?: string }): string {
+  const parts: string[] = [];
+  if (res.columns.length > 0) parts.push(formatTable(res.columns, res.rows.map((r) => res.columns.map((c) => r[c]))));
+  if (res.message) parts.push(res.message);
+  return parts.map((p) => `${p}\n`).join('');
+}
+
 /** Renders rows as an aligned text table with a header, like `spacetime sql`. */
 export function formatTable(columns: string[], rows: unknown[][]): string {
   const cells = rows.map((r) => r.map(formatCell));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length)));
+  // A loop, not Math.max(...cells): spreading one argument per row overflows the stack at ~125k rows.
+  const widths = columns.map((c) => c.length);
+  for (const r of cells) {
+    for (let i = 0; i < widths.length; i++) {
+      const n = (r[i] ?? '').length;
+      if (n > widths[i]!) widths[i] = n;
+    }
+  }
   const line = (parts: string[]) => ' ' + parts.map((p, i) => p.padEnd(widths[i]!)).join(' | ') + ' ';
   const out = [line(columns), widths.map((w) => '-'.repeat(w + 2)).join('+')];
   for (const r of cells) out.push(line(r));
