@@ -25,7 +25,7 @@ export function toJsonValue(v: unknown): unknown {
 function specialToString(v: unknown): string | undefined {
   if (v instanceof Identity) return `0x${v.toHexString()}`;
   if (v instanceof ConnectionId) return `0x${v.toHexString()}`;
-  if (v instanceof Timestamp) return v.toISOString();
+  if (v instanceof Timestamp) return timestampText(v.microsSinceUnixEpoch);
   if (v instanceof TimeDuration) return `${v.micros}µs`;
   if (v instanceof Uuid) return v.toString();
   // Values decoded by a module's own copy of the classes: recognise them by shape.
@@ -33,7 +33,7 @@ function specialToString(v: unknown): string | undefined {
     const o = v as Record<string, unknown>;
     if (typeof o.__identity__ === 'bigint') return `0x${o.__identity__.toString(16).padStart(64, '0')}`;
     if (typeof o.__connection_id__ === 'bigint') return `0x${o.__connection_id__.toString(16).padStart(32, '0')}`;
-    if (typeof o.__timestamp_micros_since_unix_epoch__ === 'bigint') return new Timestamp(o.__timestamp_micros_since_unix_epoch__).toISOString();
+    if (typeof o.__timestamp_micros_since_unix_epoch__ === 'bigint') return timestampText(o.__timestamp_micros_since_unix_epoch__);
     if (typeof o.__time_duration_micros__ === 'bigint') return `${o.__time_duration_micros__}µs`;
     if (typeof o.__uuid__ === 'bigint') return new Uuid(o.__uuid__).toString();
   }
@@ -80,6 +80,50 @@ export function formatTable(columns: string[], rows: unknown[][]): string {
   const out = [line(columns), widths.map((w) => '-'.repeat(w + 2)).join('+')];
   for (const r of cells) out.push(line(r));
   return out.join('\n').replace(/ +$/gm, '');
+}
+
+const MICROS_PER_DAY = 86_400_000_000n;
+
+/**
+ * A Timestamp as ISO 8601 text with microseconds (`2025-02-17T10:30:45.123456Z`; years outside
+ * 0..9999 as `+YYYYYY`/`-YYYYYY`, as `Date#toISOString` writes them). Computed from the bigint,
+ * because i64 microseconds reach years ±290,000 while `Date` (and so the package's
+ * `toISOString`) stops at ±275,760 and throws beyond.
+ */
+export function timestampText(micros: bigint): string {
+  let days = micros / MICROS_PER_DAY;
+  let inDay = micros % MICROS_PER_DAY;
+  if (inDay < 0n) {
+    inDay += MICROS_PER_DAY;
+    days -= 1n;
+  }
+  const [y, m, d] = civilDate(Number(days));
+  const us = Number(inDay); // < 8.64e10: exact as a double
+  const secs = Math.floor(us / 1e6);
+  const year = y >= 0 && y <= 9999 ? pad(y, 4) : `${y < 0 ? '-' : '+'}${pad(Math.abs(y), 6)}`;
+  return `${year}-${pad(m, 2)}-${pad(d, 2)}T${pad(Math.floor(secs / 3600), 2)}:${pad(Math.floor(secs / 60) % 60, 2)}:${pad(secs % 60, 2)}.${pad(us % 1e6, 6)}Z`;
+}
+
+/**
+ * Proleptic Gregorian [year, month, day] of a day count from 1970-01-01. Counts from 0000-03-01
+ * in 400-year eras (146,097 days each), with years starting in March so that the leap day
+ * falls at the end of a year.
+ */
+function civilDate(daysSinceEpoch: number): [number, number, number] {
+  const z = daysSinceEpoch + 719_468; // days from 0000-03-01 to 1970-01-01
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const marchMonth = Math.floor((5 * dayOfYear + 2) / 153); // 0 = March … 11 = February
+  const day = dayOfYear - Math.floor((153 * marchMonth + 2) / 5) + 1;
+  const month = marchMonth < 10 ? marchMonth + 3 : marchMonth - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  return [year, month, day];
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
 }
 
 function hex(b: Uint8Array): string {
