@@ -40,6 +40,12 @@ export interface EngineOptions {
   snapshotEvery?: number;
   /** Synchronous HTTP for procedures (`ctx.http.fetch`); the platform provides it. */
   http?: SyncHttp | undefined;
+  /**
+   * Called once, when a commit could not be made durable: from then on this engine refuses work
+   * with StorageError NOT_DURABLE (its memory is ahead of storage). The browser worker reloads the
+   * database from storage when it fires; without it, reopening is the caller's job.
+   */
+  onNotDurable?: ((error: unknown) => void) | undefined;
 }
 
 /** Per-call options. */
@@ -106,6 +112,7 @@ export class Engine {
     this.#sinceSnapshot = sinceSnapshot;
     this.#snapshotEvery = opts.snapshotEvery ?? 10_000;
     this.#http = opts.http;
+    this.#onNotDurable = opts.onNotDurable;
     this.#scheduler = new Scheduler(
       () => this.#host,
       (e) => this.#fireSchedule(e),
@@ -115,6 +122,7 @@ export class Engine {
 
   readonly #scheduler: Scheduler;
   readonly #http: SyncHttp | undefined;
+  readonly #onNotDurable: ((error: unknown) => void) | undefined;
 
   /** Arms the schedule tables and runs what is already due (before the database is handed out). */
   async #startSchedules(): Promise<void> {
@@ -306,7 +314,9 @@ export class Engine {
       // A write that fails leaves its transaction in memory but not on disk: from then on the
       // engine refuses work (and never snapshots that state) until it is reopened.
       durable.catch((e: unknown) => {
-        this.#diverged ??= e;
+        if (this.#diverged !== undefined) return;
+        this.#diverged = e;
+        this.#onNotDurable?.(e);
       });
       if (callId !== undefined) this.#calls.add(callId, durable);
     }
@@ -475,6 +485,7 @@ export class Engine {
    */
   exportImage(): Promise<Uint8Array> {
     return this.#serial(async () => {
+      this.#checkDiverged(); // memory may hold a transaction storage refused: never hand it out
       const meta = JSON.parse(new TextDecoder().decode((await this.#durability.getMeta(META_DB)) ?? new TextEncoder().encode('{}'))) as Partial<DatabaseMeta>;
       const code = this.#host.datastore.getMeta(META_MODULE_IN_IMAGE) ?? (await this.#durability.getMeta(META_MODULE)) ?? new Uint8Array();
       const header = { name: this.name, identity: this.#identity.toHexString(), owner: this.owner.toHexString(), createdAt: meta.createdAt ?? Date.now(), module: new TextDecoder().decode(code) };
