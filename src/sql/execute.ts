@@ -258,7 +258,7 @@ class Executor {
       const inner = new Executor(this.#engine, rule.sql, this.#sender, true);
       inner.#aliasPrefix = `${this.#aliasPrefix}${k}x`;
       const compiled = inner.compileRowIds(rule.stmt);
-      c.bind.push(...compiled.bind);
+      for (const b of compiled.bind) c.bind.push(b); // no spread: a rule may bind any number of literals
       return `_rid IN (${compiled.sql})`;
     });
     return `(SELECT * FROM ${table.sqlName} WHERE ${parts.join(' OR ')})`;
