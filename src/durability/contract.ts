@@ -338,3 +338,37 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Stands in for `it` where a contract test does not apply to a backend: registers nothing. */
 function noTest(_name: string, _fn: () => Promise<void>): void {}
+
+/**
+ * Checks that a snapshot completes while four callers keep appending: each waits for its record
+ * to be durable, then for a different number of event-loop turns, so their appends arrive out of
+ * step and the log always has work queued while a write is in flight. Group commit once drained
+ * the queue in one loop until it was empty, which under such load was never: the snapshot waited
+ * until the callers ran out of work. Callers wait for durability, so a snapshot that does get its
+ * turn holds them up and finishes first. Pass an open instance; it is left open.
+ */
+export async function expectSnapshotUnderLoad(d: Durability, total = 2_000): Promise<void> {
+  let appended = 0;
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const caller = async (stagger: number): Promise<void> => {
+    while (appended < total) {
+      appended++;
+      await d.append(bytes(`c${appended}`)).durable;
+      for (let i = 0; i < stagger; i++) await turn();
+    }
+  };
+  const callers = Promise.all([caller(0), caller(1), caller(2), caller(3)]);
+  while (appended < 40) await turn();
+  const point = d.append(bytes('snapshot point'));
+  await point.durable;
+  let appendedWhenDone = -1;
+  const snapshot = d.writeSnapshot({ lsn: point.lsn, image: bytes(`image@${point.lsn}`) }).then(() => {
+    appendedWhenDone = appended;
+  });
+  await callers;
+  await snapshot;
+  await d.flush();
+  // It finished while the callers were still going, not once they ran out of work.
+  expect(appendedWhenDone).toBeGreaterThan(0);
+  expect(appendedWhenDone).toBeLessThan(total);
+}

@@ -31,8 +31,15 @@ export const DIR_HEADER_BYTES = 8;
 export const SEGMENT_HEADER_BYTES = 16;
 /** Frame header: length, crc, lsn, index in batch. */
 export const FRAME_HEADER_BYTES = 20;
-/** Snapshot header: magic, version, u64 lsn, u64 image length, u32 crc, u32 reserved. */
+/**
+ * Snapshot header: magic, version, u64 lsn, u64 image length, u32 image crc, u32 header crc.
+ * Version 2 checksums the header itself (bytes 0..27): recovery trusts the lsn to decide which
+ * log records the image already holds, so a damaged lsn must be detected, not believed.
+ * Version 1 (reserved zeros instead of the header crc) is still read.
+ */
 export const SNAPSHOT_HEADER_BYTES = 32;
+/** Version of the snapshot file; the other files are at `FILE_FORMAT_VERSION`. */
+export const SNAPSHOT_FORMAT_VERSION = 2;
 /** Meta header: magic, version, u32 length, u32 crc. */
 export const META_HEADER_BYTES = 16;
 
@@ -132,18 +139,22 @@ export function scanSegment(bytes: Uint8Array, file: string, firstLsn: bigint, i
 /** The snapshot file's header; the image follows it unchanged. */
 export function encodeSnapshotHeader(lsn: bigint, image: Uint8Array): Uint8Array {
   const out = new Uint8Array(SNAPSHOT_HEADER_BYTES);
-  writeMagicAndVersion(out, SNAPSHOT_MAGIC);
+  writeMagicAndVersion(out, SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION);
   const dv = view(out);
   dv.setBigUint64(8, lsn, true);
   dv.setBigUint64(16, BigInt(image.length), true);
   dv.setUint32(24, crc32(image), true);
+  dv.setUint32(28, crc32(out.subarray(0, 28)), true);
   return out;
 }
 
 /** Reads a whole snapshot file; throws `UNKNOWN_FORMAT` or `CORRUPT_SNAPSHOT`. */
 export function decodeSnapshot(bytes: Uint8Array, file: string): { lsn: bigint; image: Uint8Array } {
-  checkMagicAndVersion(bytes, SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC, file, 'a Lightcone snapshot');
+  const version = checkMagicAndVersion(bytes, SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC, file, 'a Lightcone snapshot', [1, SNAPSHOT_FORMAT_VERSION]);
   const dv = view(bytes);
+  if (version >= 2 && crc32(bytes.subarray(0, 28)) !== dv.getUint32(28, true)) {
+    throw corruptFile('CORRUPT_SNAPSHOT', file, 'has a damaged header (it fails its header checksum)');
+  }
   const lsn = dv.getBigUint64(8, true);
   const length = dv.getBigUint64(16, true);
   if (length !== BigInt(bytes.length - SNAPSHOT_HEADER_BYTES)) {
@@ -225,12 +236,20 @@ function findLaterWrite(bytes: Uint8Array, from: number, expected: bigint): numb
   return undefined;
 }
 
-function writeMagicAndVersion(out: Uint8Array, magic: string): void {
+function writeMagicAndVersion(out: Uint8Array, magic: string, version = FILE_FORMAT_VERSION): void {
   for (let i = 0; i < 4; i++) out[i] = magic.charCodeAt(i);
-  view(out).setUint32(4, FILE_FORMAT_VERSION, true);
+  view(out).setUint32(4, version, true);
 }
 
-function checkMagicAndVersion(bytes: Uint8Array, minBytes: number, magic: string, file: string, what: string): void {
+/** Checks magic and version (one of `readable`); returns the version. */
+function checkMagicAndVersion(
+  bytes: Uint8Array,
+  minBytes: number,
+  magic: string,
+  file: string,
+  what: string,
+  readable: readonly number[] = [FILE_FORMAT_VERSION],
+): number {
   const actual = String.fromCharCode(...bytes.subarray(0, 4));
   if (bytes.length < minBytes || actual !== magic) {
     throw new StorageError(
@@ -240,15 +259,17 @@ function checkMagicAndVersion(bytes: Uint8Array, minBytes: number, magic: string
     );
   }
   const version = view(bytes).getUint32(4, true);
-  if (version !== FILE_FORMAT_VERSION) {
+  if (!readable.includes(version)) {
+    const newest = Math.max(...readable);
     throw new StorageError(
       'UNKNOWN_FORMAT',
-      `${file} has format version ${version}, this Lightcone reads version ${FILE_FORMAT_VERSION}: ${
-        version > FILE_FORMAT_VERSION ? 'upgrade Lightcone to open it' : 'the file is damaged or from an unreleased build'
+      `${file} has format version ${version}, this Lightcone reads version ${readable.join(' and ')}: ${
+        version > newest && version < 1000 ? 'upgrade Lightcone to open it (or, if no newer Lightcone wrote it, the file is damaged: restore the directory from a backup)' : 'the file is damaged or from an unreleased build: restore the directory from a backup'
       }`,
-      { file, version, supported: FILE_FORMAT_VERSION },
+      { file, version, supported: readable },
     );
   }
+  return version;
 }
 
 function corruptLog(file: string, offset: number, what: string): StorageError {

@@ -1,9 +1,14 @@
-// The exclusive lock of a file data directory: a LOCK file naming the holder (pid, host, token),
-// created atomically, plus a per-process registry so two instances in one process also exclude
-// each other. A LOCK whose process is dead (crash, kill -9) is taken over.
+// The exclusive lock of a file data directory. The lock itself is held by the kernel: a listening
+// local socket whose address is derived from the directory (an abstract Unix socket on Linux, a
+// named pipe on Windows, a socket file elsewhere). The kernel closes it when the holder's process
+// ends — kill -9 included, before the process is even reaped — so a zombie holder or a reused pid
+// can never keep a directory "in use". A LOCK file beside the data names the holder (pid, host,
+// since) for error messages, and guards against a holder on another host sharing the directory.
 
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
+import { createConnection, createServer, type Server } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageError } from '../errors.ts';
 import { type DurabilityFs, isCode, unlinkIfExists } from './file-system.ts';
@@ -23,21 +28,27 @@ export const LOCK_FILE = 'LOCK';
 export async function acquireLock(fs: DurabilityFs, dir: string): Promise<FileLock> {
   const held = heldLocks();
   if (held.has(dir)) throw inUse(dir, { pid: process.pid, host: hostname(), since: undefined }, true);
-  // Reserve before the first await, so two opens in this process cannot both get past here.
+  // Reserve before the first await, so two opens in this thread cannot both get past here.
   held.add(dir);
+  let server: Server | undefined;
   try {
     const lockPath = join(dir, LOCK_FILE);
+    server = await listenExclusive(socketAddress(dir));
+    if (server === undefined) {
+      // A live process (or another thread of this one) holds the kernel lock.
+      const holder = await readLock(fs, lockPath);
+      throw inUse(dir, holder ?? { pid: undefined, host: undefined, since: undefined }, holder?.pid === process.pid);
+    }
+    const existing = await readLock(fs, lockPath);
+    // The kernel lock is ours, so a LOCK written on this host is stale, whatever pid it names.
+    // Written on another host (a shared directory), its holder's kernel lock is out of our sight.
+    if (existing !== undefined && existing.host !== undefined && existing.host !== hostname()) throw inUse(dir, existing, false);
     const token = randomBytes(8).toString('hex');
     const content = `${JSON.stringify({ pid: process.pid, host: hostname(), token, since: new Date().toISOString() })}\n`;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      if (await tryCreate(fs, lockPath, content, token)) return new HeldLock(fs, dir, lockPath, token);
-      const existing = await readLock(fs, lockPath);
-      if (existing === undefined) continue; // released meanwhile: try again
-      if (existing.live) throw inUse(dir, existing, false);
-      await takeOver(fs, lockPath, existing.raw, token);
-    }
-    throw inUse(dir, (await readLock(fs, lockPath)) ?? { pid: undefined, host: undefined, since: undefined }, false);
+    await writeLockFile(fs, lockPath, content, token);
+    return new HeldLock(fs, dir, lockPath, token, server);
   } catch (error) {
+    server?.close();
     held.delete(dir);
     throw error;
   }
@@ -48,13 +59,15 @@ class HeldLock implements FileLock {
   readonly #dir: string;
   readonly #path: string;
   readonly #token: string;
+  readonly #server: Server;
   #released = false;
 
-  constructor(fs: DurabilityFs, dir: string, path: string, token: string) {
+  constructor(fs: DurabilityFs, dir: string, path: string, token: string, server: Server) {
     this.#fs = fs;
     this.#dir = dir;
     this.#path = path;
     this.#token = token;
+    this.#server = server;
   }
 
   async release(): Promise<void> {
@@ -64,65 +77,96 @@ class HeldLock implements FileLock {
       const current = await readLock(this.#fs, this.#path);
       if (current?.token === this.#token) await unlinkIfExists(this.#fs, this.#path);
     } finally {
+      // The kernel lock goes last: until the LOCK file is gone, nobody else may write one.
+      await new Promise<void>((resolve) => this.#server.close(() => resolve()));
       heldLocks().delete(this.#dir);
     }
   }
 }
 
 interface LockInfo {
-  raw: string;
   pid: number | undefined;
   host: string | undefined;
   token: string | undefined;
   since: string | undefined;
-  live: boolean;
 }
 
-/** How long (ms) an unreadable LOCK counts as being written right now rather than left behind. */
-const UNREADABLE_GRACE_MS = 5_000;
-
 /**
- * Creates LOCK with its whole content in one atomic step: write a private file, then hard-link it
- * as LOCK (link fails if LOCK exists). File systems without hard links fall back to O_EXCL.
+ * The local socket address of `dir`'s lock. Linux: an abstract socket (no file, gone with the
+ * process). Windows: a named pipe. Elsewhere: a socket file in the temp directory (its path must
+ * stay short: socket paths are limited to about 100 bytes).
  */
-async function tryCreate(fs: DurabilityFs, lockPath: string, content: string, token: string): Promise<boolean> {
+function socketAddress(dir: string): string {
+  const hash = createHash('sha256').update(dir).digest('hex').slice(0, 32);
+  if (process.platform === 'linux') return `\0lightcone-lock-${hash}`;
+  if (process.platform === 'win32') return `\\\\?\\pipe\\lightcone-lock-${hash}`;
+  return join(tmpdir(), `lightcone-${hash}.sock`);
+}
+
+/** Listens on `address`; undefined when a live process listens there already. */
+async function listenExclusive(address: string): Promise<Server | undefined> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const result = await tryListen(address);
+    if (result !== 'EADDRINUSE') return result;
+    // An abstract socket or a pipe in use always has a live holder. A socket file may be left
+    // behind by a killed holder: if nobody answers on it, remove it and try again.
+    if (process.platform === 'linux' || process.platform === 'win32') return undefined;
+    if (await answers(address)) return undefined;
+    await unlink(address).catch((error: unknown) => {
+      if (!isCode(error, 'ENOENT')) throw error;
+    });
+  }
+  return undefined;
+}
+
+function tryListen(address: string): Promise<Server | 'EADDRINUSE'> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((socket) => socket.destroy());
+    server.once('error', (error) => {
+      if (isCode(error, 'EADDRINUSE')) resolve('EADDRINUSE');
+      else reject(new StorageError('LOCK_FAILED', `could not take the lock (a local socket at ${JSON.stringify(address)}): ${error.message}`, { address }, { cause: error }));
+    });
+    server.listen({ path: address, exclusive: true }, () => {
+      // The lock must not keep the process alive on its own.
+      server.unref();
+      resolve(server);
+    });
+  });
+}
+
+function answers(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ path: address });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Writes the LOCK file whole (temp file, then rename): a reader never sees half of it. */
+async function writeLockFile(fs: DurabilityFs, lockPath: string, content: string, token: string): Promise<void> {
   const bytes = new TextEncoder().encode(content);
   const tmp = `${lockPath}.${token}.tmp`;
-  const handle = await fs.open(tmp, 'wx');
+  const handle = await fs.open(tmp, 'w');
   try {
     await handle.write(bytes, 0, bytes.length, 0);
   } finally {
     await handle.close();
   }
   try {
-    await fs.link(tmp, lockPath);
-    return true;
+    await fs.rename(tmp, lockPath);
   } catch (error) {
-    if (isCode(error, 'EEXIST')) return false;
-    if (!isCode(error, 'EPERM', 'ENOTSUP', 'ENOSYS', 'EXDEV', 'EOPNOTSUPP')) throw error;
-  } finally {
     await unlinkIfExists(fs, tmp);
-  }
-  try {
-    const direct = await fs.open(lockPath, 'wx');
-    try {
-      await direct.write(bytes, 0, bytes.length, 0);
-    } finally {
-      await direct.close();
-    }
-    return true;
-  } catch (error) {
-    if (isCode(error, 'EEXIST')) return false;
     throw error;
   }
 }
 
 async function readLock(fs: DurabilityFs, lockPath: string): Promise<LockInfo | undefined> {
   let raw: string;
-  let mtimeMs: number;
   try {
     raw = new TextDecoder().decode(await fs.readFile(lockPath));
-    mtimeMs = (await fs.stat(lockPath)).mtimeMs;
   } catch (error) {
     if (isCode(error, 'ENOENT')) return undefined;
     throw error;
@@ -131,61 +175,19 @@ async function readLock(fs: DurabilityFs, lockPath: string): Promise<LockInfo | 
   try {
     parsed = JSON.parse(raw);
   } catch {
-    parsed = undefined;
+    parsed = undefined; // unreadable: half written by an old build, or damaged
   }
-  if (!isLockContent(parsed)) {
-    return { raw, pid: undefined, host: undefined, token: undefined, since: undefined, live: Date.now() - mtimeMs < UNREADABLE_GRACE_MS };
-  }
-  return { raw, pid: parsed.pid, host: parsed.host, token: parsed.token, since: parsed.since, live: isAlive(parsed.pid, parsed.host) };
-}
-
-function isLockContent(value: unknown): value is { pid: number; host: string; token: string; since: string } {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return Number.isInteger(v.pid) && (v.pid as number) > 0 && typeof v.host === 'string' && typeof v.token === 'string' && typeof v.since === 'string';
-}
-
-/**
- * Whether the lock's holder may still run. Our own pid means a previous process that had the same
- * pid (containers restart as pid 1): an instance of this process would be in the registry.
- */
-function isAlive(pid: number, host: string): boolean {
-  if (host !== hostname()) return true; // cannot check a pid on another machine
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isCode(error, 'EPERM');
-  }
-}
-
-/**
- * Removes a stale LOCK. It is first renamed aside (atomic) and compared, so that of two processes
- * taking over the same stale lock, neither deletes the fresh LOCK the other one just created.
- */
-async function takeOver(fs: DurabilityFs, lockPath: string, staleRaw: string, token: string): Promise<void> {
-  const aside = `${lockPath}.stale-${token}`;
-  try {
-    await fs.rename(lockPath, aside);
-  } catch (error) {
-    if (isCode(error, 'ENOENT')) return;
-    throw error;
-  }
-  const moved = new TextDecoder().decode(await fs.readFile(aside));
-  if (moved !== staleRaw) {
-    // A competitor's fresh lock: put it back.
-    try {
-      await fs.link(aside, lockPath);
-    } catch (error) {
-      if (!isCode(error, 'EEXIST')) throw error;
-    }
-  }
-  await unlinkIfExists(fs, aside);
+  if (typeof parsed !== 'object' || parsed === null) return { pid: undefined, host: undefined, token: undefined, since: undefined };
+  const v = parsed as Record<string, unknown>;
+  return {
+    pid: Number.isInteger(v.pid) && (v.pid as number) > 0 ? (v.pid as number) : undefined,
+    host: typeof v.host === 'string' ? v.host : undefined,
+    token: typeof v.token === 'string' ? v.token : undefined,
+    since: typeof v.since === 'string' ? v.since : undefined,
+  };
 }
 
 function inUse(dir: string, holder: Pick<LockInfo, 'pid' | 'host' | 'since'>, sameProcess: boolean): StorageError {
-  const lockPath = join(dir, LOCK_FILE);
   if (sameProcess) {
     return new StorageError(
       'DATABASE_IN_USE',
@@ -194,18 +196,22 @@ function inUse(dir: string, holder: Pick<LockInfo, 'pid' | 'host' | 'since'>, sa
     );
   }
   const who = holder.pid === undefined ? 'another process' : `process ${holder.pid}`;
-  const where = holder.host !== undefined && holder.host !== hostname() ? ` on host ${holder.host}` : '';
+  const elsewhere = holder.host !== undefined && holder.host !== hostname();
+  const where = elsewhere ? ` on host ${holder.host}` : '';
   const since = holder.since === undefined ? '' : ` since ${holder.since}`;
+  const unstick = elsewhere
+    ? ` If no Lightcone process on ${holder.host} uses this directory any more, delete "${join(dir, LOCK_FILE)}"`
+    : '';
   return new StorageError(
     'DATABASE_IN_USE',
-    `database directory "${dir}" is in use by ${who}${where}${since}: close the database in that process (or stop it) and try again. If no Lightcone process uses this directory any more, delete "${lockPath}"`,
+    `database directory "${dir}" is in use by ${who}${where}${since}: close the database in that process (or stop it) and try again.${unstick}`,
     { dir, pid: holder.pid, host: holder.host, sameProcess },
   );
 }
 
 const REGISTRY = Symbol.for('lightcone.durability.fileLocks');
 
-/** Directories locked by this process, shared by every copy of this module that is loaded. */
+/** Directories locked by this thread, shared by every copy of this module that is loaded. */
 function heldLocks(): Set<string> {
   const existing: unknown = Reflect.get(globalThis, REGISTRY);
   if (existing instanceof Set) return existing as Set<string>;

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../errors.ts';
-import { bytes, durabilityContract, text } from './contract.ts';
+import { bytes, durabilityContract, expectSnapshotUnderLoad, text } from './contract.ts';
 import type { Durability } from './durability.ts';
 import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './file-format.ts';
 import type { DurabilityFileHandle, DurabilityFs } from './file-system.ts';
@@ -152,6 +152,59 @@ describe('file durability: layout and formats', () => {
     await writeRecords(dir, ['a']);
     await fsp.unlink(join(dir, 'FORMAT'));
     await expect(fileDurability(dir).open()).rejects.toMatchObject({ code: 'UNKNOWN_FORMAT' });
+  });
+
+  it('a snapshot completes under sustained appends', async () => {
+    const dir = await tmpDir();
+    const d = fileDurability(dir);
+    await d.open();
+    await expectSnapshotUnderLoad(d);
+    await d.close();
+    const again = fileDurability(dir);
+    const r = await again.open();
+    expect(text(r.snapshot!.image)).toBe(`image@${r.snapshot!.lsn}`);
+    expect(r.records[0]!.lsn).toBe(r.snapshot!.lsn + 1n);
+    expect(r.nextLsn).toBe(r.snapshot!.lsn + BigInt(r.records.length) + 1n);
+    await again.close();
+  });
+
+  it('every byte of the snapshot header, damaged, is a named error: never a recovery from a wrong lsn', async () => {
+    const dir = await tmpDir();
+    const d = fileDurability(dir, { fsync: false });
+    await d.open();
+    for (let i = 1; i <= 6; i++) await d.append(bytes(`r${i}`)).durable;
+    await d.writeSnapshot({ lsn: 3n, image: bytes('image@3') });
+    await d.close();
+    const file = join(dir, 'snapshot.bin');
+    const good = new Uint8Array(await fsp.readFile(file));
+    let refused = 0;
+    for (let i = 0; i < 32; i++) {
+      for (const mask of [0x01, 0x80, 0xff]) {
+        const bad = good.slice();
+        flip(bad, i, mask);
+        await fsp.writeFile(file, bad);
+        const error: unknown = await recover(dir).then(
+          async (r) => {
+            // Only a damaged version field that still names a readable version may open, and then
+            // it must recover exactly what was written.
+            expect(r.texts).toEqual(['r4', 'r5', 'r6']);
+            await r.d.close();
+            return undefined;
+          },
+          (e: unknown) => e,
+        );
+        if (error !== undefined) {
+          expect(error).toBeInstanceOf(StorageError);
+          expect(['CORRUPT_SNAPSHOT', 'UNKNOWN_FORMAT']).toContain((error as StorageError).code);
+          refused++;
+        }
+      }
+    }
+    expect(refused).toBeGreaterThanOrEqual(32 * 3 - 2);
+    await fsp.writeFile(file, good);
+    const r = await recover(dir);
+    expect(r.texts).toEqual(['r4', 'r5', 'r6']);
+    await r.d.close();
   });
 
   it('a damaged snapshot is CORRUPT_SNAPSHOT', async () => {

@@ -248,24 +248,29 @@ class GroupCommit implements Durability {
     });
   }
 
-  /** Writes the queue out, one batch per storage write; never rejects. */
+  /**
+   * Writes one batch, then gives the lane back: appends that arrived meanwhile go out in a new
+   * lane link, queued behind any snapshot that asked for the lane during this write. Looping here
+   * until the queue is empty would starve snapshots for as long as callers keep appending (with
+   * two or more callers in flight the queue is never empty). Never rejects.
+   */
   async #drain(): Promise<void> {
+    const batch = this.#takeBatch();
     try {
-      while (this.#queue.length > 0) {
-        const batch = this.#takeBatch();
-        try {
-          await this.#backend.appendBatch(batch.map((p) => p.record));
-        } catch (error) {
-          this.#fail(batch, error);
-          continue;
-        }
-        this.#stats.writes++;
-        this.#stats.records += batch.length;
-        this.#durableLsn = batch[batch.length - 1]!.record.lsn;
-        for (const p of batch) p.resolve();
+      if (batch.length === 0) return;
+      try {
+        await this.#backend.appendBatch(batch.map((p) => p.record));
+      } catch (error) {
+        this.#fail(batch, error);
+        return;
       }
+      this.#stats.writes++;
+      this.#stats.records += batch.length;
+      this.#durableLsn = batch[batch.length - 1]!.record.lsn;
+      for (const p of batch) p.resolve();
     } finally {
       this.#draining = false;
+      if (this.#queue.length > 0) this.#kick();
     }
   }
 

@@ -2,7 +2,7 @@
 // cheaply: a write held in flight collects the appends made meanwhile into the next write.
 
 import { describe, expect, it } from 'vitest';
-import { bytes, durabilityContract, text } from './contract.ts';
+import { bytes, durabilityContract, expectSnapshotUnderLoad, text } from './contract.ts';
 import type { LogRecord } from './durability.ts';
 import { MemoryStore, memoryDurability } from './memory.ts';
 
@@ -25,6 +25,18 @@ durabilityContract('memory', { exclusive: true, failureCode: 'WRITE_FAILED' }, (
 });
 
 describe('memory durability', () => {
+  it('a snapshot completes under sustained appends when each write takes a few event-loop turns', async () => {
+    const store = new MemoryStore();
+    // Each write takes three event-loop turns, so staggered callers append while it is in flight.
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const d = memoryDurability(store, { beforeWrite: async () => { await turn(); await turn(); await turn(); } });
+    await d.open();
+    await expectSnapshotUnderLoad(d);
+    const lsn = store.snapshot!.lsn;
+    expect(store.log[0]!.lsn).toBe(lsn + 1n);
+    await d.close();
+  });
+
   it('runs the Durability TSDoc example', async () => {
     const d = memoryDurability();
     const { snapshot, records } = await d.open();
