@@ -36,6 +36,8 @@ export interface MemoryDurabilityOptions {
    * that write fail, return a promise to hold the write in flight.
    */
   beforeWrite?: (records: readonly LogRecord[]) => void | Promise<void>;
+  /** Test seam: runs before each snapshot write, as `beforeWrite` does for log writes. */
+  beforeSnapshot?: (snapshot: Snapshot) => void | Promise<void>;
 }
 
 /**
@@ -85,6 +87,7 @@ class MemoryBackend implements DurabilityBackend {
   }
 
   async writeSnapshot(snapshot: Snapshot): Promise<void> {
+    await this.#opts.beforeSnapshot?.(snapshot);
     this.#store.snapshot = { lsn: snapshot.lsn, image: snapshot.image.slice() };
     this.#store.log = this.#store.log.filter((r) => r.lsn > snapshot.lsn);
   }

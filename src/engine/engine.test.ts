@@ -1,7 +1,11 @@
 // The engine's contract with durability: calls resolve only once durable (confirmed writes),
 // concurrent calls share log writes (group commit), a failed write rejects that call with a
 // StorageError while later calls work and nothing earlier is lost, and recovery = snapshot + log.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fileDurability } from '../durability/files.ts';
 import { memoryDurability, MemoryStore } from '../durability/memory.ts';
 import { StorageError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
@@ -100,5 +104,87 @@ describe('engine durability', () => {
     const account = last.delta.tables.find((t) => t.table === 'account')!;
     expect(account.inserts).toHaveLength(2);
     expect(account.deletes).toHaveLength(2);
+  });
+});
+
+describe('engine snapshots under load', () => {
+  it('eight callers updating without pause: snapshots are written during the load, one image at a time', async () => {
+    const store = new MemoryStore();
+    // Each log write takes an event-loop turn and each snapshot several, as a real disk would,
+    // so calls queue up behind them and further triggers come while an image is being written.
+    const turn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
+    const d = memoryDurability(store, {
+      beforeWrite: turn,
+      beforeSnapshot: async () => {
+        for (let i = 0; i < 20; i++) await turn();
+      },
+    });
+    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: 4 });
+    await e.call('seed', [8]);
+    let inFlightMax = 0;
+    let writtenDuringLoad = 0;
+    const caller = async (from: bigint): Promise<void> => {
+      for (let i = 0; i < 150; i++) {
+        await e.call('transfer', [from, (from % 8n) + 1n, 1n]);
+        inFlightMax = Math.max(inFlightMax, e.snapshotStats.started - e.snapshotStats.written);
+      }
+      writtenDuringLoad = Math.max(writtenDuringLoad, e.snapshotStats.written);
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, i) => caller(BigInt(i + 1))));
+    // Snapshots completed while the callers were running (the first caller to finish saw them)…
+    expect(writtenDuringLoad).toBeGreaterThanOrEqual(5);
+    // …and a trigger while one was being written never exported a second image.
+    expect(inFlightMax).toBeLessThanOrEqual(1);
+    // The log was compacted as it went: what is left is less than two triggers' worth.
+    expect(store.log.length).toBeLessThan(100);
+    await e.close();
+    const e2 = await Engine.open({ name: 'bank', durability: memoryDurability(store), owner });
+    const total = (await e2.sql('SELECT balance FROM account')).rows.reduce((n, r) => n + (r.balance as bigint), 0n);
+    expect(total).toBe(8n * 1000n);
+    await e2.close();
+  });
+});
+
+describe('engine: damaged non-essential files', () => {
+  const damage = async (path: string): Promise<void> => {
+    const bytes = new Uint8Array(await readFile(path));
+    bytes[bytes.length - 1]! ^= 0xff;
+    await writeFile(path, bytes);
+  };
+  const open = (dir: string): Promise<Engine> => Engine.open({ name: 'bank', durability: fileDurability(dir, { fsync: false }), owner });
+
+  it('a damaged module log or call-id ledger opens with the data and a warning; the database description is rebuilt from the snapshot', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lightcone-engine-'));
+    try {
+      const e = await Engine.open({ name: 'bank', durability: fileDurability(dir, { fsync: false }), code, owner, snapshotEvery: 3 });
+      await e.call('seed', [2]);
+      for (let i = 0; i < 5; i++) await e.call('transfer', [1n, 2n, 1n], { callId: `t${i}` });
+      const identity = e.identity.toHexString();
+      await e.close();
+      // A ledger file as builds before this one wrote it, then damaged.
+      await writeFile(join(dir, 'meta', 'calls.meta'), (await readFile(join(dir, 'meta', 'logs.meta'))));
+      for (const name of ['logs.meta', 'calls.meta', 'database.meta']) await damage(join(dir, 'meta', name));
+
+      const e2 = await open(dir);
+      expect(e2.identity.toHexString()).toBe(identity);
+      const rows = (await e2.sql('SELECT id, balance FROM account')).rows;
+      expect(rows).toEqual([
+        { id: 1n, balance: 995n },
+        { id: 2n, balance: 1005n },
+      ]);
+      const warnings = e2.logs().filter((l) => l.level === 'warn').map((l) => l.message);
+      expect(warnings.some((m) => m.includes('module log was damaged'))).toBe(true);
+      expect(warnings.some((m) => m.includes('database description file was damaged'))).toBe(true);
+      // The call ids travel in the snapshot image: a retry of a committed call is still not run again.
+      await e2.call('transfer', [1n, 2n, 1n], { callId: 't4' });
+      expect((await e2.sql('SELECT balance FROM account WHERE id = 1')).rows).toEqual([{ balance: 995n }]);
+      await e2.close();
+      // The rebuilt description is written back: the next open has nothing to warn about.
+      const e3 = await open(dir);
+      expect(e3.logs().filter((l) => l.message.includes('database description file was damaged'))).toHaveLength(1);
+      await e3.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -74,7 +74,11 @@ const META_MODULE = 'module.js';
 /** The module's code also lives inside the SQLite image, so a snapshot carries data and module together. */
 const META_MODULE_IN_IMAGE = 'module.js';
 const META_LOGS = 'logs';
+/** Where builds before the image carried the ids kept them (read once, never written). */
 const META_CALLS = 'calls';
+const META_CALLS_IN_IMAGE = 'calls';
+/** A copy of the `database` meta inside the image, so a damaged meta file can be rebuilt. */
+const META_DB_IN_IMAGE = 'database';
 /** The least log growth (bytes) that triggers a snapshot by size (see #maybeSnapshot). */
 const SNAPSHOT_LOG_BYTES = 1 << 20;
 
@@ -177,12 +181,28 @@ export class Engine {
   static async open(opts: EngineOptions): Promise<Engine> {
     const d = opts.durability;
     const recovered = await d.open();
+    const openedAt = Date.now();
     try {
-      const metaBytes = await d.getMeta(META_DB);
       const logs = new LogBuffer(1000);
-      const savedLogs = await d.getMeta(META_LOGS);
-      if (savedLogs) logs.load(savedLogs);
-      if (!metaBytes) {
+      // The module log and the call-id ledger are conveniences: damaged, they are rebuilt
+      // (empty) with a warning instead of keeping the intact data behind them from opening.
+      const savedLogs = await readOptionalMeta(d, META_LOGS, 'the saved module log', logs);
+      if (savedLogs) {
+        try {
+          logs.load(savedLogs);
+        } catch (e) {
+          logs.push({ ts: Date.now(), level: 'warn', message: `the saved module log could not be read and was reset (the data is intact): ${(e as Error).message}` });
+        }
+      }
+      let metaBytes: Uint8Array | undefined;
+      let metaDamaged: unknown;
+      try {
+        metaBytes = await d.getMeta(META_DB);
+      } catch (e) {
+        if (!isDamagedMeta(e) || !recovered.snapshot) throw e;
+        metaDamaged = e; // rebuilt from the copy inside the image below
+      }
+      if (!metaBytes && metaDamaged === undefined) {
         if (opts.code === undefined) {
           throw new UsageError('UNKNOWN_DATABASE', `database ${opts.name} does not exist: publish it first with \`lightcone publish --module-path <module> ${opts.name}\``, {
             database: opts.name,
@@ -190,10 +210,20 @@ export class Engine {
         }
         return await Engine.#create(opts, opts.code, logs);
       }
+      const datastore = await openDatastore(recovered.snapshot?.image);
+      if (metaDamaged !== undefined) {
+        const copy = datastore.getMeta(META_DB_IN_IMAGE);
+        if (!copy) {
+          datastore.close();
+          throw metaDamaged;
+        }
+        metaBytes = copy;
+        await d.putMeta(META_DB, copy);
+        logs.push({ ts: Date.now(), level: 'warn', message: `the database description file was damaged and was rebuilt from the snapshot (the data is intact): ${(metaDamaged as Error).message}` });
+      }
       const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as DatabaseMeta;
       if (meta.format !== 1) throw new ModuleError('UNKNOWN_FORMAT', `database ${opts.name} has metadata format ${String(meta.format)}, which this Lightcone does not read`);
       const identity = new Identity(meta.identity);
-      const datastore = await openDatastore(recovered.snapshot?.image);
       const codeBytes = datastore.getMeta(META_MODULE_IN_IMAGE) ?? (await d.getMeta(META_MODULE));
       if (!codeBytes) throw new ModuleError('MODULE_MISSING', `database ${opts.name} has no stored module: publish it again with --delete-data`);
       const host = new Host({ datastore, code: new TextDecoder().decode(codeBytes), databaseIdentity: identity.__identity__, log: (e) => logs.push(e), http: opts.http });
@@ -205,9 +235,11 @@ export class Engine {
       }
       if (recovered.truncatedTail) logs.push({ ts: Date.now(), level: 'warn', message: 'recovery cut a torn commit-log tail (a write interrupted by a crash); everything before it is intact' });
       const engine = new Engine(opts, host, identity, logs, recovered.nextLsn - 1n, recovered.records.length);
+      // Warnings of this open (a torn tail, a rebuilt file) are kept with the log on close.
+      engine.#logsDirty = logs.entries().some((l) => l.level === 'warn' && l.ts >= openedAt);
       engine.#logBytes = recovered.records.reduce((n, r) => n + r.payload.length, 0);
       engine.#imageBytes = recovered.snapshot?.image.length ?? 0;
-      engine.#calls.load(await d.getMeta(META_CALLS));
+      engine.#calls.load(datastore.getMeta(META_CALLS_IN_IMAGE) ?? (await readOptionalMeta(d, META_CALLS, 'the saved call-id ledger', logs)));
       for (const id of callIds) engine.#calls.add(id, Promise.resolve());
       if (opts.code !== undefined) await engine.#republish(opts.code);
       await engine.#startSchedules();
@@ -232,11 +264,13 @@ export class Engine {
       }
     }
     // The creation (tables + init) becomes durable as one snapshot; metadata goes last so a crash in between leaves no database.
+    const meta: DatabaseMeta = { format: 1, name: opts.name, identity: identity.toHexString(), owner: opts.owner.toHexString(), createdAt: Date.now() };
+    const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
     datastore.setMeta(META_MODULE_IN_IMAGE, new TextEncoder().encode(code));
+    datastore.setMeta(META_DB_IN_IMAGE, metaBytes);
     await d.putMeta(META_MODULE, new TextEncoder().encode(code));
     await d.writeSnapshot({ lsn: 0n, image: datastore.export() });
-    const meta: DatabaseMeta = { format: 1, name: opts.name, identity: identity.toHexString(), owner: opts.owner.toHexString(), createdAt: Date.now() };
-    await d.putMeta(META_DB, new TextEncoder().encode(JSON.stringify(meta)));
+    await d.putMeta(META_DB, metaBytes);
     const engine = new Engine(opts, host, identity, logs, 0n, 0);
     engine.publishResult = 'created';
     engine.#logsDirty = true;
@@ -441,19 +475,33 @@ export class Engine {
    */
   #maybeSnapshot(force = false): void {
     if (this.#sinceSnapshot === 0 || this.#diverged !== undefined) return;
+    // One image at a time: while one is being written, later triggers wait for it rather than
+    // exporting another full copy (under sustained load that piled up images without bound).
+    if (this.#snapshotInFlight) return;
     if (!force && this.#sinceSnapshot < this.#snapshotEvery && this.#logBytes < Math.max(SNAPSHOT_LOG_BYTES, this.#imageBytes / 8)) return;
+    // The ids the log prefix held travel inside the image, so they are dropped with that prefix
+    // only when the snapshot that carries them is durable (and share its checksum).
+    this.#host.datastore.setMeta(META_CALLS_IN_IMAGE, this.#calls.save());
     const snapshot = { lsn: this.#lastLsn, image: this.#host.datastore.export() };
     this.#imageBytes = snapshot.image.length;
     this.#logBytes = 0;
-    const calls = this.#calls.save(); // the ids the log prefix held, before the snapshot drops it
     this.#sinceSnapshot = 0;
+    this.#snapshotInFlight = true;
+    this.snapshotStats.started++;
     // writeSnapshot waits for the appends before it; a failure only means the log stays longer.
-    this.#snapshotting = this.#snapshotting
-      .then(() => this.#durability.putMeta(META_CALLS, calls))
-      .then(() => this.#durability.writeSnapshot(snapshot))
-      .catch((e: unknown) => this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot failed (the commit log keeps everything): ${(e as Error).message}` }));
+    this.#snapshotting = this.#durability.writeSnapshot(snapshot).then(
+      () => {
+        this.snapshotStats.written++;
+      },
+      (e: unknown) => this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot failed (the commit log keeps everything): ${(e as Error).message}` }),
+    ).finally(() => {
+      this.#snapshotInFlight = false;
+    });
   }
   #snapshotting: Promise<void> = Promise.resolve();
+  #snapshotInFlight = false;
+  /** Snapshots started and written since open (for tests and benchmarks). */
+  readonly snapshotStats = { started: 0, written: 0 };
 
   /** Runs SQL (DML is a transaction; resolves once it is durable). */
   sql(query: string, opts: SqlOptions = {}): Promise<SqlResult> {
@@ -486,7 +534,8 @@ export class Engine {
   exportImage(): Promise<Uint8Array> {
     return this.#serial(async () => {
       this.#checkDiverged(); // memory may hold a transaction storage refused: never hand it out
-      const meta = JSON.parse(new TextDecoder().decode((await this.#durability.getMeta(META_DB)) ?? new TextEncoder().encode('{}'))) as Partial<DatabaseMeta>;
+      const metaBytes = this.#host.datastore.getMeta(META_DB_IN_IMAGE) ?? (await this.#durability.getMeta(META_DB)) ?? new TextEncoder().encode('{}');
+      const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as Partial<DatabaseMeta>;
       const code = this.#host.datastore.getMeta(META_MODULE_IN_IMAGE) ?? (await this.#durability.getMeta(META_MODULE)) ?? new Uint8Array();
       const header = { name: this.name, identity: this.#identity.toHexString(), owner: this.owner.toHexString(), createdAt: meta.createdAt ?? Date.now(), module: new TextDecoder().decode(code) };
       return encodeImage(header, this.#host.datastore.export());
@@ -501,18 +550,22 @@ export class Engine {
   static async importImage(durability: Durability, name: string, image: Uint8Array): Promise<void> {
     const { header, sqlite } = decodeImage(image);
     // Check that the image opens and its module loads before anything is written.
+    const meta: DatabaseMeta = { format: 1, name, identity: header.identity, owner: header.owner, createdAt: header.createdAt };
+    const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
     const datastore = await openDatastore(sqlite);
+    let stored: Uint8Array;
     try {
       new Host({ datastore, code: header.module, databaseIdentity: new Identity(header.identity).__identity__, log: () => {} });
+      datastore.setMeta(META_DB_IN_IMAGE, metaBytes);
+      stored = datastore.export();
     } finally {
       datastore.close();
     }
     await durability.open();
     try {
       await durability.putMeta(META_MODULE, new TextEncoder().encode(header.module));
-      await durability.writeSnapshot({ lsn: 0n, image: sqlite });
-      const meta: DatabaseMeta = { format: 1, name, identity: header.identity, owner: header.owner, createdAt: header.createdAt };
-      await durability.putMeta(META_DB, new TextEncoder().encode(JSON.stringify(meta)));
+      await durability.writeSnapshot({ lsn: 0n, image: stored });
+      await durability.putMeta(META_DB, metaBytes);
     } finally {
       await durability.close();
     }
@@ -533,6 +586,22 @@ export class Engine {
       await this.#durability.close();
       this.#host.datastore.close();
     }
+  }
+}
+
+/** A meta file that exists but cannot be read as one (checksum, header or version damaged). */
+function isDamagedMeta(e: unknown): boolean {
+  return e instanceof StorageError && (e.code === 'CORRUPT_META' || e.code === 'UNKNOWN_FORMAT');
+}
+
+/** Reads a meta blob the database can do without: damaged, it is reported in the log and treated as absent. */
+async function readOptionalMeta(d: Durability, key: string, what: string, logs: LogBuffer): Promise<Uint8Array | undefined> {
+  try {
+    return await d.getMeta(key);
+  } catch (e) {
+    if (!isDamagedMeta(e)) throw e;
+    logs.push({ ts: Date.now(), level: 'warn', message: `${what} was damaged and is rebuilt (the data is intact): ${(e as Error).message}` });
+    return undefined;
   }
 }
 
