@@ -5,7 +5,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -495,6 +495,53 @@ describe('file durability: processes', () => {
     const lock: unknown = JSON.parse(await fsp.readFile(join(dir, 'LOCK'), 'utf8'));
     expect(lock).toMatchObject({ pid: process.pid });
     await d.close();
+  });
+
+  it('a killed holder that is still an unreaped zombie does not keep the directory in use', async () => {
+    const dir = await tmpDir();
+    // The holder's parent execs into `sleep`, which never reaps it: once killed, it stays a zombie
+    // (its pid still answers kill(pid, 0)), but the kernel has closed everything it held.
+    const code = `const { fileDurability } = await import(process.env.LC_BUNDLE);\n${holdOpen.replace("console.log('open')", 'console.log(process.pid)')}`;
+    const parent = spawn('sh', ['-c', '"$LC_NODE" --input-type=module -e "$LC_CODE" & exec sleep 60'], {
+      env: { ...process.env, LC_BUNDLE: bundleUrl, LC_DIR: dir, LC_NODE: process.execPath, LC_CODE: code },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const pid = await new Promise<number>((res) => parent.stdout.setEncoding('utf8').once('data', (line: string) => res(Number(line.trim()))));
+      await expect(fileDurability(dir).open()).rejects.toMatchObject({ code: 'DATABASE_IN_USE', details: { pid } });
+      process.kill(pid, 'SIGKILL');
+      // Wait until it is a zombie: still a pid (kill 0 succeeds), state Z in /proc.
+      for (;;) {
+        const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(() => process.kill(pid, 0)).not.toThrow();
+      const d = fileDurability(dir);
+      await d.open();
+      await d.close();
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  it('a LOCK naming a live but unrelated process (a reused pid) is taken over', async () => {
+    const dir = await tmpDir();
+    const d0 = fileDurability(dir);
+    await d0.open();
+    await d0.close();
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => other.once('spawn', r));
+      const lock = { pid: other.pid, host: hostname(), token: 'feedfacefeedface', since: new Date().toISOString() };
+      await fsp.writeFile(join(dir, 'LOCK'), `${JSON.stringify(lock)}\n`);
+      const d = fileDurability(dir);
+      await d.open();
+      expect(JSON.parse(await fsp.readFile(join(dir, 'LOCK'), 'utf8'))).toMatchObject({ pid: process.pid });
+      await d.close();
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 
   it('a writer SIGKILLed mid-stream loses nothing it saw durable, and leaves a whole log (3 rounds)', async () => {
