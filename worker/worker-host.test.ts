@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { InitialRows, TableUpdate } from '../src/subscriptions/types.ts';
 import type { SerializedError } from '../src/errors.ts';
 import { bundleModule } from '../src/host/bundle.ts';
+import { indexedDbDurability } from '../src/durability/indexeddb.ts';
+import { Engine, randomIdentity } from '../src/engine/engine.ts';
 import { WorkerHost } from './worker-host.ts';
 
 const chat = (await bundleModule('examples/chat')).code;
@@ -98,6 +100,50 @@ describe('WorkerHost', () => {
     // The refused call may be retried with its id: it never ran durably, so it runs now.
     await h.call(name, 'send_message', { text: 'refused' }, { callId: 'r' });
     expect(await texts(h, name)).toEqual(['after', 'before', 'refused']);
+  });
+
+  it('one fence: what meets a failed write waits for the reload and runs; nothing is told NOT_DURABLE', async () => {
+    const h = host();
+    const name = fresh();
+    await h.open(name, chat);
+    await h.call(name, 'send_message', { text: 'before' }, { callId: 'before' });
+    await h.setTestHooks(name, { failWrites: true });
+    const refused = h.call(name, 'send_message', { text: 'refused' }, { callId: 'refused' });
+    refused.catch(() => void h.setTestHooks(name, { failWrites: false }));
+    // Calls and reads issued one microtask apart sweep across the failure, the engine's fence and
+    // the reload: each either was carried by the refused write (QUOTA_EXCEEDED) or runs.
+    const calls: Promise<string>[] = [];
+    const reads: Promise<unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      await Promise.resolve();
+      calls.push(h.call(name, 'send_message', { text: `c${i}` }, { callId: `c${i}` }).then(() => `c${i}`, (e: { code?: string }) => `c${i} ${e.code}`));
+      reads.push(h.query(name, 'SELECT * FROM message', undefined), h.exportDatabase(name));
+    }
+    await expect(refused).rejects.toMatchObject({ name: 'StorageError', code: 'QUOTA_EXCEEDED' });
+    const settled = await Promise.all(calls);
+    const ran = settled.filter((s) => !s.includes(' '));
+    for (const s of settled) expect(s).toMatch(/^c\d+( QUOTA_EXCEEDED)?$/);
+    expect(ran.length).toBeGreaterThan(0);
+    await Promise.all(reads); // none refused
+    expect(await texts(h, name)).toEqual(['before', ...ran].sort());
+  });
+
+  it('a fence that trips while the database opens: calls give up with a retryable RELOADING while storage refuses, and run once it accepts', async () => {
+    const name = fresh();
+    const schedules = (await bundleModule('test/fixtures/schedules.ts')).code;
+    // An overdue one-shot row that no engine ran yet: the engine that wrote it closes before its timer.
+    const writer = await Engine.open({ name, durability: indexedDbDurability(name), code: schedules, owner: randomIdentity() });
+    const written = writer.call('once_in', [-60_000, 'overdue']);
+    await writer.close();
+    await written;
+    const h = host();
+    await h.setTestHooks(name, { failWrites: true });
+    // Opening runs the overdue row and storage refuses its write: the engine is fenced before any
+    // call reaches it, and so is every reload while storage keeps refusing.
+    await expect(h.call(name, 'cancel_all', [], { callId: 'x' })).rejects.toMatchObject({ name: 'StorageError', code: 'RELOADING', details: { retryable: true } });
+    await h.setTestHooks(name, { failWrites: false });
+    await h.call(name, 'cancel_all', [], { callId: 'x' });
+    expect((await h.query(name, 'SELECT * FROM fired', undefined)).rows.map((r) => r.note)).toEqual(['overdue']);
   });
 
   it('export and import move a database; delete ends its subscriptions', async () => {

@@ -2,7 +2,7 @@
 // SharedWorker, or the elected leader among dedicated workers): opens or publishes each on first
 // use with IndexedDB durability, serves the WorkerApi through the same `Database` facade as Node,
 // and keeps each client's subscriptions so they end when the client does and follow the engine
-// when it is replaced (re-publish, import).
+// when it is replaced (re-publish, import, or a reload after a write storage refused).
 import { xhrSyncHttp } from './sync-http.ts';
 import type { Identity } from 'spacetimedb';
 import { indexedDbDurability } from '../src/durability/indexeddb.ts';
@@ -17,7 +17,6 @@ import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCall, 
 import { PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import { hasWebLocks, holdLock, whenReleased } from '../src/client/locks.ts';
 import { revive, serializeError } from '../src/client/wire.ts';
-import { fenced } from './fenced-durability.ts';
 import { originOwner } from './origin-owner.ts';
 import { delayAcks } from './test-hooks.ts';
 
@@ -48,11 +47,12 @@ class Slot {
   engine: Engine | undefined;
   db: Database | undefined;
   code: string | undefined;
-  /** The durability under the current engine (to tell whose write failed). */
-  durability: Durability | undefined;
   /** Releases the origin-wide Web Lock this worker holds on the database while its engine is open. */
   unlock: (() => void) | undefined;
-  /** Set while the database reloads after a failed write: subscriptions move, they do not end. */
+  /**
+   * Set while the database reloads after a failed write: operations wait for it, subscriptions
+   * move to the reloaded engine instead of ending. Never rejects.
+   */
   reloading: Promise<void> | undefined;
   readonly hooks: TestHooks = {};
   /** Subscriptions on this database, to move to the next engine. */
@@ -123,20 +123,9 @@ export class WorkerHost implements WorkerApi {
     return this.open(name, code);
   }
 
-  async call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown> {
+  call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown> {
     const callOpts = { ...(opts.sender !== undefined ? { sender: opts.sender } : {}), ...(opts.callId !== undefined ? { callId: opts.callId } : {}) };
-    const slot = this.#slot(name);
-    const db = await this.#db(name);
-    try {
-      return await db.call(fn, revive(args), callOpts);
-    } catch (error) {
-      // The engine was being replaced under the call (a reload after a failed write): it did not
-      // commit there, so run it once on the new engine. The call id keeps that at most once.
-      const replaced = slot.db !== db || slot.reloading !== undefined;
-      const transient = error instanceof ClosedError || (error instanceof StorageError && error.code === 'RELOADING');
-      if (!replaced || !transient || opts.callId === undefined) throw error;
-      return (await this.#db(name)).call(fn, revive(args), callOpts);
-    }
+    return this.#withDb(name, (db) => db.call(fn, revive(args), callOpts));
   }
 
   /** Runs a batch of calls (one message from a client); each settles on its own. */
@@ -151,21 +140,21 @@ export class WorkerHost implements WorkerApi {
     );
   }
 
-  async query(name: string, sql: string, sender: string | undefined): Promise<SqlResult> {
-    return (await this.#db(name)).query(sql, sender !== undefined ? { sender } : {});
+  query(name: string, sql: string, sender: string | undefined): Promise<SqlResult> {
+    return this.#withDb(name, (db) => db.query(sql, sender !== undefined ? { sender } : {}));
   }
 
-  async logs(name: string, limit: number | undefined): Promise<LogEntry[]> {
-    return (await this.#db(name)).logs(limit !== undefined ? { limit } : {});
+  logs(name: string, limit: number | undefined): Promise<LogEntry[]> {
+    return this.#withDb(name, (db) => db.logs(limit !== undefined ? { limit } : {}));
   }
 
-  async describe(name: string): Promise<SchemaDescription> {
-    return (await this.#db(name)).describe();
+  describe(name: string): Promise<SchemaDescription> {
+    return this.#withDb(name, (db) => db.describe());
   }
 
   async subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void> {
     const slot = this.#slot(name);
-    const db = await this.#db(name);
+    const { db, engine } = await this.#current(name);
     let subs = this.#clients.get(clientId);
     if (!subs) {
       subs = new Map();
@@ -176,7 +165,16 @@ export class WorkerHost implements WorkerApi {
     const live: Live = { name, queries: [...queries], opts, sink, handle: undefined };
     subs.set(subscriptionId, live);
     slot.subs.add(live);
-    await this.#start(live, db);
+    try {
+      await this.#start(live, db);
+    } catch (error) {
+      // The engine was replaced before the initial rows came (a reload): the subscription moved
+      // with the database, so its rows come from the new engine.
+      if (!replaced(slot, engine) || !slot.subs.has(live)) throw error;
+      await slot.reloading;
+      if (!live.handle) throw error;
+      await live.handle.applied;
+    }
   }
 
   async unsubscribe(clientId: string, subscriptionId: string): Promise<void> {
@@ -186,9 +184,8 @@ export class WorkerHost implements WorkerApi {
     if (live) this.#stop(live);
   }
 
-  async exportDatabase(name: string): Promise<Uint8Array> {
-    await this.#db(name);
-    return this.#slot(name).engine!.exportImage();
+  exportDatabase(name: string): Promise<Uint8Array> {
+    return this.#withDb(name, (_db, engine) => engine.exportImage());
   }
 
   async importDatabase(name: string, image: Uint8Array): Promise<DatabaseInfo> {
@@ -196,7 +193,7 @@ export class WorkerHost implements WorkerApi {
     return slot.exclusive(async () => {
       await this.#closeSlot(slot);
       await indexedDbDurability(name).destroy();
-      await Engine.importImage(this.#durability(name, slot), name, image);
+      await Engine.importImage(this.#storage(name, slot), name, image);
       const engine = await this.#openEngine(name, slot, undefined);
       return info(engine, 'created');
     });
@@ -250,19 +247,52 @@ export class WorkerHost implements WorkerApi {
       if (!(error instanceof UsageError && error.code === 'UNKNOWN_DATABASE')) throw error;
     }
     await indexedDbDurability(name).destroy(); // the empty storage the attempt left behind
-    await Engine.importImage(this.#durability(name, slot), name, image);
+    await Engine.importImage(this.#storage(name, slot), name, image);
     return true;
   }
 
-  /** The open database `name`, opening an existing one on first use. */
-  async #db(name: string): Promise<Database> {
+  /**
+   * Runs `op` on database `name`, after any reload in progress. The fence: once a write storage
+   * refused, the engine refuses work (StorageError NOT_DURABLE) and this worker reloads the
+   * database from what is durable. An operation that meets the fence, or the engine closing
+   * under it for the reload, never ran: it waits for the reload and runs on the reloaded engine.
+   * If storage keeps refusing, it gives up after RELOAD_ATTEMPTS with a retryable RELOADING.
+   */
+  async #withDb<T>(name: string, op: (db: Database, engine: Engine) => Promise<T>): Promise<T> {
+    const slot = this.#slot(name);
+    for (let attempt = 1; ; attempt++) {
+      const { db, engine } = await this.#current(name);
+      try {
+        return await op(db, engine);
+      } catch (error) {
+        const fence = error instanceof StorageError && error.code === 'NOT_DURABLE';
+        if (!fence && !(error instanceof ClosedError && replaced(slot, engine))) throw error;
+        // An engine whose fence tripped while it opened (an overdue schedule's write failed) had
+        // no reload yet: start it now (a no-op when one runs).
+        if (fence) this.#reload(name, slot, engine);
+        if (attempt >= RELOAD_ATTEMPTS) {
+          throw new StorageError(
+            'RELOADING',
+            `database ${name} is reloading from storage after writes that storage refused (${(error as Error).message}): free some space and retry (with the same callId a call never applies twice)`,
+            { database: name, retryable: true },
+          );
+        }
+      }
+    }
+  }
+
+  /** The open database `name` and its engine, opening an existing one on first use. */
+  async #current(name: string): Promise<{ db: Database; engine: Engine }> {
     const slot = this.#slot(name);
     if (slot.reloading) await slot.reloading;
-    if (slot.db) return slot.db;
-    return slot.exclusive(async () => {
-      if (!slot.db) await this.#openEngine(name, slot, undefined);
-      return slot.db!;
-    });
+    if (!slot.db) {
+      await slot.exclusive(async () => {
+        if (!slot.db) await this.#openEngine(name, slot, undefined);
+      });
+    }
+    // Read together: a slot's db and engine are only ever set and cleared together.
+    if (!slot.db || !slot.engine) throw new ClosedError(`database ${name} was closed while opening: retry`, { database: name, retryable: true });
+    return { db: slot.db, engine: slot.engine };
   }
 
   async #openEngine(name: string, slot: Slot, code: string | undefined): Promise<Engine> {
@@ -272,16 +302,17 @@ export class WorkerHost implements WorkerApi {
       throw e;
     });
     const unlock = await lockDatabase(name);
-    const durability = this.#durability(name, slot);
-    let engine: Engine;
+    let engine: Engine | undefined;
+    // A fence that trips while the engine opens (engine still undefined) is met by the first
+    // operation, which starts the reload then (see #withDb).
+    const onNotDurable = () => engine && this.#reload(name, slot, engine);
     try {
-      engine = await Engine.open({ name, durability, owner, http: xhrSyncHttp, ...(code !== undefined ? { code } : {}) });
+      engine = await Engine.open({ name, durability: this.#storage(name, slot), owner, http: xhrSyncHttp, onNotDurable, ...(code !== undefined ? { code } : {}) });
     } catch (error) {
       unlock();
       throw error;
     }
     slot.unlock = unlock;
-    slot.durability = durability;
     const db = databaseFacade(engine);
     slot.engine = engine;
     slot.db = db;
@@ -296,7 +327,6 @@ export class WorkerHost implements WorkerApi {
     const db = slot.db;
     slot.engine = undefined;
     slot.db = undefined;
-    slot.durability = undefined;
     const unlock = slot.unlock;
     slot.unlock = undefined;
     for (const live of slot.subs) {
@@ -339,27 +369,30 @@ export class WorkerHost implements WorkerApi {
   }
 
   /**
-   * A log write failed: the engine's memory holds a transaction storage does not. Drop that
-   * engine (writing nothing more) and reopen the database from what is durable; subscriptions
-   * continue on the new engine from a fresh snapshot. The failed call has already rejected.
+   * The engine `failed` tripped its fence (a log write failed: its memory holds a transaction
+   * storage does not). Drop that engine and reopen the database from what is durable;
+   * subscriptions continue on the new engine from a fresh snapshot. The calls that write carried
+   * have already rejected with its StorageError. A no-op while a reload runs or once replaced.
    */
-  #reload(name: string, slot: Slot, failed: Durability): void {
-    if (slot.durability !== failed || slot.reloading) return;
+  #reload(name: string, slot: Slot, failed: Engine): void {
+    if (slot.engine !== failed || slot.reloading) return;
     slot.reloading = slot
       .exclusive(async () => {
-        if (slot.durability !== failed) return;
-        await this.#closeSlot(slot).catch(() => {}); // the fence refuses its final snapshot and log save
+        if (slot.engine !== failed) return;
+        await this.#closeSlot(slot).catch(() => {}); // its fence skips the final snapshot
         await this.#openEngine(name, slot, undefined);
       })
-      .catch(() => {})
+      .catch((error: unknown) => {
+        // Storage does not open again: the subscriptions have nowhere to move, so they end with
+        // the reason (the next operation tries to open it again and reports the same).
+        for (const live of [...slot.subs]) {
+          this.#stop(live);
+          void Promise.resolve(live.sink.error(toSerialized(error))).catch(() => {});
+        }
+      })
       .finally(() => {
         slot.reloading = undefined;
       });
-  }
-
-  #durability(name: string, slot: Slot): Durability {
-    const durability: Durability = fenced(this.#storage(name, slot), () => this.#reload(name, slot, durability));
-    return durability;
   }
 
   #storage(name: string, slot: Slot): Durability {
@@ -375,6 +408,14 @@ export class WorkerHost implements WorkerApi {
     });
     return delayAcks(storage, () => slot.hooks.ackDelayMs ?? 0);
   }
+}
+
+/** How many reloads one operation waits through before it gives up with RELOADING. */
+const RELOAD_ATTEMPTS = 3;
+
+/** Whether `engine` is no longer the slot's (or is being replaced): what ran on it is void. */
+function replaced(slot: Slot, engine: Engine): boolean {
+  return slot.engine !== engine || slot.reloading !== undefined;
 }
 
 /** How long opening waits for another worker to let go of a database. */
