@@ -1,23 +1,20 @@
 // Crash recovery with real file durability: a writer process is SIGKILLed mid-stream and every
 // call it saw resolve must survive, whole transactions only; a second opener is refused while the
 // first runs; a torn log tail is cut on reopen; a damaged byte in the middle of the log is refused.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.ts';
 import { databaseDir, openDatabase } from '../src/node/open-database.ts';
 import { lightcone } from './helpers/cli.ts';
+import { killLineChildren, spawnLineChild } from './helpers/line-child.ts';
 import { BANK_DIR, ROOT, removeTempDirs, tempDir } from './helpers/paths.ts';
 
 const WRITER = join(ROOT, 'test', 'helpers', 'writer.mjs');
 const INITIAL = 10n ** 15n;
 
-const children = new Set<ChildProcess>();
-afterEach(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  children.clear();
-});
+afterEach(killLineChildren);
 afterAll(removeTempDirs);
 
 /** Publishes bank in `dataDir` with account 1 (INITIAL) and account 2 (0). */
@@ -39,67 +36,15 @@ interface Writer {
 }
 
 function startWriter(dataDir: string, mode: 'deposit' | 'transfer', snapshotEvery?: number): Writer {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [WRITER, dataDir, 'bank', mode, ...(snapshotEvery ? [String(snapshotEvery)] : [])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
-  children.add(child);
   const acked: number[] = [];
-  let stderr = '';
-  let buffered = '';
-  let isReady = false;
-  const waiters: { n: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  let readyResolve!: () => void;
-  let readyReject!: (e: Error) => void;
-  const ready = new Promise<void>((res, rej) => {
-    readyResolve = res;
-    readyReject = rej;
-  });
-  const wake = (): void => {
-    for (const w of [...waiters]) {
-      if (acked.length >= w.n) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  };
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    buffered += chunk;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line === 'ready') {
-        isReady = true;
-        readyResolve();
-      } else if (/^\d+$/.test(line)) {
-        acked.push(Number(line));
-      }
-    }
-    wake();
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ acked: number[]; stderr: string; code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('close', (code, signal) => {
-      const err = new Error(`writer exited (code ${code}, signal ${signal}) after ${acked.length} calls: ${stderr}`);
-      if (!isReady) readyReject(err);
-      for (const w of waiters.splice(0)) w.reject(err);
-      resolve({ acked, stderr, code, signal });
-    });
+  const w = spawnLineChild(WRITER, [dataDir, 'bank', mode, ...(snapshotEvery ? [String(snapshotEvery)] : [])], (line) => {
+    if (/^\d+$/.test(line)) acked.push(Number(line));
   });
   return {
-    child,
-    ready,
-    acked: (n) =>
-      new Promise<void>((resolve, reject) => {
-        waiters.push({ n, resolve, reject });
-        wake();
-      }),
-    exited,
+    child: w.child,
+    ready: w.until(() => w.lines.includes('ready')),
+    acked: (n) => w.until(() => acked.length >= n),
+    exited: w.exited.then(({ stderr, code, signal }) => ({ acked, stderr, code, signal })),
   };
 }
 
