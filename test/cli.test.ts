@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lightcone, type CliResult } from './helpers/cli.ts';
-import { BANK_DIR, CHAT, removeTempDirs, tempDir } from './helpers/paths.ts';
+import { BANK_DIR, CHAT, ROOT, removeTempDirs, tempDir } from './helpers/paths.ts';
 
 afterAll(removeTempDirs);
 
@@ -332,5 +332,31 @@ describe('bank, a two-file module published from its folder', () => {
     const json = ok(await lightcone(['sql', 'bank', 'SELECT id, balance FROM account WHERE id = 9007199254740993', '--json'], { env }));
     expect(json).toMatch(/"id":\s*9007199254740993\b/);
     expect(json).toMatch(/"balance":\s*9007199254740993\b/);
+  });
+});
+
+describe('edge values through the CLI (test/fixtures/edge-values.ts)', () => {
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    env = { LIGHTCONE_DATA_DIR: tempDir() };
+    ok(await lightcone(['publish', '--module-path', join(ROOT, 'test', 'fixtures', 'edge-values.ts'), 'edge'], { env }));
+  }, 60_000);
+
+  it('string arguments that look like big-integer markers arrive and print unchanged', async () => {
+    const strings = ['\u0000big:123', 'x:12345678901234567}', '{"n":12345678901234567}'];
+    for (const s of strings) ok(await lightcone(['call', 'edge', 'say', JSON.stringify(s), '18446744073709551615'], { env }));
+    const json = ok(await lightcone(['sql', 'edge', 'SELECT s, n FROM text', '--json'], { env }));
+    expect((JSON.parse(json) as { s: string }[]).map((r) => r.s)).toEqual(strings);
+    expect(json.match(/"n": 18446744073709551615\b/g)).toHaveLength(3);
+    expect(tableRows(ok(await lightcone(['sql', 'edge', 'SELECT s, n FROM text'], { env })))).toEqual(strings.map((s) => [JSON.stringify(s), '18446744073709551615']));
+  });
+
+  it('i64 extremes of Timestamp arguments go in exactly and print as ISO text beyond JS Date', async () => {
+    ok(await lightcone(['call', 'edge', 'stamp', '9223372036854775807', '-9223372036854775808', '{"Time": -9223372036854775808}'], { env }));
+    const rows = tableRows(ok(await lightcone(['sql', 'edge', 'SELECT * FROM moment'], { env })));
+    expect(rows).toEqual([['1', '+294247-01-10T04:00:54.775807Z', '-9223372036854775808µs', '{"Time":"-290308-12-21T19:59:05.224192Z"}']]);
+    const r = await lightcone(['call', 'edge', 'stamp', '9223372036854775808', '0', '{"Time": 0}'], { env });
+    expect(failed(r)).toMatch(/argument at: expected Timestamp, got 9223372036854775808n \(out of range/);
   });
 });

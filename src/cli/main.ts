@@ -5,6 +5,7 @@ import { deleteDatabase, listDatabases, openDatabase } from '../node/open-databa
 import { LightconeError } from '../errors.ts';
 import { formatSqlResult, stringifyJson, toJsonValue } from '../sql/format.ts';
 import { parseArgs, type ParsedArgs } from './args.ts';
+import { parseJsonArg } from './json-arg.ts';
 
 const HELP = `lightcone — SpacetimeDB modules, local-first
 
@@ -53,7 +54,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       case 'call': {
         const name = need(args.positionals[0], 'call needs a database: lightcone call <database> <reducer> [json-arg ...]');
         const fn = need(args.positionals[1], 'call needs a reducer or procedure name: lightcone call <database> <reducer> [json-arg ...]');
-        const callArgs = args.positionals.slice(2).map((a, i) => parseJsonArg(a, i));
+        const callArgs = args.positionals.slice(2).map((a, i) => parseJsonArg(a, i + 1));
         const db = await openDatabase({ dataDir, name });
         try {
           const result = await db.call(fn, callArgs, identity !== undefined ? { sender: identity } : {});
@@ -145,17 +146,6 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
 function need(v: string | undefined, message: string): string {
   if (v === undefined || v === '') throw new LightconeError('BAD_USAGE', message);
   return v;
-}
-
-/** One CLI argument as JSON; integers too large for a double stay exact (as bigint). */
-function parseJsonArg(text: string, i: number): unknown {
-  try {
-    return JSON.parse(text.replace(/(?<=^|[[,:]\s*)(-?\d{16,})(?=\s*(?:$|[\],}]))/g, '"\\u0000big:$1"'), (_k, v: unknown) =>
-      typeof v === 'string' && v.startsWith('\u0000big:') ? BigInt(v.slice(5)) : v,
-    );
-  } catch {
-    throw new LightconeError('BAD_ARGUMENT', `argument ${i + 1} is not JSON: ${text} (strings need quotes: '"text"')`);
-  }
 }
 
 export { toJsonValue };

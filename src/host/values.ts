@@ -51,6 +51,8 @@ export function coerceValue(ty0: Ty, value: unknown, path: string, ts: Typespace
     case 'F32':
     case 'F64':
       if (typeof value === 'number') return value;
+      // JSON from the CLI gives integers beyond 2^53 as bigints; a float takes the nearest double.
+      if (typeof value === 'bigint') return Number(value);
       if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
       throw bad(path, ty, ts, value);
     case 'Array': {

@@ -1,5 +1,6 @@
 // Presents decoded values: as JSON-safe values (for `--json` and the wire) and as table cells the
 // way `spacetime sql` prints them (strings quoted, identities as hex, timestamps as ISO text).
+import { stringify } from 'lossless-json';
 import { ConnectionId, Identity, TimeDuration, Timestamp, Uuid } from 'spacetimedb';
 
 /** A JSON-safe rendering: bigints stay exact (see `stringifyJson`), identities hex, times ISO. */
@@ -40,11 +41,9 @@ function specialToString(v: unknown): string | undefined {
   return undefined;
 }
 
-/** JSON.stringify that writes bigints as exact JSON numbers. */
+/** JSON text of `toJsonValue(v)` with bigints written as exact JSON numbers (lossless-json writes them). */
 export function stringifyJson(v: unknown, indent?: number): string {
-  const marker = '\u0000big:';
-  const s = JSON.stringify(toJsonValue(v), (_k, x: unknown) => (typeof x === 'bigint' ? `${marker}${x}` : x), indent);
-  return s.replace(/"\\u0000big:(-?\d+)"/g, '$1');
+  return stringify(toJsonValue(v), null, indent) ?? 'null';
 }
 
 /** One table cell as `spacetime sql` shows it. */
