@@ -34,10 +34,14 @@ export class SenderError extends LightconeError {
   }
 }
 
-/** The module failed in a way its author did not intend (any other throw); the call was rolled back and logged. */
+/**
+ * The module failed in a way its author did not intend (any other throw); the call was rolled back
+ * and logged. `code` is 'INTERNAL_ERROR', or names the limit the call exceeded ('TIME_LIMIT',
+ * 'HEAP_LIMIT').
+ */
 export class InternalError extends LightconeError {
-  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super('INTERNAL_ERROR', message, details, options);
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'INTERNAL_ERROR', message, details, options);
   }
   override get name(): string {
     return 'InternalError';
@@ -104,7 +108,7 @@ export function errorFromJSON(e: SerializedError): LightconeError {
     case 'SenderError':
       return new SenderError(e.message, e.details);
     case 'InternalError':
-      return new InternalError(e.message, e.details);
+      return new InternalError(e.message, e.details, { code: e.code });
     case 'ClosedError':
       return new ClosedError(e.message, e.details);
     default: {

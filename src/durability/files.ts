@@ -67,6 +67,14 @@ export function fileDurability(dir: string, opts: FileDurabilityOptions = {}): D
   return createDurability(new FileBackend(resolve(dir), opts));
 }
 
+/**
+ * The bare backend behind `fileDurability` (without the group-commit core), for a core that runs
+ * elsewhere: the Node engine thread keeps the files, and their lock, on the main thread.
+ */
+export function fileBackend(dir: string, opts: FileDurabilityOptions = {}): DurabilityBackend {
+  return new FileBackend(resolve(dir), opts);
+}
+
 const FORMAT_FILE = 'FORMAT';
 const SNAPSHOT_FILE = 'snapshot.bin';
 const META_DIR = 'meta';

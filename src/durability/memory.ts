@@ -56,6 +56,14 @@ export function memoryDurability(store: MemoryStore = new MemoryStore(), opts: M
   return createDurability(new MemoryBackend(store, opts));
 }
 
+/**
+ * The bare backend behind `memoryDurability` (without the group-commit core), for a core that
+ * runs elsewhere: the Node engine thread keeps an in-memory database's store on the main thread.
+ */
+export function memoryBackend(store: MemoryStore, opts: MemoryDurabilityOptions = {}): DurabilityBackend {
+  return new MemoryBackend(store, opts);
+}
+
 class MemoryBackend implements DurabilityBackend {
   readonly label = 'memory database';
   readonly #store: MemoryStore;

@@ -3,6 +3,7 @@
 // Works the same in Node and in a worker: no `vm`, no dynamic import.
 import { ModuleError } from '../errors.ts';
 import type { RawModuleDefV10Like } from './module-def.ts';
+import { moduleRunWatcher, watched, type ModuleRunWatcher } from './module-watch.ts';
 
 /** The hooks object the runtime returns (`ModuleHooksImpl`); always call methods on it. */
 export interface ModuleHooks {
@@ -56,8 +57,10 @@ export function loadModule(code: string, sys20: Record<string, unknown>, sys21: 
     throw new TypeError(`Could not find module '${id}': a SpacetimeDB module may only import spacetime:sys@2.x beyond its bundle`);
   };
   const mod: { exports: Record<string, unknown> } = { exports: {} };
+  // Loading runs the module's top-level code: a watchdog times it like any call.
+  const watcher = moduleRunWatcher();
   try {
-    defaultEvaluator(code)(require, mod, mod.exports, globals);
+    watched(watcher, 'load', -1, () => defaultEvaluator(code)(require, mod, mod.exports, globals));
   } catch (e) {
     throw new ModuleError('MODULE_LOAD_FAILED', `the module threw while loading: ${errText(e)}`, { cause: errText(e) }, { cause: e });
   }
@@ -76,8 +79,8 @@ export function loadModule(code: string, sys20: Record<string, unknown>, sys21: 
   let hooks: ModuleHooks;
   let describe: Uint8Array;
   try {
-    hooks = (register as (this: unknown, e: object) => ModuleHooks).call(schema, ns);
-    const d = hooks.__describe_module__();
+    hooks = watched(watcher, 'load', -1, () => (register as (this: unknown, e: object) => ModuleHooks).call(schema, ns));
+    const d = watched(watcher, 'load', -1, () => hooks.__describe_module__());
     describe = new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
   } catch (e) {
     throw new ModuleError('MODULE_INVALID', `the module's exports could not be registered: ${errText(e)}`, { cause: errText(e) }, { cause: e });
@@ -89,7 +92,53 @@ export function loadModule(code: string, sys20: Record<string, unknown>, sys21: 
   if (!moduleDef) {
     throw new ModuleError('MODULE_INVALID', 'the module default export has no moduleDef: is it built with spacetimedb 2.10.1?');
   }
-  return { hooks, moduleDef, describe };
+  return { hooks: watcher ? watchHooks(hooks, watcher) : hooks, moduleDef, describe };
+}
+
+/** The hooks, reporting every entry into module code to `w` (see module-watch.ts). */
+function watchHooks(h: ModuleHooks, w: ModuleRunWatcher): ModuleHooks {
+  const out: ModuleHooks = {
+    __describe_module__: () => h.__describe_module__(),
+    __get_error_constructor__: (code) => h.__get_error_constructor__(code),
+    get __sender_error_class__() {
+      return h.__sender_error_class__;
+    },
+    __call_reducer__(id, sender, connId, timestamp, args) {
+      w.enter('reducer', id);
+      try {
+        return h.__call_reducer__(id, sender, connId, timestamp, args);
+      } finally {
+        w.exit();
+      }
+    },
+    __call_view__(id, sender, args) {
+      w.enter('view', id);
+      try {
+        return h.__call_view__(id, sender, args);
+      } finally {
+        w.exit();
+      }
+    },
+    __call_view_anon__(id, args) {
+      w.enter('view', id);
+      try {
+        return h.__call_view_anon__(id, args);
+      } finally {
+        w.exit();
+      }
+    },
+    __call_procedure__(id, sender, connId, timestamp, args) {
+      w.enter('procedure', id);
+      try {
+        return h.__call_procedure__(id, sender, connId, timestamp, args);
+      } finally {
+        w.exit();
+      }
+    },
+  };
+  const http = h.__call_http_handler__;
+  if (http) out.__call_http_handler__ = (id, timestamp, request, body) => watched(w, 'procedure', id, () => http.call(h, id, timestamp, request, body));
+  return out;
 }
 
 /** `message` of an Error, or the value as text. */
