@@ -12,22 +12,29 @@
 //   details say `retryable: true` and give the `callId`: retrying with that id never applies twice.
 // Subscriptions are made again on the new leader: `onApplied` fires again with a fresh snapshot.
 import type { SchemaDescription } from '../src/engine/describe.ts';
-import { ClosedError } from '../src/errors.ts';
+import { ClosedError, UsageError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
 import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
+import { PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import { whenReleased } from '../src/client/locks.ts';
 import { deserializeError, serializeError } from '../src/client/wire.ts';
 import { toSerialized, WorkerHost } from './worker-host.ts';
 
-/** Channel and lock names carry the protocol version: different versions never talk. */
-const CHANNEL = 'lightcone:rpc:v1';
-const LEADER_LOCK = 'lightcone:leader:v1';
+/**
+ * Channel and lock names carry the protocol version: workers of different versions never talk
+ * (an older leader would not know what a newer follower forwards). Tabs of two versions each
+ * elect their own leader, and the second to open a database is refused by its origin-wide lock.
+ */
+export const CHANNEL = `lightcone:rpc:v${PROTOCOL_VERSION}`;
+export const LEADER_LOCK = `lightcone:leader:v${PROTOCOL_VERSION}`;
 /** How long a follower's request may wait while no leader is known. */
 export const LEADER_TIMEOUT_MS = 10_000;
 
 /** Methods a follower forwards (subscribe and unsubscribe take follower-side shapes, see below). */
-type Method = 'open' | 'publish' | 'call' | 'callMany' | 'query' | 'logs' | 'describe' | 'exportDatabase' | 'importDatabase' | 'deleteDatabase' | 'setTestHooks' | 'subscribe' | 'unsubscribe';
+const METHODS = ['open', 'publish', 'call', 'callMany', 'query', 'logs', 'describe', 'exportDatabase', 'importDatabase', 'deleteDatabase', 'setTestHooks', 'subscribe', 'unsubscribe'] as const;
+type Method = (typeof METHODS)[number];
+const KNOWN: ReadonlySet<string> = new Set(METHODS);
 
 type Message =
   | { t: 'who'; from: string }
@@ -158,8 +165,26 @@ export class Router implements WorkerApi {
     return this.#leader ? this.#serve(this.#id, method, args) : this.#forward(method, args);
   }
 
-  /** Runs a request on this worker's host (as leader). `from` is the requesting worker. */
+  /**
+   * Runs a request on this worker's host (as leader). `from` is the requesting worker. Always
+   * settles: whatever a request holds, the requester gets an answer instead of waiting forever.
+   */
   #serve(from: string, method: Method, args: unknown[]): Promise<unknown> {
+    if (!KNOWN.has(method) || !Array.isArray(args)) {
+      return Promise.reject(
+        new UsageError('UNKNOWN_METHOD', `the Lightcone leader tab does not know the request ${JSON.stringify(method)}: the tabs of this site run different versions of the app; reload them`, {
+          method: String(method),
+        }),
+      );
+    }
+    try {
+      return this.#dispatch(from, method, args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #dispatch(from: string, method: Method, args: unknown[]): Promise<unknown> {
     const host = this.#host as unknown as Record<Method, (...a: unknown[]) => Promise<unknown>>;
     if (method === 'subscribe') {
       const [subscriptionId, name, queries, opts] = args as [string, string, string[], WireSubscribeOptions];
