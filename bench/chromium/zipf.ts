@@ -1,17 +1,8 @@
 // Zipf-distributed account pairs for W3 (YCSB's constant θ = 0.99 over the accounts), from a
 // seeded PRNG so every system gets exactly the same sequence of transfers.
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../test/helpers/prng.ts';
+
 
 /**
  * `count` (from, to) pairs of distinct account ids in 1..n, each drawn Zipf(θ) by rank; ranks are

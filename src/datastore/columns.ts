@@ -30,10 +30,6 @@ const U64_FLIP = 1n << 63n;
 export function u64ToStored(v: bigint): bigint {
   return BigInt.asIntN(64, v ^ U64_FLIP);
 }
-/** Inverse of `u64ToStored`. */
-export function storedToU64(v: bigint): bigint {
-  return BigInt.asUintN(64, v) ^ U64_FLIP;
-}
 
 /** Little-endian integer bytes → big-endian order-preserving BLOB. */
 function leToOrderedBlob(le: Uint8Array, signed: boolean): Uint8Array {
@@ -154,9 +150,4 @@ export function columnCodec(ty: Ty, typespace: { types: Ty[] }): ColumnCodec {
   }
   const skip = AlgebraicType.makeDeserializer(ty, typespace);
   return { ...base, kind: 'none', scalar: 'None', read: (r) => (skip(r), undefined) };
-}
-
-/** True when values of this storage kind may be indexed / compared in SQL. */
-export function isComparable(kind: StorageKind): boolean {
-  return kind !== 'none';
 }

@@ -4,6 +4,7 @@
 // range scans, deletes) with SpacetimeDB's semantics, and turns every commit into a TxDelta.
 import { BinaryReader } from 'spacetimedb';
 import type { IndexDef, SequenceDef, TableDef } from '../host/module-def.ts';
+import { bytesEqual, bytesKey } from './bytes.ts';
 import { columnCodec, type ColumnCodec, type SqlValue } from './columns.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
 import { FastSql } from './fast-stmt.ts';
@@ -692,12 +693,6 @@ function intToLe(v: bigint, width: number): Uint8Array {
   return out;
 }
 
-/** Byte equality of two rows. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function describeKey(table: StoreTable, cols: number[], key: SqlValue[]): string {
   return cols.map((c, i) => `${table.def.columns[c]?.name} = ${formatSqlValue(key[i] ?? null, table.codecs[c]!)}`).join(', ');
@@ -725,10 +720,4 @@ function netDelta(st: TxTableState): { inserts: Uint8Array[]; deletes: Uint8Arra
   const deletes: Uint8Array[] = [];
   for (const [rid, row] of st.deletes) if (!dropped.has(rid)) deletes.push(row);
   return { inserts, deletes };
-}
-
-function bytesKey(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode(...b.subarray(i, i + 4096));
-  return s;
 }

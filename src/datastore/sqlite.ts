@@ -45,12 +45,3 @@ export function openSqlite(sqlite3: Sqlite3, image?: Uint8Array): SqliteDb {
 export function exportSqlite(sqlite3: Sqlite3, db: SqliteDb): Uint8Array {
   return sqlite3.capi.sqlite3_js_db_export(db);
 }
-
-/** Resets a statement after a failed step (where `reset` itself reports the same error again). */
-export function resetQuietly(stmt: SqliteStmt): void {
-  try {
-    stmt.reset();
-  } catch {
-    /* the step already threw the error that matters */
-  }
-}

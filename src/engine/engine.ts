@@ -4,6 +4,7 @@
 // bounded module log. Platform-neutral: Node and the worker wrap it with their own storage.
 import { ConnectionId, Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
+import { bytesEqual } from '../datastore/bytes.ts';
 import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
 import { ClosedError, InternalError, ModuleError, SenderError, StorageError, UsageError, type SqlError } from '../errors.ts';
 import { Host, nowMicros, type CallContext, type LogEntry } from '../host/host.ts';
@@ -617,10 +618,6 @@ function checkRules(host: Host, owner: Identity): void {
 function isLifecycle(host: Host, name: string): boolean {
   const l = host.schema.lifecycle;
   return name === l.init || name === l.onConnect || name === l.onDisconnect;
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function randomBytes(n: number): Uint8Array {

@@ -263,8 +263,8 @@ function writeBack(buf: ArrayBuffer, generated: Uint8Array | undefined): number 
   return generated.length;
 }
 
-/** Splits `[u32 count][row]…` into rows. The rows' own lengths come from the table's decoder, so
- * this hands the whole remainder to `deleteByRows` one row at a time via a length-finding pass. */
+/** The rows of a `[u32 count][row]…` relation. Splitting several rows would need the table's
+ * row decoder; the runtime only ever sends one, so one is all this accepts. */
 function decodeRelation(bytes: Uint8Array, table: string): Uint8Array[] {
   if (bytes.length < 4) throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `relation for ${table} is shorter than its count`);
   const count = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);

@@ -9,8 +9,8 @@ import { memoryDurability } from '../durability/memory.ts';
 import { databaseFacade, type Database } from '../engine/database.ts';
 import { Engine, randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { aop, keysOf, Mirror, prng, q, rowText, type AccessOp, type Spec } from './fixtures/helpers.ts';
-import { SubscriptionManager, type QuerySetHandle } from './manager.ts';
+import { aop, churningClient, Mirror, prng, q, rowText, sqlOracle, type AccessOp, type Spec } from './fixtures/helpers.ts';
+import { SubscriptionManager } from './manager.ts';
 import type { SubscriptionHandle, TableUpdate } from './types.ts';
 
 const SEED = Number(process.env.LIVE_SEED ?? 0xacce55);
@@ -149,43 +149,18 @@ describe(`live views and row-level security against a fresh db.sql after every t
       { sender: BigInt(`0x${alice}`), confirmedReads: false },
     );
     // A client whose query sets come and go: its cache must always equal the union of the active sets.
-    const churn = new Mirror();
-    const churnCb = churn.callbacks;
-    churnCb.onApplied({});
-    const client = live.connect({ sender: BigInt(`0x${bob}`), confirmedReads: false, onUpdate: churnCb.onUpdate, onError: churnCb.onError });
-    const active: { set: number; handle: QuerySetHandle }[] = [];
-    const churnStep = () => {
-      if (active.length > 0 && (active.length >= 3 || rnd() < 0.4)) {
-        active.splice(Math.floor(rnd() * active.length), 1)[0]!.handle.unsubscribe();
-      } else {
-        const set = Math.floor(rnd() * CHURN.length);
-        const handle = client.subscribe(CHURN[set]!.map(([, sql]) => sql), {
-          onApplied: (rows) => {
-            for (const [table, list] of Object.entries(rows)) if (list.length) churnCb.onUpdate([{ table, inserts: list, deletes: [] }]);
-          },
-          onError: churnCb.onError,
-        });
-        active.push({ set, handle });
-      }
-    };
+    const churn = churningClient({
+      connect: (cb) => live.connect({ sender: BigInt(`0x${bob}`), confirmedReads: false, ...cb }),
+      sets: CHURN,
+      maxActive: 3,
+      rnd,
+      sender: bob,
+    });
 
-    const oracle = async (spec: Spec, cache: Map<string, string[]>): Promise<string[]> => {
-      const out = new Set<string>();
-      for (const [table, sql] of spec.queries) {
-        const id = `${spec.sender ?? ''}|${sql}`;
-        let keys = cache.get(id);
-        if (!keys) {
-          keys = keysOf(table, await db.sql(sql, spec.sender ? { sender: spec.sender } : {}));
-          cache.set(id, keys);
-        }
-        for (const k of keys) out.add(k);
-      }
-      return [...out].sort();
-    };
-    const churnExpected = (cache: Map<string, string[]>) => oracle({ name: 'client', queries: active.flatMap((a) => CHURN[a.set]!), sender: bob }, cache);
+    const oracle = sqlOracle(db);
     const checkChurn = async (tx: number, cache: Map<string, string[]>) => {
-      if (churn.problems.length || churn.errors.length) expect.fail(where(tx, `client: ${[...churn.problems, ...churn.errors.map((e) => e.message)].join('; ')}`));
-      expect(churn.keys(), where(tx, `client with sets ${JSON.stringify(active.map((a) => a.set))}`)).toEqual(await churnExpected(cache));
+      if (churn.trouble()) expect.fail(where(tx, `client: ${churn.trouble()}`));
+      expect(churn.mirror.keys(), where(tx, `client with sets ${JSON.stringify(churn.active())}`)).toEqual(await oracle(churn.spec(), cache));
     };
 
     await Promise.all([...subs.map((s) => s.handle.applied), alertSub.applied]);
@@ -197,7 +172,7 @@ describe(`live views and row-level security against a fresh db.sql after every t
     const changes = subs.map(() => 0);
     for (let tx = 1; tx <= TXS; tx++) {
       if (rnd() < 0.06) {
-        churnStep();
+        churn.step();
         await engine.exclusive(() => {});
         await live.settled();
         await checkChurn(tx, new Map());
@@ -249,7 +224,7 @@ describe(`live views and row-level security against a fresh db.sql after every t
     for (const [i, s] of subs.entries()) expect(changes[i], `${s.spec.name} never changed`).toBeGreaterThan(0);
     for (const s of subs) s.handle.unsubscribe();
     alertSub.unsubscribe();
-    client.close();
+    churn.close();
     expect(live.stats()).toEqual({ subscribers: 0, plans: 0, groups: 0, sources: 0 });
   }, 60_000);
 });

@@ -8,8 +8,8 @@ import { memoryDurability } from '../durability/memory.ts';
 import { databaseFacade, type Database } from '../engine/database.ts';
 import { Engine, randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { keysOf, Mirror, op, prng, q, rowText, type Op, type Spec } from './fixtures/helpers.ts';
-import { SubscriptionManager, type QuerySetHandle } from './manager.ts';
+import { churningClient, Mirror, op, prng, q, rowText, sqlOracle, type Op, type Spec } from './fixtures/helpers.ts';
+import { SubscriptionManager } from './manager.ts';
 import type { SubscriptionHandle, TableUpdate } from './types.ts';
 
 const SEED = Number(process.env.LIVE_SEED ?? 0x5eed);
@@ -153,42 +153,17 @@ describe(`live queries against a fresh db.sql after every transaction (seed ${SE
       return { spec, got, problems, handle, initial: () => initial };
     });
     // A client whose query sets come and go: its cache must always equal the union of the active sets.
-    const churn = new Mirror();
-    const churnCb = churn.callbacks;
-    churnCb.onApplied({});
-    const client = live.connect({ sender: owner.__identity__, confirmedReads: rnd() < 0.5, onUpdate: churnCb.onUpdate, onError: churnCb.onError });
-    const active: { set: number; handle: QuerySetHandle }[] = [];
-    const churnStep = () => {
-      if (active.length > 0 && (active.length >= 4 || rnd() < 0.4)) {
-        active.splice(Math.floor(rnd() * active.length), 1)[0]!.handle.unsubscribe();
-      } else {
-        const set = Math.floor(rnd() * CHURN.length);
-        const handle = client.subscribe(CHURN[set]!.map(([, sql]) => sql), {
-          onApplied: (rows) => {
-            for (const [table, list] of Object.entries(rows)) if (list.length) churnCb.onUpdate([{ table, inserts: list, deletes: [] }]);
-          },
-          onError: churnCb.onError,
-        });
-        active.push({ set, handle });
-      }
-    };
-    const churnExpected = async (cache: Map<string, string[]>) => oracle({ name: 'client', queries: active.flatMap((a) => CHURN[a.set]!) }, cache);
+    const confirmedChurn = rnd() < 0.5;
+    const churn = churningClient({
+      connect: (cb) => live.connect({ sender: owner.__identity__, confirmedReads: confirmedChurn, ...cb }),
+      sets: CHURN,
+      maxActive: 4,
+      rnd,
+    });
     await Promise.all([...subs.map((s) => s.handle.applied), ...events.map((e) => e.handle.applied)]);
     for (const e of events) expect(e.initial(), where(0, `${e.spec.name}: event tables are not part of onApplied`)).toEqual({});
 
-    const oracle = async (spec: Spec, cache: Map<string, string[]>): Promise<string[]> => {
-      const out = new Set<string>();
-      for (const [table, sql] of spec.queries) {
-        const id = `${spec.sender ?? ''}|${sql}`;
-        let keys = cache.get(id);
-        if (!keys) {
-          keys = keysOf(table, await db.sql(sql, spec.sender ? { sender: spec.sender } : {}));
-          cache.set(id, keys);
-        }
-        for (const k of keys) out.add(k);
-      }
-      return [...out].sort();
-    };
+    const oracle = sqlOracle(db);
 
     let expected = await Promise.all(subs.map((s) => oracle(s.spec, new Map())));
     for (const [i, s] of subs.entries()) expect(s.mirror.keys(), where(0, `${s.spec.name} onApplied`)).toEqual(expected[i]);
@@ -196,12 +171,12 @@ describe(`live queries against a fresh db.sql after every transaction (seed ${SE
     let failed = 0;
     for (let tx = 1; tx <= TXS; tx++) {
       if (rnd() < 0.05) {
-        churnStep();
+        churn.step();
         await engine.exclusive(() => {});
         await live.settled();
-        const want = await churnExpected(new Map());
-        if (churn.problems.length || churn.errors.length) expect.fail(where(tx, `client: ${[...churn.problems, ...churn.errors.map((e) => e.message)].join('; ')}`));
-        expect(churn.keys(), where(tx, `client after changing its sets to ${JSON.stringify(active.map((a) => a.set))}`)).toEqual(want);
+        const want = await oracle(churn.spec(), new Map());
+        if (churn.trouble()) expect.fail(where(tx, `client: ${churn.trouble()}`));
+        expect(churn.mirror.keys(), where(tx, `client after changing its sets to ${JSON.stringify(churn.active())}`)).toEqual(want);
       }
       const ops = randomOps(rnd);
       const fail = rnd() < 0.04;
@@ -238,8 +213,8 @@ describe(`live queries against a fresh db.sql after every transaction (seed ${SE
         }
       }
       expected = next;
-      if (churn.problems.length || churn.errors.length) expect.fail(where(tx, `client: ${[...churn.problems, ...churn.errors.map((e) => e.message)].join('; ')}`));
-      expect(churn.keys(), where(tx, `client with sets ${JSON.stringify(active.map((a) => a.set))}`)).toEqual(await churnExpected(cache));
+      if (churn.trouble()) expect.fail(where(tx, `client: ${churn.trouble()}`));
+      expect(churn.mirror.keys(), where(tx, `client with sets ${JSON.stringify(churn.active())}`)).toEqual(await oracle(churn.spec(), cache));
 
       // Event subscriptions: exactly this transaction's matching pings, as inserts.
       const pings = fail ? [] : ops.filter((o) => o.kind === 6);
@@ -258,7 +233,7 @@ describe(`live queries against a fresh db.sql after every transaction (seed ${SE
     expect(failed).toBeGreaterThan(0);
     for (const s of subs) s.handle.unsubscribe();
     for (const e of events) e.handle.unsubscribe();
-    client.close();
+    churn.close();
     expect(live.stats()).toEqual({ subscribers: 0, plans: 0, groups: 0, sources: 0 });
   }, 60_000);
 });

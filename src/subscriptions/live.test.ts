@@ -2,49 +2,20 @@
 // in commit order; atomic multi-table updates; reference-counted rows across overlapping queries
 // and join multiplicities; no callback for unaffected subscriptions; grouping and sharing of
 // plans; failed reducers; unsubscribe; event tables; :sender; several query sets per client.
-import { afterEach, describe, expect, it } from 'vitest';
-import { memoryDurability } from '../durability/memory.ts';
-import { Engine, randomIdentity } from '../engine/engine.ts';
+import { describe, expect, it } from 'vitest';
+import { randomIdentity } from '../engine/engine.ts';
 import { ClosedError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
 import { openDatabase } from '../node/open-database.ts';
 import { Mirror, keysOf, msg, op, room, type Op } from './fixtures/helpers.ts';
-import { SubscriptionManager } from './manager.ts';
+import { liveHarness } from './fixtures/harness.ts';
 import type { TableUpdate } from './types.ts';
 
 const code = (await bundleModule('src/subscriptions/fixtures/live.ts')).code;
 const owner = randomIdentity();
 const alice = randomIdentity();
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of opened.splice(0)) await o.close();
-});
-
-async function open() {
-  const engine = await Engine.open({ name: 'live', durability: memoryDurability(), code, owner });
-  const live = new SubscriptionManager(engine);
-  const h = {
-    engine,
-    live,
-    apply: (ops: Op[], sender = owner) => engine.call('apply', [ops], { sender }),
-    /** Subscribes with immediate delivery (confirmed reads are tested in confirmed.test.ts). */
-    sub(queries: string[], sender = owner) {
-      const m = new Mirror();
-      const handle = live.subscribe(queries, m.callbacks, { sender: sender.__identity__, confirmedReads: false });
-      return Object.assign(m, { handle });
-    },
-    async settle() {
-      await live.settled();
-    },
-    close: async () => {
-      await engine.close();
-      await live.close();
-    },
-  };
-  opened.push(h);
-  return h;
-}
+const open = liveHarness<Op>('live', code, owner);
 
 const ids = (u: TableUpdate[] | undefined, part: 'inserts' | 'deletes') => (u ?? []).flatMap((t) => t[part].map((r) => r.id));
 

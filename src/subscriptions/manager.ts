@@ -5,6 +5,7 @@
 // right after commit. Views and queries under row-level security that cannot follow deltas are
 // Sources: evaluated again right after a commit that changed a table they read (still inside the
 // engine's serial execution), their difference fed to their plans like a table delta.
+import { bytesKey } from '../datastore/bytes.ts';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { Datastore, StoreTable, TxDelta } from '../datastore/datastore.ts';
 import { FastSql } from '../datastore/fast-stmt.ts';
@@ -17,7 +18,7 @@ import { Group, Plan } from './query-group.ts';
 import { applyRowLevelSecurity } from './rls.ts';
 import { RowDecoding } from './rows.ts';
 import { Source } from './source.ts';
-import { StoredDecoder, bytesKey } from './stored-values.ts';
+import { StoredDecoder } from './stored-values.ts';
 import { Subscriber, toUpdate, type SubscriberCallbacks, type SubscriberOptions } from './subscriber.ts';
 import { Lookups, TxEval, type TableChanges } from './tx-eval.ts';
 import type { InitialRows, Row, SubscribeCallbacks, SubscriptionHandle, TableUpdate } from './types.ts';

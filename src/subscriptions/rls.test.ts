@@ -3,13 +3,12 @@
 // the lookup side of joins, for event tables too — and rows appear and disappear as the tables a
 // joining rule reads change. Rules on a table are OR'ed; the owner bypasses them; plans of many
 // identities are grouped by identity, so a write reaches only the identities it concerns.
-import { afterEach, describe, expect, it } from 'vitest';
-import { memoryDurability } from '../durability/memory.ts';
-import { Engine, randomIdentity } from '../engine/engine.ts';
+import { describe, expect, it } from 'vitest';
+import { randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
 import { openDatabase } from '../node/open-database.ts';
 import { aop, Mirror, type AccessOp } from './fixtures/helpers.ts';
-import { SubscriptionManager } from './manager.ts';
+import { liveHarness } from './fixtures/harness.ts';
 import type { TableUpdate } from './types.ts';
 
 const code = (await bundleModule('src/subscriptions/fixtures/access.ts')).code;
@@ -18,32 +17,7 @@ const OWNER = owner.toHexString();
 const alice = 'c200' + 'a1'.repeat(30);
 const bob = 'c200' + 'b2'.repeat(30);
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of opened.splice(0)) await o.close();
-});
-
-async function open() {
-  const engine = await Engine.open({ name: 'live-rls', durability: memoryDurability(), code, owner });
-  const live = new SubscriptionManager(engine);
-  const h = {
-    engine,
-    live,
-    apply: (ops: AccessOp[]) => engine.call('apply', [ops]),
-    sub(queries: string[], sender = OWNER) {
-      const m = new Mirror();
-      const handle = live.subscribe(queries, m.callbacks, { sender: BigInt(`0x${sender}`), confirmedReads: false });
-      return Object.assign(m, { handle });
-    },
-    settle: () => live.settled(),
-    close: async () => {
-      await engine.close();
-      await live.close();
-    },
-  };
-  opened.push(h);
-  return h;
-}
+const open = liveHarness<AccessOp>('live-rls', code, owner);
 
 const account = (id: number, who: string, team: number, balance = 0n) => aop({ kind: 0, id, who, team, balance });
 const member = (id: number, who: string, team: number) => aop({ kind: 2, id, who, team });
@@ -167,7 +141,7 @@ describe('live queries under row-level security', () => {
 
   it('tables that were refused to clients before rules were enforced can be subscribed to', async () => {
     const db = await openDatabase({ name: 'live-rls-fixture', module: 'test/fixtures/rls.ts' });
-    opened.push(db);
+    open.track(db);
     await db.call('open', [10n], { sender: alice });
     await db.call('open', [20n], { sender: bob });
     const rows: unknown[] = [];

@@ -3,9 +3,9 @@
 // last evaluation and the tables that evaluation read; after a commit that changed one of those
 // tables it is evaluated again, and only the difference (rows gone, rows new) reaches its plans,
 // exactly like a table's delta. One Source is shared by every plan that reads the same evaluation.
+import { bytesKey } from '../datastore/bytes.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
 import type { Group } from './query-group.ts';
-import { bytesKey } from './stored-values.ts';
 import type { TableChanges } from './tx-eval.ts';
 
 /** One evaluation: its rows (BSATN of `table`'s row type; duplicates count once) and what it read. */

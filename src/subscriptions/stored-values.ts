@@ -2,6 +2,7 @@
 // handles them: decoding a row's BSATN into them, comparing them (TEXT by UTF-8 bytes, BLOBs
 // bytewise, NaN as SQL NULL) and turning them into Map keys. Delta rows are tested here.
 import { BinaryReader } from 'spacetimedb';
+import { bytesKey } from '../datastore/bytes.ts';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
 
@@ -81,13 +82,6 @@ export function keyOf(v: SqlValue): KeyValue | undefined {
   return undefined;
 }
 
-/** A string holding the bytes one per char (a cheap, exact Map key for a row or a BLOB). */
-export function bytesKey(b: Uint8Array): string {
-  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
-  let s = '';
-  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
-  return s;
-}
 
 /** A stored value as text for canonical query keys (type-tagged so that 1 and '1' differ). */
 export function valueText(v: SqlValue): string {

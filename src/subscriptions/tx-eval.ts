@@ -1,11 +1,12 @@
 // The state of evaluating one committed transaction against the live queries: the delta's rows
 // with their stored values decoded once per row, the index lookups joins need (SQLite holds the
 // post-commit state), and the signed row counts each query plan collects before fan-out.
+import { bytesKey } from '../datastore/bytes.ts';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable, TxDelta } from '../datastore/datastore.ts';
 import type { FastSql } from '../datastore/fast-stmt.ts';
 import type { SqliteDb, SqliteStmt } from '../datastore/sqlite.ts';
-import { bytesKey, type StoredDecoder } from './stored-values.ts';
+import type { StoredDecoder } from './stored-values.ts';
 
 /** The changed rows of one table: deletes (sign -1) then inserts (sign +1). */
 export interface TableChanges {

@@ -2,14 +2,13 @@
 // a table it read, once for all subscribers of an anonymous view and once per identity for a
 // sender view; subscribers receive the difference between its old and new rows (nothing when it
 // is the same); a view that throws ends only the subscriptions reading it, after what was queued.
-import { afterEach, describe, expect, it } from 'vitest';
-import { memoryDurability } from '../durability/memory.ts';
+import { describe, expect, it } from 'vitest';
 import { databaseFacade } from '../engine/database.ts';
-import { Engine, randomIdentity } from '../engine/engine.ts';
+import { randomIdentity } from '../engine/engine.ts';
 import { ClosedError, SqlError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
 import { aop, Mirror, type AccessOp } from './fixtures/helpers.ts';
-import { SubscriptionManager } from './manager.ts';
+import { liveHarness } from './fixtures/harness.ts';
 import type { TableUpdate } from './types.ts';
 
 const code = (await bundleModule('src/subscriptions/fixtures/access.ts')).code;
@@ -18,35 +17,7 @@ const OWNER = owner.toHexString();
 const alice = 'c200' + 'a1'.repeat(30);
 const bob = 'c200' + 'b2'.repeat(30);
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of opened.splice(0)) await o.close();
-});
-
-async function open() {
-  const engine = await Engine.open({ name: 'live-views', durability: memoryDurability(), code, owner });
-  const live = new SubscriptionManager(engine);
-  const h = {
-    engine,
-    live,
-    apply: (ops: AccessOp[]) => engine.call('apply', [ops]),
-    /** Subscribes with immediate delivery unless `confirmed`. */
-    sub(queries: string[], sender = OWNER, confirmed = false) {
-      const m = new Mirror();
-      const handle = live.subscribe(queries, m.callbacks, { sender: BigInt(`0x${sender}`), confirmedReads: confirmed });
-      return Object.assign(m, { handle });
-    },
-    /** How many times the module logged `eval <view>` (the fixture's views log each run). */
-    evals: (view: string) => engine.logs().filter((e) => e.message === `eval ${view}`).length,
-    settle: () => live.settled(),
-    close: async () => {
-      await engine.close();
-      await live.close();
-    },
-  };
-  opened.push(h);
-  return h;
-}
+const open = liveHarness<AccessOp>('live-views', code, owner);
 
 const account = (id: number, who: string, team: number, balance: bigint) => aop({ kind: 0, id, who, team, balance });
 const member = (id: number, who: string, team: number) => aop({ kind: 2, id, who, team });
