@@ -274,6 +274,8 @@ describe('file durability: torn tails and corruption', () => {
     const segs = await segments(dir);
     return join(dir, segs[segs.length - 1]!);
   }
+  /** Makes the directory look as a crash leaves it: no record of a clean close. */
+  const asAfterCrash = (dir: string): Promise<void> => fsp.rm(join(dir, 'CLOSED'));
 
   it.each([
     ['truncated mid-payload', async (file: string) => fsp.truncate(file, (await fsp.stat(file)).size - 3)],
@@ -295,6 +297,7 @@ describe('file durability: torn tails and corruption', () => {
   ])('a torn tail (%s) is cut, earlier records survive, appends continue', async (kind, damage) => {
     const dir = await tmpDir();
     await writeRecords(dir, ['r1', 'r2', 'r3-payload']);
+    await asAfterCrash(dir);
     const file = await segmentFile(dir);
     const before = (await fsp.stat(file)).size;
     await damage(file);
@@ -320,6 +323,7 @@ describe('file durability: torn tails and corruption', () => {
     await Promise.all(['b1', 'b2', 'b3'].map((p) => d.append(bytes(p)).durable));
     expect(d.stats().writes).toBe(2);
     await d.close();
+    await asAfterCrash(dir);
     const file = await segmentFile(dir);
     const b = await fsp.readFile(file);
     const firstOfBatch = SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 'alone'.length;
@@ -329,6 +333,27 @@ describe('file durability: torn tails and corruption', () => {
     expect(r.truncatedTail).toBe(true);
     expect(r.texts).toEqual(['alone']);
     expect((await fsp.stat(file)).size).toBe(firstOfBatch);
+    await r.d.close();
+  });
+
+  it('after a clean close, a damaged last record is CORRUPT_LOG: it was durable, so it is not cut as a torn write', async () => {
+    const dir = await tmpDir();
+    await writeRecords(dir, ['k1', 'k2', 'k3-payload']);
+    const file = await segmentFile(dir);
+    const b = await fsp.readFile(file);
+    flip(b, b.length - 2, 0x40);
+    await fsp.writeFile(file, b);
+    const offset = b.length - FRAME_HEADER_BYTES - 'k3-payload'.length;
+    const error: unknown = await fileDurability(dir).open().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect(error).toMatchObject({ code: 'CORRUPT_LOG', details: { file, offset, lsn: 3n, closedAt: 3n } });
+    expect((error as Error).message).toMatch(/closed cleanly/);
+    // Nothing was cut: repaired, every record is there.
+    flip(b, b.length - 2, 0x40);
+    await fsp.writeFile(file, b);
+    const r = await recover(dir);
+    expect(r.texts).toEqual(['k1', 'k2', 'k3-payload']);
+    expect(r.truncatedTail).toBe(false);
     await r.d.close();
   });
 

@@ -7,6 +7,7 @@
 //   LOCK                        holder of the exclusive lock (pid, host)
 //   log-<first lsn, 20 digits>.seg   log segments, oldest first; appends go to the newest
 //   snapshot.bin                the newest snapshot
+//   CLOSED                      lsn of the last record at the last clean close (meta format)
 //   meta/<escaped key>.meta     metadata blobs
 //   *.tmp                       unfinished atomic writes, removed on open
 
@@ -77,6 +78,13 @@ export function fileBackend(dir: string, opts: FileDurabilityOptions = {}): Dura
 
 const FORMAT_FILE = 'FORMAT';
 const SNAPSHOT_FILE = 'snapshot.bin';
+/**
+ * Written at each clean close: the lsn of the last record then. Every record up to it was durable
+ * and whole, so a bad frame at or below it is damage (CORRUPT_LOG), never a torn write to cut: a
+ * torn write only happens to a write still in flight when the process died, which a clean close
+ * rules out. Without it (after a crash) the last write's frames cannot be told from a torn write.
+ */
+const CLOSED_FILE = 'CLOSED';
 const META_DIR = 'meta';
 const SEGMENT_PATTERN = /^log-(\d{20})\.seg$/;
 
@@ -205,7 +213,15 @@ class FileBackend implements DurabilityBackend {
 
   async close(): Promise<void> {
     try {
+      const clean = this.#active !== undefined && !this.#active.dirty;
       await this.#closeActive();
+      if (clean) {
+        const lsn = new Uint8Array(8);
+        new DataView(lsn.buffer).setBigUint64(0, this.#lastLsn, true);
+        await this.#writeFileAtomic(join(this.#dir, CLOSED_FILE), [encodeMeta(lsn)]).catch(() => {
+          // Only a weaker check of the log's last write at the next open; the data is durable.
+        });
+      }
     } finally {
       await this.#lock?.release();
       this.#lock = undefined;
@@ -230,7 +246,7 @@ class FileBackend implements DurabilityBackend {
       await unlinkIfExists(fs, join(this.#dir, FORMAT_FILE));
       const names = await fs.readdir(this.#dir);
       for (const name of names) {
-        if (name === SNAPSHOT_FILE || SEGMENT_PATTERN.test(name) || name.endsWith('.tmp')) {
+        if (name === SNAPSHOT_FILE || name === CLOSED_FILE || SEGMENT_PATTERN.test(name) || name.endsWith('.tmp')) {
           await unlinkIfExists(fs, join(this.#dir, name));
         }
       }
@@ -270,6 +286,7 @@ class FileBackend implements DurabilityBackend {
 
     const snapshot = names.includes(SNAPSHOT_FILE) ? await this.#readSnapshot() : undefined;
     const base = snapshot?.lsn ?? 0n;
+    const closedAt = names.includes(CLOSED_FILE) ? await this.#readClosedLsn() : undefined;
 
     const segments = names
       .map((name) => {
@@ -313,6 +330,14 @@ class FileBackend implements DurabilityBackend {
       for (const r of scan.records) if (r.lsn > base) records.push(r);
       expected = firstLsn + BigInt(scan.records.length);
       if (scan.torn) {
+        const firstBad = firstLsn + BigInt(scan.records.length);
+        if (closedAt !== undefined && firstBad <= closedAt) {
+          throw new StorageError(
+            'CORRUPT_LOG',
+            `the commit log is corrupt: ${file} at byte offset ${scan.validBytes} is not a whole record (lsn ${firstBad}), but the database was closed cleanly with records up to lsn ${closedAt}, so this is damage, not an interrupted write. Restore the directory from a backup; the records before that offset are intact`,
+            { file, offset: scan.validBytes, lsn: firstBad, closedAt },
+          );
+        }
         await this.#cut(file, scan.validBytes);
         truncatedTail = true;
       }
@@ -352,6 +377,17 @@ class FileBackend implements DurabilityBackend {
     const file = join(this.#dir, SNAPSHOT_FILE);
     const { lsn, image } = decodeSnapshot(plain(await this.#fs.readFile(file)), file);
     return { lsn, image };
+  }
+
+  /** The lsn of the CLOSED file; undefined when it is unreadable (then it only does not help). */
+  async #readClosedLsn(): Promise<bigint | undefined> {
+    const file = join(this.#dir, CLOSED_FILE);
+    try {
+      const value = decodeMeta(plain(await this.#fs.readFile(file)), file);
+      return value.length === 8 ? new DataView(value.buffer, value.byteOffset, 8).getBigUint64(0, true) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Cuts a torn tail off a segment, durably. */
