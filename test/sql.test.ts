@@ -1,4 +1,4 @@
-// SpacetimeDB's ad-hoc SQL through `db.sql` / `db.query` (SPACETIMEDB.md §16): projections,
+// SpacetimeDB's ad-hoc SQL through `db.sql` / `db.query` (docs/subscriptions.md §8): projections,
 // COUNT(*), joins, predicates, literals of every kind, the order of wide integers, DML, and the
 // errors for what the dialect or the schema refuses. Memory databases over the example modules.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

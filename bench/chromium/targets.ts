@@ -1,4 +1,4 @@
-// The targets of shared/BENCHMARKS.md checked against one run's rows: each line says met or
+// The targets of docs/benchmarks.md §3 checked against one run's rows: each line says met or
 // missed and by what factor, so the table's reader does not have to do the arithmetic.
 import type { Result } from '../node/measure.ts';
 

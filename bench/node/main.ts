@@ -32,7 +32,7 @@ for (const r of rows) console.log(line(r));
 const targets = checkTargets(results);
 if (browser) console.log(`\nChromium ${browser.chromium}, persistent on-disk profile; repetitions: ${Object.entries(browser.repetitions).map(([k, v]) => `${k} ${v}`).join(', ')}${quick ? ' (--quick)' : ''}`);
 for (const n of browser?.notes ?? []) console.log(`- ${n}`);
-if (targets.length) console.log('\nTargets (shared/BENCHMARKS.md):');
+if (targets.length) console.log('\nTargets (docs/benchmarks.md §3):');
 for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'}  ${t.workload}: ${t.target}; measured ${t.measured}`);
 console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s`);
 const out = new URL('file://' + process.cwd() + '/bench/results/');

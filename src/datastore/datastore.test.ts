@@ -1,6 +1,6 @@
 // The datastore's orderings must equal SpacetimeDB's (numbers by value, signed/unsigned 64–256
 // bits, strings by UTF-8 bytes), and its row semantics (set semantics, unique checks, deltas,
-// rollback, sequences) must match HOST-ABI.md §10.
+// rollback, sequences) must match docs/host-abi.md §8.
 import { AlgebraicType, BinaryReader, type AlgebraicType as Ty } from 'spacetimedb';
 import { describe, expect, it } from 'vitest';
 import { openDatastore } from './datastore.ts';

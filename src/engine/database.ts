@@ -1,4 +1,4 @@
-// The `Database` interface of ARCHITECTURE.md, the same in Node and in the browser, as a thin
+// The `Database` interface (docs/architecture.md §4), the same in Node and in the browser, as a thin
 // facade over an Engine. Names here are a public contract: add, don't rename.
 import type { Identity } from 'spacetimedb';
 import type { LogEntry } from '../host/host.ts';

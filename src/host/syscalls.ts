@@ -1,5 +1,5 @@
 // The `spacetime:sys@2.0` and `@2.1` syscalls over the datastore, with the exact return types
-// and errors the runtime expects (HOST-ABI.md §7). Datastore errors become the module's own error
+// and errors the runtime expects (docs/host-abi.md §6). Datastore errors become the module's own error
 // classes; anything without an errno "poisons" the call, as SpacetimeDB terminates it.
 import type { Datastore } from '../datastore/datastore.ts';
 import { DatastoreError, Errno, ERRNO_TEXT } from '../datastore/datastore-error.ts';

@@ -1,4 +1,4 @@
-// Semantics of live queries (SPACETIMEDB.md §17): one snapshot, then one update per transaction
+// Semantics of live queries (docs/subscriptions.md §2): one snapshot, then one update per transaction
 // in commit order; atomic multi-table updates; reference-counted rows across overlapping queries
 // and join multiplicities; no callback for unaffected subscriptions; grouping and sharing of
 // plans; failed reducers; unsubscribe; event tables; :sender; several query sets per client.

@@ -1,4 +1,4 @@
-// Row-level security in live queries (SPACETIMEDB.md §10): a subscriber other than the owner only
+// Row-level security in live queries (docs/subscriptions.md §5): a subscriber other than the owner only
 // ever receives rows some rule on their table returns for its identity — on the returned side and
 // the lookup side of joins, for event tables too — and rows appear and disappear as the tables a
 // joining rule reads change. Rules on a table are OR'ed; the owner bypasses them; plans of many

@@ -1,5 +1,5 @@
 // A relation whose rows come from evaluating something whole rather than from transaction deltas:
-// a view (SPACETIMEDB.md §8), or a query re-run for row-level security. It keeps the rows of its
+// a view (docs/subscriptions.md §6), or a query re-run for row-level security. It keeps the rows of its
 // last evaluation and the tables that evaluation read; after a commit that changed one of those
 // tables it is evaluated again, and only the difference (rows gone, rows new) reaches its plans,
 // exactly like a table's delta. One Source is shared by every plan that reads the same evaluation.

@@ -1,4 +1,4 @@
-// Live views (SPACETIMEDB.md §8, §17): a subscribed view re-runs only after a commit that changed
+// Live views (docs/subscriptions.md §6, §2): a subscribed view re-runs only after a commit that changed
 // a table it read, once for all subscribers of an anonymous view and once per identity for a
 // sender view; subscribers receive the difference between its old and new rows (nothing when it
 // is the same); a view that throws ends only the subscriptions reading it, after what was queued.
