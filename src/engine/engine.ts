@@ -453,6 +453,35 @@ export class Engine {
     return { value, durable: this.#pendingDurable };
   }
 
+  /**
+   * Runs `clientConnected` for a connection that stays open across calls (a protocol connection,
+   * whose calls then pass its `connectionId`), in its own transaction. Rejects with SenderError or
+   * InternalError when the hook refuses the connection. Resolves once the transaction is durable.
+   */
+  connectClient(sender: Identity, connectionId: bigint): Promise<void> {
+    return this.#clientLifecycle('onConnect', sender, connectionId);
+  }
+
+  /** Runs `clientDisconnected` when such a connection ends; a failing hook is logged, not thrown. */
+  disconnectClient(sender: Identity, connectionId: bigint): Promise<void> {
+    return this.#clientLifecycle('onDisconnect', sender, connectionId);
+  }
+
+  #clientLifecycle(kind: 'onConnect' | 'onDisconnect', sender: Identity, connectionId: bigint): Promise<void> {
+    // The durability wait happens outside the call queue, as for calls (group commit).
+    return this.#serial(() => {
+      this.#checkDiverged();
+      this.#pendingDurable = Promise.resolve();
+      this.#logsDirty = true;
+      try {
+        this.#lifecycle(kind, { sender: sender.__identity__, connectionId, timestamp: nowMicros() }, kind === 'onConnect');
+      } finally {
+        this.#maybeSnapshot();
+      }
+      return { durable: this.#pendingDurable };
+    }).then((r) => r.durable);
+  }
+
   /** Runs a lifecycle hook in its own transaction. A failing `onConnect` refuses the call. */
   #lifecycle(kind: 'onConnect' | 'onDisconnect', ctx: CallContext, refuse: boolean): void {
     const name = this.#host.schema.lifecycle[kind];
