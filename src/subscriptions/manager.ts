@@ -28,6 +28,14 @@ export interface SubscriberIdentity {
   sender: bigint;
   /** Default true: deliver a transaction once it is durable. */
   confirmedReads?: boolean;
+  /**
+   * Deliver synchronously inside the engine's serial execution instead (then `confirmedReads` is
+   * the caller's business): `onApplied` inside the subscribe's turn, `onUpdate` inside the commit
+   * (after the engine's commit listeners registered before this manager, before those registered
+   * after it), and an unsubscribed set's deletes inside the unsubscribe's turn. For a caller that
+   * orders and gates delivery itself, such as the wire protocol's per-connection outbox.
+   */
+  inline?: boolean;
 }
 
 /** A query set of a live client. */
@@ -133,6 +141,7 @@ export class SubscriptionManager {
       sender: opts.sender,
       isOwner: opts.sender === this.#engine.owner.__identity__,
       confirmedReads: opts.confirmedReads ?? true,
+      inline: opts.inline ?? false,
       ...(opts.onUpdate ? { onUpdate: opts.onUpdate } : {}),
       ...(opts.onError ? { onError: opts.onError } : {}),
     } satisfies SubscriberOptions);
@@ -192,15 +201,17 @@ export class SubscriptionManager {
     this.#engine
       .exclusive(() => {
         if (removed || !sub.active || sub.closing) return endWatch();
-        set = this.#register(sub, queries, (rows) =>
+        set = this.#register(sub, queries, (rows, registered) => {
+          // Known before `onApplied` runs: an inline callback may already unsubscribe the set.
+          set = registered;
           this.#schedule(sub, this.#lastDurable, () => {
             // Delivered even if the set was removed meanwhile: its rows entered the client's cache,
             // and the removal's deletes follow.
             if (!sub.active) return settle.reject(new ClosedError('the subscription ended before its rows were delivered'));
             if (cbs.onApplied) sub.guard(() => cbs.onApplied!(rows));
             settle.resolve();
-          }),
-        );
+          });
+        });
       })
       .catch(fail);
     return {
@@ -223,7 +234,7 @@ export class SubscriptionManager {
    * Compiles the set, loads its rows (one snapshot) into the subscriber — directly when a table
    * has this one single-table query, else into the cache — and attaches it to its plans.
    */
-  #register(sub: Subscriber, queries: readonly string[], deliverApplied: (rows: InitialRows) => void): Map<Plan, number> {
+  #register(sub: Subscriber, queries: readonly string[], deliverApplied: (rows: InitialRows, set: Map<Plan, number>) => void): Map<Plan, number> {
     const rt = this.#runtime();
     const host = this.#engine.host;
     const ctx = { sender: sub.sender, isOwner: sub.isOwner };
@@ -277,7 +288,7 @@ export class SubscriptionManager {
     sub.sets.add(set);
     for (const [t, c] of sub.finish(rt.rows)) (initial[t.def.canonicalName] ??= []).push(...c.inserts);
     rt.rows.reset();
-    deliverApplied(initial);
+    deliverApplied(initial, set);
     return set;
   }
 
@@ -530,14 +541,16 @@ export class SubscriptionManager {
     }
     const immediate: { subs: Subscriber[]; updates: TableUpdate[][] } = { subs: [], updates: [] };
     const confirmed: { subs: Subscriber[]; updates: TableUpdate[][] } = { subs: [], updates: [] };
+    const inline: { subs: Subscriber[]; updates: TableUpdate[][] } = { subs: [], updates: [] };
     for (const sub of touched) {
       const update = sub.finishUpdate(rt.rows);
       if (!update) continue;
-      const batch = sub.confirmedReads ? confirmed : immediate;
+      const batch = sub.inline ? inline : sub.confirmedReads ? confirmed : immediate;
       batch.subs.push(sub);
       batch.updates.push(update);
     }
     rt.rows.reset();
+    for (let i = 0; i < inline.subs.length; i++) inline.subs[i]!.deliver(inline.updates[i]!);
     if (immediate.subs.length) {
       queueMicrotask(() => {
         for (let i = 0; i < immediate.subs.length; i++) immediate.subs[i]!.deliver(immediate.updates[i]!);
@@ -605,9 +618,10 @@ export class SubscriptionManager {
     this.#schedule(sub, durable, () => sub.end(err));
   }
 
-  /** Runs `f` for `sub` in commit order: after `durable` (and everything before) for confirmed reads, else in a microtask. */
+  /** Runs `f` for `sub` in commit order: now (inline), after `durable` (and everything before) for confirmed reads, else in a microtask. */
   #schedule(sub: Subscriber, durable: Promise<void>, f: () => void): void {
-    if (sub.confirmedReads) this.#afterDurable(durable, () => f());
+    if (sub.inline) f();
+    else if (sub.confirmedReads) this.#afterDurable(durable, () => f());
     else queueMicrotask(f);
   }
 

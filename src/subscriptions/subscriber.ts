@@ -33,6 +33,8 @@ export interface SubscriberOptions extends SubscriberCallbacks {
   sender: bigint;
   isOwner: boolean;
   confirmedReads: boolean;
+  /** Delivered synchronously inside the engine's turn (see `SubscriberIdentity.inline`). */
+  inline?: boolean;
 }
 
 /** The rows a round inserted into and deleted from the cache, per table. */
@@ -42,6 +44,7 @@ export class Subscriber {
   readonly sender: bigint;
   readonly isOwner: boolean;
   readonly confirmedReads: boolean;
+  readonly inline: boolean;
   readonly #callbacks: SubscriberCallbacks;
   /** Active query sets: each plan with the number of its queries that are that plan. */
   readonly sets = new Set<Map<Plan, number>>();
@@ -70,6 +73,7 @@ export class Subscriber {
     this.sender = opts.sender;
     this.isOwner = opts.isOwner;
     this.confirmedReads = opts.confirmedReads;
+    this.inline = opts.inline ?? false;
     this.#callbacks = { ...(opts.onUpdate ? { onUpdate: opts.onUpdate } : {}), ...(opts.onError ? { onError: opts.onError } : {}) };
   }
 
