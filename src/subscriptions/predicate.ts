@@ -1,28 +1,21 @@
 // A subscription's WHERE clause, checked against the schema and with literals already in stored
 // form: evaluated in JS on the stored values of delta rows (SQL's three-valued logic, so NaN
-// behaves as the NULL SQLite stores for it), and rendered as SQL for the initial snapshot.
+// behaves as the NULL SQLite stores for it). Binding and SQL rendering are the SQL binder's
+// (src/sql/bind.ts).
 import type { SqlValue } from '../datastore/columns.ts';
 import type { CompareOp } from '../sql/ast.ts';
+import type { BoundPred } from '../sql/bind.ts';
+import type { Side } from '../sql/relation.ts';
 import { compareBytes, compareStored, valueText } from './stored-values.ts';
 
-/** Which relation of the query a column belongs to: 0 = the FROM table, 1 = the JOIN table. */
-export type Side = 0 | 1;
-
-/** A checked predicate over the stored values of one or two rows. */
-export type Pred =
-  | { readonly kind: 'const'; readonly value: boolean }
-  | { readonly kind: 'cmp'; readonly op: CompareOp; readonly side: Side; readonly col: number; readonly value: SqlValue }
-  | { readonly kind: 'cols'; readonly op: CompareOp; readonly left: Side; readonly lcol: number; readonly right: Side; readonly rcol: number }
-  | { readonly kind: 'and' | 'or'; readonly clauses: readonly Pred[] }
-  | { readonly kind: 'not'; readonly clause: Pred };
+/** A subscription's bound WHERE clause: over the FROM row (side 0) and the JOIN row (side 1). */
+export type Pred = BoundPred<Side>;
 
 /**
  * Evaluates a predicate on the stored values of the FROM row (`a`) and the JOIN row (`b`):
  * 1 true, 0 false, -1 unknown (SQL NULL). A row matches only on 1.
  */
 export type Evaluator = (a: readonly SqlValue[], b: readonly SqlValue[]) => number;
-
-export const TRUE: Pred = { kind: 'const', value: true };
 
 /** Compiles `p` to a closure tree (built once per query shape, run per delta row). */
 export function evaluator(p: Pred): Evaluator {
@@ -120,26 +113,6 @@ function opTest(op: CompareOp): (c: number) => boolean {
   }
 }
 
-const SQL_OP: Record<CompareOp, string> = { eq: '=', ne: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
-
-/** Renders `p` as SQLite SQL over `col(side, col)`, pushing literals onto `bind`. */
-export function predicateSql(p: Pred, col: (side: Side, col: number) => string, bind: SqlValue[]): string {
-  switch (p.kind) {
-    case 'const':
-      return p.value ? '1' : '0';
-    case 'cmp':
-      bind.push(p.value);
-      return `${col(p.side, p.col)} ${SQL_OP[p.op]} ?`;
-    case 'cols':
-      return `${col(p.left, p.lcol)} ${SQL_OP[p.op]} ${col(p.right, p.rcol)}`;
-    case 'and':
-    case 'or':
-      return `(${p.clauses.map((c) => predicateSql(c, col, bind)).join(p.kind === 'and' ? ' AND ' : ' OR ')})`;
-    case 'not':
-      return `(NOT ${predicateSql(p.clause, col, bind)})`;
-  }
-}
-
 /** A canonical text of `p` (literal values included): equal texts mean equal predicates. */
 export function predicateText(p: Pred): string {
   switch (p.kind) {
@@ -172,18 +145,4 @@ export function sidesOf(p: Pred): number {
     case 'not':
       return sidesOf(p.clause);
   }
-}
-
-/** The conjunction of `clauses` (TRUE when empty). */
-export function and(clauses: readonly Pred[]): Pred {
-  if (clauses.length === 0) return TRUE;
-  if (clauses.length === 1) return clauses[0]!;
-  return { kind: 'and', clauses };
-}
-
-/** The top-level conjuncts of `p`. */
-export function conjuncts(p: Pred): readonly Pred[] {
-  if (p.kind === 'and') return p.clauses;
-  if (p.kind === 'const' && p.value) return [];
-  return [p];
 }

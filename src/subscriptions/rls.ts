@@ -5,13 +5,13 @@
 // join plan of its own, maintained incrementally like any join; only what would need three
 // tables falls back to re-running the filtered query when a table it reads changes.
 import type { SqlValue } from '../datastore/columns.ts';
-import type { StoreTable } from '../datastore/datastore.ts';
 import { SqlError } from '../errors.ts';
 import type { Host } from '../host/host.ts';
-import type { SubscriptionQuery } from '../sql/ast.ts';
-import { parseSubscriptionQuery } from '../sql/parser.ts';
-import { compileRelation, finishQuery, relationSql, type CompileContext, type CompiledQuery, type Relation } from './compile.ts';
-import { and, conjuncts, TRUE, type Pred, type Side } from './predicate.ts';
+import { and, anyOf, conjuncts, TRUE } from '../sql/bind.ts';
+import { relationSql, type Relation, type Side } from '../sql/relation.ts';
+import { hasRules, rlsSource, ruleRelations } from '../sql/rls.ts';
+import { finishQuery, type CompileContext, type CompiledQuery } from './compile.ts';
+import type { Pred } from './predicate.ts';
 
 /**
  * The queries whose results, together, are what `q` shows the subscriber under the module's
@@ -27,9 +27,8 @@ import { and, conjuncts, TRUE, type Pred, type Side } from './predicate.ts';
  */
 export function applyRowLevelSecurity(host: Host, q: CompiledQuery, ctx: CompileContext): CompiledQuery[] {
   if (ctx.isOwner || q.source) return [q];
-  const parsed = rulesOf(host);
-  if (parsed.length === 0) return [q];
-  const sides = q.tables.map((t) => compileRules(host, parsed, t, ctx.sender));
+  if (!hasRules(host)) return [q];
+  const sides = q.tables.map((t) => ruleRelations(host, t, ctx.sender));
   if (sides.every((rs) => rs.length === 0)) return [q];
   const simple = sides.every((rs) => rs.every((r) => r.tables.length === 1));
 
@@ -47,44 +46,6 @@ export function applyRowLevelSecurity(host: Host, q: CompiledQuery, ctx: Compile
     return [finishQuery(q.sql, { ...q, where: and([...conjuncts(q.where), ...extra]) }, undefined)];
   }
   return [rerun(q, sides, ctx.sender)];
-}
-
-interface ParsedRule {
-  readonly sql: string;
-  readonly ast: SubscriptionQuery;
-  /** Source name of the table the rule returns. */
-  readonly table: string;
-}
-
-const parsedRules = new WeakMap<Host, ParsedRule[]>();
-
-/** The module's rules, parsed once per module instance (publish validated them). */
-function rulesOf(host: Host): ParsedRule[] {
-  let rules = parsedRules.get(host);
-  if (!rules) {
-    rules = host.schema.rls.map((sql) => {
-      const ast = parseSubscriptionQuery(sql);
-      return { sql, ast, table: host.datastore.tableByName(ast.returns.name)?.def.name ?? ast.returns.name };
-    });
-    parsedRules.set(host, rules);
-  }
-  return rules;
-}
-
-/** The rules returning `table`, compiled for `sender` (as the owner would read: no RLS inside rules, as db.sql does). */
-function compileRules(host: Host, rules: readonly ParsedRule[], table: StoreTable, sender: bigint): Relation[] {
-  if (table.def.view) return [];
-  const out: Relation[] = [];
-  for (const rule of rules) {
-    if (rule.table !== table.def.name) continue;
-    try {
-      out.push(compileRelation(host, rule.ast, sender, { access: 'rule', requireIndex: false }));
-    } catch (e) {
-      if (e instanceof SqlError && e.code === 'UNSUPPORTED') throw e;
-      throw new SqlError('INVALID_RLS_RULE', `row-level security rule ${JSON.stringify(rule.sql)} cannot filter a subscription: ${(e as Error).message}`, { rule: rule.sql });
-    }
-  }
-  return out;
 }
 
 /** A single-table query over T restricted by a rule joining T with another table: T ⋈ other, T first. */
@@ -111,7 +72,7 @@ function rerun(q: CompiledQuery, sides: readonly Relation[][], sender: bigint): 
     });
   }
   const bind: SqlValue[] = [];
-  const sources = q.tables.map((t, s) => filtered(t, sides[s]!, `v${s}`, bind));
+  const sources = q.tables.map((t, s) => rlsSource(t, sides[s]!, `v${s}`, bind));
   const sql = `SELECT DISTINCT 0, r${q.returns}._row FROM ${relationSql(q, 'r', sources, bind)}`;
   const reads = new Set<string>();
   for (const t of q.tables) reads.add(t.def.name);
@@ -119,23 +80,6 @@ function rerun(q: CompiledQuery, sides: readonly Relation[][], sender: bigint): 
   const returned = q.tables[q.returns]!;
   const key = `rls:${sender.toString(16)}|${q.planKey}`;
   return finishQuery(q.sql, { tables: [returned], joinCols: undefined, returns: 0, where: TRUE }, { kind: 'query', key, sql, bind, reads: [...reads] });
-}
-
-/** `table`, or the subquery of its rows some rule returns (their parameters appended to `bind`). */
-function filtered(table: StoreTable, rules: readonly Relation[], alias: string, bind: SqlValue[]): string {
-  if (rules.length === 0) return table.sqlName;
-  const parts = rules.map((r, k) => {
-    const a = `${alias}_${k}_`;
-    const from = relationSql(r, a, r.tables.map((t) => t.sqlName), bind);
-    return `_rid IN (SELECT ${a}${r.returns}._rid FROM ${from})`;
-  });
-  return `(SELECT * FROM ${table.sqlName} WHERE ${parts.join(' OR ')})`;
-}
-
-/** The disjunction of `preds` (rules OR'ed). */
-function anyOf(preds: readonly Pred[]): Pred {
-  if (preds.some((p) => p.kind === 'const' && p.value)) return TRUE;
-  return preds.length === 1 ? preds[0]! : { kind: 'or', clauses: preds };
 }
 
 /** `p` (over one table, side 0) moved to `side`. */
