@@ -1,7 +1,7 @@
 // The `lightcone` CLI as a user runs it: each command is its own Node process over a data
 // directory given by `--data-dir` or `LIGHTCONE_DATA_DIR`, so data must survive between calls.
 // Success prints to stdout and exits 0; failure exits non-zero with the message on stderr.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lightcone, type CliResult } from './helpers/cli.ts';
@@ -233,6 +233,24 @@ describe('chat through the CLI (--data-dir)', () => {
     const err = failed(await lightcone(['sql', 'chat', "DELETE FROM message", '--identity', other, ...d()]));
     expect(err).toMatch(/owner/);
     expect(tableRows(ok(await lightcone(['sql', 'chat', "SELECT id FROM message WHERE text = 'edited'", ...d()])))).toEqual([['1']]);
+  });
+
+  it('fails on SQL past the limits of SQLite with a named error and no stack trace', async () => {
+    const q = `SELECT * FROM message WHERE ${Array.from({ length: 5000 }, (_, i) => `id = ${i}`).join(' OR ')}`;
+    const err = failed(await lightcone(['sql', 'chat', q, ...d()]));
+    expect(err).toMatch(/^error: the query is too large to run: .*split it/i);
+    expect(err).not.toMatch(/^\s+at /m);
+  });
+
+  it('an unexpected failure prints one short line; the stack only with LIGHTCONE_DEBUG=1', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, 'not a directory');
+    const err = failed(await lightcone(['call', 'chat', 'send_message', '"x"', '--data-dir', file]));
+    expect(err).toMatch(/^error: /);
+    expect(err).not.toMatch(/^\s+at /m);
+    expect(err).toContain('LIGHTCONE_DEBUG=1');
+    const debug = failed(await lightcone(['call', 'chat', 'send_message', '"x"', '--data-dir', file], { env: { LIGHTCONE_DEBUG: '1' } }));
+    expect(debug).toMatch(/^\s+at /m);
   });
 
   it('fails on a bad database name and on an unknown option', async () => {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { TimeDuration, Timestamp } from 'spacetimedb';
 import { LightconeError, UsageError } from '../src/errors.ts';
+import { ALL_TYPES } from './helpers/paths.ts';
 import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
 import { formatSqlResult, stringifyJson, timestampText } from '../src/sql/format.ts';
 import { prng } from './helpers/prng.ts';
@@ -42,9 +43,13 @@ describe('Timestamp, TimeDuration and ScheduleAt arguments outside i64', () => {
       ['at', [1n << 70n, 0n, time0]],
       ['at', [I64_MAX + 1n, 0n, time0]],
       ['at', [I64_MIN - 1n, 0n, time0]],
+      ['at', [new Timestamp(1n << 70n), 0n, time0]],
+      ['at', [{ __timestamp_micros_since_unix_epoch__: 1n << 64n }, 0n, time0]],
       ['span', [0n, 1n << 70n, time0]],
+      ['span', [0n, new TimeDuration(-(1n << 64n)), time0]],
       ['when', [0n, 0n, { tag: 'Time', value: 1n << 70n }]],
       ['when', [0n, 0n, { Interval: 1n << 63n }]],
+      ['when', [0n, 0n, { tag: 'Interval', value: new TimeDuration(1n << 70n) }]],
     ];
     for (const [param, args] of cases) {
       const err = await rejection(db.call('stamp', args));
@@ -134,6 +139,79 @@ describe('timestampText', () => {
       const shifted = Number(year) + Number(k) * 400;
       const expected = (shifted >= 0 && shifted <= 9999 ? String(shifted).padStart(4, '0') : `${shifted < 0 ? '-' : '+'}${String(Math.abs(shifted)).padStart(6, '0')}`) + near.slice(year.length);
       expect(timestampText(m), String(m)).toBe(expected);
+    }
+  });
+});
+
+describe('hostile arguments end in a named error', () => {
+  it('values a message cannot print as JSON (a bigint inside, a cycle, deep nesting, a throwing Proxy) are BAD_ARGUMENT naming the parameter', async () => {
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle.self = cycle;
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const trap = new Proxy({}, { ownKeys: () => { throw new Error('trap'); }, get: () => { throw new Error('trap'); } });
+    const hostile: [string, unknown][] = [
+      ['bigint inside', { n: 1n, list: [2n] }],
+      ['cycle', cycle],
+      ['deep', deep],
+      ['proxy', trap],
+      ['symbol', Symbol('s')],
+      ['function', () => 1],
+      ['huge string key', { ['k'.repeat(100_000)]: 1 }],
+    ];
+    for (const [what, v] of hostile) {
+      const err = await rejection(db.call('say', [v, 1n]));
+      expect(err, what).toBeInstanceOf(UsageError);
+      expect(err.code, what).toBe('BAD_ARGUMENT');
+      expect(err.message, what).toContain('argument s');
+      expect(err.message.length, what).toBeLessThan(600);
+    }
+    const err = await rejection(db.call('say', { s: 'x', n: { n: 1n } }));
+    expect(err.message).toContain('{"n": 1n}');
+    expect((await rejection(db.call('say', ['x', cycle]))).message).toContain('[circular]');
+    expect(await db.sql('SELECT * FROM text')).toEqual([]);
+  });
+
+  it('a UUID outside 128 bits is BAD_ARGUMENT (the package threw a plain Error)', async () => {
+    for (const u of [1n << 128n, -1n, 1n << 130n]) {
+      const err = await rejection(db.call('label', [u]));
+      expect(err, String(u)).toBeInstanceOf(UsageError);
+      expect(err.code).toBe('BAD_ARGUMENT');
+      expect(err.message).toContain('argument u');
+      expect(err.message).toContain('128 bits');
+    }
+    await db.call('label', [(1n << 128n) - 1n]);
+    expect(await db.sql('SELECT * FROM tag')).toHaveLength(1);
+  });
+
+  it('random hostile values for each parameter of insert_all_types settle with a LightconeError, seed 77', async () => {
+    const all = await openDatabase({ name: 'all', module: ALL_TYPES });
+    try {
+      const rnd = prng(77);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+      const cycle: unknown[] = [];
+      cycle.push(cycle);
+      const atoms: unknown[] = [
+        0, -1, 1.5, NaN, Infinity, -0, 2 ** 53, 1n << 300n, -(1n << 300n), '', 'x', '0x', '0xzz', 'ff'.repeat(40), '9'.repeat(100), '-1', '1e5', true, null, undefined,
+        [], {}, [1, 2], { tag: 'nope' }, { tag: 'Time' }, { Time: 'soon' }, { some: 1 }, { none: {} }, { __identity__: -1n }, { __proto__: null }, new Uint8Array(3),
+        new Date(NaN), new Date(8.64e15), new Timestamp(1n << 63n), new TimeDuration(1n << 65n), Symbol('s'), () => 1, cycle, new Map(), new Set([1]), Object.create(null),
+      ];
+      const value = (depth: number): unknown => (depth < 3 && rnd() < 0.25 ? (rnd() < 0.5 ? [value(depth + 1), value(depth + 1)] : { [pick(['x', 'tag', 'value', 'some', 'w'])]: value(depth + 1) }) : pick(atoms));
+      const names = ['id', 'flag', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'i128', 'u128', 'i256', 'u256', 'f32', 'f64', 'text', 'bytes', 'tags', 'maybe', 'point', 'shape', 'color', 'owner', 'conn', 'at', 'duration', 'uuid', 'schedule'];
+      let refused = 0;
+      for (let i = 0; i < 600; i++) {
+        const args = Object.fromEntries(names.map((n) => [n, value(0)]));
+        const out = await all.call('insert_all_types', rnd() < 0.2 ? Object.values(args) : args).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if (out === undefined) continue;
+        expect(out, `call ${i}: ${String(out)}`).toBeInstanceOf(LightconeError);
+        refused++;
+      }
+      expect(refused).toBeGreaterThan(500);
+    } finally {
+      await all.close();
     }
   });
 });

@@ -441,4 +441,41 @@ describe('SQL errors', () => {
     await rejection(db.sql('UPDATE account SET balance = 5 WHERE nope = 1'));
     expect(await db.sql('SELECT * FROM account')).toEqual([{ id: 1n, owner: 'ann', balance: 100n }]);
   });
+
+  const orChain = (n: number, verb = 'SELECT * FROM account') => `${verb} WHERE ${Array.from({ length: n }, (_, i) => `id = ${i + 100}`).join(' OR ')}`;
+
+  it('a LIMIT beyond i64 (SpacetimeDB takes a u64) returns every row; beyond u64 it is BAD_LIMIT', async () => {
+    expect(await db.sql('SELECT * FROM account LIMIT 9223372036854775808')).toHaveLength(1);
+    expect(await db.sql('SELECT COUNT(*) AS n FROM account LIMIT 18446744073709551615')).toEqual([{ n: 1n }]);
+    const err = await rejection(db.sql('SELECT * FROM account LIMIT 18446744073709551616'));
+    expect(err).toBeInstanceOf(SqlError);
+    expect(err.code).toBe('BAD_LIMIT');
+    expect(err.message).toContain('18446744073709551615');
+  });
+
+  it('a query past the limits of SQLite (a 20,000-term OR, 70 joined tables) is SqlError SQL_TOO_COMPLEX saying to split it; nothing changes', async () => {
+    const queries = [
+      orChain(20_000),
+      orChain(20_000, 'DELETE FROM account'),
+      orChain(20_000, "UPDATE account SET owner = 'x'"),
+      `SELECT * FROM account WHERE ${Array.from({ length: 20_000 }, (_, i) => `balance <> ${i}`).join(' AND ')}`,
+      `SELECT account.* FROM account ${Array.from({ length: 70 }, (_, i) => `JOIN account AS a${i} ON a${i}.id = account.id`).join(' ')}`,
+    ];
+    for (const q of queries) {
+      const err = await rejection(db.sql(q));
+      expect(err, q.slice(0, 40)).toBeInstanceOf(SqlError);
+      expect(err.code, q.slice(0, 40)).toBe('SQL_TOO_COMPLEX');
+      expect(err.message).toMatch(/split it/i);
+    }
+    expect(await db.sql('SELECT * FROM account')).toEqual([{ id: 1n, owner: 'ann', balance: 100n }]);
+  });
+
+  it('a subscription past the limits of SQLite ends with SqlError SQL_TOO_COMPLEX', async () => {
+    const err = await new Promise<unknown>((resolve) => {
+      const sub = db.subscribe([orChain(20_000)], { onApplied: () => resolve('applied'), onError: resolve });
+      sub.applied.catch(() => {});
+    });
+    expect(err).toBeInstanceOf(SqlError);
+    expect((err as SqlError).code).toBe('SQL_TOO_COMPLEX');
+  });
 });

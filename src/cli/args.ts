@@ -1,5 +1,6 @@
 // Command-line parsing for `lightcone`: a command, positionals, and options that may come before
 // or after the positionals (`--name value`, `--name=value`, short aliases, boolean flags).
+import { UsageError } from '../errors.ts';
 
 export interface ParsedArgs {
   command: string | undefined;
@@ -26,7 +27,7 @@ const FLAGS: Record<string, string> = {
   y: 'yes',
 };
 
-/** Parses argv (without node and the script). Throws on unknown options or missing values. */
+/** Parses argv (without node and the script). Throws UsageError BAD_USAGE on unknown options or missing values. */
 export function parseArgs(argv: string[]): ParsedArgs {
   const out: ParsedArgs = { command: undefined, positionals: [], options: {}, flags: {} };
   for (let i = 0; i < argv.length; i++) {
@@ -45,7 +46,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     const opt = VALUE_OPTIONS[key];
     if (opt) {
       const v = m[3] ?? argv[++i];
-      if (v === undefined) throw new Error(`option ${a} needs a value`);
+      if (v === undefined) throw new UsageError('BAD_USAGE', `option ${a} needs a value`, { option: a });
       out.options[opt] = v;
       continue;
     }
@@ -59,7 +60,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
       out.positionals.push(a);
       continue;
     }
-    throw new Error(`unknown option ${a}`);
+    throw new UsageError('BAD_USAGE', `unknown option ${a}: see the options below`, { option: a });
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // embedded data directory. Each invocation opens the database, does one thing, and closes it, so
 // data lives in the directory between calls. Failures exit non-zero with the message on stderr.
 import { deleteDatabase, listDatabases, openDatabase } from '../node/open-database.ts';
-import { LightconeError } from '../errors.ts';
+import { LightconeError, UsageError } from '../errors.ts';
 import { formatSqlResult, stringifyJson, toJsonValue } from '../sql/format.ts';
 import { parseArgs, type ParsedArgs } from './args.ts';
 import { parseJsonArg } from './json-arg.ts';
@@ -22,6 +22,9 @@ Options (before or after the arguments):
   --data-dir <dir>     data directory (default: $LIGHTCONE_DATA_DIR or .lightcone)
   --identity <hex>     act as this identity instead of the data directory's owner
   -h, --help           this help
+
+Environment: LIGHTCONE_DATA_DIR (the data directory), LIGHTCONE_DEBUG=1 (show the stack of an
+unexpected error).
 `;
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
@@ -79,7 +82,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       case 'logs': {
         const name = need(args.positionals[0], 'logs needs a database: lightcone logs <database>');
         const n = args.options['num-lines'] !== undefined ? Number(args.options['num-lines']) : undefined;
-        if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new LightconeError('BAD_ARGUMENT', `-n takes a number of lines, got ${args.options['num-lines']}`);
+        if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new UsageError('BAD_ARGUMENT', `-n takes a number of lines, got ${args.options['num-lines']}`);
         const db = await openDatabase({ dataDir, name });
         try {
           const logs = await db.logs(n !== undefined ? { limit: n } : {});
@@ -138,13 +141,16 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       err(e.name === 'SenderError' ? `${e.message}\n` : `error: ${e.message}\n`);
       return 1;
     }
-    err(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    // Not one of Lightcone's errors: still one short line; the stack only on request.
+    const debug = Boolean(process.env.LIGHTCONE_DEBUG);
+    const text = e instanceof Error ? (debug ? (e.stack ?? e.message) : e.message) : String(e);
+    err(`error: ${text}\n${debug ? '' : '(set LIGHTCONE_DEBUG=1 to see where it happened; if it looks like a Lightcone bug, please report it)\n'}`);
     return 1;
   }
 }
 
 function need(v: string | undefined, message: string): string {
-  if (v === undefined || v === '') throw new LightconeError('BAD_USAGE', message);
+  if (v === undefined || v === '') throw new UsageError('BAD_USAGE', message);
   return v;
 }
 

@@ -17,8 +17,61 @@ const INT_BITS: Record<string, [number, boolean]> = {
 };
 
 function bad(path: string, ty: Ty, ts: Typespace, value: unknown, hint = ''): UsageError {
-  const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value) : value instanceof Uint8Array ? 'bytes' : JSON.stringify(value) ?? String(value);
-  return new UsageError('BAD_ARGUMENT', `${path}: expected ${typeName(ty, ts)}, got ${shown}${hint ? ` (${hint})` : ''}`, { path, expected: typeName(ty, ts) });
+  return new UsageError('BAD_ARGUMENT', `${path}: expected ${typeName(ty, ts)}, got ${showValue(value)}${hint ? ` (${hint})` : ''}`, { path, expected: typeName(ty, ts) });
+}
+
+/** The longest rendering of a bad value in a message. */
+const SHOWN_CHARS = 120;
+
+/**
+ * A bad argument as a message shows it: short, and never throwing, whatever it is (JSON.stringify
+ * throws on a bigint inside, on a cycle, and on deep nesting). Bigints as `5n`, nesting below
+ * three levels as `…`, cycles as `[circular]`.
+ */
+export function showValue(value: unknown): string {
+  const seen = new Set<object>();
+  const show = (v: unknown, depth: number): string => {
+    switch (typeof v) {
+      case 'bigint':
+        return `${v}n`;
+      case 'string':
+        return JSON.stringify(v.length > SHOWN_CHARS ? `${v.slice(0, SHOWN_CHARS)}…` : v);
+      case 'number':
+      case 'boolean':
+        return String(v);
+      case 'undefined':
+        return 'undefined';
+      case 'symbol':
+        return v.toString();
+      case 'function':
+        return 'a function';
+    }
+    if (v === null) return 'null';
+    const o = v as object;
+    if (o instanceof Uint8Array) return `bytes(${o.length})`;
+    if (o instanceof Date) return Number.isNaN(o.getTime()) ? 'Invalid Date' : o.toISOString();
+    if (seen.has(o)) return '[circular]';
+    if (depth >= 3) return Array.isArray(o) ? '[…]' : '{…}';
+    seen.add(o);
+    try {
+      if (Array.isArray(o)) {
+        const items = o.slice(0, 8).map((x) => show(x, depth + 1));
+        return `[${items.join(', ')}${o.length > 8 ? `, … (${o.length} items)` : ''}]`;
+      }
+      const keys = Object.keys(o);
+      const items = keys.slice(0, 8).map((k) => `${JSON.stringify(k)}: ${show((o as Record<string, unknown>)[k], depth + 1)}`);
+      return `{${items.join(', ')}${keys.length > 8 ? ', …' : ''}}`;
+    } finally {
+      seen.delete(o);
+    }
+  };
+  let text: string;
+  try {
+    text = show(value, 0);
+  } catch {
+    text = 'a value that cannot be shown'; // e.g. a Proxy whose traps throw
+  }
+  return text.length > SHOWN_CHARS * 2 ? `${text.slice(0, SHOWN_CHARS * 2)}…` : text;
 }
 
 function toBigInt(v: unknown): bigint | undefined {
@@ -165,8 +218,12 @@ function coerceSpecial(kind: string, ty: Ty, value: unknown, path: string, ts: T
           throw bad(path, ty, ts, value);
         }
       }
-      if (typeof value === 'bigint') return new Uuid(value);
-      throw bad(path, ty, ts, value);
+      if (typeof value === 'bigint') {
+        // Uuid's constructor throws a plain Error outside 0..2^128-1.
+        if (value < 0n || value >= 1n << 128n) throw bad(path, ty, ts, value, 'a UUID is 128 bits: give it as text (xxxxxxxx-xxxx-…) or an integer from 0 to 2^128-1');
+        return new Uuid(value);
+      }
+      throw bad(path, ty, ts, value, 'give a UUID as text, e.g. "01234567-89ab-cdef-0123-456789abcdef"');
     }
     case 'Timestamp': {
       if (value instanceof Date) return Timestamp.fromDate(value);
@@ -210,6 +267,18 @@ function snakeToCamel(s: string): string {
  * keyed by parameter name. `what` names the function in errors.
  */
 export function encodeArgs(params: Product, args: unknown, what: string, ts: Typespace): Uint8Array {
+  try {
+    return encodeArgsChecked(params, args, what, ts);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    // Whatever else a hostile argument provokes (a stack overflow on a value nested deeper than a
+    // recursive type can be read, a throwing getter or Proxy) is still the caller's bad argument.
+    const why = e instanceof RangeError ? 'it nests too deeply' : `reading it failed: ${e instanceof Error ? e.message : String(e)}`;
+    throw new UsageError('BAD_ARGUMENT', `${what}: the arguments could not be read (${why}); pass plain values of the parameter types`, { cause: String(e) });
+  }
+}
+
+function encodeArgsChecked(params: Product, args: unknown, what: string, ts: Typespace): Uint8Array {
   const names = params.elements.map((e) => e.name ?? '');
   const signature = params.elements.map((e) => `${e.name}: ${typeName(e.algebraicType, ts)}`).join(', ');
   let obj: Record<string, unknown>;

@@ -9,6 +9,7 @@ import { DatastoreError } from '../datastore/datastore-error.ts';
 import type { Identity } from 'spacetimedb';
 import type { Host } from '../host/host.ts';
 import { toIdentity } from '../host/identity.ts';
+import { namedSqlError } from './sqlite-errors.ts';
 import { SqlError } from '../errors.ts';
 import { coerceValue, decodeValue, encodeValue } from '../host/values.ts';
 import type { ColumnRef, Literal, Operand, Predicate, SelectStatement, Statement, SubscriptionQuery, TableRef } from './ast.ts';
@@ -49,11 +50,14 @@ interface Compiled {
 
 /** Parses, checks and runs one statement. */
 export function executeSql(engine: SqlContext, query: string, opts: SqlOptions = {}): SqlResult {
-  const stmt = parseSql(query);
-  const sender = opts.sender !== undefined ? toIdentity(opts.sender, 'sender').__identity__ : engine.owner.__identity__;
-  const isOwner = sender === engine.owner.__identity__;
-  const x = new Executor(engine, query, sender, isOwner);
-  return x.run(stmt);
+  try {
+    const stmt = parseSql(query);
+    const sender = opts.sender !== undefined ? toIdentity(opts.sender, 'sender').__identity__ : engine.owner.__identity__;
+    const isOwner = sender === engine.owner.__identity__;
+    return new Executor(engine, query, sender, isOwner).run(stmt);
+  } catch (e) {
+    throw namedSqlError(e);
+  }
 }
 
 class Executor {
@@ -185,8 +189,9 @@ class Executor {
     });
     const where = s.where ? ` WHERE ${this.#pred(s.where, c)}` : '';
     const limitV = s.limit ? integerValue(s.limit) : null;
-    if (s.limit && (limitV === null || limitV < 0n)) throw new SqlError('BAD_LIMIT', `LIMIT takes a non-negative integer, got ${s.limit.text}`);
-    const limit = limitV !== null ? ` LIMIT ${limitV}` : '';
+    if (s.limit && (limitV === null || limitV < 0n || limitV > U64_MAX)) throw new SqlError('BAD_LIMIT', `LIMIT takes an integer from 0 to ${U64_MAX}, got ${s.limit.text}`);
+    // SpacetimeDB's LIMIT is a u64, SQLite's an i64: beyond i64 both mean "every row".
+    const limit = limitV !== null ? ` LIMIT ${limitV > I64_MAX ? I64_MAX : limitV}` : '';
     const db = this.#engine.host.datastore.sqlite.db;
     if (s.projection.kind === 'count') {
       const n = db.selectValue(`SELECT count(*) FROM (SELECT 1 FROM ${from.join(' ')}${where}${limit})`, c.bind.length ? c.bind : undefined);
@@ -484,3 +489,7 @@ export function validateRules(engine: SqlContext): void {
     }
   }
 }
+
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MAX = (1n << 63n) - 1n;
+

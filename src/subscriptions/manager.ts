@@ -12,6 +12,7 @@ import { FastSql } from '../datastore/fast-stmt.ts';
 import type { Engine } from '../engine/engine.ts';
 import { ClosedError, InternalError, LightconeError, SqlError, StorageError } from '../errors.ts';
 import { evaluateView } from '../sql/execute.ts';
+import { namedSqlError } from '../sql/sqlite-errors.ts';
 import { compileQuery, initialSql, type CompiledQuery, type SourceSpec } from './compile.ts';
 import { evaluator } from './predicate.ts';
 import { Group, Plan } from './query-group.ts';
@@ -191,7 +192,7 @@ export class SubscriptionManager {
     let set: Map<Plan, number> | undefined;
     let removed = false;
     const fail = (e: unknown) => {
-      const err = toError(e);
+      const err = namedSqlError(e);
       settle.reject(err);
       if (sub.active && cbs.onError) sub.guard(() => cbs.onError!(err));
     };
@@ -281,8 +282,9 @@ export class SubscriptionManager {
     } catch (e) {
       // Half-counted rows would corrupt the cache: this subscriber cannot continue.
       for (const plan of set.keys()) this.#dropIfUnused(plan);
-      sub.end(toError(e));
-      throw e;
+      const err = namedSqlError(e); // SQLite's limits (a 20,000-term OR) reach here unnamed
+      sub.end(err);
+      throw err;
     }
     for (const [plan, n] of set) plan.refs.set(sub, (plan.refs.get(sub) ?? 0) + n);
     sub.sets.add(set);
