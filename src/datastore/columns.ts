@@ -30,6 +30,10 @@ const U64_FLIP = 1n << 63n;
 export function u64ToStored(v: bigint): bigint {
   return BigInt.asIntN(64, v ^ U64_FLIP);
 }
+/** Inverse of `u64ToStored`. */
+export function storedToU64(v: bigint): bigint {
+  return BigInt.asUintN(64, v) ^ U64_FLIP;
+}
 
 /** Little-endian integer bytes → big-endian order-preserving BLOB. */
 function leToOrderedBlob(le: Uint8Array, signed: boolean): Uint8Array {

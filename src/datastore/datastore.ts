@@ -5,7 +5,8 @@
 import { BinaryReader } from 'spacetimedb';
 import type { IndexDef, SequenceDef, TableDef } from '../host/module-def.ts';
 import { bytesEqual, bytesKey } from './bytes.ts';
-import { columnCodec, type ColumnCodec, type SqlValue } from './columns.ts';
+import { columnCodec, storedToU64, u64ToStored, type ColumnCodec, type SqlValue } from './columns.ts';
+import { columnSql, indexSql, META_TABLE, ROW_BYTES, ROW_ID, SCHEDULE_TABLE, SEQUENCE_TABLE, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
 import { FastSql } from './fast-stmt.ts';
 import { exportSqlite, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
@@ -80,8 +81,8 @@ interface Decoded {
   offsets: number[];
 }
 
-const RID = '_rid';
-const ROW = '_row';
+const RID = ROW_ID;
+const ROW = ROW_BYTES;
 
 /** Opens a datastore; `image` is a snapshot from `export()`. */
 export async function openDatastore(image?: Uint8Array): Promise<Datastore> {
@@ -114,13 +115,13 @@ export class Datastore {
     this.#sqlite3 = sqlite3;
     this.#db = db;
     this.#fast = new FastSql(sqlite3);
-    db.exec('CREATE TABLE IF NOT EXISTS _lc_seq (tbl TEXT NOT NULL, col INTEGER NOT NULL, next TEXT NOT NULL, PRIMARY KEY (tbl, col))');
-    db.exec('CREATE TABLE IF NOT EXISTS _lc_meta (key TEXT PRIMARY KEY, value BLOB)');
-    db.exec('CREATE TABLE IF NOT EXISTS _lc_sched (tbl TEXT NOT NULL, id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (tbl, id))');
+    db.exec(`CREATE TABLE IF NOT EXISTS ${SEQUENCE_TABLE} (tbl TEXT NOT NULL, col INTEGER NOT NULL, next TEXT NOT NULL, PRIMARY KEY (tbl, col))`);
+    db.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY, value BLOB)`);
+    db.exec(`CREATE TABLE IF NOT EXISTS ${SCHEDULE_TABLE} (tbl TEXT NOT NULL, id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (tbl, id))`);
     this.#begin = db.prepare('BEGIN');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
-    this.#saveSeq = db.prepare('INSERT OR REPLACE INTO _lc_seq (tbl, col, next) VALUES (?, ?, ?)');
+    this.#saveSeq = db.prepare(`INSERT OR REPLACE INTO ${SEQUENCE_TABLE} (tbl, col, next) VALUES (?, ?, ?)`);
   }
 
   get sqlite(): { sqlite3: Sqlite3; db: SqliteDb } {
@@ -135,7 +136,7 @@ export class Datastore {
   addTable(def: TableDef, typespace: { types: import('spacetimedb').AlgebraicType[] }): StoreTable {
     const id = 4096 + this.#tables.length;
     const codecs = def.columns.map((c) => columnCodec(c.type, typespace));
-    const sqlCols = codecs.map((c, i) => (c.kind === 'none' ? undefined : `c${i}`));
+    const sqlCols = codecs.map((c, i) => (c.kind === 'none' ? undefined : columnSql(i)));
     const stored = sqlCols.flatMap((c, i) => (c === undefined ? [] : [i]));
     for (const cols of [...def.uniques, ...def.indexes.map((i) => i.columns)]) {
       for (const c of cols) {
@@ -144,18 +145,18 @@ export class Datastore {
         }
       }
     }
-    const sqlName = `"t:${def.name.replaceAll('"', '""')}"`;
+    const sqlName = tableSql(def.name);
     const db = this.#db;
     const colDecls = stored.map((c) => `${sqlCols[c]}`).join(', ');
     db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName} (${RID} INTEGER PRIMARY KEY${colDecls ? ', ' + colDecls : ''}, ${ROW} BLOB NOT NULL)`);
     const keyCols = def.primaryKey !== undefined ? [def.primaryKey] : def.uniques[0];
     def.uniques.forEach((u, i) => {
-      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS "u:${def.name}:${i}" ON ${sqlName} (${u.map((c) => sqlCols[c]).join(', ')})`);
+      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, i)} ON ${sqlName} (${u.map((c) => sqlCols[c]).join(', ')})`);
     });
-    if (!keyCols) db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS "u:${def.name}:row" ON ${sqlName} (${ROW})`);
+    if (!keyCols) db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, 'row')} ON ${sqlName} (${ROW})`);
     for (const ix of def.indexes) {
       if (ix.unique) continue; // the unique index above serves it
-      db.exec(`CREATE INDEX IF NOT EXISTS "i:${ix.sourceName}" ON ${sqlName} (${ix.columns.map((c) => sqlCols[c]).join(', ')})`);
+      db.exec(`CREATE INDEX IF NOT EXISTS ${indexSql(ix.sourceName)} ON ${sqlName} (${ix.columns.map((c) => sqlCols[c]).join(', ')})`);
     }
     const where = (cols: number[]) => cols.map((c) => `${sqlCols[c]} = ?`).join(' AND ');
     const stmts: TableStmts = {
@@ -180,7 +181,7 @@ export class Datastore {
       stmts,
     };
     for (const s of def.sequences) {
-      const saved = db.selectValue('SELECT next FROM _lc_seq WHERE tbl = ? AND col = ?', [def.name, s.column]);
+      const saved = db.selectValue(`SELECT next FROM ${SEQUENCE_TABLE} WHERE tbl = ? AND col = ?`, [def.name, s.column]);
       table.sequences.push({ def: s, next: typeof saved === 'string' ? BigInt(saved) : s.start, codec: codecs[s.column]! });
     }
     for (const ixDef of def.indexes) {
@@ -197,7 +198,7 @@ export class Datastore {
 
   /** Drops the stored table of `name` if it exists (for scratch tables such as views'). Only before `addTable`. */
   dropStoredTable(name: string): void {
-    this.#db.exec(`DROP TABLE IF EXISTS "t:${name.replaceAll('"', '""')}"`);
+    this.#db.exec(`DROP TABLE IF EXISTS ${tableSql(name)}`);
   }
 
   /** Looks a table up by source or canonical name. */
@@ -328,7 +329,7 @@ export class Datastore {
   /** When each scheduled row of `table` last ran (µs), by schedule id. */
   scheduleRuns(table: string): Map<bigint, bigint> {
     const out = new Map<bigint, bigint>();
-    const st = this.#db.prepare('SELECT id, at FROM _lc_sched WHERE tbl = ?');
+    const st = this.#db.prepare(`SELECT id, at FROM ${SCHEDULE_TABLE} WHERE tbl = ?`);
     try {
       st.bind([table]);
       while (st.step()) out.set(BigInt(st.get(0) as string), BigInt(st.get(1) as string));
@@ -339,7 +340,7 @@ export class Datastore {
   }
 
   #saveScheduleRun(r: { table: string; id: bigint; at: bigint }): void {
-    this.#db.exec({ sql: 'INSERT OR REPLACE INTO _lc_sched (tbl, id, at) VALUES (?, ?, ?)', bind: [r.table, r.id.toString(), r.at.toString()] });
+    this.#db.exec({ sql: `INSERT OR REPLACE INTO ${SCHEDULE_TABLE} (tbl, id, at) VALUES (?, ?, ?)`, bind: [r.table, r.id.toString(), r.at.toString()] });
   }
 
   /** The stored (order-preserving) column values of a row, as a fresh array (`null` for unstored columns). */
@@ -653,11 +654,11 @@ export class Datastore {
 
   /** Host metadata kept inside the image (so snapshots carry it). */
   getMeta(key: string): Uint8Array | undefined {
-    const v = this.#db.selectValue('SELECT value FROM _lc_meta WHERE key = ?', [key]);
+    const v = this.#db.selectValue(`SELECT value FROM ${META_TABLE} WHERE key = ?`, [key]);
     return v instanceof Uint8Array ? v : undefined;
   }
   setMeta(key: string, value: Uint8Array): void {
-    this.#db.exec({ sql: 'INSERT OR REPLACE INTO _lc_meta (key, value) VALUES (?, ?)', bind: [key, value] });
+    this.#db.exec({ sql: `INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES (?, ?)`, bind: [key, value] });
   }
 
   close(): void {
@@ -675,7 +676,7 @@ function isUniqueViolation(e: unknown): boolean {
 function isZero(v: SqlValue, codec: ColumnCodec): boolean {
   if (codec.kind === 'int') return v === 0;
   if (codec.kind === 'i64') return v === 0n;
-  if (codec.kind === 'u64') return v === -(1n << 63n);
+  if (codec.kind === 'u64') return v === u64ToStored(0n);
   if (codec.kind === 'wide' && v instanceof Uint8Array) {
     for (let i = 0; i < v.length; i++) if (v[i] !== (i === 0 && codec.signed ? 0x80 : 0)) return false;
     return true;
@@ -700,7 +701,7 @@ function describeKey(table: StoreTable, cols: number[], key: SqlValue[]): string
 
 function formatSqlValue(v: SqlValue, codec: ColumnCodec): string {
   if (v instanceof Uint8Array) return `0x${[...v].map((b, i) => (i === 0 && codec.signed ? b ^ 0x80 : b).toString(16).padStart(2, '0')).join('')}`;
-  if (codec.kind === 'u64' && typeof v === 'bigint') return String(BigInt.asUintN(64, v) ^ (1n << 63n));
+  if (codec.kind === 'u64' && typeof v === 'bigint') return String(storedToU64(v));
   if (typeof v === 'string') return JSON.stringify(v);
   return String(v);
 }

@@ -3,7 +3,8 @@
 // it allows to a copy of the database — new tables and indexes, columns appended with a default
 // (back-filled), auto-increment added or removed, uniques removed, access changed.
 import type { AlgebraicType as Ty } from 'spacetimedb';
-import { columnCodec, typeName } from '../datastore/columns.ts';
+import { columnCodec, storedToU64, typeName } from '../datastore/columns.ts';
+import { columnSql, quote, ROW_BYTES, ROW_ID, SEQUENCE_TABLE, storedTableName, tableSql } from '../datastore/layout.ts';
 import type { SqliteDb } from '../datastore/sqlite.ts';
 import type { ModuleSchema, TableDef } from '../host/module-def.ts';
 import { BinaryReader } from 'spacetimedb';
@@ -81,14 +82,14 @@ export function applyMigration(db: SqliteDb, oldS: ModuleSchema, newS: ModuleSch
   try {
     for (const ot of oldS.tables) {
       const nt = newS.tables.find((t) => t.name === ot.name)!;
-      const sqlName = `"t:${ot.name.replaceAll('"', '""')}"`;
-      const indexes = db.selectValues(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, [`t:${ot.name}`]) as string[];
-      for (const name of indexes) db.exec(`DROP INDEX "${name.replaceAll('"', '""')}"`);
+      const sqlName = tableSql(ot.name);
+      const indexes = db.selectValues(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, [storedTableName(ot.name)]) as string[];
+      for (const name of indexes) db.exec(`DROP INDEX ${quote(name)}`);
       if (nt.columns.length > ot.columns.length) backfill(db, sqlName, ot, nt, newS);
       for (const s of nt.sequences) {
         if (ot.sequences.some((o) => o.column === s.column)) continue;
         const max = maxStored(db, sqlName, nt, s.column, newS);
-        db.exec({ sql: 'INSERT OR REPLACE INTO _lc_seq (tbl, col, next) VALUES (?, ?, ?)', bind: [nt.name, s.column, String(max === undefined ? s.start : max + s.increment)] });
+        db.exec({ sql: `INSERT OR REPLACE INTO ${SEQUENCE_TABLE} (tbl, col, next) VALUES (?, ?, ?)`, bind: [nt.name, s.column, String(max === undefined ? s.start : max + s.increment)] });
       }
     }
     db.exec('COMMIT');
@@ -111,11 +112,11 @@ function backfill(db: SqliteDb, sqlName: string, ot: TableDef, nt: TableDef, new
   for (let i = ot.columns.length; i < nt.columns.length; i++) {
     const codec = columnCodec(nt.columns[i]!.type, newS.typespace);
     if (codec.kind === 'none') continue;
-    db.exec(`ALTER TABLE ${sqlName} ADD COLUMN c${i}`);
+    db.exec(`ALTER TABLE ${sqlName} ADD COLUMN ${columnSql(i)}`);
     added.push({ col: i, value: codec.read(new BinaryReader(nt.defaultValues.get(i)!)) ?? null });
   }
-  const rows = db.exec({ sql: `SELECT _rid, _row FROM ${sqlName}`, returnValue: 'resultRows' }) as [number | bigint, Uint8Array][];
-  const upd = db.prepare(`UPDATE ${sqlName} SET _row = ?${added.map((a) => `, c${a.col} = ?`).join('')} WHERE _rid = ?`);
+  const rows = db.exec({ sql: `SELECT ${ROW_ID}, ${ROW_BYTES} FROM ${sqlName}`, returnValue: 'resultRows' }) as [number | bigint, Uint8Array][];
+  const upd = db.prepare(`UPDATE ${sqlName} SET ${ROW_BYTES} = ?${added.map((a) => `, ${columnSql(a.col)} = ?`).join('')} WHERE ${ROW_ID} = ?`);
   try {
     for (const [rid, row] of rows) {
       const next = new Uint8Array(row.length + suffix.length);
@@ -130,9 +131,9 @@ function backfill(db: SqliteDb, sqlName: string, ot: TableDef, nt: TableDef, new
 
 function maxStored(db: SqliteDb, sqlName: string, t: TableDef, col: number, s: ModuleSchema): bigint | undefined {
   const codec = columnCodec(t.columns[col]!.type, s.typespace);
-  const v = db.selectValue(`SELECT max(c${col}) FROM ${sqlName}`);
+  const v = db.selectValue(`SELECT max(${columnSql(col)}) FROM ${sqlName}`);
   if (v === undefined || v === null) return undefined;
-  if (codec.kind === 'u64') return (BigInt.asUintN(64, BigInt(v as number | bigint)) ^ (1n << 63n));
+  if (codec.kind === 'u64') return storedToU64(BigInt(v as number | bigint));
   if (typeof v === 'number' || typeof v === 'bigint') return BigInt(v);
   // 128/256-bit: an ordered big-endian blob
   const b = v as Uint8Array;

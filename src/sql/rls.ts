@@ -4,6 +4,7 @@
 // their queries from the same bound rules (src/subscriptions/rls.ts).
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
+import { ROW_ID } from '../datastore/layout.ts';
 import { SqlError } from '../errors.ts';
 import type { Host } from '../host/host.ts';
 import type { SubscriptionQuery } from './ast.ts';
@@ -67,7 +68,7 @@ export function rlsSource(table: StoreTable, rules: readonly Relation[], alias: 
   const parts = rules.map((r, k) => {
     const a = `${alias}_${k}_`;
     const from = relationSql(r, a, r.tables.map((t) => t.sqlName), bind);
-    return `_rid IN (SELECT ${a}${r.returns}._rid FROM ${from})`;
+    return `${ROW_ID} IN (SELECT ${a}${r.returns}.${ROW_ID} FROM ${from})`;
   });
   return `(SELECT * FROM ${table.sqlName} WHERE ${parts.join(' OR ')})`;
 }

@@ -4,6 +4,7 @@
 // the keys that let identical queries share one evaluation and queries differing only in an
 // equality literal share one group. Row-level security is added in rls.ts.
 import type { SqlValue } from '../datastore/columns.ts';
+import { ROW_BYTES } from '../datastore/layout.ts';
 import type { Host } from '../host/host.ts';
 import type { ViewDef } from '../host/module-def.ts';
 import { and, conjuncts } from '../sql/bind.ts';
@@ -105,5 +106,5 @@ export function finishQuery(sql: string, rel: Relation, source: SourceSpec | und
  */
 export function initialSql(q: Relation): { sql: string; bind: SqlValue[] } {
   const bind: SqlValue[] = [];
-  return { sql: `SELECT 0, r${q.returns}._row FROM ${relationSql(q, 'r', [q.tables[0].sqlName, q.tables[1]?.sqlName ?? ''], bind)}`, bind };
+  return { sql: `SELECT 0, r${q.returns}.${ROW_BYTES} FROM ${relationSql(q, 'r', [q.tables[0].sqlName, q.tables[1]?.sqlName ?? ''], bind)}`, bind };
 }

@@ -2,6 +2,7 @@
 // with their stored values decoded once per row, the index lookups joins need (SQLite holds the
 // post-commit state), and the signed row counts each query plan collects before fan-out.
 import { bytesKey } from '../datastore/bytes.ts';
+import { ROW_BYTES } from '../datastore/layout.ts';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable, TxDelta } from '../datastore/datastore.ts';
 import type { FastSql } from '../datastore/fast-stmt.ts';
@@ -48,7 +49,7 @@ export class Lookups {
     const id = `${table.sqlName}.${col}`;
     let stmt = this.#stmts.get(id);
     if (!stmt) {
-      stmt = this.#db.prepare(`SELECT 0, _row FROM ${table.sqlName} WHERE ${table.sqlCols[col]!} = ?`);
+      stmt = this.#db.prepare(`SELECT 0, ${ROW_BYTES} FROM ${table.sqlName} WHERE ${table.sqlCols[col]!} = ?`);
       this.#stmts.set(id, stmt);
     }
     this.#bind[0] = value;
