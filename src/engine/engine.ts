@@ -7,7 +7,7 @@ import type { Durability } from '../durability/durability.ts';
 import { bytesEqual } from '../datastore/bytes.ts';
 import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
 import { ClosedError, InternalError, ModuleError, SenderError, StorageError, UsageError, type SqlError } from '../errors.ts';
-import { Host, nowMicros, type CallContext, type LogEntry } from '../host/host.ts';
+import { Host, type CallContext, type LogEntry } from '../host/host.ts';
 import type { FunctionDef } from '../host/module-def.ts';
 import { decodeValue, encodeArgs } from '../host/values.ts';
 import { decodeDelta, encodeDelta } from './delta-codec.ts';
@@ -16,7 +16,7 @@ import { validateRules } from '../sql/execute.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { CallLedger } from './call-ledger.ts';
 import { decodeImage, encodeImage } from './image.ts';
-import { Scheduler, type ScheduleEntry } from './scheduler.ts';
+import { Scheduler, systemClock, type Clock, type ScheduleEntry } from './scheduler.ts';
 import { applyMigration, planMigration } from './migrate.ts';
 import type { SyncHttp } from '../host/http-wire.ts';
 import { executeSql, type SqlOptions, type SqlResult } from '../sql/execute.ts';
@@ -39,6 +39,8 @@ export interface EngineOptions {
   owner: Identity;
   /** Write a snapshot once this many records follow the last one. */
   snapshotEvery?: number;
+  /** The clock for call timestamps and schedule timers (tests pass a manual one); default: wall time. */
+  clock?: Clock;
   /** Synchronous HTTP for procedures (`ctx.http.fetch`); the platform provides it. */
   http?: SyncHttp | undefined;
   /**
@@ -118,20 +120,23 @@ export class Engine {
     this.#snapshotEvery = opts.snapshotEvery ?? 10_000;
     this.#http = opts.http;
     this.#onNotDurable = opts.onNotDurable;
+    this.#clock = opts.clock ?? systemClock;
     this.#scheduler = new Scheduler(
       () => this.#host,
       (e) => this.#fireSchedule(e),
+      this.#clock,
     );
     this.#attach(host);
   }
 
   readonly #scheduler: Scheduler;
+  readonly #clock: Clock;
   readonly #http: SyncHttp | undefined;
   readonly #onNotDurable: ((error: unknown) => void) | undefined;
 
   /** Arms the schedule tables and runs what is already due (before the database is handed out). */
   async #startSchedules(): Promise<void> {
-    for (const e of this.#scheduler.armAll(nowMicros())) await this.#fireSchedule(e);
+    for (const e of this.#scheduler.armAll(this.#clock.nowMicros())) await this.#fireSchedule(e);
   }
 
   /** Runs one due schedule row: its function with the row as argument, as the database identity. */
@@ -147,7 +152,7 @@ export class Engine {
       const row = ds.scanPoint(pk, idBytes)[0];
       if (!row || this.#diverged !== undefined) return; // deleted (cancelled), or memory is ahead of disk
       const fnName = e.table.schedule!.functionName;
-      const now = nowMicros();
+      const now = this.#clock.nowMicros();
       const ctx: CallContext = { sender: this.#identity.__identity__, connectionId: 0n, timestamp: e.dueMicros > now ? e.dueMicros : now };
       const oneShot = e.periodMicros === undefined;
       const removeRow = () => ds.deleteByRows(table, [row]);
@@ -168,7 +173,7 @@ export class Engine {
         const out = host.callProcedure(proc, row, ctx);
         if (!out.ok) this.#logs.push({ ts: Date.now(), level: 'warn', message: `scheduled procedure ${fnName} failed: ${out.message}` });
       }
-      if (!oneShot && !this.#scheduler.has(e.table.name, e.id)) this.#scheduler.rearm(e, nowMicros());
+      if (!oneShot && !this.#scheduler.has(e.table.name, e.id)) this.#scheduler.rearm(e, this.#clock.nowMicros());
       this.#maybeSnapshot();
       await this.#pendingDurable.catch((err: unknown) => this.#logs.push({ ts: Date.now(), level: 'error', message: `scheduled ${fnName} could not be made durable: ${(err as Error).message}` }));
     }).catch(() => {});
@@ -259,7 +264,7 @@ export class Engine {
     checkRules(host, opts.owner);
     const init = host.schema.lifecycle.init ? host.reducer(host.schema.lifecycle.init) : undefined;
     if (init) {
-      const out = host.callReducer(init, new Uint8Array(0), { sender: opts.owner.__identity__, connectionId: 0n, timestamp: nowMicros() });
+      const out = host.callReducer(init, new Uint8Array(0), { sender: opts.owner.__identity__, connectionId: 0n, timestamp: (opts.clock ?? systemClock).nowMicros() });
       if (out.status === 'failed') {
         throw new ModuleError('INIT_FAILED', `init failed, so database ${opts.name} was not created: ${out.message}`, { database: opts.name });
       }
@@ -336,7 +341,7 @@ export class Engine {
   #onCommit(delta: TxDelta, ctx: CallContext, reducer: string): void {
     const persistent = delta.tables.filter((t) => !this.#host.datastore.tableByName(t.table)?.def.isEvent);
     let durable: Promise<void> = Promise.resolve();
-    this.#scheduler.onCommit(delta, nowMicros());
+    this.#scheduler.onCommit(delta, this.#clock.nowMicros());
     const callId = this.#callId;
     if (persistent.length > 0 || delta.sequences.length > 0 || (delta.scheduleRuns?.length ?? 0) > 0 || callId !== undefined) {
       const logged: TxDelta = { tables: persistent, sequences: delta.sequences, ...(delta.scheduleRuns ? { scheduleRuns: delta.scheduleRuns } : {}) };
@@ -426,7 +431,7 @@ export class Engine {
     const argBytes = encodeArgs(fn.params, args, `${reducer ? 'reducer' : 'procedure'} ${fn.name}`, host.schema.typespace);
     const given = opts.connectionId === undefined ? undefined : typeof opts.connectionId === 'bigint' ? opts.connectionId : opts.connectionId.__connection_id__;
     const connectionId = given ?? randomConnectionId();
-    const ctx = (): CallContext => ({ sender: sender.__identity__, connectionId, timestamp: nowMicros() });
+    const ctx = (): CallContext => ({ sender: sender.__identity__, connectionId, timestamp: this.#clock.nowMicros() });
     this.#logsDirty = true;
     this.#pendingDurable = Promise.resolve(); // this call waits for its own commits only
     if (given === undefined) this.#lifecycle('onConnect', ctx(), true);
@@ -474,7 +479,7 @@ export class Engine {
       this.#pendingDurable = Promise.resolve();
       this.#logsDirty = true;
       try {
-        this.#lifecycle(kind, { sender: sender.__identity__, connectionId, timestamp: nowMicros() }, kind === 'onConnect');
+        this.#lifecycle(kind, { sender: sender.__identity__, connectionId, timestamp: this.#clock.nowMicros() }, kind === 'onConnect');
       } finally {
         this.#maybeSnapshot();
       }

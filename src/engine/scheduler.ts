@@ -5,8 +5,28 @@
 import type { TxDelta } from '../datastore/datastore.ts';
 import type { TableDef } from '../host/module-def.ts';
 import type { Host } from '../host/host.ts';
+import { nowMicros } from '../host/host.ts';
 import { decodeValue } from '../host/values.ts';
 import type { AlgebraicType as Ty } from 'spacetimedb';
+
+/**
+ * Time as the engine sees it: the clock that stamps calls and the timers that fire schedule rows.
+ * Tests pass a manual clock so that "due" is decided by the test, never by how busy the machine is.
+ */
+export interface Clock {
+  /** Microseconds since the Unix epoch. */
+  nowMicros(): bigint;
+  /** Runs `fn` after `ms` milliseconds. A manual clock may await what `fn` returns (a fired row's call). */
+  setTimer(fn: () => unknown, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+/** The real clock: wall time (never going backwards in-process) and `setTimeout`. */
+export const systemClock: Clock = {
+  nowMicros,
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 /** What a schedule row says. */
 export interface ScheduleEntry {
@@ -38,12 +58,14 @@ export function readScheduleRow(host: Host, table: TableDef, row: Uint8Array, no
 export class Scheduler {
   readonly #host: () => Host;
   readonly #fire: (e: ScheduleEntry) => Promise<void>;
-  readonly #timers = new Map<string, { entry: ScheduleEntry; timer: ReturnType<typeof setTimeout> | undefined }>();
+  readonly #clock: Clock;
+  readonly #timers = new Map<string, { entry: ScheduleEntry; timer: unknown }>();
   #closed = false;
 
-  constructor(host: () => Host, fire: (e: ScheduleEntry) => Promise<void>) {
+  constructor(host: () => Host, fire: (e: ScheduleEntry) => Promise<void>, clock: Clock = systemClock) {
     this.#host = host;
     this.#fire = fire;
+    this.#clock = clock;
   }
 
   /** Arms every row of every schedule table (on open). Returns the entries already due. */
@@ -98,7 +120,7 @@ export class Scheduler {
   cancel(table: string, id: bigint): void {
     const key = `${table}:${id}`;
     const t = this.#timers.get(key);
-    if (t?.timer !== undefined) clearTimeout(t.timer);
+    if (t?.timer !== undefined) this.#clock.clearTimer(t.timer);
     this.#timers.delete(key);
   }
 
@@ -106,19 +128,21 @@ export class Scheduler {
     if (this.#closed) return;
     this.cancel(e.table.name, e.id);
     const key = `${e.table.name}:${e.id}`;
-    const slot: { entry: ScheduleEntry; timer: ReturnType<typeof setTimeout> | undefined } = { entry: e, timer: undefined };
+    const slot: { entry: ScheduleEntry; timer: unknown } = { entry: e, timer: undefined };
     this.#timers.set(key, slot);
     const wait = () => {
-      const ms = Number((slot.entry.dueMicros - BigInt(Date.now()) * 1000n) / 1000n);
+      // Rounded up: a timer must not fire before the row is due by the clock the call is stamped with.
+      const us = slot.entry.dueMicros - this.#clock.nowMicros();
+      const ms = us <= 0n ? 0 : Number((us + 999n) / 1000n);
       if (ms > MAX_TIMER_MS) {
-        slot.timer = setTimeout(wait, MAX_TIMER_MS);
+        slot.timer = this.#clock.setTimer(wait, MAX_TIMER_MS);
         return;
       }
-      slot.timer = setTimeout(() => {
-        if (this.#timers.get(key) !== slot) return;
+      slot.timer = this.#clock.setTimer(() => {
+        if (this.#timers.get(key) !== slot) return undefined;
         this.#timers.delete(key);
-        void this.#fire(slot.entry);
-      }, Math.max(0, ms));
+        return this.#fire(slot.entry);
+      }, ms);
     };
     void nowMicros;
     wait();
@@ -131,7 +155,7 @@ export class Scheduler {
 
   close(): void {
     this.#closed = true;
-    for (const t of this.#timers.values()) if (t.timer !== undefined) clearTimeout(t.timer);
+    for (const t of this.#timers.values()) if (t.timer !== undefined) this.#clock.clearTimer(t.timer);
     this.#timers.clear();
   }
 }
