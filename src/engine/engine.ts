@@ -12,7 +12,7 @@ import type { FunctionDef } from '../host/module-def.ts';
 import { decodeValue, encodeArgs } from '../host/values.ts';
 import { decodeDelta, encodeDelta } from './delta-codec.ts';
 import { toIdentity } from '../host/identity.ts';
-import { validateRules } from '../sql/execute.ts';
+import { validateRules } from '../sql/rls.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { CallLedger } from './call-ledger.ts';
 import { decodeImage, encodeImage } from './image.ts';
@@ -643,7 +643,7 @@ async function readOptionalMeta(d: Durability, key: string, what: string, logs: 
 /** An invalid row-level-security rule fails the publish, quoting the rule. */
 function checkRules(host: Host, owner: Identity): void {
   try {
-    validateRules({ host, owner });
+    validateRules(host, owner.__identity__);
   } catch (e) {
     throw new ModuleError('INVALID_RLS_RULE', (e as Error).message, { ...(e as SqlError).details });
   }

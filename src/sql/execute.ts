@@ -1,21 +1,24 @@
-// Executes SpacetimeDB's ad-hoc SQL against a database: the AST is checked against the module's
-// schema (tables, columns, literal types) and compiled to SQLite over the datastore's encoded
-// columns; rows come back as the row's BSATN, decoded with the package's own deserializers.
+// Executes SpacetimeDB's ad-hoc SQL against a database: the AST is bound against the module's
+// schema by the one SQL binder (bind.ts: tables, columns, literal types, access; rls.ts: row-level
+// security) and compiled to SQLite over the datastore's encoded columns; rows come back as the
+// row's BSATN, decoded with the package's own deserializers.
 // DML runs as one transaction through the datastore, so it yields a delta like a reducer.
-import type { AlgebraicType as Ty } from 'spacetimedb';
+import type { AlgebraicType as Ty, Identity } from 'spacetimedb';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
 import { DatastoreError } from '../datastore/datastore-error.ts';
-import type { Identity } from 'spacetimedb';
+import { ROW_BYTES } from '../datastore/layout.ts';
+import { SqlError } from '../errors.ts';
 import type { Host } from '../host/host.ts';
 import { toIdentity } from '../host/identity.ts';
-import { namedSqlError } from './sqlite-errors.ts';
-import { SqlError } from '../errors.ts';
 import { coerceValue, decodeValue, encodeValue } from '../host/values.ts';
-import type { ColumnRef, Literal, Operand, Predicate, SelectStatement, Statement, SubscriptionQuery, TableRef } from './ast.ts';
+import type { Literal, Predicate, SelectStatement, Statement, TableRef } from './ast.ts';
+import { predicateSql, Scope, type BindContext } from './bind.ts';
+import { literalJs, litText } from './literals.ts';
 import { integerValue } from './numeric-literal.ts';
 import { parseSql, parseSubscriptionQuery } from './parser.ts';
-import { encodeLiteral, literalJs, litText } from './literals.ts';
+import { rlsSource, ruleRelations } from './rls.ts';
+import { namedSqlError } from './sqlite-errors.ts';
 
 /** What SQL needs of a database: its host (schema, datastore, module) and owner. */
 export interface SqlContext {
@@ -35,12 +38,6 @@ export interface SqlResult {
   rows: Record<string, unknown>[];
   /** For DML: what changed (`3 rows updated`). */
   message?: string;
-}
-
-interface Rel {
-  alias: string;
-  table: StoreTable;
-  sqlAlias: string;
 }
 
 interface Compiled {
@@ -65,7 +62,8 @@ class Executor {
   readonly #query: string;
   readonly #sender: bigint;
   readonly #isOwner: boolean;
-  #rels: Rel[] = [];
+  /** The relations of the statement being compiled. */
+  #scope!: Scope;
   /** Prefix of SQLite aliases, distinct for nested compilations (RLS rules inside a query). */
   #aliasPrefix = 'r';
 
@@ -91,98 +89,37 @@ class Executor {
     }
   }
 
-  #table(ref: TableRef): StoreTable {
-    const t = this.#engine.host.datastore.tableByName(ref.name);
-    if (!t) {
-      const names = this.#engine.host.datastore.tables.map((x) => x.def.canonicalName).join(', ');
-      throw new SqlError('UNKNOWN_TABLE', `no such table: ${ref.name} (tables: ${names || 'none'})`, { table: ref.name });
-    }
-    if (!t.def.isPublic && !this.#isOwner) throw new SqlError('PERMISSION_DENIED', `table ${ref.name} is private: only the owner can read it`, { table: ref.name });
-    return t;
+  #ctx(): BindContext {
+    return { host: this.#engine.host, sender: this.#sender, access: this.#isOwner ? 'owner' : 'client' };
   }
 
-  #bindRels(from: TableRef, joins: readonly { table: TableRef }[]): void {
-    this.#rels = [from, ...joins.map((j) => j.table)].map((ref, i) => ({ alias: ref.alias, table: this.#table(ref), sqlAlias: `${this.#aliasPrefix}${i}` }));
-    const seen = new Set<string>();
-    for (const r of this.#rels) {
-      if (seen.has(r.alias)) throw new SqlError('DUPLICATE_ALIAS', `${r.alias} appears twice in FROM/JOIN: give one of them an alias (JOIN ${r.table.def.canonicalName} AS other)`);
-      seen.add(r.alias);
-    }
+  /** Binds the statement's relations (FROM, then each JOIN). */
+  #bindRels(refs: readonly TableRef[]): Scope {
+    this.#scope = new Scope(this.#ctx(), refs);
+    return this.#scope;
   }
 
-  #column(ref: ColumnRef): { rel: Rel; col: number } {
-    const rels = ref.table === null ? this.#rels : this.#rels.filter((r) => r.alias === ref.table);
-    if (rels.length === 0) throw new SqlError('UNKNOWN_TABLE', `${ref.table} in ${ref.table}.${ref.column} is not a table of this query`, { table: ref.table });
-    for (const rel of rels) {
-      const col = rel.table.def.columns.findIndex((c) => c.canonicalName === ref.column || c.name === ref.column);
-      if (col >= 0) return { rel, col };
-    }
-    const t = rels[0]!.table.def;
-    throw new SqlError('UNKNOWN_COLUMN', `table ${t.canonicalName} has no column ${ref.column} (columns: ${t.columns.map((c) => c.canonicalName).join(', ')})`, { column: ref.column });
+  /** `alias.column` of a bound column in the generated SQLite (refusing columns SQL cannot compare). */
+  #sqlCol(rel: number, col: number): string {
+    return `${this.#alias(rel)}.${this.#scope.table(rel).sqlCols[col]!}`;
   }
 
-  #sqlCol(rel: Rel, col: number, what: string): string {
-    const c = rel.table.sqlCols[col];
-    if (c === undefined) {
-      throw new SqlError('NOT_COMPARABLE', `${what}: column ${rel.table.def.columns[col]?.canonicalName} of type ${rel.table.codecs[col]?.typeName} cannot be compared in SQL`);
-    }
-    return `${rel.sqlAlias}.${c}`;
+  #alias(rel: number): string {
+    return `${this.#aliasPrefix}${rel}`;
   }
 
-  // ---- predicates ----------------------------------------------------------------------------
-
+  /** A bound WHERE/ON clause as SQLite, its literals appended to `out.bind`. */
   #pred(p: Predicate, out: Compiled): string {
-    switch (p.kind) {
-      case 'and':
-        return `(${p.clauses.map((c) => this.#pred(c, out)).join(' AND ')})`;
-      case 'or':
-        return `(${p.clauses.map((c) => this.#pred(c, out)).join(' OR ')})`;
-      case 'not':
-        return `(NOT ${this.#pred(p.clause, out)})`;
-      case 'value':
-        if (p.operand.kind === 'bool') return p.operand.value ? '1' : '0';
-        if (p.operand.kind === 'column') {
-          const { rel, col } = this.#column(p.operand);
-          if (rel.table.codecs[col]!.scalar !== 'Bool') throw new SqlError('TYPE_MISMATCH', `${p.operand.column} is not a bool and cannot be a condition by itself`);
-          return `(${this.#sqlCol(rel, col, 'WHERE')} = 1)`;
-        }
-        throw new SqlError('TYPE_MISMATCH', 'a condition must compare a column with a value');
-      case 'compare': {
-        const op = { eq: '=', ne: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' }[p.op];
-        const l = p.left;
-        const r = p.right;
-        if (l.kind === 'column' && r.kind === 'column') {
-          const a = this.#column(l);
-          const b = this.#column(r);
-          const ta = a.rel.table.codecs[a.col]!;
-          const tb = b.rel.table.codecs[b.col]!;
-          if (ta.typeName !== tb.typeName) {
-            throw new SqlError('TYPE_MISMATCH', `cannot compare ${l.column} (${ta.typeName}) with ${r.column} (${tb.typeName})`);
-          }
-          return `${this.#sqlCol(a.rel, a.col, 'comparison')} ${op} ${this.#sqlCol(b.rel, b.col, 'comparison')}`;
-        }
-        if (l.kind === 'column' || r.kind === 'column') {
-          const colRef = (l.kind === 'column' ? l : r) as ColumnRef;
-          const value = (l.kind === 'column' ? r : l) as Literal | Operand;
-          const flipped = l.kind !== 'column';
-          const { rel, col } = this.#column(colRef);
-          const sqlCol = this.#sqlCol(rel, col, 'comparison');
-          out.bind.push(encodeLiteral(this.#engine.host, rel.table, col, value, this.#sender));
-          const fop = flipped ? ({ '<': '>', '<=': '>=', '>': '<', '>=': '<=' } as Record<string, string>)[op] ?? op : op;
-          return `${sqlCol} ${fop} ?`;
-        }
-        throw new SqlError('UNSUPPORTED', 'a comparison needs at least one column', { construct: 'literal comparison' });
-      }
-    }
+    return predicateSql(this.#scope.predicate(p), (rel, col) => this.#sqlCol(rel, col), out.bind);
   }
 
   // ---- SELECT --------------------------------------------------------------------------------
 
   #select(s: SelectStatement): SqlResult {
-    this.#bindRels(s.from, s.joins);
+    const scope = this.#bindRels([s.from, ...s.joins.map((j) => j.table)]);
     const c: Compiled = { sql: '', bind: [] };
-    const from = this.#rels.map((r, i) => {
-      const src = `${this.#source(r.table, c)} AS ${r.sqlAlias}`;
+    const from = scope.rels.map((r, i) => {
+      const src = `${this.#source(r.table, i, c)} AS ${this.#alias(i)}`;
       if (i === 0) return src;
       const on = s.joins[i - 1]!.on;
       return `JOIN ${src}${on ? ` ON ${this.#pred(on, c)}` : ''}`;
@@ -197,21 +134,20 @@ class Executor {
       const n = db.selectValue(`SELECT count(*) FROM (SELECT 1 FROM ${from.join(' ')}${where}${limit})`, c.bind.length ? c.bind : undefined);
       return { columns: [s.projection.alias], rows: [{ [s.projection.alias]: BigInt(n as number | bigint) }] };
     }
-    let outRels: Rel[];
-    let columns: { name: string; rel: Rel; col: number }[];
+    let outRels: number[];
+    let columns: { name: string; rel: number; col: number }[];
     const proj = s.projection;
     if (proj.kind === 'star') {
-      if (proj.table === null && this.#rels.length > 1) {
+      if (proj.table === null && scope.rels.length > 1) {
         throw new SqlError('UNSUPPORTED', 'SELECT * over a join: select one table\'s rows with t.* or name the columns', { construct: 'SELECT * with JOIN' });
       }
-      const rel = proj.table === null ? this.#rels[0]! : this.#rels.find((r) => r.alias === proj.table);
-      if (!rel) throw new SqlError('UNKNOWN_TABLE', `${proj.table}.* names no table of this query`);
+      const rel = proj.table === null ? 0 : scope.relation(proj.table);
       outRels = [rel];
-      columns = rel.table.def.columns.map((cd, i) => ({ name: cd.canonicalName, rel, col: i }));
+      columns = scope.table(rel).def.columns.map((cd, i) => ({ name: cd.canonicalName, rel, col: i }));
     } else {
       columns = proj.columns.map((pc) => {
-        const { rel, col } = this.#column(pc.column);
-        return { name: pc.alias === pc.column.column ? rel.table.def.columns[col]!.canonicalName : pc.alias, rel, col };
+        const { rel, col } = scope.column(pc.column);
+        return { name: pc.alias === pc.column.column ? scope.table(rel).def.columns[col]!.canonicalName : pc.alias, rel, col };
       });
       outRels = [...new Set(columns.map((x) => x.rel))];
       const seen = new Set<string>();
@@ -220,7 +156,7 @@ class Executor {
         seen.add(c.name);
       }
     }
-    const sql = `SELECT ${outRels.map((r) => `${r.sqlAlias}._row`).join(', ')} FROM ${from.join(' ')}${where}${limit}`;
+    const sql = `SELECT ${outRels.map((r) => `${this.#alias(r)}.${ROW_BYTES}`).join(', ')} FROM ${from.join(' ')}${where}${limit}`;
     if (this.rawRows) {
       this.rawRows.length = 0;
       const st = db.prepare(sql);
@@ -238,9 +174,9 @@ class Executor {
     try {
       if (c.bind.length) stmt.bind(c.bind);
       while (stmt.step()) {
-        const decoded = outRels.map((r, i) => decodeValue(rowTy(r.table), stmt.get(i) as Uint8Array, ts) as Record<string, unknown>);
+        const decoded = outRels.map((r, i) => decodeValue(rowTy(scope.table(r)), stmt.get(i) as Uint8Array, ts) as Record<string, unknown>);
         const row: Record<string, unknown> = {};
-        for (const col of columns) row[col.name] = decoded[outRels.indexOf(col.rel)]![col.rel.table.def.columns[col.col]!.name];
+        for (const col of columns) row[col.name] = decoded[outRels.indexOf(col.rel)]![scope.table(col.rel).def.columns[col.col]!.name];
         rows.push(row);
       }
     } finally {
@@ -252,36 +188,12 @@ class Executor {
   // ---- row-level security --------------------------------------------------------------------
 
   /**
-   * The SQLite source for a table: the table itself, or for a client other than the owner and a
+   * The SQLite source for relation `rel`: its table, or for a client other than the owner and a
    * table with `clientVisibilityFilter` rules, only the rows some rule returns (rules OR'ed).
    */
-  #source(table: StoreTable, c: Compiled): string {
-    if (this.#isOwner || table.def.view) return table.sqlName;
-    const rules = rulesFor(this.#engine, table);
-    if (rules.length === 0) return table.sqlName;
-    const parts = rules.map((rule, k) => {
-      const inner = new Executor(this.#engine, rule.sql, this.#sender, true);
-      inner.#aliasPrefix = `${this.#aliasPrefix}${k}x`;
-      const compiled = inner.compileRowIds(rule.stmt);
-      for (const b of compiled.bind) c.bind.push(b); // no spread: a rule may bind any number of literals
-      return `_rid IN (${compiled.sql})`;
-    });
-    return `(SELECT * FROM ${table.sqlName} WHERE ${parts.join(' OR ')})`;
-  }
-
-  /** Compiles a subscription-dialect query to `SELECT <returned relation>._rid …` (for RLS). */
-  compileRowIds(s: SubscriptionQuery): Compiled {
-    this.#bindRels(s.from, s.joins);
-    const c: Compiled = { sql: '', bind: [] };
-    const from = this.#rels.map((r, i) => {
-      const src = `${r.table.sqlName} AS ${r.sqlAlias}`;
-      if (i === 0) return src;
-      const on = s.joins[i - 1]!.on;
-      return `JOIN ${src} ON ${this.#pred(on, c)}`;
-    });
-    const where = s.where ? ` WHERE ${this.#pred(s.where, c)}` : '';
-    const ret = this.#rels.find((r) => r.alias === s.returns.alias)!;
-    return { sql: `SELECT ${ret.sqlAlias}._rid FROM ${from.join(' ')}${where}`, bind: c.bind };
+  #source(table: StoreTable, rel: number, c: Compiled): string {
+    if (this.#isOwner) return table.sqlName;
+    return rlsSource(table, ruleRelations(this.#engine.host, table, this.#sender), `${this.#alias(rel)}x`, c.bind);
   }
 
   // ---- views ---------------------------------------------------------------------------------
@@ -310,8 +222,8 @@ class Executor {
   // ---- DML -----------------------------------------------------------------------------------
 
   #dml(stmt: Statement & { kind: 'insert' | 'update' | 'delete' }): SqlResult {
-    const table = this.#table(stmt.table);
-    this.#rels = [{ alias: stmt.table.alias, table, sqlAlias: 'r0' }];
+    const scope = this.#bindRels([stmt.table]);
+    const table = scope.table(0);
     const ts = this.#engine.host.schema.typespace;
     const def = table.def;
     const ds = this.#engine.host.datastore;
@@ -341,7 +253,7 @@ class Executor {
     this.#engine.host.runSystemTransaction(`sql ${stmt.kind}`, this.#sender, () => {
       try {
         if (stmt.kind === 'insert') {
-          const cols = stmt.columns ? stmt.columns.map((c) => this.#column(c).col) : def.columns.map((_, i) => i);
+          const cols = stmt.columns ? stmt.columns.map((c) => scope.column(c).col) : def.columns.map((_, i) => i);
           const missing = def.columns.filter((_, i) => !cols.includes(i));
           if (missing.length) throw new SqlError('MISSING_COLUMNS', `INSERT INTO ${def.canonicalName} must give every column; missing: ${missing.map((m) => m.canonicalName).join(', ')}`);
           for (const row of stmt.rows) {
@@ -355,7 +267,7 @@ class Executor {
           count = ds.deleteByRows(table, matching(stmt.where));
         } else {
           const sets = stmt.assignments.map((a) => {
-            const col = this.#column(a.column).col;
+            const col = scope.column(a.column).col;
             return { name: def.columns[col]!.name, value: coerceLit(col, a.value) };
           });
           const rows = matching(stmt.where);
@@ -446,47 +358,6 @@ export function evaluateView(engine: SqlContext, viewName: string, sender: bigin
     return { rows: ds.scanAll(table), reads };
   } finally {
     ds.rollback();
-  }
-}
-
-interface Rule {
-  sql: string;
-  stmt: SubscriptionQuery;
-  table: string;
-}
-const rulesCache = new WeakMap<object, Rule[]>();
-
-/** The module's RLS rules, parsed once per module instance. */
-function allRules(engine: SqlContext): Rule[] {
-  const host = engine.host;
-  let rules = rulesCache.get(host);
-  if (!rules) {
-    rules = host.schema.rls.map((sql) => {
-      const stmt = parseSubscriptionQuery(sql);
-      const t = host.datastore.tableByName(stmt.returns.name);
-      return { sql, stmt, table: t?.def.name ?? stmt.returns.name };
-    });
-    rulesCache.set(host, rules);
-  }
-  return rules;
-}
-
-function rulesFor(engine: SqlContext, table: StoreTable): Rule[] {
-  return allRules(engine).filter((r) => r.table === table.def.name);
-}
-
-/**
- * Checks every row-level-security rule of the module against its schema (tables, columns,
- * literal types) without reading data. Throws SqlError naming the rule's text when one is invalid.
- */
-export function validateRules(engine: SqlContext): void {
-  for (const sql of engine.host.schema.rls) {
-    try {
-      const stmt = parseSubscriptionQuery(sql);
-      new Executor(engine, sql, engine.owner.__identity__, true).compileRowIds(stmt);
-    } catch (e) {
-      throw new SqlError('INVALID_RLS_RULE', `row-level security rule ${JSON.stringify(sql)} is invalid: ${(e as Error).message}`, { rule: sql });
-    }
   }
 }
 
