@@ -158,6 +158,8 @@ describe('parseSql: accepted statements', () => {
     ['SELECT "from" FROM "select"', select(columns([col(null, 'from'), 'from']), table('select'))],
     ['SELECT * FROM user WHERE count = 1 AND name = key', select(star(), table('user'), { where: and(cmp('eq', col(null, 'count'), int('1')), cmp('eq', col(null, 'name'), col(null, 'key'))) })],
     ['SELECT * FROM t WHERE é_nom = 1', select(star(), table('t'), { where: cmp('eq', col(null, 'é_nom'), int('1')) })],
+    // Any word after a dot is a name, reserved keywords too.
+    ['SELECT transfer_log.from FROM transfer_log WHERE transfer_log.select = 1', select(columns([col('transfer_log', 'from'), 'from']), table('transfer_log'), { where: cmp('eq', col('transfer_log', 'select'), int('1')) })],
     ['SELECT\u00a0*\u3000FROM\u00a0t', select(star(), table('t'))],
     // Whitespace, newlines, comments, keyword case, trailing semicolons.
     ['\n  select\t*\r\n  from t -- all of it\n  /* no filter */ ;;', select(star(), table('t'))],

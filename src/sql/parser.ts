@@ -675,7 +675,8 @@ class Parser {
     const first = this.ident('a column name');
     if (!this.atOp('.')) return { kind: 'column', table: null, column: first.text, span: { start: first.start, end: first.end } };
     this.next();
-    const second = this.ident('a column name after');
+    // Any word after a dot is a name, keywords too (`transfer_log.from`), as in SpacetimeDB.
+    const second = this.peek().type === 'word' ? this.next() : this.ident('a column name after');
     if (this.atOp('.')) {
       throw unsupported(this.sql, first.start, 'multi-part name', {
         message: 'Multi-part names are not supported: a column is col or table.col',
