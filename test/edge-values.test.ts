@@ -58,6 +58,9 @@ describe('Timestamp, TimeDuration and ScheduleAt arguments outside i64', () => {
       expect(err.message, param).toContain(`argument ${param}`);
       expect(err.message, param).toContain(`${I64_MAX}`);
     }
+    const invalidDate = await rejection(db.call('stamp', [new Date(NaN), 0n, time0]));
+    expect(invalidDate.code).toBe('BAD_ARGUMENT');
+    expect(invalidDate.message).toMatch(/argument at: .*valid date/);
     expect(await moments()).toBe(0);
   });
 
@@ -163,8 +166,10 @@ describe('hostile arguments end in a named error', () => {
       const err = await rejection(db.call('say', [v, 1n]));
       expect(err, what).toBeInstanceOf(UsageError);
       expect(err.code, what).toBe('BAD_ARGUMENT');
-      expect(err.message, what).toContain('argument s');
       expect(err.message.length, what).toBeLessThan(600);
+      // Values that reach the type check are named by parameter (a boundary that cannot carry
+      // a Symbol or a Proxy may refuse those earlier, with its own message).
+      if (what === 'bigint inside' || what === 'cycle') expect(err.message, what).toContain('argument s');
     }
     const err = await rejection(db.call('say', { s: 'x', n: { n: 1n } }));
     expect(err.message).toContain('{"n": 1n}');

@@ -226,7 +226,10 @@ function coerceSpecial(kind: string, ty: Ty, value: unknown, path: string, ts: T
       throw bad(path, ty, ts, value, 'give a UUID as text, e.g. "01234567-89ab-cdef-0123-456789abcdef"');
     }
     case 'Timestamp': {
-      if (value instanceof Date) return Timestamp.fromDate(value);
+      if (value instanceof Date) {
+        if (Number.isNaN(value.getTime())) throw bad(path, ty, ts, value, 'give a valid date');
+        return Timestamp.fromDate(value);
+      }
       if (typeof value === 'string' && !/^-?\d+$/.test(value)) {
         const ms = Date.parse(value);
         if (Number.isNaN(ms)) throw bad(path, ty, ts, value, 'give an ISO 8601 time or microseconds since the epoch');
