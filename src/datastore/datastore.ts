@@ -3,7 +3,7 @@
 // row operations the syscalls need (insert with auto-increment, update by primary key, point and
 // range scans, deletes) with SpacetimeDB's semantics, and turns every commit into a TxDelta.
 import { BinaryReader } from 'spacetimedb';
-import type { IndexDef, SequenceDef, TableDef } from '../host/module-def.ts';
+import type { IndexDef, SequenceDef, TableDef } from './schema.ts';
 import { bytesEqual, bytesKey } from './bytes.ts';
 import { columnCodec, storedToU64, u64ToStored, type ColumnCodec, type SqlValue } from './columns.ts';
 import { columnSql, indexSql, META_TABLE, ROW_BYTES, ROW_ID, SCHEDULE_TABLE, SEQUENCE_TABLE, tableSql, uniqueIndexSql } from './layout.ts';

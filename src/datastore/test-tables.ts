@@ -1,7 +1,7 @@
 // Test helper: builds TableDefs by hand (without a module) so datastore and syscall tests can
 // exercise storage directly, and encodes rows with the package's serializer.
 import { AlgebraicType, BinaryWriter, type AlgebraicType as Ty } from 'spacetimedb';
-import type { IndexAlgorithm, TableDef } from '../host/module-def.ts';
+import type { IndexAlgorithm, TableDef } from './schema.ts';
 
 export interface TestIndex {
   columns: string[];

@@ -8,7 +8,7 @@ import { bytesEqual } from '../datastore/bytes.ts';
 import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
 import { ClosedError, InternalError, ModuleError, SenderError, StorageError, UsageError, type SqlError } from '../errors.ts';
 import { Host, type CallContext, type LogEntry } from '../host/host.ts';
-import type { FunctionDef } from '../host/module-def.ts';
+import type { FunctionDef } from '../datastore/schema.ts';
 import { decodeValue, encodeArgs } from '../host/values.ts';
 import { decodeDelta, encodeDelta } from './delta-codec.ts';
 import { toIdentity } from '../host/identity.ts';

@@ -6,7 +6,7 @@ import type { AlgebraicType as Ty } from 'spacetimedb';
 import { columnCodec, storedToU64, typeName } from '../datastore/columns.ts';
 import { columnSql, quote, ROW_BYTES, ROW_ID, SEQUENCE_TABLE, storedTableName, tableSql } from '../datastore/layout.ts';
 import type { SqliteDb } from '../datastore/sqlite.ts';
-import type { ModuleSchema, TableDef } from '../host/module-def.ts';
+import type { ModuleSchema, TableDef } from '../datastore/schema.ts';
 import { BinaryReader } from 'spacetimedb';
 
 /** The result of comparing two schemas. */

@@ -3,7 +3,7 @@
 // tables when a database opens: an overdue one-shot runs once, an interval that missed ticks runs
 // once and resumes its period — never a burst of catch-up calls.
 import type { TxDelta } from '../datastore/datastore.ts';
-import type { TableDef } from '../host/module-def.ts';
+import type { TableDef } from '../datastore/schema.ts';
 import type { Host } from '../host/host.ts';
 import { nowMicros } from '../host/host.ts';
 import { decodeValue } from '../host/values.ts';

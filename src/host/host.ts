@@ -8,7 +8,8 @@ import { decodeHttpRequest, encodeHttpResponse, type SyncHttp } from './http-wir
 import { AlgebraicType, BinaryReader, type AlgebraicType as AlgebraicTypeT } from 'spacetimedb';
 import { ModuleError, UsageError } from '../errors.ts';
 import { errText, loadModule, type ModuleHooks } from './load-module.ts';
-import { readModuleDef, viewTableDef, type FunctionDef, type ModuleSchema, type ProcedureDef, type ViewDef } from './module-def.ts';
+import type { FunctionDef, ModuleSchema, ProcedureDef, ViewDef } from '../datastore/schema.ts';
+import { readModuleDef, viewTableDef } from './module-def.ts';
 import { Syscalls, type SyscallHost } from './syscalls.ts';
 import { installPolyfills } from './polyfills.ts';
 

@@ -6,7 +6,7 @@
 import type { SqlValue } from '../datastore/columns.ts';
 import { ROW_BYTES } from '../datastore/layout.ts';
 import type { Host } from '../host/host.ts';
-import type { ViewDef } from '../host/module-def.ts';
+import type { ViewDef } from '../datastore/schema.ts';
 import { and, conjuncts } from '../sql/bind.ts';
 import { parseSubscriptionQuery } from '../sql/parser.ts';
 import { bindRelation, relationSql, type Relation, type Side } from '../sql/relation.ts';

@@ -9,9 +9,8 @@ import { bytesKey } from '../datastore/bytes.ts';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { Datastore, StoreTable, TxDelta } from '../datastore/datastore.ts';
 import { FastSql } from '../datastore/fast-stmt.ts';
-import type { Engine } from '../engine/engine.ts';
 import { ClosedError, InternalError, LightconeError, SqlError, StorageError } from '../errors.ts';
-import { evaluateView } from '../sql/execute.ts';
+import { evaluateView, type SqlContext } from '../sql/execute.ts';
 import { namedSqlError } from '../sql/sqlite-errors.ts';
 import { compileQuery, initialSql, type CompiledQuery, type SourceSpec } from './compile.ts';
 import { evaluator } from './predicate.ts';
@@ -82,9 +81,20 @@ interface Runtime {
   rows: RowDecoding;
 }
 
+/**
+ * What live queries need of a database (the engine provides it): its schema and data (`host`),
+ * its owner, a turn between transactions to read a consistent state in, and the commit feed.
+ */
+export interface LiveDatabase extends SqlContext {
+  /** Runs `f` between transactions (after every call queued before it). */
+  exclusive<T>(f: () => Promise<T> | T): Promise<T>;
+  /** Calls `listener` with each transaction's delta and the promise of its durability; returns the unsubscribe. */
+  onCommit(listener: (delta: TxDelta, info: { durable: Promise<void> }) => void): () => void;
+}
+
 /** The live queries of one engine. Create one per engine; it listens to every commit. */
 export class SubscriptionManager {
-  readonly #engine: Engine;
+  readonly #engine: LiveDatabase;
   #rt: Runtime | undefined;
   readonly #plans = new Map<string, Plan>();
   readonly #groups = new Map<string, Group>();
@@ -101,7 +111,7 @@ export class SubscriptionManager {
   #closed = false;
   readonly #detach: () => void;
 
-  constructor(engine: Engine) {
+  constructor(engine: LiveDatabase) {
     this.#engine = engine;
     this.#detach = engine.onCommit((delta, info) => this.#onCommit(delta, info.durable));
   }
