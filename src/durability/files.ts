@@ -12,7 +12,7 @@
 //   *.tmp                       unfinished atomic writes, removed on open
 
 import { dirname, join, resolve } from 'node:path';
-import { StorageError } from '../errors.ts';
+import { ClosedError, StorageError } from '../errors.ts';
 import type { Durability, LogRecord, Recovered, Snapshot } from './durability.ts';
 import {
   MAX_PAYLOAD_BYTES,
@@ -404,7 +404,7 @@ class FileBackend implements DurabilityBackend {
   // ── segments ──────────────────────────────────────────────────────────────
 
   #activeSegment(): Active {
-    if (!this.#active) throw new StorageError('CLOSED', `${this.label} has no open log segment`);
+    if (!this.#active) throw new ClosedError(`${this.label} has no open log segment: it is closed; open a new instance to continue`, { storage: this.label });
     return this.#active;
   }
 
