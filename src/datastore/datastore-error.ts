@@ -2,52 +2,49 @@
 // module's own error class (`errors.UniqueAlreadyExists`, …) so modules catch what they would on
 // SpacetimeDB.
 
-/** SpacetimeDB errno values (crates/primitives/src/errno.rs) used by the datastore and host. */
-export const Errno = {
-  HOST_CALL_FAILURE: 1,
-  NOT_IN_TRANSACTION: 2,
-  BSATN_DECODE_ERROR: 3,
-  NO_SUCH_TABLE: 4,
-  NO_SUCH_INDEX: 5,
-  NO_SUCH_ITER: 6,
-  NO_SUCH_CONSOLE_TIMER: 7,
-  WRONG_INDEX_ALGO: 10,
-  UNIQUE_ALREADY_EXISTS: 12,
-  SCHEDULE_AT_DELAY_TOO_LONG: 13,
-  INDEX_NOT_UNIQUE: 14,
-  NO_SUCH_ROW: 15,
-  AUTO_INC_OVERFLOW: 16,
-  WOULD_BLOCK_TRANSACTION: 17,
-  TRANSACTION_NOT_ANONYMOUS: 18,
-  HTTP_ERROR: 21,
+/**
+ * SpacetimeDB's errno values (crates/primitives/src/errno.rs) used by the datastore and host, each
+ * with SpacetimeDB's own text; our messages start with that text and add the specifics.
+ */
+const ERRNOS = {
+  HOST_CALL_FAILURE: { errno: 1, text: 'ABI called by host returned an error' },
+  NOT_IN_TRANSACTION: { errno: 2, text: 'ABI call can only be made while in a transaction' },
+  BSATN_DECODE_ERROR: { errno: 3, text: "Couldn't decode the BSATN to the expected type" },
+  NO_SUCH_TABLE: { errno: 4, text: 'No such table' },
+  NO_SUCH_INDEX: { errno: 5, text: 'No such index' },
+  NO_SUCH_ITER: { errno: 6, text: 'The provided row iterator is not valid' },
+  NO_SUCH_CONSOLE_TIMER: { errno: 7, text: 'The provided console timer does not exist' },
+  WRONG_INDEX_ALGO: { errno: 10, text: 'The index was not a btree index, so a range scan is not possible' },
+  UNIQUE_ALREADY_EXISTS: { errno: 12, text: 'Value with given unique identifier already exists' },
+  SCHEDULE_AT_DELAY_TOO_LONG: { errno: 13, text: 'Specified delay in scheduling row was too long' },
+  INDEX_NOT_UNIQUE: { errno: 14, text: 'The index was not unique' },
+  NO_SUCH_ROW: { errno: 15, text: 'The row was not found, e.g., in an update call' },
+  AUTO_INC_OVERFLOW: { errno: 16, text: 'The auto-increment sequence overflowed' },
+  WOULD_BLOCK_TRANSACTION: { errno: 17, text: 'Blocking a transaction is not allowed here' },
+  TRANSACTION_NOT_ANONYMOUS: { errno: 18, text: 'The transaction is not anonymous' },
+  HTTP_ERROR: { errno: 21, text: 'The HTTP request failed' },
 } as const;
-export type ErrnoCode = (typeof Errno)[keyof typeof Errno];
 
-/** SpacetimeDB's own text for each errno; our messages start with it and add the specifics. */
-export const ERRNO_TEXT: Record<number, string> = {
-  1: 'ABI called by host returned an error',
-  2: 'ABI call can only be made while in a transaction',
-  3: "Couldn't decode the BSATN to the expected type",
-  4: 'No such table',
-  5: 'No such index',
-  6: 'The provided row iterator is not valid',
-  7: 'The provided console timer does not exist',
-  10: 'The index was not a btree index, so a range scan is not possible',
-  12: 'Value with given unique identifier already exists',
-  13: 'Specified delay in scheduling row was too long',
-  14: 'The index was not unique',
-  15: 'The row was not found, e.g., in an update call',
-  16: 'The auto-increment sequence overflowed',
-  17: 'Blocking a transaction is not allowed here',
-  18: 'The transaction is not anonymous',
-  21: 'The HTTP request failed',
-};
+type ErrnoName = keyof typeof ERRNOS;
+
+/** Errno values by name: `Errno.NO_SUCH_ROW === 15`. */
+export const Errno = Object.fromEntries(Object.entries(ERRNOS).map(([name, e]) => [name, e.errno])) as { readonly [N in ErrnoName]: (typeof ERRNOS)[N]['errno'] };
+
+/** One errno value. */
+export type ErrnoCode = (typeof Errno)[ErrnoName];
+
+const TEXT = new Map<number, string>(Object.values(ERRNOS).map((e) => [e.errno, e.text]));
+
+/** SpacetimeDB's text for `errno`, or a generic one for a value it does not define. */
+export function errnoText(errno: number): string {
+  return TEXT.get(errno) ?? `host error ${errno}`;
+}
 
 /** A datastore failure with the errno a module sees. */
 export class DatastoreError extends Error {
   readonly errno: number;
   constructor(errno: number, detail?: string) {
-    const base = ERRNO_TEXT[errno] ?? `host error ${errno}`;
+    const base = errnoText(errno);
     super(detail ? `${base}: ${detail}` : base);
     this.errno = errno;
   }

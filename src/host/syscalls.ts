@@ -2,7 +2,7 @@
 // and errors the runtime expects (docs/host-abi.md §6). Datastore errors become the module's own error
 // classes; anything without an errno "poisons" the call, as SpacetimeDB terminates it.
 import type { Datastore } from '../datastore/datastore.ts';
-import { DatastoreError, Errno, ERRNO_TEXT } from '../datastore/datastore-error.ts';
+import { DatastoreError, Errno, errnoText } from '../datastore/datastore-error.ts';
 import type { ModuleHooks } from './load-module.ts';
 
 /** What the syscalls need from the host that owns them. */
@@ -79,7 +79,7 @@ export class Syscalls {
 
   /** Builds the error a module catches for `errno` (its own class when the hooks exist). */
   hostError(errno: number, message?: string): Error {
-    const text = message ?? ERRNO_TEXT[errno] ?? `host error ${errno}`;
+    const text = message ?? errnoText(errno);
     const hooks = this.#host.hooks;
     if (!hooks) return new Error(text);
     const Cls = hooks.__get_error_constructor__(errno);
@@ -129,12 +129,12 @@ export class Syscalls {
       moduleHooks,
       table_id_from_name: (name: string) => {
         const t = ds().tableByName(name);
-        if (!t) throw this.hostError(Errno.NO_SUCH_TABLE, `${ERRNO_TEXT[4]}: ${name}`);
+        if (!t) throw this.hostError(Errno.NO_SUCH_TABLE, `${errnoText(Errno.NO_SUCH_TABLE)}: ${name}`);
         return t.id;
       },
       index_id_from_name: (name: string) => {
         const ix = ds().indexByName(name);
-        if (!ix) throw this.hostError(Errno.NO_SUCH_INDEX, `${ERRNO_TEXT[5]}: ${name}`);
+        if (!ix) throw this.hostError(Errno.NO_SUCH_INDEX, `${errnoText(Errno.NO_SUCH_INDEX)}: ${name}`);
         return ix.id;
       },
       datastore_table_row_count: (tableId: number) =>

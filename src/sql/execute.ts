@@ -6,7 +6,7 @@
 import type { AlgebraicType as Ty, Identity } from 'spacetimedb';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
-import { DatastoreError } from '../datastore/datastore-error.ts';
+import { DatastoreError, Errno } from '../datastore/datastore-error.ts';
 import { ROW_BYTES } from '../datastore/layout.ts';
 import { SqlError } from '../errors.ts';
 import type { Host } from '../host/host.ts';
@@ -335,7 +335,7 @@ export function materializeView(engine: SqlContext, table: StoreTable, sender: b
     try {
       ds.insert(table, row);
     } catch (e) {
-      if (e instanceof DatastoreError && e.errno === 12) throw dup(e.message.replace(/^[^:]*: /, ''));
+      if (e instanceof DatastoreError && e.errno === Errno.UNIQUE_ALREADY_EXISTS) throw dup(e.message.replace(/^[^:]*: /, ''));
       throw e;
     }
     // An identical row is a no-op for a table; for a view with a primary key it is still a repeated key.
