@@ -16,6 +16,8 @@ const VALUE_OPTIONS: Record<string, string> = {
   identity: 'identity',
   'num-lines': 'num-lines',
   n: 'num-lines',
+  'call-timeout': 'call-timeout',
+  'max-heap': 'max-heap',
 };
 const FLAGS: Record<string, string> = {
   'delete-data': 'delete-data',

@@ -1,7 +1,7 @@
 // The `lightcone` command line: mirrors `spacetime` (publish, call, sql, logs, describe) over an
 // embedded data directory. Each invocation opens the database, does one thing, and closes it, so
 // data lives in the directory between calls. Failures exit non-zero with the message on stderr.
-import { deleteDatabase, listDatabases, openDatabase } from '../node/open-database.ts';
+import { deleteDatabase, listDatabases, openDatabase, type OpenDatabaseOptions } from '../node/open-database.ts';
 import { LightconeError, UsageError } from '../errors.ts';
 import { formatSqlResult, stringifyJson, toJsonValue } from '../sql/format.ts';
 import { parseArgs, type ParsedArgs } from './args.ts';
@@ -21,6 +21,8 @@ Usage:
 Options (before or after the arguments):
   --data-dir <dir>     data directory (default: $LIGHTCONE_DATA_DIR or .lightcone)
   --identity <hex>     act as this identity instead of the data directory's owner
+  --call-timeout <ms>  stop module code (a reducer, procedure, view) that runs longer (default 30000)
+  --max-heap <MiB>     the engine's heap limit (default: what Node gives this machine)
   -h, --help           this help
 
 Environment: LIGHTCONE_DATA_DIR (the data directory), LIGHTCONE_DEBUG=1 (show the stack of an
@@ -44,11 +46,12 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   const identity = args.options.identity;
   const json = Boolean(args.flags.json);
   try {
+    const limits = { ...limitOption(args.options['call-timeout'], '--call-timeout', 'callTimeoutMs'), ...limitOption(args.options['max-heap'], '--max-heap', 'maxHeapMb') };
     switch (args.command) {
       case 'publish': {
         const name = need(args.positionals[0], 'publish needs a database name: lightcone publish --module-path <file|dir> <database>');
         const module = need(args.options['module-path'], 'publish needs --module-path <file|dir> (the module entry file or its folder)');
-        const db = await openDatabase({ dataDir, name, module, deleteData: Boolean(args.flags['delete-data']) });
+        const db = await openDatabase({ dataDir, name, ...limits, module, deleteData: Boolean(args.flags['delete-data']) });
         const what = db.published === 'created' ? 'Created new database' : db.published === 'updated' ? 'Updated database' : 'Database is unchanged:';
         out(`${what} ${name} with identity: ${db.identity.toHexString()}\n`);
         await db.close();
@@ -58,7 +61,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const name = need(args.positionals[0], 'call needs a database: lightcone call <database> <reducer> [json-arg ...]');
         const fn = need(args.positionals[1], 'call needs a reducer or procedure name: lightcone call <database> <reducer> [json-arg ...]');
         const callArgs = args.positionals.slice(2).map((a, i) => parseJsonArg(a, i + 1));
-        const db = await openDatabase({ dataDir, name });
+        const db = await openDatabase({ dataDir, name, ...limits });
         try {
           const result = await db.call(fn, callArgs, identity !== undefined ? { sender: identity } : {});
           if (result !== undefined) out(`${stringifyJson(result, 2)}\n`);
@@ -70,7 +73,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       case 'sql': {
         const name = need(args.positionals[0], 'sql needs a database: lightcone sql <database> <query>');
         const query = need(args.positionals.slice(1).join(' ') || undefined, 'sql needs a query: lightcone sql <database> "SELECT * FROM <table>"');
-        const db = await openDatabase({ dataDir, name });
+        const db = await openDatabase({ dataDir, name, ...limits });
         try {
           const res = await db.query(query, identity !== undefined ? { sender: identity } : {});
           out(json ? `${stringifyJson(res.rows, 2)}\n` : formatSqlResult(res));
@@ -83,7 +86,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const name = need(args.positionals[0], 'logs needs a database: lightcone logs <database>');
         const n = args.options['num-lines'] !== undefined ? Number(args.options['num-lines']) : undefined;
         if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new UsageError('BAD_ARGUMENT', `-n takes a number of lines, got ${args.options['num-lines']}`);
-        const db = await openDatabase({ dataDir, name });
+        const db = await openDatabase({ dataDir, name, ...limits });
         try {
           const logs = await db.logs(n !== undefined ? { limit: n } : {});
           if (json) out(`${stringifyJson(logs, 2)}\n`);
@@ -108,7 +111,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       }
       case 'describe': {
         const name = need(args.positionals[0], 'describe needs a database: lightcone describe <database>');
-        const db = await openDatabase({ dataDir, name });
+        const db = await openDatabase({ dataDir, name, ...limits });
         try {
           const d = await db.describe();
           if (json) {
@@ -147,6 +150,15 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     err(`error: ${text}\n${debug ? '' : '(set LIGHTCONE_DEBUG=1 to see where it happened; if it looks like a Lightcone bug, please report it)\n'}`);
     return 1;
   }
+}
+
+/** `--call-timeout 500` / `--max-heap 256` as openDatabase's option; absent, the default applies. */
+function limitOption(value: string | undefined, flag: string, key: 'callTimeoutMs' | 'maxHeapMb'): Pick<OpenDatabaseOptions, 'callTimeoutMs' | 'maxHeapMb'> {
+  if (value === undefined) return {};
+  if (!/^[1-9]\d{0,9}$/.test(value)) {
+    throw new UsageError('BAD_USAGE', `${flag} needs a positive whole number of ${key === 'callTimeoutMs' ? 'milliseconds' : 'MiB'}, got ${JSON.stringify(value)}`, { option: flag, value });
+  }
+  return { [key]: Number(value) };
 }
 
 function need(v: string | undefined, message: string): string {

@@ -1,17 +1,19 @@
 // `openDatabase` for Node: bundles the module with esbuild, keeps the database under
 // `<dataDir>/databases/<name>` with file durability (memory when no dataDir), and the owner
-// identity of the data directory in `<dataDir>/identity`.
+// identity of the data directory in `<dataDir>/identity`. The engine runs in a worker thread with
+// a time limit on module code and a heap limit (see engine-thread.ts); storage stays here.
+import { getHeapStatistics } from 'node:v8';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Identity } from 'spacetimedb';
-import { fileDurability } from '../durability/files.ts';
-import { memoryDurability } from '../durability/memory.ts';
-import type { Durability } from '../durability/durability.ts';
-import { databaseFacade, type Database } from '../engine/database.ts';
-import { Engine, randomIdentity, toIdentity, type PublishResult } from '../engine/engine.ts';
+import { fileBackend, fileDurability } from '../durability/files.ts';
+import { MemoryStore, memoryBackend } from '../durability/memory.ts';
+import type { DurabilityBackend } from '../durability/group-commit.ts';
+import type { Database } from '../engine/database.ts';
+import { randomIdentity, toIdentity, type PublishResult } from '../engine/engine.ts';
 import { UsageError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { nodeSyncHttp } from './sync-http.ts';
+import { openEngineThread } from './engine-thread.ts';
 
 export interface OpenDatabaseOptions {
   /** Data directory; omitted = in memory (gone on close). */
@@ -28,6 +30,27 @@ export interface OpenDatabaseOptions {
   owner?: string;
   /** Snapshot after this many commits (default 10,000; also when the log outgrows the snapshot). */
   snapshotEvery?: number;
+  /**
+   * The longest a reducer, procedure, view or lifecycle hook may run at a stretch, in ms (default
+   * 30,000; time waiting on `ctx.http.fetch` does not count). A call that runs longer is stopped
+   * and rejects with InternalError `TIME_LIMIT`; its transaction is rolled back and the database
+   * goes on.
+   */
+  callTimeoutMs?: number;
+  /**
+   * The engine's heap limit in MiB (default: what V8 gives this process's main thread). A call that
+   * exhausts it rejects with InternalError `HEAP_LIMIT`; its transaction is rolled back and the
+   * database goes on.
+   */
+  maxHeapMb?: number;
+}
+
+/** Default of `callTimeoutMs`: far above any reducer that is meant to finish. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+
+/** Default of `maxHeapMb`: the heap V8 sizes for this machine (as the main thread gets). */
+export function defaultMaxHeapMb(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
 }
 
 /** A database opened from Node, plus what publishing did. */
@@ -51,9 +74,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<NodeDatab
   if (!NAME.test(opts.name)) {
     throw new UsageError('BAD_NAME', `database name ${JSON.stringify(opts.name)} is not valid: use letters, digits, - and _ (at most 64)`, { name: opts.name });
   }
+  const callTimeoutMs = limitOption(opts.callTimeoutMs, 'callTimeoutMs', 'ms', DEFAULT_CALL_TIMEOUT_MS);
+  const maxHeapMb = limitOption(opts.maxHeapMb, 'maxHeapMb', 'MiB', undefined) ?? defaultMaxHeapMb();
   const code = opts.code ?? (opts.module !== undefined ? (await bundleModule(opts.module)).code : undefined);
   const owner = opts.owner !== undefined ? toIdentity(opts.owner, 'owner') : opts.dataDir !== undefined ? dataDirOwner(opts.dataDir) : randomIdentity();
-  let durability: Durability;
+  let backend: () => DurabilityBackend;
   if (opts.dataDir !== undefined) {
     const dir = databaseDir(opts.dataDir, opts.name);
     if (code === undefined && !existsSync(dir)) {
@@ -63,19 +88,22 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<NodeDatab
       });
     }
     if (opts.deleteData) await fileDurability(dir).destroy();
-    durability = fileDurability(dir);
+    backend = () => fileBackend(dir);
   } else {
-    durability = memoryDurability();
+    // The store lives here, not in the engine thread, so the database outlives a thread that is stopped.
+    const store = new MemoryStore();
+    backend = () => memoryBackend(store);
   }
-  const engine = await Engine.open({
-    name: opts.name,
-    durability,
-    owner,
-    http: nodeSyncHttp,
-    ...(code !== undefined ? { code } : {}),
-    ...(opts.snapshotEvery !== undefined ? { snapshotEvery: opts.snapshotEvery } : {}),
-  });
-  return Object.assign(databaseFacade(engine), { published: engine.publishResult });
+  return openEngineThread({ name: opts.name, code, owner, snapshotEvery: opts.snapshotEvery, callTimeoutMs, maxHeapMb, backend });
+}
+
+/** Checks a limit option: a positive whole number, or absent (then `fallback`). */
+function limitOption<T extends number | undefined>(value: number | undefined, name: string, unit: string, fallback: T): number | T {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new UsageError('BAD_OPTION', `${name} must be a positive whole number of ${unit}, got ${String(value)}`, { option: name, value });
+  }
+  return value;
 }
 
 /** Where a database lives inside a data directory. */
