@@ -177,6 +177,36 @@ describe('hostile arguments end in a named error', () => {
     expect(await db.sql('SELECT * FROM text')).toEqual([]);
   });
 
+  it('values that cannot be stored exactly are refused: lone surrogates, sparse arrays, bigints beyond a double', async () => {
+    for (const text of ['\ud800', 'a\udc00b', 'x\ud83d']) {
+      const err = await rejection(db.call('say', [text, 1n]));
+      expect(err.code).toBe('BAD_ARGUMENT');
+      expect(err.message).toMatch(/argument s: .*lone UTF-16 surrogate/);
+    }
+    await db.call('say', ['paired 😀', 1n]);
+    expect((await db.sql('SELECT s FROM text')) as { s: string }[]).toEqual([{ s: 'paired 😀' }]);
+
+    const all = await openDatabase({ name: 'all', module: ALL_TYPES });
+    try {
+      const row = {
+        id: 1, flag: true, i8: 0, u8: 0, i16: 0, u16: 0, i32: 0, u32: 0, i64: 0n, u64: 0n, i128: 0n, u128: 0n, i256: 0n, u256: 0n, f32: 0, f64: 0, text: '',
+        bytes: [1, 2], tags: ['a'], maybe: null, point: { x: 0, y: 0 }, shape: 'Empty', color: 'Red', owner: '00', conn: '00', at: 0n, duration: 0n,
+        uuid: '00000000-0000-0000-0000-000000000000', schedule: { Interval: 1n },
+      };
+      const withExtra = Object.assign(['a'], { extra: 1 });
+      // eslint-disable-next-line no-sparse-arrays
+      for (const [field, v] of [['tags', [, 'a']], ['bytes', [1, , 3]], ['tags', withExtra], ['f64', 1n << 1024n], ['f32', -(1n << 1100n)]] as [string, unknown][]) {
+        const err = await rejection(all.call('insert_all_types', { ...row, [field]: v }));
+        expect(err.code, field).toBe('BAD_ARGUMENT');
+        expect(err.message, field).toContain(`argument ${field}`);
+      }
+      await all.call('insert_all_types', { ...row, f64: (1n << 60n) + 1n });
+      expect(((await all.sql('SELECT * FROM all_types')) as { f_64: number }[]).map((r) => r.f_64)).toEqual([2 ** 60]);
+    } finally {
+      await all.close();
+    }
+  });
+
   it('a UUID outside 128 bits is BAD_ARGUMENT (the package threw a plain Error)', async () => {
     for (const u of [1n << 128n, -1n, 1n << 130n]) {
       const err = await rejection(db.call('label', [u]));

@@ -99,13 +99,18 @@ export function coerceValue(ty0: Ty, value: unknown, path: string, ts: Typespace
       if (typeof value === 'boolean') return value;
       throw bad(path, ty, ts, value);
     case 'String':
-      if (typeof value === 'string') return value;
+      if (typeof value === 'string') {
+        // Strings are stored as UTF-8, which has no lone surrogate: it would come back as U+FFFD.
+        if (LONE_SURROGATE.test(value)) throw bad(path, ty, ts, value, 'it holds a lone UTF-16 surrogate, which UTF-8 cannot store: pair it or remove it');
+        return value;
+      }
       throw bad(path, ty, ts, value);
     case 'F32':
     case 'F64':
       if (typeof value === 'number') return value;
-      // JSON from the CLI gives integers beyond 2^53 as bigints; a float takes the nearest double.
-      if (typeof value === 'bigint') return Number(value);
+      // JSON from the CLI gives integers beyond 2^53 as bigints; a float takes the nearest double
+      // (none beyond the double range).
+      if (typeof value === 'bigint' && Number.isFinite(Number(value))) return Number(value);
       if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
       throw bad(path, ty, ts, value);
     case 'Array': {
@@ -115,11 +120,11 @@ export function coerceValue(ty0: Ty, value: unknown, path: string, ts: Typespace
           const h = value.replace(/^0x/i, '');
           if (/^([0-9a-fA-F]{2})*$/.test(h)) return Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
         }
-        if (Array.isArray(value)) return Uint8Array.from(value.map((x, i) => coerceValue({ tag: 'U8' }, x, `${path}[${i}]`, ts) as number));
+        if (Array.isArray(value)) return Uint8Array.from(denseArray(value, path, ty, ts), (x, i) => coerceValue({ tag: 'U8' }, x, `${path}[${i}]`, ts) as number);
         throw bad(path, ty, ts, value, 'give bytes as a hex string or an array of numbers');
       }
       if (!Array.isArray(value)) throw bad(path, ty, ts, value);
-      return value.map((x, i) => coerceValue(ty.value, x, `${path}[${i}]`, ts));
+      return denseArray(value, path, ty, ts).map((x, i) => coerceValue(ty.value, x, `${path}[${i}]`, ts));
     }
     case 'Product':
       return coerceProduct(ty.value, value, path, ts, ty);
@@ -139,6 +144,14 @@ export function coerceValue(ty0: Ty, value: unknown, path: string, ts: Typespace
       return n <= 32 ? Number(b) : b;
     }
   }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** `value` itself when every index holds an element; `map` would skip a hole and store garbage. */
+function denseArray(value: unknown[], path: string, ty: Ty, ts: Typespace): unknown[] {
+  if (Object.keys(value).length !== value.length) throw bad(path, ty, ts, value, 'the array has holes or extra properties: give a plain array');
+  return value;
 }
 
 function coerceProduct(p: Product, value: unknown, path: string, ts: Typespace, ty: Ty): Record<string, unknown> {
