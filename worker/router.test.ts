@@ -62,7 +62,7 @@ describe('Router', () => {
     expect(CHANNEL).toBe(`lightcone:rpc:v${PROTOCOL_VERSION}`);
     expect(LEADER_LOCK).toBe(`lightcone:leader:v${PROTOCOL_VERSION}`);
     const f = follower(`lightcone:rpc:v${PROTOCOL_VERSION}`);
-    new Router({ workerId: 'leader', lock: 'lightcone:worker:leader', lockHeld: Promise.resolve(), testHooks: false });
+    new Router({ workerId: 'leader', lock: 'lightcone:worker:leader', lockHeld: Promise.resolve(), testHooks: false, spawnEngine: () => Promise.reject(new Error('no engine in this test')) });
     expect(locks.requested).toContain(`lightcone:leader:v${PROTOCOL_VERSION}`);
     await f.next((m) => m.t === 'leader' && m.id === 'leader');
 

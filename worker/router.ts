@@ -18,8 +18,8 @@ import type { SqlResult } from '../src/sql/execute.ts';
 import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
 import { PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import { whenReleased } from '../src/client/locks.ts';
-import { deserializeError, serializeError } from '../src/client/wire.ts';
-import { toSerialized, WorkerHost } from './worker-host.ts';
+import { deserializeError, serializeError, toSerialized } from '../src/client/wire.ts';
+import { EngineSupervisor, type EngineLink } from './engine-supervisor.ts';
 
 /**
  * Channel and lock names carry the protocol version: workers of different versions never talk
@@ -66,12 +66,15 @@ export interface RouterOptions {
   lock: string;
   lockHeld: Promise<unknown>;
   testHooks: boolean;
+  /** Starts an engine worker, nested in this one (used once this worker leads). */
+  spawnEngine: () => Promise<EngineLink>;
 }
 
 /** The WorkerApi of a dedicated worker: served locally while leader, forwarded while follower. */
 export class Router implements WorkerApi {
   readonly #id: string;
-  readonly #host: WorkerHost;
+  /** The databases, in an engine worker this one supervises (see engine-supervisor.ts). */
+  readonly #host: EngineSupervisor;
   readonly #channel = new BroadcastChannel(CHANNEL);
   #leader = false;
   #leaderId: string | undefined;
@@ -83,7 +86,7 @@ export class Router implements WorkerApi {
 
   constructor(opts: RouterOptions) {
     this.#id = opts.workerId;
-    this.#host = new WorkerHost({ mode: 'leader', lock: opts.lock, lockHeld: opts.lockHeld, testHooks: opts.testHooks });
+    this.#host = new EngineSupervisor({ mode: 'leader', lock: opts.lock, lockHeld: opts.lockHeld, testHooks: opts.testHooks, spawn: opts.spawnEngine });
     this.#channel.onmessage = (event: MessageEvent<Message>) => this.#onMessage(event.data);
     // Try at once (so the first tab knows it leads before it answers `hello`), else queue up.
     let decided!: () => void;

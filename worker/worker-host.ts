@@ -9,14 +9,15 @@ import { indexedDbDurability } from '../src/durability/indexeddb.ts';
 import type { Durability } from '../src/durability/durability.ts';
 import { databaseFacade, type Database, type SchemaDescription } from '../src/engine/database.ts';
 import { Engine, type PublishResult } from '../src/engine/engine.ts';
-import { ClosedError, StorageError, UsageError, type SerializedError } from '../src/errors.ts';
+import { ClosedError, StorageError, UsageError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
+import type { SyncHttp } from '../src/host/http-wire.ts';
 import type { SubscriptionHandle } from '../src/subscriptions/types.ts';
 import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
-import { PROTOCOL_VERSION } from '../src/client/protocol.ts';
+import { checkProtocol, PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import { hasWebLocks, holdLock, whenReleased } from '../src/client/locks.ts';
-import { revive, serializeError } from '../src/client/wire.ts';
+import { revive, serializeError, toSerialized } from '../src/client/wire.ts';
 import { originOwner } from './origin-owner.ts';
 import { delayAcks } from './test-hooks.ts';
 
@@ -29,6 +30,8 @@ export interface WorkerHostOptions {
   lockHeld: Promise<unknown>;
   /** Whether `setTestHooks` works (true only in test builds). */
   testHooks: boolean;
+  /** Synchronous HTTP for procedures; defaults to synchronous XMLHttpRequest. */
+  http?: SyncHttp | undefined;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -80,13 +83,7 @@ export class WorkerHost implements WorkerApi {
   }
 
   async hello(hello: ClientHello): Promise<WorkerHello> {
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      throw new UsageError(
-        'PROTOCOL_MISMATCH',
-        `this page speaks Lightcone worker protocol ${hello.protocol} but the running worker speaks ${PROTOCOL_VERSION}: another tab runs a different version; close the other tabs of this site and reload`,
-        { client: hello.protocol, worker: PROTOCOL_VERSION },
-      );
-    }
+    checkProtocol(hello.protocol);
     await this.#opts.lockHeld;
     this.watchClient(hello.clientId, `lightcone:client:${hello.clientId}`);
     return { protocol: PROTOCOL_VERSION, lock: this.#opts.lock, mode: this.#opts.mode };
@@ -307,7 +304,7 @@ export class WorkerHost implements WorkerApi {
     // operation, which starts the reload then (see #withDb).
     const onNotDurable = () => engine && this.#reload(name, slot, engine);
     try {
-      engine = await Engine.open({ name, durability: this.#storage(name, slot), owner, http: xhrSyncHttp, onNotDurable, ...(code !== undefined ? { code } : {}) });
+      engine = await Engine.open({ name, durability: this.#storage(name, slot), owner, http: this.#opts.http ?? xhrSyncHttp, onNotDurable, ...(code !== undefined ? { code } : {}) });
     } catch (error) {
       unlock();
       throw error;
@@ -442,12 +439,4 @@ async function lockDatabase(name: string): Promise<() => void> {
 
 function info(engine: Engine, published: PublishResult): DatabaseInfo {
   return { name: engine.name, identity: engine.identity.toHexString(), owner: engine.owner.toHexString(), published };
-}
-
-/** Any error as the plain form `errorFromJSON` rebuilds. */
-export function toSerialized(error: unknown): SerializedError {
-  const wire = serializeError(error);
-  if ('lightcone' in wire) return wire.lightcone;
-  if ('error' in wire) return { name: wire.error.name, code: 'ERROR', message: wire.error.message, details: {} };
-  return { name: 'Error', code: 'ERROR', message: String(wire.raw), details: {} };
 }

@@ -18,7 +18,8 @@ import type { Database, InitialRows, LogEntry, SchemaDescription, SqlOptions, Sq
 import type { CallOptions, PublishResult } from '../engine/engine.ts';
 import { ClosedError, errorFromJSON, UsageError } from '../errors.ts';
 import { holdLock, whenReleased } from './locks.ts';
-import { PROTOCOL_VERSION, type SubscriptionSink, type TestHooks, type WireCall, type WorkerApi, type WorkerHello } from './protocol.ts';
+import { bootEngine } from './engine-boot.ts';
+import { PROTOCOL_VERSION, type EngineHost, type SubscriptionSink, type TestHooks, type WireCall, type WorkerApi, type WorkerHello } from './protocol.ts';
 import { deserializeError, installTransferHandlers, revive } from './wire.ts';
 
 export type { PublishResult, TestHooks };
@@ -54,6 +55,19 @@ export interface ConnectOptions {
   transport?: 'auto' | 'shared' | 'dedicated';
   /** Ask for persistent storage (`navigator.storage.persist()`) on connect; default true. */
   persist?: boolean;
+  /** Execution limits of this connection's calls (see `Limits`). */
+  limits?: Limits;
+}
+
+/**
+ * Execution limits. The engine runs in a worker that can be stopped: a call that keeps it busy
+ * longer than `callTimeoutMs` (a reducer stuck in a loop) rejects with InternalError `TIME_LIMIT`,
+ * its transaction rolls back, and the engine restarts from what is durable while the other
+ * calls in flight run again (with their call ids, so each commits once).
+ */
+export interface Limits {
+  /** How long one call may keep the engine busy, in ms (default 10,000). */
+  callTimeoutMs?: number;
 }
 
 /** Storage as the page sees it. */
@@ -115,6 +129,10 @@ export async function connect(opts: ConnectOptions): Promise<BrowserDatabase> {
   installTransferHandlers();
   if (opts.persist !== false) void askPersist();
   const sender = opts.sender === undefined ? undefined : hex(opts.sender);
+  const callTimeoutMs = opts.limits?.callTimeoutMs;
+  if (callTimeoutMs !== undefined && !(Number.isFinite(callTimeoutMs) && callTimeoutMs > 0)) {
+    throw new UsageError('BAD_OPTION', `limits.callTimeoutMs must be a positive number of milliseconds, got ${String(callTimeoutMs)}`, { option: 'limits.callTimeoutMs' });
+  }
   const clientId = crypto.randomUUID();
   const releaseClient = await holdLock(`lightcone:client:${clientId}`);
   const worker = spawn(opts.transport ?? 'auto');
@@ -125,14 +143,17 @@ export async function connect(opts: ConnectOptions): Promise<BrowserDatabase> {
     worker.terminate();
   });
   try {
-    const hello = await Promise.race([remote.hello({ protocol: PROTOCOL_VERSION, clientId }), worker.failed, timeout(HELLO_TIMEOUT_MS)]);
+    const limits = callTimeoutMs !== undefined ? { limits: { callTimeoutMs } } : {};
+    // A SharedWorker may need this page to start its engine worker (see worker/shared-worker.ts).
+    const engineHost = worker.shared ? Comlink.proxy(pageEngineHost()) : undefined;
+    const hello = await Promise.race([remote.hello({ protocol: PROTOCOL_VERSION, clientId, ...limits }, engineHost), worker.failed, timeout(HELLO_TIMEOUT_MS)]);
     const watching = new AbortController();
     link.onClose(() => watching.abort());
     void whenReleased(hello.lock, watching.signal).then(() =>
       link.fail(new ClosedError('the Lightcone worker stopped (crashed, or its tab was closed): call connect() again; a call that was in flight may retry with its callId', { retryable: true })),
     );
     const info = await link.track(remote.open(opts.name, opts.module?.code, opts.image));
-    return facade(opts.name, info, hello.mode, sender, clientId, remote, link);
+    return facade(opts.name, info, hello.mode, sender, callTimeoutMs, clientId, remote, link);
   } catch (error) {
     link.close(new ClosedError('connect failed'));
     throw error;
@@ -198,7 +219,16 @@ class Link {
   }
 }
 
-function facade(name: string, info: { identity: string; owner: string }, mode: WorkerHello['mode'], sender: string | undefined, clientId: string, remote: Comlink.Remote<WorkerApi>, link: Link): BrowserDatabase {
+function facade(
+  name: string,
+  info: { identity: string; owner: string },
+  mode: WorkerHello['mode'],
+  sender: string | undefined,
+  timeoutMs: number | undefined,
+  clientId: string,
+  remote: Comlink.Remote<WorkerApi>,
+  link: Link,
+): BrowserDatabase {
   const subscriptions = new Map<string, { onError: (error: Error) => void }>();
   link.onClose(() => {
     for (const sub of [...subscriptions.values()]) sub.onError(new ClosedError('the database connection closed'));
@@ -220,7 +250,8 @@ function facade(name: string, info: { identity: string; owner: string }, mode: W
       if (opts.connectionId !== undefined) throw new UsageError('UNSUPPORTED_OPTION', 'connectionId is not supported by connect() yet: each call behaves as an HTTP call');
       const callId = opts.callId ?? crypto.randomUUID();
       const s = senderOf(opts);
-      return revive(await link.track(batcher.call({ fn, args, opts: { callId, ...(s !== undefined ? { sender: s } : {}) } }), { callId }));
+      const wire = { callId, ...(s !== undefined ? { sender: s } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+      return revive(await link.track(batcher.call({ fn, args, opts: wire }), { callId }));
     },
     query,
     sql: async (q, opts) => (await query(q, opts)).rows,
@@ -282,7 +313,7 @@ function facade(name: string, info: { identity: string; owner: string }, mode: W
 }
 
 /** The worker and how to end it; `failed` rejects if its script cannot start. */
-function spawn(transport: 'auto' | 'shared' | 'dedicated'): { endpoint: Comlink.Endpoint; terminate(): void; failed: Promise<never> } {
+function spawn(transport: 'auto' | 'shared' | 'dedicated'): { endpoint: Comlink.Endpoint; shared: boolean; terminate(): void; failed: Promise<never> } {
   const hasShared = typeof SharedWorker !== 'undefined';
   if (transport === 'shared' && !hasShared) throw new UsageError('NO_SHARED_WORKER', "this browser has no SharedWorker: use transport 'auto' or 'dedicated'");
   let fail!: (error: Error) => void;
@@ -293,11 +324,31 @@ function spawn(transport: 'auto' | 'shared' | 'dedicated'): { endpoint: Comlink.
     const worker = new SharedWorker(new URL('../../worker/shared-worker.ts', import.meta.url), { type: 'module', name: 'lightcone' });
     worker.addEventListener('error', onError);
     worker.port.start();
-    return { endpoint: worker.port, terminate: () => worker.port.close(), failed };
+    return { endpoint: worker.port, shared: true, terminate: () => worker.port.close(), failed };
   }
   const worker = new Worker(new URL('../../worker/dedicated-worker.ts', import.meta.url), { type: 'module', name: 'lightcone' });
   worker.addEventListener('error', onError);
-  return { endpoint: worker, terminate: () => worker.terminate(), failed };
+  return { endpoint: worker, shared: false, terminate: () => worker.terminate(), failed };
+}
+
+/**
+ * This page's offer to start engine workers for the SharedWorker. An engine started here lives
+ * as long as this page; when the page closes, the SharedWorker starts the next one in another tab.
+ */
+function pageEngineHost(): EngineHost {
+  const engines = new Map<string, Worker>();
+  return {
+    async spawnEngine(supervisor: string) {
+      const worker = new Worker(new URL('../../worker/engine-worker.ts', import.meta.url), { type: 'module', name: 'lightcone-engine' });
+      const boot = await bootEngine(worker, supervisor);
+      engines.set(boot.lock, worker);
+      return Comlink.transfer(boot, [boot.rpc, boot.beat]);
+    },
+    terminateEngine(lock: string) {
+      engines.get(lock)?.terminate();
+      engines.delete(lock);
+    },
+  };
 }
 
 let persistAsked: Promise<boolean | undefined> | undefined;

@@ -7,18 +7,57 @@ import type { PublishResult } from '../engine/engine.ts';
 import type { LogEntry } from '../host/host.ts';
 import type { SchemaDescription } from '../engine/describe.ts';
 import type { SqlResult } from '../sql/execute.ts';
-import type { SerializedError } from '../errors.ts';
+import { UsageError, type SerializedError } from '../errors.ts';
 import type { InitialRows, TableUpdate } from '../subscriptions/types.ts';
 
 /** Version of the worker protocol; bump on any change to `WorkerApi` or the shapes below. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+
+/** Refuses a client of another protocol version (another build of the app in another tab). */
+export function checkProtocol(client: number): void {
+  if (client === PROTOCOL_VERSION) return;
+  throw new UsageError(
+    'PROTOCOL_MISMATCH',
+    `this page speaks Lightcone worker protocol ${client} but the running worker speaks ${PROTOCOL_VERSION}: another tab runs a different version; close the other tabs of this site and reload`,
+    { client, worker: PROTOCOL_VERSION },
+  );
+}
 
 /** What the worker needs to know about a client when it connects. */
 export interface ClientHello {
   protocol: number;
   /** Random per connection; the client holds the Web Lock `lightcone:client:<clientId>` while alive. */
   clientId: string;
+  /** The connection's execution limits (`connect({ limits })`); requests other than calls get the largest budget any client gave. */
+  limits?: { callTimeoutMs?: number };
 }
+
+/**
+ * A page's offer to start engine workers for a SharedWorker (Chromium's SharedWorkers cannot
+ * start workers themselves). The engine worker lives as long as that page.
+ */
+export interface EngineHost {
+  /**
+   * Starts an engine worker (worker/engine-worker.ts) and hands over its ports once it is ready.
+   * The engine ends itself when the Web Lock `supervisor` (held by the asking worker) is released.
+   */
+  spawnEngine(supervisor: string): Promise<EngineBoot>;
+  /** Terminates the engine worker that holds the lock `lock` (a runaway call). */
+  terminateEngine(lock: string): void;
+}
+
+/** An engine worker's ports, handed to its supervisor once it holds its liveness lock. */
+export interface EngineBoot {
+  /** Comlink endpoint of the engine's WorkerHost. */
+  rpc: MessagePort;
+  /** Liveness: the engine answers `{ ping }` with `{ pong }` and announces `{ busyMs }` before it blocks on purpose. */
+  beat: MessagePort;
+  /** The Web Lock the engine worker holds while alive. */
+  lock: string;
+}
+
+/** Messages on an engine's beat port. */
+export type BeatMessage = { ping: number } | { pong: number } | { busyMs: number };
 
 /** How the worker answers `hello`. */
 export interface WorkerHello {
@@ -64,6 +103,8 @@ export interface WireCallOptions {
   sender?: string;
   /** Idempotency id; the client always sets one (see `CallOptions.callId`). */
   callId?: string;
+  /** How long the call may keep the engine busy (`connect({ limits: { callTimeoutMs } })`). */
+  timeoutMs?: number;
 }
 
 /**
@@ -84,13 +125,16 @@ export interface TestHooks {
   writeDelayMs?: number;
   /** Every log write is stored at once but reported durable this much later (a lost reply). */
   ackDelayMs?: number;
-  /** The worker terminates itself at once (a crash), so a test can see pending calls settle. */
+  /** The worker the page talks to terminates itself at once (a crash), so a test can see pending calls settle. */
   crash?: boolean;
+  /** The engine's worker is terminated at once (as when it runs out of memory), so a test can see it recover. */
+  crashEngine?: boolean;
 }
 
 /** The worker's API. Every method settles; errors keep their class (see `installTransferHandlers`). */
 export interface WorkerApi {
-  hello(hello: ClientHello): Promise<WorkerHello>;
+  /** Introduces a client; a page connecting to a SharedWorker offers to host its engine worker. */
+  hello(hello: ClientHello, engineHost?: EngineHost): Promise<WorkerHello>;
   /**
    * Opens a database, publishing `code` when it is new or differs from the running module. With
    * `image` (from `exportDatabase`), a database that does not exist yet is created from it.

@@ -41,6 +41,14 @@ export function serializeError(value: unknown): WireError {
   }
 }
 
+/** Any error as the plain form `errorFromJSON` rebuilds (what a subscription sink's `error` takes). */
+export function toSerialized(error: unknown): SerializedError {
+  const wire = serializeError(error);
+  if ('lightcone' in wire) return wire.lightcone;
+  if ('error' in wire) return { name: wire.error.name, code: 'ERROR', message: wire.error.message, details: {} };
+  return { name: 'Error', code: 'ERROR', message: String(wire.raw), details: {} };
+}
+
 /** Rebuilds a thrown value from its wire form. */
 export function deserializeError(wire: WireError): unknown {
   if ('lightcone' in wire) return errorFromJSON(wire.lightcone);

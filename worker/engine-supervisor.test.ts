@@ -1,0 +1,260 @@
+// The supervisor's contract in Node, against stand-in engines on real MessageChannels and a clock
+// the test moves: a runaway call (one that stops the engine answering) rejects with TIME_LIMIT once
+// its budget is spent, the engine is replaced, calls in flight beside it run again one at a time
+// (each once, by call id), a dead engine is replaced, and subscriptions and test hooks follow.
+// The real engine worker in Chromium is e2e/limits.spec.ts's job.
+import * as Comlink from 'comlink';
+import { describe, expect, it } from 'vitest';
+import type { SerializedError } from '../src/errors.ts';
+import type { BeatMessage, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled } from '../src/client/protocol.ts';
+import { installTransferHandlers } from '../src/client/wire.ts';
+import { EngineSupervisor, type Clock, type EngineLink } from './engine-supervisor.ts';
+
+installTransferHandlers();
+
+/** Time that moves only when the test says so; timers run in order as it passes. */
+class ManualClock implements Clock {
+  #t = 0;
+  readonly #timers = new Set<{ ms: number; next: number; f: () => void }>();
+  now = (): number => this.#t;
+  every(ms: number, f: () => void): () => void {
+    const timer = { ms, next: this.#t + ms, f };
+    this.#timers.add(timer);
+    return () => this.#timers.delete(timer);
+  }
+  /** Moves time forward by `ms`, running due timers, and lets every message in flight arrive after each. */
+  async advance(ms: number): Promise<void> {
+    await settle(); // what was sent before reaches its engine at the present time
+    const end = this.#t + ms;
+    for (;;) {
+      let due: { ms: number; next: number; f: () => void } | undefined;
+      for (const t of this.#timers) if (t.next <= end && (!due || t.next < due.next)) due = t;
+      if (!due) break;
+      this.#t = due.next;
+      due.next += due.ms;
+      due.f();
+      await settle();
+    }
+    this.#t = end;
+    await settle();
+  }
+}
+
+/** Event-loop turns (not time): enough for every message exchange in flight to finish. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+interface Fake {
+  index: number;
+  terminated: boolean;
+  hooks: TestHooks[];
+  subscribed: string[];
+  /** Ends an announced block (see `http`). */
+  release: () => void;
+}
+
+/**
+ * Stand-in engines sharing one store, running calls one at a time like the real one: `spin` stops
+ * answering forever, `slow` for `args[0]` ms of the test's clock, `http` announces a block and
+ * answers when released; anything else commits once per call id (a retry is answered from the store).
+ */
+function fakeEngines(clock: ManualClock) {
+  const committed = new Map<string, string>();
+  const runs: string[] = [];
+  const engines: Fake[] = [];
+  const spawn = async (): Promise<EngineLink> => {
+    const rpc = new MessageChannel();
+    const beat = new MessageChannel();
+    let stuck = false;
+    let gone!: () => void;
+    const goneP = new Promise<void>((resolve) => (gone = resolve));
+    let unblock = () => {};
+    let slowUntil: { at: number; done: () => void } | undefined;
+    let chain: Promise<unknown> = Promise.resolve();
+    const fake: Fake = { index: engines.length, terminated: false, hooks: [], subscribed: [], release: () => unblock() };
+    beat.port2.addEventListener('message', (e: MessageEvent<BeatMessage>) => {
+      if (slowUntil && clock.now() >= slowUntil.at) {
+        slowUntil.done();
+        slowUntil = undefined;
+        stuck = false;
+      }
+      if (!stuck && 'ping' in e.data) beat.port2.postMessage({ pong: e.data.ping } satisfies BeatMessage);
+    });
+    beat.port2.start();
+    const run = (fn: string, args: unknown, opts: WireCallOptions): Promise<string> => {
+      const turn = chain.then(() => execute(fn, args, opts));
+      chain = turn.catch(() => {});
+      return turn;
+    };
+    const execute = (fn: string, args: unknown, opts: WireCallOptions): Promise<string> | string => {
+      if (fn === 'slow') {
+        stuck = true;
+        const at = clock.now() + (args as number[])[0]!;
+        return new Promise<string>((resolve) => (slowUntil = { at, done: () => resolve(`slow(${JSON.stringify(args)})`) }));
+      }
+      if (fn === 'spin') {
+        stuck = true;
+        return new Promise<never>(() => {});
+      }
+      if (fn === 'http') {
+        beat.port2.postMessage({ busyMs: 5_000 } satisfies BeatMessage);
+        stuck = true;
+        return new Promise<string>((resolve) => {
+          unblock = () => {
+            stuck = false;
+            beat.port2.postMessage({ busyMs: 0 } satisfies BeatMessage);
+            resolve('answered');
+          };
+        });
+      }
+      const done = opts.callId !== undefined ? committed.get(opts.callId) : undefined;
+      if (done !== undefined) return done;
+      runs.push(`${fn} on engine ${fake.index}`);
+      const value = `${fn}(${JSON.stringify(args)})`;
+      if (opts.callId !== undefined) committed.set(opts.callId, value);
+      return value;
+    };
+    const api = {
+      call: async (_name: string, fn: string, args: unknown, opts: WireCallOptions) => run(fn, args, opts),
+      async callMany(_name: string, calls: WireCall[]): Promise<WireSettled[]> {
+        const out: WireSettled[] = [];
+        for (const c of calls) out.push({ ok: true, value: await run(c.fn, c.args, c.opts) });
+        return out;
+      },
+      async subscribe(_clientId: string, subscriptionId: string, _name: string, _queries: string[], _opts: unknown, sink: SubscriptionSink) {
+        fake.subscribed.push(subscriptionId);
+        await sink.applied({ engine: [{ index: fake.index }] });
+      },
+      unsubscribe: async () => {},
+      setTestHooks: async (_name: string, hooks: TestHooks) => void fake.hooks.push(hooks),
+      dropClient: () => {},
+    };
+    Comlink.expose(api, rpc.port2);
+    engines.push(fake);
+    return {
+      rpc: rpc.port1,
+      beat: beat.port1,
+      gone: goneP,
+      terminate() {
+        fake.terminated = true;
+        stuck = true;
+        rpc.port2.close();
+        beat.port2.close();
+        gone();
+      },
+    };
+  };
+  return { spawn, engines, runs };
+}
+
+function supervisor(clock: ManualClock, spawn: () => Promise<EngineLink>): EngineSupervisor {
+  return new EngineSupervisor({ mode: 'shared', lock: 'test', lockHeld: Promise.resolve(), testHooks: true, spawn, clock, whenReleased: () => new Promise<void>(() => {}) });
+}
+
+/** Records how a promise ended, without waiting for it. */
+function outcome(p: Promise<unknown>) {
+  const o: { state: 'pending' | 'resolved' | 'rejected'; value?: unknown; error?: { name?: string; code?: string; message?: string; details?: Record<string, unknown> } } = { state: 'pending' };
+  p.then(
+    (value) => Object.assign(o, { state: 'resolved', value }),
+    (error: unknown) => Object.assign(o, { state: 'rejected', error }),
+  );
+  return o;
+}
+
+const opts = (callId: string, timeoutMs = 1_000): WireCallOptions => ({ callId, timeoutMs });
+
+describe('EngineSupervisor', () => {
+  it('a call that stalls the engine past its budget rejects with TIME_LIMIT; the engine is replaced and the next call runs', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines, runs } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    expect(await s.call('db', 'add', ['before'], opts('a'))).toBe('add(["before"])');
+    const spun = outcome(s.call('db', 'spin', [], opts('s')));
+    await clock.advance(900);
+    expect(spun.state).toBe('pending'); // within its budget
+    await clock.advance(600);
+    expect(spun).toMatchObject({ state: 'rejected', error: { name: 'InternalError', code: 'TIME_LIMIT', details: { function: 'spin', callId: 's', limitMs: 1_000 } } });
+    expect(spun.error?.message).toMatch(/more than 1000 ms.*connect\(\{ limits: \{ callTimeoutMs \} \}\)/);
+    expect(engines[0]!.terminated).toBe(true);
+    expect(await s.call('db', 'add', ['after'], opts('b'))).toBe('add(["after"])');
+    expect(runs).toEqual(['add on engine 0', 'add on engine 1']);
+  });
+
+  it('calls in flight beside a runaway run again one at a time: each settles once, only the runaway fails', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines, runs } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    await s.call('db', 'add', ['warm'], opts('w'));
+    // One batch: `one` commits on the first engine, which then sticks in `spin` before `two`.
+    const batch = s.callMany('db', [
+      { fn: 'add', args: ['one'], opts: opts('1') },
+      { fn: 'spin', args: [], opts: opts('s') },
+      { fn: 'add', args: ['two'], opts: opts('2') },
+    ]);
+    const done = outcome(batch);
+    await clock.advance(1_500); // the first stall: three suspects, sent again one by one
+    await clock.advance(1_500); // `spin` stalls alone
+    await clock.advance(10);
+    expect(done.state).toBe('resolved');
+    const [one, spin, two] = done.value as WireSettled[];
+    expect(one).toEqual({ ok: true, value: 'add(["one"])' });
+    expect(spin).toMatchObject({ ok: false, error: { lightcone: { code: 'TIME_LIMIT' } } });
+    expect(two).toEqual({ ok: true, value: 'add(["two"])' });
+    expect(engines.map((e) => e.terminated)).toEqual([true, true, false]);
+    // `one` ran once (its retry was answered by id); `two` ran on the third engine.
+    expect(runs).toEqual(['add on engine 0', 'add on engine 0', 'add on engine 2']);
+  });
+
+  it('a request is failed only for its own budget: a slow call beside one with a smaller budget completes', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    // `slow` keeps the engine silent for 3 s (its budget is 5 s); `quick` (1 s) waits behind it.
+    const slow = outcome(s.call('db', 'slow', [3_000], opts('slow', 5_000)));
+    const quick = outcome(s.call('db', 'add', ['quick'], opts('quick', 1_000)));
+    await clock.advance(1_500); // past the smaller budget: the engine is replaced, both are suspects
+    expect(engines[0]!.terminated).toBe(true);
+    await clock.advance(3_500); // `slow` alone, within its own budget; then `quick`
+    expect(slow).toMatchObject({ state: 'resolved', value: 'slow([3000])' });
+    expect(quick).toMatchObject({ state: 'resolved', value: 'add(["quick"])' });
+    expect(engines.map((e) => e.terminated)).toEqual([true, false]);
+  });
+
+  it('an engine that dies is replaced: its call in flight runs again, subscriptions and test hooks follow; two deaths give CRASHED', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    const applied: unknown[] = [];
+    const sink: SubscriptionSink = { applied: (rows) => void applied.push(rows), update: () => {}, error: (e: SerializedError) => void applied.push(e) };
+    await s.subscribe('client', 'sub', 'db', ['SELECT * FROM t'], {}, sink);
+    await s.setTestHooks('db', { writeDelayMs: 5 });
+    const pending = outcome(s.call('db', 'http', [], opts('h', 1_000)));
+    await settle();
+    await s.setTestHooks('db', { crashEngine: true });
+    await settle();
+    expect(engines[0]!.terminated).toBe(true);
+    // The second engine got the hooks and the subscription again, then the call (which blocks).
+    expect(engines[1]!.hooks).toEqual([{ writeDelayMs: 5 }]);
+    expect(engines[1]!.subscribed).toEqual(['sub']);
+    expect(applied).toEqual([{ engine: [{ index: 0 }] }, { engine: [{ index: 1 }] }]);
+    await s.setTestHooks('db', { crashEngine: true }); // a second death with the same call in flight
+    await settle();
+    expect(engines[1]!.terminated).toBe(true);
+    expect(pending).toMatchObject({ state: 'rejected', error: { name: 'InternalError', code: 'CRASHED', details: { callId: 'h' } } });
+    expect(await s.call('db', 'add', ['later'], opts('l'))).toBe('add(["later"])');
+  });
+
+  it('synchronous HTTP announces how long it may block: that wait is not a stall', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    const answered = outcome(s.call('db', 'http', [], opts('h', 1_000)));
+    await clock.advance(4_000); // silent for 4 s against a 1 s budget, inside the announced 5 s
+    expect(answered.state).toBe('pending');
+    engines[0]!.release();
+    await settle();
+    expect(answered).toMatchObject({ state: 'resolved', value: 'answered' });
+    expect(engines[0]!.terminated).toBe(false);
+  });
+});
