@@ -47,6 +47,8 @@ export interface Hub {
   touch(conn: ProtocolConnection): void;
   /** Runs a reducer or procedure for `call`, so that its commit can be attributed to it. */
   call(call: PendingCall, name: string, args: unknown): Promise<unknown>;
+  /** Calls one connection may have waiting; one more ends it (as SpacetimeDB's full queue does). */
+  readonly maxPendingCalls: number;
   /** The connection ended. */
   forget(conn: ProtocolConnection): void;
 }
@@ -108,6 +110,8 @@ export class ProtocolConnection {
   readonly #dropping = new Set<QuerySet>();
   /** This connection's query-set updates of the commit in progress. */
   #commitUpdates: QuerySetUpdate[] = [];
+  /** Its reducer and procedure calls not settled yet. */
+  #pendingCalls = 0;
 
   constructor(hub: Hub, link: Link, opts: ConnectionOptions) {
     this.#hub = hub;
@@ -211,8 +215,12 @@ export class ProtocolConnection {
     if (this.#state !== 'open') return;
     const gate = this.confirmedReads ? commit.durable : undefined;
     if (requestId !== undefined) {
+      const timestamp = new Timestamp(commit.timestamp);
       const result: ReducerOutcome = { tag: 'Ok', value: { retValue: new Uint8Array(0), transactionUpdate: { querySets } } };
-      this.#send({ tag: 'ReducerResult', value: { requestId, timestamp: new Timestamp(commit.timestamp), result } }, gate);
+      // If storage refuses the transaction, the caller's call still settles, as an InternalError.
+      const instead = (e: unknown) =>
+        encodeServerMessage({ tag: 'ReducerResult', value: { requestId, timestamp, result: { tag: 'InternalError', value: `the transaction could not be made durable: ${errorText(e)}` } } });
+      this.#outbox.push(encodeServerMessage({ tag: 'ReducerResult', value: { requestId, timestamp, result } }), gate, instead);
     } else if (querySets.length > 0) {
       this.#send({ tag: 'TransactionUpdate', value: { querySets } }, gate);
     }
@@ -364,7 +372,7 @@ export class ProtocolConnection {
     }
     const call: PendingCall = { conn: this, requestId, kind: 'reducer', committed: false };
     // Success is answered with the commit (see commitDone); only a failure is answered here.
-    this.#hub.call(call, name, args).catch((e: unknown) => {
+    this.#run(call, name, args).catch((e: unknown) => {
       if (!call.committed) this.#reducerFailed(requestId, started, e);
     });
   }
@@ -395,10 +403,20 @@ export class ProtocolConnection {
     }
     // Its transactions reach every subscriber, this connection included, as TransactionUpdates
     // queued before this result (the call resolves once they are durable).
-    this.#hub.call({ conn: this, requestId, kind: 'procedure', committed: false }, name, args).then(
+    this.#run({ conn: this, requestId, kind: 'procedure', committed: false }, name, args).then(
       (value) => reply({ tag: 'Returned', value: encodeValue(def.returnType, value, host.schema.typespace) }),
       (e: unknown) => reply({ tag: 'InternalError', value: errorText(e) }),
     );
+  }
+
+  /** Runs a call, ending the connection instead when it already has too many waiting. */
+  #run(call: PendingCall, name: string, args: unknown): Promise<unknown> {
+    if (this.#pendingCalls >= this.#hub.maxPendingCalls) {
+      this.#close(CLOSE_CODE.tryAgain, `more than ${this.#hub.maxPendingCalls} calls of this connection are waiting: send fewer at a time`);
+      return new Promise(() => {}); // the connection is gone: nothing answers this call
+    }
+    this.#pendingCalls++;
+    return this.#hub.call(call, name, args).finally(() => this.#pendingCalls--);
   }
 
   // ---- helpers -------------------------------------------------------------------------------

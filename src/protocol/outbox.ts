@@ -17,6 +17,8 @@ interface Entry {
   /** A message, or (undefined) a callback to run once everything before it left. */
   readonly bytes: Uint8Array | undefined;
   readonly after: (() => void) | undefined;
+  /** What to send instead when the gate fails (a caller's result must still settle). */
+  readonly instead: ((error: unknown) => Uint8Array) | undefined;
   ready: boolean;
   error: unknown;
 }
@@ -32,10 +34,13 @@ export class Outbox {
     this.#sink = sink;
   }
 
-  /** Queues one encoded message, to leave once `gate` (if any) resolved and all before it left. */
-  push(bytes: Uint8Array, gate?: Promise<void>): void {
+  /**
+   * Queues one encoded message, to leave once `gate` (if any) resolved and all before it left.
+   * If the gate fails, `instead` (when given) is sent in its place before the connection ends.
+   */
+  push(bytes: Uint8Array, gate?: Promise<void>, instead?: (error: unknown) => Uint8Array): void {
     if (this.#closed) return;
-    const e: Entry = { bytes, after: undefined, ready: gate === undefined, error: undefined };
+    const e: Entry = { bytes, after: undefined, instead, ready: gate === undefined, error: undefined };
     this.#queue.push(e);
     if (gate) {
       gate.then(
@@ -56,7 +61,7 @@ export class Outbox {
   /** Runs `f` once everything queued so far has been handed to `flush` (not if the outbox closes first). */
   then(f: () => void): void {
     if (this.#closed) return;
-    this.#queue.push({ bytes: undefined, after: f, ready: true, error: undefined });
+    this.#queue.push({ bytes: undefined, after: f, instead: undefined, ready: true, error: undefined });
     this.#pump();
   }
 
@@ -73,6 +78,7 @@ export class Outbox {
       const head = q[0]!;
       if (head.error !== undefined) {
         // What was durable before the failed transaction still goes out, then the connection ends.
+        if (head.instead) this.#ready.push(head.instead(head.error));
         this.#flushNow();
         this.close();
         this.#sink.failed(head.error);

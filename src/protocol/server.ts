@@ -52,6 +52,11 @@ export interface ProtocolServerOptions {
    * token given back after a restart still yields the same identity.
    */
   keys: KeyStorage;
+  /**
+   * Reducer and procedure calls one connection may have waiting (default 16,384, SpacetimeDB's
+   * queue size); a connection that sends more is closed with 1013 rather than queue without bound.
+   */
+  maxPendingCalls?: number;
 }
 
 interface OpenCommit extends CommitInfo {
@@ -101,6 +106,7 @@ export class ProtocolServer {
       inCommit: () => this.#commit !== undefined,
       touch: (conn) => this.#commit?.touched.add(conn),
       call: (call, name, args) => this.#call(call, name, args),
+      maxPendingCalls: opts.maxPendingCalls ?? 16_384,
       forget: (conn) => this.#connections.delete(conn),
     };
   }
