@@ -69,6 +69,7 @@ export interface CommitInfo {
   readonly timestamp: bigint;
 }
 
+/** What the server settled for a connection when it accepted it. */
 export interface ConnectionOptions {
   protocol: WireProtocol;
   identity: Identity;
@@ -93,6 +94,7 @@ interface QuerySet {
 /** Frames a connection buffers while `clientConnected` runs; more is refused (SpacetimeDB's queue limit is far larger, but a client that sends this much before its connection exists is broken). */
 const MAX_EARLY_FRAMES = 1024;
 
+/** One accepted connection; its transport feeds it with `receive` and ends it with `end`. */
 export class ProtocolConnection {
   readonly protocol: WireProtocol;
   readonly identity: Identity;

@@ -23,6 +23,7 @@ interface Entry {
   error: unknown;
 }
 
+/** One connection's outgoing messages, in order, each behind its durability gate. */
 export class Outbox {
   readonly #sink: OutboxSink;
   readonly #queue: Entry[] = [];
