@@ -27,7 +27,7 @@ import type { LogEntry } from '../host/host.ts';
 import { toIdentity } from '../host/identity.ts';
 import type { SqlOptions, SqlResult } from '../sql/execute.ts';
 import type { InitialRows, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate } from '../subscriptions/types.ts';
-import { engineWorkerScript } from './engine-worker-script.ts';
+import { compiledSqlite, engineWorkerScript } from './engine-worker-script.ts';
 import {
   MODULE_RUN_KINDS,
   W_FN,
@@ -73,8 +73,8 @@ export interface ThreadDatabase extends Database {
  * (the module's top-level code, `init`, an overdue scheduled call) exceeded a limit.
  */
 export async function openEngineThread(opts: EngineThreadOptions): Promise<ThreadDatabase> {
-  const script = await engineWorkerScript();
-  const thread = new EngineThread(opts, script);
+  const [script, sqlite] = await Promise.all([engineWorkerScript(), compiledSqlite()]);
+  const thread = new EngineThread(opts, script, sqlite);
   await thread.start();
   return thread.facade();
 }
@@ -134,9 +134,12 @@ class EngineThread {
   readonly #callPrefix = randomBytes(9).toString('base64url');
   #callCounter = 0;
 
-  constructor(opts: EngineThreadOptions, script: URL) {
+  readonly #sqlite: WebAssembly.Module | undefined;
+
+  constructor(opts: EngineThreadOptions, script: URL, sqlite: WebAssembly.Module | undefined) {
     this.#opts = opts;
     this.#script = script;
+    this.#sqlite = sqlite;
   }
 
   /** Opens the first thread; rejects (with the storage released) when opening fails. */
@@ -323,6 +326,7 @@ class EngineThread {
       owner: this.#opts.owner.toHexString(),
       snapshotEvery: this.#opts.snapshotEvery,
       storage: backend.label,
+      sqlite: this.#sqlite,
       watch,
       clockBase,
     };

@@ -4,6 +4,8 @@
 // process into node_modules/.cache/lightcone/ (where its packages resolve), named by content hash.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InternalError } from '../errors.ts';
@@ -17,6 +19,24 @@ export function engineWorkerScript(): Promise<URL> {
     throw error;
   });
   return script;
+}
+
+let sqlite: Promise<WebAssembly.Module | undefined> | undefined;
+
+/**
+ * sqlite3.wasm compiled once per process, for every engine thread to instantiate (compiling it
+ * is most of a thread's start-up). Undefined if it cannot be found: each thread compiles its own.
+ */
+export function compiledSqlite(): Promise<WebAssembly.Module | undefined> {
+  sqlite ??= (async () => {
+    try {
+      const file = createRequire(import.meta.url).resolve('@sqlite.org/sqlite-wasm/sqlite3.wasm');
+      return await WebAssembly.compile(await readFile(file));
+    } catch {
+      return undefined;
+    }
+  })();
+  return sqlite;
 }
 
 async function locate(): Promise<URL> {

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Identity } from 'spacetimedb';
 import { revive, serializeError } from '../client/wire.ts';
 import { createDurability } from '../durability/group-commit.ts';
+import { useCompiledSqlite } from '../datastore/sqlite.ts';
 import { databaseFacade, type Database } from '../engine/database.ts';
 import { Engine, type CallOptions } from '../engine/engine.ts';
 import type { SyncHttp } from '../host/http-wire.ts';
@@ -34,6 +35,7 @@ import { RemoteBackend } from './thread-storage.ts';
 if (!parentPort) throw new Error('engine-worker.ts is the entry of a worker thread made by openDatabase, not a script to run');
 const port = parentPort;
 const init = workerData as EngineThreadInit;
+if (init.sqlite) useCompiledSqlite(init.sqlite);
 const slots = new Int32Array(init.watch);
 const kindIndex = Object.fromEntries(MODULE_RUN_KINDS.map((k, i) => [k, i])) as Record<ModuleRunKind, number>;
 

@@ -17,6 +17,8 @@ export interface EngineThreadInit {
   snapshotEvery: number | undefined;
   /** The storage's label (the backend itself stays on the main thread). */
   storage: string;
+  /** sqlite3.wasm, compiled once by the process (undefined: the thread compiles it). */
+  sqlite: WebAssembly.Module | undefined;
   /** The watch slots (an Int32Array over this buffer, see W_*). */
   watch: SharedArrayBuffer;
   /** `performance.timeOrigin + performance.now()` on the main thread when the thread was made: times in the slots are relative to it. */
