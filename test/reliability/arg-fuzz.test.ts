@@ -15,7 +15,7 @@ import { prng } from '../helpers/prng.ts';
 import { Figures, size, suiteSeed } from './figures.ts';
 
 const seed = suiteSeed(20_250_904);
-const CALLS = size(1_000, 10_000);
+const CALLS = size(1_000, 5_000);
 const figures = new Figures('arg-fuzz', seed);
 
 afterAll(() => figures.report());

@@ -51,16 +51,15 @@ async function updates(c) {
   }
 }
 
-let timer;
-if (o.statsMs) {
-  timer = setInterval(() => {
-    const m = process.memoryUsage();
-    print(`stats ${calls} ${m.rss} ${m.arrayBuffers}`);
-  }, o.statsMs);
-}
+const stats = () => {
+  const m = process.memoryUsage();
+  print(`stats ${calls} ${m.rss} ${m.arrayBuffers}`);
+};
+const timer = o.statsMs ? setInterval(stats, o.statsMs) : undefined;
 const work = o.mode === 'updates' ? updates : transfers;
 await Promise.all(Array.from({ length: o.callers }, (_, c) => work(c)));
 clearInterval(timer);
+if (o.statsMs) stats();
 print('closing');
 await new Promise((r) => setTimeout(r, 0));
 await db.close();

@@ -4,7 +4,7 @@
 // row, which takes a write and reopens with it: never an open that silently lost commits. The
 // saved module log and call-id ledger are conveniences: damaged, the database must open anyway.
 // `npm test` flips a seeded sample of header bytes; `npm run test:crash` flips each of the first
-// HEADER_BYTES bytes of every file, plus a sample of bytes further in.
+// HEADER_BYTES bytes of every file, plus a sample of bytes further in. Two cases run at a time.
 import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ import { BANK_DIR, removeTempDirs, tempDir } from '../helpers/paths.ts';
 import { prng } from '../helpers/prng.ts';
 import { Figures, LONG, size, suiteSeed } from './figures.ts';
 
-const HEADER_BYTES = 64;
+/** Every header of the folder's files fits in it (snapshot 32, segment 16 + first frame 20, meta 16). */
+const HEADER_BYTES = 40;
 const seed = suiteSeed(20_250_902);
 const figures = new Figures('damaged-files', seed);
 
@@ -75,7 +76,7 @@ describe('a damaged byte in any file of the database folder', () => {
       const length = statSync(join(databaseDir(pristine, 'bank'), file)).size;
       for (let offset = 0; offset < Math.min(HEADER_BYTES, length); offset++) all.push({ file, offset, mask: masks[offset % masks.length]! });
       // Further in (image pages, later frames, meta values): a seeded sample.
-      for (let k = 0; k < 8 && length > HEADER_BYTES; k++) {
+      for (let k = 0; k < 6 && length > HEADER_BYTES; k++) {
         all.push({ file, offset: HEADER_BYTES + Math.floor(rand() * (length - HEADER_BYTES)), mask: 1 << Math.floor(rand() * 8) });
       }
     }
@@ -91,7 +92,7 @@ describe('a damaged byte in any file of the database folder', () => {
     expect(files.some((f) => /snapshot/.test(f))).toBe(true);
     expect(files.some((f) => /^log-/.test(f))).toBe(true);
     const failures: string[] = [];
-    for (const c of cases) {
+    const runCase = async (c: Case): Promise<void> => {
       const where = `${c.file} byte ${c.offset} ^ 0x${c.mask.toString(16)} (seed ${seed})`;
       const dataDir = tempDir('lightcone-damaged-');
       cpSync(pristine, dataDir, { recursive: true });
@@ -116,7 +117,7 @@ describe('a damaged byte in any file of the database folder', () => {
             `${where}: ${named ? 'a damaged module log or call-id ledger must not block the database' : 'not a named StorageError'}: ${e instanceof LightconeError ? `${e.name} ${e.code}` : String((e as Error)?.name)}: ${(e as Error)?.message}`,
           );
         }
-        continue;
+        return;
       }
       const db = outcome.db;
       try {
@@ -127,7 +128,7 @@ describe('a damaged byte in any file of the database folder', () => {
           expect(rows).toEqual(expected);
         } catch {
           failures.push(`${where}: opened without error but with different rows (${rows.audit.length} of ${expected.audit.length} audit rows)`);
-          continue;
+          return;
         }
         // The repaired database takes a write, and reopens with it.
         await db.call('deposit', [1n, 1n]);
@@ -137,7 +138,7 @@ describe('a damaged byte in any file of the database folder', () => {
       const again = await openDatabase({ dataDir, name: 'bank' }).catch((e: unknown) => e);
       if (again instanceof Error) {
         failures.push(`${where}: opened once, then refused on the next open: ${again.message}`);
-        continue;
+        return;
       }
       try {
         const rows = await readRows(again as Awaited<ReturnType<typeof openDatabase>>);
@@ -147,7 +148,13 @@ describe('a damaged byte in any file of the database folder', () => {
       } finally {
         await (again as Awaited<ReturnType<typeof openDatabase>>).close();
       }
-    }
+    };
+    // Two at a time: each open starts an engine thread, and the machine has two cores.
+    const queue = [...cases];
+    const lane = async (): Promise<void> => {
+      for (let c = queue.shift(); c !== undefined; c = queue.shift()) await runCase(c);
+    };
+    await Promise.all([lane(), lane()]);
     figures.zero('rows lost');
     expect(failures, `${failures.length} of ${cases.length} cases failed (seed ${seed})`).toEqual([]);
   }, size(120_000, 600_000));

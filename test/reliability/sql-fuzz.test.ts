@@ -18,7 +18,7 @@ import { Figures, size, suiteSeed } from './figures.ts';
 const MODULE = join(ROOT, 'test', 'reliability', 'fixtures', 'fuzz-schema.ts');
 const OTHER = `c200${'ab'.repeat(30)}`;
 const seed = suiteSeed(20_250_903);
-const QUERIES = size(1_500, 100_000);
+const QUERIES = size(1_500, 60_000);
 const figures = new Figures('sql-fuzz', seed);
 
 afterAll(() => {
