@@ -298,7 +298,11 @@ export class SubscriptionManager {
     }
     for (const [plan, n] of set) plan.refs.set(sub, (plan.refs.get(sub) ?? 0) + n);
     sub.sets.add(set);
-    for (const [t, c] of sub.finish(rt.rows)) (initial[t.def.canonicalName] ??= []).push(...c.inserts);
+    for (const [t, c] of sub.finish(rt.rows)) {
+      // A loop, not push(...inserts): an initial result may exceed the engine's argument limit.
+      const rows = (initial[t.def.canonicalName] ??= []);
+      for (const r of c.inserts) rows.push(r);
+    }
     rt.rows.reset();
     deliverApplied(initial, set);
     return set;
