@@ -157,6 +157,23 @@ describe('protocol with the SDK: subscriptions', () => {
     expect(inserts.length - deletes.length).toBe(0);
   });
 
+  it('counts a row once in a set whose several queries match it', async () => {
+    await a.conn.reducers.send({ roomId: 1, text: 'both' });
+    const inserts: string[] = [];
+    const later = signal();
+    b.conn.db.message.onInsert((_ctx, m) => {
+      inserts.push(m.text);
+      if (m.text === 'later') later.resolve();
+    });
+    const set = subscribe(b, [tables.message, tables.message.where((m) => m.roomId.eq(1))]);
+    await set.applied;
+    await a.conn.reducers.send({ roomId: 1, text: 'later' });
+    await later.promise;
+    expect(inserts).toEqual(['both', 'later']);
+    await set.end();
+    expect(b.conn.db.message.count()).toBe(0n);
+  });
+
   it('balances inserts and deletes of rows without a primary key (keyed by their bytes)', async () => {
     const all = subscribe(b, 'SELECT * FROM note');
     const ones = subscribe(b, tables.note.where((n) => n.n.eq(1)));
