@@ -90,16 +90,6 @@ describe('lightcone sql output', () => {
     expect(lines).toContain(' 129999 | "row 129999"');
   });
 
-  it('subscribes to a table of more rows than a call can take as arguments (200,000): onApplied gets them all', async () => {
-    const n = 200_000;
-    await db.call('fill', [n]);
-    let count = -1;
-    const sub = db.subscribe(['SELECT * FROM bulk'], { onApplied: (rows) => (count = rows.bulk?.length ?? 0) });
-    await sub.applied;
-    expect(count).toBe(n);
-    sub.unsubscribe();
-  });
-
   it('prints far-future and far-past Timestamps that JS Date cannot hold, in table and JSON form', async () => {
     await db.call('stamp', [I64_MAX, 0n, { tag: 'Time', value: I64_MIN }]);
     // 9e15 ms: a safe integer of milliseconds, yet beyond Date's 8.64e15 ("Invalid time value").
