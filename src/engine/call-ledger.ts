@@ -6,7 +6,15 @@
 /** The ids of recently committed calls, each with the promise of its durability. */
 export class CallLedger {
   readonly #capacity: number;
-  readonly #ids = new Map<string, Promise<void>>();
+  readonly #ids = new Map<string, { durable: Promise<void>; seq: number }>();
+  /**
+   * Ids oldest first (with the `seq` they were added with; a re-added or forgotten id leaves a
+   * stale entry that eviction skips). Evicting through the Map's own iterator would scan the
+   * holes that deletions leave at its front, on every call once the ledger is full.
+   */
+  #order: { id: string; seq: number }[] = [];
+  #head = 0;
+  #seq = 0;
 
   constructor(capacity = 10_000) {
     this.#capacity = capacity;
@@ -14,19 +22,25 @@ export class CallLedger {
 
   /** The durability of the committed call `id`, or undefined when no such call committed. */
   get(id: string): Promise<void> | undefined {
-    return this.#ids.get(id);
+    return this.#ids.get(id)?.durable;
   }
 
   /** Records that call `id` committed; forgets it again if its commit never becomes durable. */
   add(id: string, durable: Promise<void>): void {
+    const seq = ++this.#seq;
     this.#ids.delete(id);
-    this.#ids.set(id, durable);
+    this.#ids.set(id, { durable, seq });
+    this.#order.push({ id, seq });
     durable.catch(() => {
-      if (this.#ids.get(id) === durable) this.#ids.delete(id);
+      if (this.#ids.get(id)?.durable === durable) this.#ids.delete(id);
     });
-    if (this.#ids.size > this.#capacity) {
-      const oldest = this.#ids.keys().next();
-      if (!oldest.done) this.#ids.delete(oldest.value);
+    while (this.#ids.size > this.#capacity && this.#head < this.#order.length) {
+      const oldest = this.#order[this.#head++]!;
+      if (this.#ids.get(oldest.id)?.seq === oldest.seq) this.#ids.delete(oldest.id);
+    }
+    if (this.#head > this.#capacity) {
+      this.#order = this.#order.slice(this.#head);
+      this.#head = 0;
     }
   }
 
