@@ -470,6 +470,9 @@ class EngineThread {
   /** The thread ended: a limit, a crash, or this side's doing. */
   async #onExit(gen: Generation): Promise<void> {
     clearTimeout(gen.timer);
+    // Requests made from now on wait for the next thread (nothing is posted to this one).
+    const wasReady = gen.ready;
+    gen.ready = false;
     if (gen.expected) {
       await gen.storage.release().catch(() => {});
       if (gen.failure === undefined) return;
@@ -486,7 +489,7 @@ class EngineThread {
     const what = this.#describeRunning(running);
     // Storage first: the writes the thread started finish (or fail) as a whole before anything reopens it.
     await gen.storage.release().catch(() => {});
-    if (!gen.ready) {
+    if (!wasReady) {
       const error = this.#limitError(limit, what, this.#info ? 'restart' : 'open');
       if (!this.#info) {
         gen.opened.reject(error);
@@ -495,7 +498,6 @@ class EngineThread {
       this.#stop(error);
       return;
     }
-    gen.ready = false;
     const culprit = mode === 1 ? this.#pending.get(markedId) : undefined;
     const error = this.#limitError(limit, what, culprit ? 'call' : 'background');
     this.#log(error.message);
