@@ -130,7 +130,12 @@ describe('a damaged byte in any file of the database folder', () => {
           failures.push(`${where}: opened without error but with different rows (${rows.audit.length} of ${expected.audit.length} audit rows)`);
           return;
         }
-        // The repaired database takes a write, and reopens with it.
+        // The repaired database takes a write, and reopens with it: checked for every damaged
+        // snapshot and log byte, and every other byte of the rest (each open starts a thread).
+        if (!(/snapshot|^log-/.test(c.file) || c.offset % 2 === 0)) {
+          figures.add('opened with every row');
+          return;
+        }
         await db.call('deposit', [1n, 1n]);
       } finally {
         await db.close().catch(() => {});

@@ -17,7 +17,7 @@ const LOAD = join(ROOT, 'test', 'reliability', 'bank-load.mjs');
 const ACCOUNTS = 6;
 const INITIAL = 10n ** 15n;
 const seed = suiteSeed(20_250_901);
-const ROUNDS = size(4, 30);
+const ROUNDS = size(4, 24);
 const figures = new Figures('kill-under-load', seed);
 
 afterEach(killLineChildren);

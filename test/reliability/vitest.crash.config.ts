@@ -1,6 +1,6 @@
 // Vitest configuration of `npm run test:crash` (scripts/crash.mjs sets LIGHTCONE_RELIABILITY=long):
 // the reliability suite at full size, plus the long cases (*.crash.ts) that `npm test` leaves out.
-// One file at a time: the crash cases measure time, disk and memory of their own child processes.
+// Two files at a time (CI has two cores); no case depends on timing.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
@@ -14,7 +14,7 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    fileParallelism: false,
+    maxWorkers: 2,
     globalSetup: ['test/global-setup.ts'],
   },
 });
