@@ -229,10 +229,15 @@ class EngineThread {
         return;
       }
       const closed = this.#request({ op: 'close' });
-      this.#ended = new ClosedError(`database ${this.#opts.name} is closed: open it again to continue`);
+      const ended = new ClosedError(`database ${this.#opts.name} is closed: open it again to continue`);
+      this.#ended = ended;
       try {
         await closed;
+      } catch (error) {
+        // A database that stopped on a limit while closing is closed all the same.
+        if (error !== this.#ended) throw error;
       } finally {
+        this.#ended = ended;
         const gen = this.#gen;
         if (gen) {
           gen.expected = true;
@@ -516,7 +521,12 @@ class EngineThread {
       else if (QUEUED.has(req.op) && started(req.id) && !this.#repeatable(req)) this.#settle(req.id, false, this.#lostError(req, limit));
     }
     if (this.#ended && !this.#pending.size) return;
-    this.#spawn().catch((e: unknown) => this.#stop(e instanceof Error ? e : new Error(String(e))));
+    const failed = (e: unknown) => this.#stop(e instanceof Error ? e : new Error(String(e)));
+    try {
+      this.#spawn().catch(failed);
+    } catch (e) {
+      failed(e); // no thread could be made at all
+    }
   }
 
   /** Whether a request that already ran may run again without doing its work twice. */
