@@ -88,7 +88,6 @@ interface LiveSub {
   opts: SubscribeOptions;
   callbacks: SubscribeCallbacks;
   active: boolean;
-  applied: boolean;
   settle: { resolve: () => void; reject: (error: Error) => void };
 }
 
@@ -106,9 +105,13 @@ interface Generation {
   killed: 'time' | undefined;
   /** What opening threw (reported once the storage is released). */
   failure: unknown;
+  /** The thread's 'error' event (ERR_WORKER_OUT_OF_MEMORY for the heap limit). */
   error: unknown;
+  /** The watchdog's next check. */
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** The thread has timers armed (scheduled calls). */
   timers: boolean;
+  /** Whether the thread keeps the process alive now. */
   refd: boolean;
 }
 
@@ -133,7 +136,6 @@ class EngineThread {
   /** Call ids: a random prefix per open database and a counter. */
   readonly #callPrefix = randomBytes(9).toString('base64url');
   #callCounter = 0;
-
   readonly #sqlite: WebAssembly.Module | undefined;
 
   constructor(opts: EngineThreadOptions, script: URL, sqlite: WebAssembly.Module | undefined) {
@@ -167,9 +169,9 @@ class EngineThread {
   // ── the Database methods ──────────────────────────────────────────────────
 
   #call(fn: string, args: unknown, opts: CallOptions = {}): Promise<unknown> {
-    let sender: string | undefined;
     const s = opts.sender;
-    if (s !== undefined) sender = typeof s === 'string' ? s : s instanceof Identity ? s.toHexString() : typeof s === 'bigint' ? new Identity(s).toHexString() : (s as string);
+    // Anything but an Identity goes as it is: the engine's check names what is wrong with it.
+    const sender = s instanceof Identity ? s.toHexString() : (s as string | bigint | undefined);
     const c = opts.connectionId;
     const connectionId = c === undefined ? undefined : typeof c === 'bigint' ? c : c.__connection_id__;
     // Every call carries an id, so that sending it again to a new thread never applies it twice.
@@ -200,7 +202,6 @@ class EngineThread {
       opts: { ...(sender !== undefined ? { sender } : {}), ...(opts.confirmedReads !== undefined ? { confirmedReads: opts.confirmedReads } : {}) },
       callbacks,
       active: true,
-      applied: false,
       settle,
     };
     if (this.#ended) {
@@ -426,7 +427,6 @@ class EngineThread {
     const { callbacks } = sub;
     switch (ev.kind) {
       case 'applied':
-        sub.applied = true;
         guard(sub, () => callbacks.onApplied?.(revive(ev.payload) as InitialRows));
         sub.settle.resolve();
         return;
