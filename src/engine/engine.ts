@@ -17,6 +17,7 @@ import { LogBuffer } from './log-buffer.ts';
 import { CallLedger } from './call-ledger.ts';
 import { decodeImage, encodeImage } from './image.ts';
 import { Scheduler, systemClock, type Clock, type ScheduleEntry } from './scheduler.ts';
+import { SnapshotPolicy, type SnapshotStats } from './snapshot-policy.ts';
 import { applyMigration, planMigration } from './migrate.ts';
 import type { SyncHttp } from '../host/http-wire.ts';
 import { executeSql, type SqlOptions, type SqlResult } from '../sql/execute.ts';
@@ -82,33 +83,52 @@ const META_CALLS = 'calls';
 const META_CALLS_IN_IMAGE = 'calls';
 /** A copy of the `database` meta inside the image, so a damaged meta file can be rebuilt. */
 const META_DB_IN_IMAGE = 'database';
-/** The least log growth (bytes) that triggers a snapshot by size (see #maybeSnapshot). */
-const SNAPSHOT_LOG_BYTES = 1 << 20;
+/** Default of EngineOptions.snapshotEvery. */
+const SNAPSHOT_EVERY = 10_000;
+
+/** The context of the work running now (see Engine.#turn). */
+interface Turn {
+  durable: Promise<void>;
+}
 
 export class Engine {
   readonly name: string;
   readonly owner: Identity;
-  readonly #durability: Durability;
-  #host: Host;
-  readonly #logs: LogBuffer;
-  #identity: Identity;
-  #closed = false;
-  #sinceSnapshot: number;
-  #lastLsn: bigint;
-  readonly #snapshotEvery: number;
-  #queue: Promise<unknown> = Promise.resolve();
   /** Set when publishing created or replaced the module. */
   publishResult: PublishResult = 'unchanged';
-  #logsDirty = false;
-  /** Committed call ids (see CallOptions.callId), and the id of the reducer running right now. */
+  /** What the last publish changed (empty when nothing). */
+  migration: string[] = [];
+
+  // The running module and its data (both replaced by a publish that migrates).
+  #host: Host;
+  #identity: Identity;
+
+  // Storage: the log's last lsn, when to snapshot, the snapshot being written, and the fence. Once
+  // a commit could not be made durable (`#diverged`), memory is ahead of storage and the engine
+  // refuses work until reopened.
+  readonly #durability: Durability;
+  #lastLsn: bigint;
+  readonly #snapshots: SnapshotPolicy;
+  #snapshotting: Promise<void> = Promise.resolve();
+  #diverged: unknown;
+  readonly #onNotDurable: ((error: unknown) => void) | undefined;
+
+  // Calls: one at a time through `#queue`; the work running now (`#turn`: the durability of its
+  // last commit, which is what it waits for); committed call ids for idempotent retries.
+  #queue: Promise<unknown> = Promise.resolve();
+  #turn: Turn = { durable: Promise.resolve() };
   readonly #calls = new CallLedger();
-  #callId: string | undefined;
-  /** Log bytes since the last snapshot, and that snapshot's size: a long log is replayed on every open. */
-  #logBytes = 0;
-  #imageBytes = 0;
+  #closed = false;
+
+  // Around the calls: schedules, the clock, HTTP for procedures, the module log, commit listeners.
+  readonly #scheduler: Scheduler;
+  readonly #clock: Clock;
+  readonly #http: SyncHttp | undefined;
+  readonly #logs: LogBuffer;
+  #logsDirty = false;
   readonly #commitListeners = new Set<(delta: TxDelta, info: { reducer: string; sender: bigint; timestamp: bigint; durable: Promise<void> }) => void>();
 
-  private constructor(opts: EngineOptions, host: Host, identity: Identity, logs: LogBuffer, lastLsn: bigint, sinceSnapshot: number) {
+  private constructor(opts: EngineOptions, host: Host, identity: Identity, logs: LogBuffer, lastLsn: bigint, snapshots: SnapshotPolicy) {
     this.name = opts.name;
     this.owner = opts.owner;
     this.#durability = opts.durability;
@@ -116,8 +136,7 @@ export class Engine {
     this.#identity = identity;
     this.#logs = logs;
     this.#lastLsn = lastLsn;
-    this.#sinceSnapshot = sinceSnapshot;
-    this.#snapshotEvery = opts.snapshotEvery ?? 10_000;
+    this.#snapshots = snapshots;
     this.#http = opts.http;
     this.#onNotDurable = opts.onNotDurable;
     this.#clock = opts.clock ?? systemClock;
@@ -128,11 +147,6 @@ export class Engine {
     );
     this.#attach(host);
   }
-
-  readonly #scheduler: Scheduler;
-  readonly #clock: Clock;
-  readonly #http: SyncHttp | undefined;
-  readonly #onNotDurable: ((error: unknown) => void) | undefined;
 
   /** Arms the schedule tables and runs what is already due (before the database is handed out). */
   async #startSchedules(): Promise<void> {
@@ -156,7 +170,7 @@ export class Engine {
       const ctx: CallContext = { sender: this.#identity.__identity__, connectionId: 0n, timestamp: e.dueMicros > now ? e.dueMicros : now };
       const oneShot = e.periodMicros === undefined;
       const removeRow = () => ds.deleteByRows(table, [row]);
-      this.#pendingDurable = Promise.resolve();
+      const turn = this.#beginTurn();
       this.#logsDirty = true;
       const reducer = host.reducer(fnName);
       if (reducer) {
@@ -175,7 +189,7 @@ export class Engine {
       }
       if (!oneShot && !this.#scheduler.has(e.table.name, e.id)) this.#scheduler.rearm(e, this.#clock.nowMicros());
       this.#maybeSnapshot();
-      await this.#pendingDurable.catch((err: unknown) => this.#logs.push({ ts: Date.now(), level: 'error', message: `scheduled ${fnName} could not be made durable: ${(err as Error).message}` }));
+      await turn.durable.catch((err: unknown) => this.#logs.push({ ts: Date.now(), level: 'error', message: `scheduled ${fnName} could not be made durable: ${(err as Error).message}` }));
     }).catch(() => {});
   }
 
@@ -240,11 +254,11 @@ export class Engine {
         if (info.callId !== undefined) callIds.push(info.callId);
       }
       if (recovered.truncatedTail) logs.push({ ts: Date.now(), level: 'warn', message: 'recovery cut a torn commit-log tail (a write interrupted by a crash); everything before it is intact' });
-      const engine = new Engine(opts, host, identity, logs, recovered.nextLsn - 1n, recovered.records.length);
+      const logBytes = recovered.records.reduce((n, r) => n + r.payload.length, 0);
+      const snapshots = new SnapshotPolicy(opts.snapshotEvery ?? SNAPSHOT_EVERY, recovered.records.length, logBytes, recovered.snapshot?.image.length ?? 0);
+      const engine = new Engine(opts, host, identity, logs, recovered.nextLsn - 1n, snapshots);
       // Warnings of this open (a torn tail, a rebuilt file) are kept with the log on close.
       engine.#logsDirty = logs.entries().some((l) => l.level === 'warn' && l.ts >= openedAt);
-      engine.#logBytes = recovered.records.reduce((n, r) => n + r.payload.length, 0);
-      engine.#imageBytes = recovered.snapshot?.image.length ?? 0;
       engine.#calls.load(datastore.getMeta(META_CALLS_IN_IMAGE) ?? (await readOptionalMeta(d, META_CALLS, 'the saved call-id ledger', logs)));
       for (const id of callIds) engine.#calls.add(id, Promise.resolve());
       if (opts.code !== undefined) await engine.#republish(opts.code);
@@ -277,7 +291,7 @@ export class Engine {
     await d.putMeta(META_MODULE, new TextEncoder().encode(code));
     await d.writeSnapshot({ lsn: 0n, image: datastore.export() });
     await d.putMeta(META_DB, metaBytes);
-    const engine = new Engine(opts, host, identity, logs, 0n, 0);
+    const engine = new Engine(opts, host, identity, logs, 0n, new SnapshotPolicy(opts.snapshotEvery ?? SNAPSHOT_EVERY));
     engine.publishResult = 'created';
     engine.#logsDirty = true;
     await engine.#startSchedules();
@@ -308,19 +322,22 @@ export class Engine {
     await this.#durability.flush();
     const copy = await openDatastore(old.datastore.export());
     let host: Host;
+    let imageBytes = 0;
     try {
       if (!sameSchema) applyMigration(copy.sqlite.db, old.schema, probe.schema);
       copy.setMeta(META_MODULE_IN_IMAGE, new TextEncoder().encode(code));
       host = new Host({ datastore: copy, code, databaseIdentity: this.#identity.__identity__, log: (e) => this.#logs.push(e), http: this.#http });
       checkRules(host, this.owner);
       // The switch: one atomic snapshot holding the migrated rows and the new module.
-      await this.#durability.writeSnapshot({ lsn: this.#lastLsn, image: copy.export() });
+      const image = copy.export();
+      await this.#durability.writeSnapshot({ lsn: this.#lastLsn, image });
+      imageBytes = image.length;
     } catch (e) {
       copy.close();
       if (e instanceof ModuleError) throw e;
       throw new ModuleError('MIGRATION_FAILED', `publishing the new module over ${this.name} failed, nothing was changed: ${(e as Error).message}`, { database: this.name }, { cause: e });
     }
-    this.#sinceSnapshot = 0;
+    this.#snapshots.covered(imageBytes);
     await this.#durability.putMeta(META_MODULE, new TextEncoder().encode(code)).catch(() => {});
     old.datastore.close();
     this.#host = host;
@@ -331,9 +348,6 @@ export class Engine {
     this.#logsDirty = true;
   }
 
-  /** What the last publish changed (empty when nothing). */
-  migration: string[] = [];
-
   #attach(host: Host): void {
     host.onCommit((delta, ctx, reducer) => this.#onCommit(delta, ctx, reducer));
   }
@@ -342,14 +356,13 @@ export class Engine {
     const persistent = delta.tables.filter((t) => !this.#host.datastore.tableByName(t.table)?.def.isEvent);
     let durable: Promise<void> = Promise.resolve();
     this.#scheduler.onCommit(delta, this.#clock.nowMicros());
-    const callId = this.#callId;
+    const callId = ctx.callId;
     if (persistent.length > 0 || delta.sequences.length > 0 || (delta.scheduleRuns?.length ?? 0) > 0 || callId !== undefined) {
       const logged: TxDelta = { tables: persistent, sequences: delta.sequences, ...(delta.scheduleRuns ? { scheduleRuns: delta.scheduleRuns } : {}) };
       const payload = encodeDelta(logged, { timestamp: ctx.timestamp, reducer, sender: ctx.sender, ...(callId !== undefined ? { callId } : {}) });
       const rec = this.#durability.append(payload);
       this.#lastLsn = rec.lsn;
-      this.#sinceSnapshot++;
-      this.#logBytes += payload.length;
+      this.#snapshots.logged(payload.length);
       durable = rec.durable;
       // A write that fails leaves its transaction in memory but not on disk: from then on the
       // engine refuses work (and never snapshots that state) until it is reopened.
@@ -361,10 +374,14 @@ export class Engine {
       if (callId !== undefined) this.#calls.add(callId, durable);
     }
     for (const l of this.#commitListeners) l(delta, { reducer, sender: ctx.sender, timestamp: ctx.timestamp, durable });
-    this.#pendingDurable = durable;
+    this.#turn.durable = durable;
   }
-  #pendingDurable: Promise<void> = Promise.resolve();
-  #diverged: unknown;
+
+  /** Starts the context of one piece of work: it waits for its own commits only. */
+  #beginTurn(): Turn {
+    this.#turn = { durable: Promise.resolve() };
+    return this.#turn;
+  }
 
   /** Throws when a commit could not be made durable: memory is ahead of disk until a reopen. */
   #checkDiverged(): void {
@@ -433,18 +450,13 @@ export class Engine {
     const connectionId = given ?? randomConnectionId();
     const ctx = (): CallContext => ({ sender: sender.__identity__, connectionId, timestamp: this.#clock.nowMicros() });
     this.#logsDirty = true;
-    this.#pendingDurable = Promise.resolve(); // this call waits for its own commits only
+    const turn = this.#beginTurn();
     if (given === undefined) this.#lifecycle('onConnect', ctx(), true);
     let value: unknown;
     try {
       if (reducer) {
-        this.#callId = opts.callId;
-        let out;
-        try {
-          out = host.callReducer(reducer, argBytes, ctx());
-        } finally {
-          this.#callId = undefined;
-        }
+        // The id travels with the reducer's own transaction (not the lifecycle hooks around it).
+        const out = host.callReducer(reducer, argBytes, { ...ctx(), ...(opts.callId !== undefined ? { callId: opts.callId } : {}) });
         if (out.status === 'failed') throw out.kind === 'sender' ? new SenderError(out.message, { reducer: name }) : new InternalError(out.message, { reducer: name });
       } else {
         const out = host.callProcedure(procedure!, argBytes, ctx());
@@ -455,7 +467,7 @@ export class Engine {
       if (given === undefined) this.#lifecycle('onDisconnect', ctx(), false);
       this.#maybeSnapshot();
     }
-    return { value, durable: this.#pendingDurable };
+    return { value, durable: turn.durable };
   }
 
   /**
@@ -476,14 +488,14 @@ export class Engine {
     // The durability wait happens outside the call queue, as for calls (group commit).
     return this.#serial(() => {
       this.#checkDiverged();
-      this.#pendingDurable = Promise.resolve();
+      const turn = this.#beginTurn();
       this.#logsDirty = true;
       try {
         this.#lifecycle(kind, { sender: sender.__identity__, connectionId, timestamp: this.#clock.nowMicros() }, kind === 'onConnect');
       } finally {
         this.#maybeSnapshot();
       }
-      return { durable: this.#pendingDurable };
+      return { durable: turn.durable };
     }).then((r) => r.durable);
   }
 
@@ -502,50 +514,37 @@ export class Engine {
     }
   }
 
-  /**
-   * Starts a snapshot when the log has grown (between transactions, so the image is consistent):
-   * after `snapshotEvery` records, or once the log since the last snapshot outweighs an eighth of
-   * that snapshot (at least SNAPSHOT_LOG_BYTES), so that opening never replays a long log (cold start stays near the
-   * snapshot read; the price is writing the image about 8x as often as its size in log).
-   */
+  /** Starts a snapshot when the policy says one is due (between transactions, so the image is consistent). */
   #maybeSnapshot(force = false): void {
-    if (this.#sinceSnapshot === 0 || this.#diverged !== undefined) return;
-    // One image at a time: while one is being written, later triggers wait for it rather than
-    // exporting another full copy (under sustained load that piled up images without bound).
-    if (this.#snapshotInFlight) return;
-    if (!force && this.#sinceSnapshot < this.#snapshotEvery && this.#logBytes < Math.max(SNAPSHOT_LOG_BYTES, this.#imageBytes / 8)) return;
+    if (this.#diverged !== undefined || !this.#snapshots.due(force)) return;
     // The ids the log prefix held travel inside the image, so they are dropped with that prefix
     // only when the snapshot that carries them is durable (and share its checksum).
     this.#host.datastore.setMeta(META_CALLS_IN_IMAGE, this.#calls.save());
     const snapshot = { lsn: this.#lastLsn, image: this.#host.datastore.export() };
-    this.#imageBytes = snapshot.image.length;
-    this.#logBytes = 0;
-    this.#sinceSnapshot = 0;
-    this.#snapshotInFlight = true;
-    this.snapshotStats.started++;
+    this.#snapshots.started(snapshot.image.length);
     // writeSnapshot waits for the appends before it; a failure only means the log stays longer.
     this.#snapshotting = this.#durability.writeSnapshot(snapshot).then(
-      () => {
-        this.snapshotStats.written++;
+      () => this.#snapshots.settled(true),
+      (e: unknown) => {
+        this.#snapshots.settled(false);
+        this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot failed (the commit log keeps everything): ${(e as Error).message}` });
       },
-      (e: unknown) => this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot failed (the commit log keeps everything): ${(e as Error).message}` }),
-    ).finally(() => {
-      this.#snapshotInFlight = false;
-    });
+    );
   }
-  #snapshotting: Promise<void> = Promise.resolve();
-  #snapshotInFlight = false;
+
   /** Snapshots started and written since open (for tests and benchmarks). */
-  readonly snapshotStats = { started: 0, written: 0 };
+  get snapshotStats(): Readonly<SnapshotStats> {
+    return this.#snapshots.stats;
+  }
 
   /** Runs SQL (DML is a transaction; resolves once it is durable). */
   sql(query: string, opts: SqlOptions = {}): Promise<SqlResult> {
     return this.#serial(() => {
       this.#checkDiverged();
-      this.#pendingDurable = Promise.resolve();
+      const turn = this.#beginTurn();
       const res = executeSql(this, query, opts);
       this.#maybeSnapshot();
-      return { res, durable: this.#pendingDurable };
+      return { res, durable: turn.durable };
     }).then(async ({ res, durable }) => {
       await durable;
       return res;
@@ -614,7 +613,7 @@ export class Engine {
     this.#closed = true;
     try {
       await this.#durability.flush();
-      if (this.#sinceSnapshot >= Math.min(this.#snapshotEvery, 100)) this.#maybeSnapshot(true);
+      if (this.#snapshots.dueAtClose()) this.#maybeSnapshot(true);
       await this.#snapshotting;
       if (this.#logsDirty) await this.#durability.putMeta(META_LOGS, this.#logs.save());
     } finally {

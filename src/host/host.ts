@@ -32,6 +32,8 @@ export interface CallContext {
   connectionId: bigint;
   /** Microseconds since the Unix epoch. */
   timestamp: bigint;
+  /** Idempotency id of the call this transaction belongs to: handed to commit listeners with it. */
+  callId?: string;
 }
 
 /** How a reducer call ended. */

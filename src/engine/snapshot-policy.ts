@@ -1,0 +1,75 @@
+// When a database writes a snapshot. Opening replays the log written since the last snapshot, so
+// the log must stay short relative to the image; writing an image costs its whole size, so not
+// after every commit; and under sustained load at most one image may exist beside the live
+// database at a time. The engine reports commits and snapshots; this says when one is due.
+
+/** The least log growth (bytes) that triggers a snapshot by size. */
+const MIN_LOG_BYTES = 1 << 20;
+
+/** Counters for tests and benchmarks. */
+export interface SnapshotStats {
+  /** Snapshots whose image was exported. */
+  started: number;
+  /** Snapshots that reached storage. */
+  written: number;
+}
+
+/**
+ * A snapshot is due after `every` records, or once the log since the last snapshot outweighs an
+ * eighth of that snapshot's image (at least 1 MiB) — so a cold start replays little, at the price
+ * of writing the image about eight times as often as its size in log — and never while one is
+ * being written (a later trigger waits for it instead of exporting a second image).
+ */
+export class SnapshotPolicy {
+  readonly #every: number;
+  #records: number;
+  #logBytes: number;
+  #imageBytes: number;
+  #inFlight = false;
+  readonly stats: SnapshotStats = { started: 0, written: 0 };
+
+  /** `records` and `logBytes`: the log replayed at open, on top of an image of `imageBytes`. */
+  constructor(every: number, records = 0, logBytes = 0, imageBytes = 0) {
+    this.#every = every;
+    this.#records = records;
+    this.#logBytes = logBytes;
+    this.#imageBytes = imageBytes;
+  }
+
+  /** A record of `bytes` was appended to the log. */
+  logged(bytes: number): void {
+    this.#records++;
+    this.#logBytes += bytes;
+  }
+
+  /** An image of `imageBytes` now covers everything logged so far (a publish or migration wrote it). */
+  covered(imageBytes?: number): void {
+    this.#records = 0;
+    this.#logBytes = 0;
+    if (imageBytes !== undefined) this.#imageBytes = imageBytes;
+  }
+
+  /** Whether to snapshot now: never with nothing new or one in flight; `force` skips the size rules. */
+  due(force = false): boolean {
+    if (this.#records === 0 || this.#inFlight) return false;
+    return force || this.#records >= this.#every || this.#logBytes >= Math.max(MIN_LOG_BYTES, this.#imageBytes / 8);
+  }
+
+  /** Whether closing should snapshot: enough records that the next open would replay noticeably. */
+  dueAtClose(): boolean {
+    return this.#records >= Math.min(this.#every, 100);
+  }
+
+  /** A snapshot with an image of `imageBytes` was exported; it covers the log so far once written. */
+  started(imageBytes: number): void {
+    this.covered(imageBytes);
+    this.#inFlight = true;
+    this.stats.started++;
+  }
+
+  /** The snapshot in flight reached storage (`ok`) or failed (the log keeps everything). */
+  settled(ok: boolean): void {
+    this.#inFlight = false;
+    if (ok) this.stats.written++;
+  }
+}
