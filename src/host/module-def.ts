@@ -161,6 +161,17 @@ function sequenceDef(s: RawTable['sequences'][number], ty: Ty | undefined): Sequ
  * `http_server`. The package's own `toSnakeCase` does not split digits, so it is not used here.
  */
 export function snakeCase(name: string): string {
+  return caseWords(name)
+    .map((w) => w.toLowerCase())
+    .join('_');
+}
+
+/**
+ * The words `convert_case` (0.6, default boundaries) splits an identifier into: at `_`, `-` and
+ * spaces, lower→upper, letter↔digit, and before the last capital of an acronym (`HTTPServer` →
+ * `HTTP`, `Server`). Client code generation cases names from these same words.
+ */
+export function caseWords(name: string): string[] {
   const words: string[] = [];
   let cur = '';
   const kind = (c: string) => (c >= '0' && c <= '9' ? 'd' : c.toLowerCase() !== c ? 'u' : c.toUpperCase() !== c ? 'l' : 'o');
@@ -188,7 +199,7 @@ export function snakeCase(name: string): string {
     cur += c;
   }
   if (cur) words.push(cur);
-  return words.map((w) => w.toLowerCase()).join('_');
+  return words;
 }
 
 /** The datastore table that a view's rows are materialized into while a query reads them. */
