@@ -61,6 +61,8 @@ async function arm(page: Page, point: KillPoint): Promise<void> {
       const n = (counts.get(key) ?? 0) + 1;
       counts.set(key, n);
       if (kind !== p.kind || step !== p.step || n !== p.nth) return false;
+      // Tell the page where it died (posted before closing, so it is delivered).
+      new BroadcastChannel('lightcone-test-kill').postMessage(`${key} #${n}`);
       // No task of this worker runs after this one: no completion event, no reply to the page.
       (globalThis as unknown as { close(): void }).close();
       return true;
@@ -116,7 +118,7 @@ test.beforeAll(async () => {
 });
 
 type Handle = PageHandle & { connect: typeof import('../src/client/connect.ts').connect };
-type LoadState = { acked: number[][]; errors: string[]; stop: boolean; ledger: import('../src/client/connect.ts').BrowserDatabase };
+type LoadState = { acked: number[][]; errors: string[]; stop: boolean; ledger: import('../src/client/connect.ts').BrowserDatabase; killedAt: string | undefined };
 
 /**
  * Connects the page to the ledger database `name` (a dedicated worker of its own, which forwards
@@ -127,7 +129,9 @@ function connectLedger(page: Page, name: string, code: string | undefined): Prom
     async ({ name, code }) => {
       const g = globalThis as unknown as { lightcone: Handle; load?: LoadState };
       const db = await g.lightcone.connect({ name, transport: 'dedicated', ...(code !== undefined ? { module: { code } } : {}) });
-      g.load = { acked: [], errors: [], stop: false, ledger: db };
+      const state: LoadState = { acked: [], errors: [], stop: false, ledger: db, killedAt: undefined };
+      new BroadcastChannel('lightcone-test-kill').onmessage = (e: MessageEvent<string>) => (state.killedAt = e.data);
+      g.load = state;
     },
     { name, code },
   );
@@ -197,8 +201,9 @@ for (const point of POINTS) {
     await running;
     const out = await page.evaluate(() => {
       const s = (globalThis as unknown as { load: LoadState }).load;
-      return { acked: s.acked, errors: s.errors };
+      return { acked: s.acked, errors: s.errors, killedAt: s.killedAt };
     });
+    expect(out.killedAt, 'the worker that closed is the one killed at this step').toBe(`${point.kind}:${point.step} #${point.nth}`);
     for (const e of out.errors) expect(e, 'a call failed with an unnamed error').toMatch(/^(ClosedError|StorageError|InternalError) [A-Z_]+: /);
     figures.add('calls in flight that rejected with a named error', out.errors.length);
     figures.add('kill points tried');
