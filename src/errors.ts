@@ -2,14 +2,17 @@
 // message that says what happened and what to do. They keep their class across the worker
 // boundary and the wire by `name` (see `errorFromJSON`).
 
-/** Base class of every error Lightcone raises on its own account. */
-export class LightconeError extends Error {
+/**
+ * Base class of every error Lightcone raises on its own account. Each subclass has its own union
+ * of codes (below): a new code is added there, where a reader finds every code a class can carry.
+ */
+export class LightconeError<C extends string = string> extends Error {
   /** Stable machine-readable code, e.g. `UNKNOWN_REDUCER`. */
-  readonly code: string;
+  readonly code: C;
   /** Structured details (names, values) for programs; the message is for people. */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: string, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(code: C, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.details = details;
@@ -25,7 +28,7 @@ export class LightconeError extends Error {
 }
 
 /** A reducer or procedure rejected the call on purpose (`throw new SenderError(...)` in the module). */
-export class SenderError extends LightconeError {
+export class SenderError extends LightconeError<'SENDER_ERROR'> {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('SENDER_ERROR', message, details);
   }
@@ -39,8 +42,8 @@ export class SenderError extends LightconeError {
  * and logged. `code` is 'INTERNAL_ERROR', or names the limit the call exceeded ('TIME_LIMIT',
  * 'HEAP_LIMIT').
  */
-export class InternalError extends LightconeError {
-  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown; code?: string }) {
+export class InternalError extends LightconeError<InternalErrorCode> {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown; code?: InternalErrorCode }) {
     super(options?.code ?? 'INTERNAL_ERROR', message, details, options);
   }
   override get name(): string {
@@ -49,35 +52,35 @@ export class InternalError extends LightconeError {
 }
 
 /** The caller asked for something that does not exist or does not fit: unknown database, reducer, table, bad arguments. */
-export class UsageError extends LightconeError {
+export class UsageError extends LightconeError<UsageErrorCode> {
   override get name(): string {
     return 'UsageError';
   }
 }
 
 /** A module could not be bundled, loaded or described, or a publish would make a change SpacetimeDB refuses. */
-export class ModuleError extends LightconeError {
+export class ModuleError extends LightconeError<ModuleErrorCode> {
   override get name(): string {
     return 'ModuleError';
   }
 }
 
 /** SQL that does not parse, names something unknown, or uses a construct SpacetimeDB's dialect lacks. */
-export class SqlError extends LightconeError {
+export class SqlError extends LightconeError<SqlErrorCode> {
   override get name(): string {
     return 'SqlError';
   }
 }
 
 /** Storage could not be read or made durable (disk full, quota, corrupt files, database in use). */
-export class StorageError extends LightconeError {
+export class StorageError extends LightconeError<StorageErrorCode> {
   override get name(): string {
     return 'StorageError';
   }
 }
 
 /** The database (or the worker behind it) was closed while the call was pending. */
-export class ClosedError extends LightconeError {
+export class ClosedError extends LightconeError<'CLOSED'> {
   constructor(message = 'the database is closed: open it again to continue', details: Record<string, unknown> = {}) {
     super('CLOSED', message, details);
   }
@@ -94,7 +97,8 @@ export interface SerializedError {
   details: Record<string, unknown>;
 }
 
-const classes: Record<string, new (code: string, message: string, details: Record<string, unknown>) => LightconeError> = {
+// Codes arrive from another thread or process as strings: each class takes them as they come.
+const classes: Record<string, new (code: never, message: string, details: Record<string, unknown>) => LightconeError> = {
   LightconeError,
   UsageError,
   ModuleError,
@@ -108,12 +112,118 @@ export function errorFromJSON(e: SerializedError): LightconeError {
     case 'SenderError':
       return new SenderError(e.message, e.details);
     case 'InternalError':
-      return new InternalError(e.message, e.details, { code: e.code });
+      return new InternalError(e.message, e.details, { code: e.code as InternalErrorCode });
     case 'ClosedError':
       return new ClosedError(e.message, e.details);
     default: {
       const Cls = classes[e.name] ?? LightconeError;
-      return new Cls(e.code, e.message, e.details);
+      return new Cls(e.code as never, e.message, e.details);
     }
   }
 }
+
+// ---- codes ------------------------------------------------------------------------------------
+
+/** InternalError: the module failed, or the call exceeded a limit, or the engine behind it died. */
+export type InternalErrorCode = 'INTERNAL_ERROR' | 'TIME_LIMIT' | 'HEAP_LIMIT' | 'ENGINE_FAILED' | 'ENGINE_MISSING' | 'CRASHED';
+
+/** UsageError: what the caller asked for does not exist or does not fit. */
+export type UsageErrorCode =
+  // names and arguments
+  | 'BAD_ARGUMENT'
+  | 'BAD_ARGUMENT_COUNT'
+  | 'BAD_IDENTITY'
+  | 'BAD_IMAGE'
+  | 'BAD_MODULE'
+  | 'BAD_NAME'
+  | 'UNKNOWN_DATABASE'
+  | 'UNKNOWN_REDUCER'
+  | 'LIFECYCLE_REDUCER'
+  | 'UNKNOWN_FORMAT'
+  // the CLI
+  | 'BAD_OPTION'
+  | 'BAD_OUT_DIR'
+  | 'BAD_USAGE'
+  | 'UNSUPPORTED_LANGUAGE'
+  | 'UNSUPPORTED_OPTION'
+  // lifecycles called out of order
+  | 'ALREADY_OPEN'
+  | 'NOT_OPEN'
+  | 'NO_TX'
+  | 'TX_OPEN'
+  | 'BAD_SNAPSHOT_LSN'
+  | 'STALE_SNAPSHOT'
+  // the browser runtime and the wire
+  | 'INVALID_TOKEN'
+  | 'MALFORMED_MESSAGE'
+  | 'NO_PROTOCOL'
+  | 'NO_SHARED_WORKER'
+  | 'NO_TEST_HOOKS'
+  | 'PROTOCOL_MISMATCH'
+  | 'UNKNOWN_METHOD';
+
+/** ModuleError: bundling, loading, describing or publishing a module. */
+export type ModuleErrorCode =
+  | 'BAD_MODULE_DEF'
+  | 'BUNDLE_FAILED'
+  | 'INIT_FAILED'
+  | 'INVALID_RLS_RULE'
+  | 'MIGRATION_FAILED'
+  | 'MIGRATION_REFUSED'
+  | 'MODULE_INVALID'
+  | 'MODULE_LOAD_FAILED'
+  | 'MODULE_MISSING'
+  | 'MODULE_NOT_FOUND'
+  | 'NOT_A_MODULE'
+  | 'NO_DATABASE'
+  | 'SPACETIMEDB_VERSION_MISMATCH'
+  | 'UNKNOWN_FORMAT'
+  | 'UNSUPPORTED_MODULE'
+  | 'UNSUPPORTED_TYPE';
+
+/** SqlError: parsing, binding or running SQL. */
+export type SqlErrorCode =
+  | 'PARSE_ERROR'
+  | 'UNSUPPORTED'
+  | 'UNKNOWN_TABLE'
+  | 'UNKNOWN_COLUMN'
+  | 'UNKNOWN_VIEW'
+  | 'DUPLICATE_ALIAS'
+  | 'DUPLICATE_NAME'
+  | 'PERMISSION_DENIED'
+  | 'TYPE_MISMATCH'
+  | 'NOT_COMPARABLE'
+  | 'UNINDEXED_JOIN'
+  | 'EVENT_TABLE_LOOKUP'
+  | 'INVALID_RLS_RULE'
+  | 'BAD_LIMIT'
+  | 'BAD_INSERT'
+  | 'MISSING_COLUMNS'
+  | 'CONSTRAINT'
+  | 'VIEW_FAILED'
+  | 'VIEW_DUPLICATE_KEY'
+  | 'SQL_TOO_COMPLEX'
+  | 'SQL_FAILED';
+
+/** StorageError: reading or making data durable. */
+export type StorageErrorCode =
+  // opening
+  | 'OPEN_FAILED'
+  | 'READ_FAILED'
+  | 'LOCK_FAILED'
+  | 'DATABASE_IN_USE'
+  | 'UNKNOWN_FORMAT'
+  | 'UNSUPPORTED'
+  | 'CORRUPT_LOG'
+  | 'CORRUPT_SNAPSHOT'
+  | 'CORRUPT_META'
+  // writing
+  | 'WRITE_FAILED'
+  | 'DISK_FULL'
+  | 'QUOTA_EXCEEDED'
+  | 'RECORD_TOO_LARGE'
+  | 'LSN_OVERFLOW'
+  | 'DESTROY_FAILED'
+  // after a write that failed
+  | 'NOT_DURABLE'
+  | 'RELOADING';

@@ -24,7 +24,7 @@ const api = {
       case 'type':
         throw new TypeError('plain');
       default:
-        throw new UsageError('X', 'usage', { fn: () => 1 });
+        throw new UsageError('BAD_ARGUMENT', 'usage', { fn: () => 1 });
     }
   },
   echo: (v: unknown) => v,

@@ -9,7 +9,7 @@
 // frame followed only by frames of its own batch is a torn tail, while a bad frame followed by a
 // frame of a later batch (written after this one was fsynced) is corruption.
 
-import { StorageError } from '../errors.ts';
+import { StorageError, type StorageErrorCode } from '../errors.ts';
 import { crc32 } from './crc32.ts';
 import type { LogRecord } from './durability.ts';
 
@@ -280,7 +280,7 @@ function corruptLog(file: string, offset: number, what: string): StorageError {
   );
 }
 
-function corruptFile(code: string, file: string, what: string): StorageError {
+function corruptFile(code: StorageErrorCode, file: string, what: string): StorageError {
   return new StorageError(code, `${file} ${what}: the file is damaged; restore the directory from a backup`, { file });
 }
 

@@ -12,7 +12,7 @@
 //   *.tmp                       unfinished atomic writes, removed on open
 
 import { dirname, join, resolve } from 'node:path';
-import { ClosedError, StorageError } from '../errors.ts';
+import { ClosedError, StorageError, type StorageErrorCode } from '../errors.ts';
 import type { Durability, LogRecord, Recovered, Snapshot } from './durability.ts';
 import {
   MAX_PAYLOAD_BYTES,
@@ -533,7 +533,7 @@ function plain(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function writeCode(error: unknown): string {
+function writeCode(error: unknown): StorageErrorCode {
   return isCode(error, 'ENOSPC', 'EDQUOT') ? 'DISK_FULL' : 'WRITE_FAILED';
 }
 
@@ -543,7 +543,7 @@ function writeAdvice(error: unknown): string {
     : 'check the disk and permissions; later appends retry';
 }
 
-function fileError(code: string, context: string, error: unknown, advice?: string): StorageError {
+function fileError(code: StorageErrorCode, context: string, error: unknown, advice?: string): StorageError {
   if (error instanceof StorageError) return error;
   const text = error instanceof Error ? error.message : String(error);
   return new StorageError(code, `${context}: ${text}${advice ? `: ${advice}` : ''}`, { errno: errorCode(error) }, { cause: error });

@@ -5,7 +5,7 @@
 // Node is harmless (Node tests install fake-indexeddb's globals).
 
 import { deleteDB, openDB, unwrap, type IDBPDatabase, type IDBPTransaction } from 'idb';
-import { ClosedError, StorageError } from '../errors.ts';
+import { ClosedError, StorageError, type StorageErrorCode } from '../errors.ts';
 import type { Durability, LogRecord, Recovered, Snapshot } from './durability.ts';
 import { createDurability, type DurabilityBackend } from './group-commit.ts';
 
@@ -354,12 +354,12 @@ class IndexedDbBackend implements DurabilityBackend {
     return this.#error('WRITE_FAILED', context, error, 'later writes retry');
   }
 
-  #error(code: string, context: string, error: unknown, advice?: string): StorageError {
+  #error(code: StorageErrorCode, context: string, error: unknown, advice?: string): StorageError {
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return new StorageError(code, `${context} in ${this.label}: ${text}${advice ? `: ${advice}` : ''}`, { database: this.#dbName, cause: domName(error) }, { cause: error });
   }
 
-  #corrupt(code: string, what: string): StorageError {
+  #corrupt(code: StorageErrorCode, what: string): StorageError {
     return new StorageError(code, `${this.label} is corrupt: ${what}. Export what you can and delete it`, { database: this.#dbName });
   }
 }
