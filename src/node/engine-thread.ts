@@ -58,6 +58,8 @@ export interface EngineThreadOptions {
   callTimeoutMs: number;
   /** The engine thread's heap limit (V8 old generation), in MiB. */
   maxHeapMb: number;
+  /** The limit is the process's `--max-old-space-size`, which Node applies to every thread. */
+  heapFromFlag: boolean;
   /** Makes the storage backend; called again (after the previous one closed) for each new thread. */
   backend: () => DurabilityBackend;
 }
@@ -578,8 +580,10 @@ class EngineThread {
       head = `${what ?? 'module code'} ran for more than ${callTimeoutMs} ms, the time limit of ${db} (callTimeoutMs), and was stopped`;
       raise = 'if it is not an endless loop, raise the limit: openDatabase({ callTimeoutMs }) or `lightcone --call-timeout <ms>`';
     } else if (limit.code === 'HEAP_LIMIT') {
-      head = `${what ?? 'the engine'} ran out of memory: ${db} may use at most ${maxHeapMb} MiB of heap (maxHeapMb), and its engine was stopped`;
-      raise = 'if it does not allocate without end, raise the limit: openDatabase({ maxHeapMb }) or `lightcone --max-heap <MiB>`';
+      head = `${what ?? 'the engine'} ran out of memory: ${db} may use at most ${maxHeapMb} MiB of heap (${this.#opts.heapFromFlag ? '--max-old-space-size' : 'maxHeapMb'}), and its engine was stopped`;
+      raise = this.#opts.heapFromFlag
+        ? "if it does not allocate without end, raise the process's --max-old-space-size (it sets every thread's heap and wins over maxHeapMb)"
+        : 'if it does not allocate without end, raise the limit: openDatabase({ maxHeapMb }) or `lightcone --max-heap <MiB>`';
     } else {
       head = `the engine thread of ${db} stopped unexpectedly (${limit.cause ?? 'no reason given'})${what ? ` while running ${what}` : ''}`;
       raise = 'this is a bug in Lightcone: please report it';

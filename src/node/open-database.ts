@@ -40,7 +40,8 @@ export interface OpenDatabaseOptions {
   /**
    * The engine's heap limit in MiB (default: what V8 gives this process's main thread). A call that
    * exhausts it rejects with InternalError `HEAP_LIMIT`; its transaction is rolled back and the
-   * database goes on.
+   * database goes on. A process started with `--max-old-space-size` has that limit in every
+   * thread instead (Node lets the flag win).
    */
   maxHeapMb?: number;
 }
@@ -75,7 +76,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<NodeDatab
     throw new UsageError('BAD_NAME', `database name ${JSON.stringify(opts.name)} is not valid: use letters, digits, - and _ (at most 64)`, { name: opts.name });
   }
   const callTimeoutMs = limitOption(opts.callTimeoutMs, 'callTimeoutMs', 'ms', DEFAULT_CALL_TIMEOUT_MS);
-  const maxHeapMb = limitOption(opts.maxHeapMb, 'maxHeapMb', 'MiB', undefined) ?? defaultMaxHeapMb();
+  const requestedHeapMb = limitOption(opts.maxHeapMb, 'maxHeapMb', 'MiB', undefined);
+  const heapFlag = heapFlagMb();
+  const maxHeapMb = heapFlag ?? requestedHeapMb ?? defaultMaxHeapMb();
   const code = opts.code ?? (opts.module !== undefined ? (await bundleModule(opts.module)).code : undefined);
   const owner = opts.owner !== undefined ? toIdentity(opts.owner, 'owner') : opts.dataDir !== undefined ? dataDirOwner(opts.dataDir) : randomIdentity();
   let backend: () => DurabilityBackend;
@@ -94,7 +97,18 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<NodeDatab
     const store = new MemoryStore();
     backend = () => memoryBackend(store);
   }
-  return openEngineThread({ name: opts.name, code, owner, snapshotEvery: opts.snapshotEvery, callTimeoutMs, maxHeapMb, backend });
+  return openEngineThread({ name: opts.name, code, owner, snapshotEvery: opts.snapshotEvery, callTimeoutMs, maxHeapMb, heapFromFlag: heapFlag !== undefined, backend });
+}
+
+/** `--max-old-space-size` given to this process (on its command line or in NODE_OPTIONS), in MiB. */
+function heapFlagMb(): number | undefined {
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  let mb: number | undefined;
+  args.forEach((a, i) => {
+    const m = /^--max[-_]old[-_]space[-_]size(?:=(\d+))?$/.exec(a);
+    if (m) mb = Number(m[1] ?? args[i + 1]) || mb;
+  });
+  return mb;
 }
 
 /** Checks a limit option: a positive whole number, or absent (then `fallback`). */
