@@ -9,8 +9,10 @@
 import { ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp, Uuid } from 'spacetimedb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LightconeError, UsageError } from '../../src/errors.ts';
+import { join } from 'node:path';
 import { openDatabase, type NodeDatabase } from '../../src/node/open-database.ts';
-import { ALL_TYPES } from '../helpers/paths.ts';
+import { lightcone } from '../helpers/cli.ts';
+import { ALL_TYPES, ROOT, removeTempDirs, tempDir } from '../helpers/paths.ts';
 import { prng } from '../helpers/prng.ts';
 import { Figures, size, suiteSeed } from './figures.ts';
 
@@ -18,7 +20,10 @@ const seed = suiteSeed(20_250_904);
 const CALLS = size(1_000, 5_000);
 const figures = new Figures('arg-fuzz', seed);
 
-afterAll(() => figures.report());
+afterAll(() => {
+  figures.report();
+  removeTempDirs();
+});
 
 // ── types and the values they make of an input ───────────────────────────────────────────────
 
@@ -567,6 +572,61 @@ describe('argument fuzzing over every type', () => {
     }
     expect(failures).toEqual([]);
   });
+});
+
+describe('arguments and values through the CLI', () => {
+  const FIXTURES = join(ROOT, 'test', 'fixtures');
+
+  it(`seeded JSON arguments (marker-shaped strings, integers beyond 2^53) are stored exactly (seed ${seed})`, async () => {
+    const g = new Gen(prng(seed ^ 0xc11));
+    const dataDir = tempDir('lightcone-argfuzz-cli-');
+    const env = { LIGHTCONE_DATA_DIR: dataDir };
+    expect((await lightcone(['publish', '--module-path', join(FIXTURES, 'typed-args.ts'), 'typed'], { env })).code).toBe(0);
+    const notes = ['\u0000big:12345678901234567890', 'x:12345678901234567}', '{"big":18446744073709551615}', '"quoted" \\ back', '\uD83D\uDE00 ✓', '', '-0', '1e400'];
+    const sent: { small: number; big: bigint; who: bigint; note: string }[] = [];
+    for (let i = 0; i < size(3, 12); i++) {
+      const row = {
+        small: g.int(256),
+        big: g.big(0n, (1n << 64n) - 1n),
+        who: g.big(0n, (1n << 256n) - 1n),
+        note: g.rand() < 0.7 ? g.pick(notes) + String.fromCodePoint(32 + g.int(0x2000)) : 'x'.repeat(g.int(5000)),
+      };
+      sent.push(row);
+      figures.add('CLI calls');
+      // One JSON value per parameter, as a user types them: the u64 as a bare JSON number.
+      const args = [String(row.small), String(row.big), JSON.stringify(row.who.toString(16).padStart(64, '0')), JSON.stringify(row.note)];
+      const r = await lightcone(['call', 'typed', 'record', ...args], { env });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    const db = await openDatabase({ dataDir, name: 'typed' });
+    try {
+      const rows = await db.sql('SELECT * FROM entry');
+      const got = rows.map((r) => ({ small: r.small as number, big: r.big as bigint, who: (r.who as Identity).__identity__, note: r.note as string }));
+      expect(got).toEqual(sent);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
+
+  it('lightcone sql prints timestamps and schedules at the ends of i64 (beyond JS Date)', async () => {
+    const dataDir = tempDir('lightcone-argfuzz-cli-');
+    const env = { LIGHTCONE_DATA_DIR: dataDir };
+    expect((await lightcone(['publish', '--module-path', join(FIXTURES, 'edge-values.ts'), 'edge'], { env })).code).toBe(0);
+    for (const args of [
+      [`${I64[1]}`, `${I64[1]}`, `{"Time": ${I64[1]}}`],
+      [`${I64[0]}`, `${I64[0]}`, `{"Interval": ${I64[1]}}`],
+    ]) {
+      const r = await lightcone(['call', 'edge', 'stamp', ...args], { env });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    for (const extra of [[], ['--json']]) {
+      figures.add('CLI calls');
+      const r = await lightcone(['sql', 'edge', 'SELECT * FROM moment', ...extra], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/9223372036854775807|\+?294247-01-10/);
+    }
+  }, 120_000);
 });
 
 function show(v: unknown): string {
