@@ -11,9 +11,9 @@ import { LightconeError } from '../../src/errors.ts';
 import { bundleModule } from '../../src/host/bundle.ts';
 import { openDatabase, type NodeDatabase } from '../../src/node/open-database.ts';
 import { lightcone } from '../helpers/cli.ts';
-import { ROOT, removeTempDirs, tempDir } from '../helpers/paths.ts';
+import { BANK_DIR, ROOT, removeTempDirs, tempDir } from '../helpers/paths.ts';
 import { prng } from '../helpers/prng.ts';
-import { Figures, size, suiteSeed } from './figures.ts';
+import { Figures, LONG, size, suiteSeed } from './figures.ts';
 
 const MODULE = join(ROOT, 'test', 'reliability', 'fixtures', 'fuzz-schema.ts');
 const OTHER = `c200${'ab'.repeat(30)}`;
@@ -526,6 +526,22 @@ describe('SQL fuzzing', () => {
       if (r.code !== 0) expect(r.stderr.trim().length, short(q)).toBeGreaterThan(0);
     }
   }, 120_000);
+
+  // Long only (registered under `npm run test:crash`): 130,000 rows through the table printer.
+  if (LONG) {
+    it('lightcone sql prints a 130,000-row result as a table and as JSON', async () => {
+      const dataDir = tempDir('lightcone-sqlfuzz-rows-');
+      const bank = await openDatabase({ dataDir, name: 'bank', module: BANK_DIR });
+      await bank.call('seed', [130_000]);
+      await bank.close();
+      for (const extra of [[], ['--json']]) {
+        figures.add('CLI queries');
+        const r = await lightcone(['sql', 'bank', 'SELECT * FROM account', '--data-dir', dataDir, ...extra]);
+        expect(r.code, r.stderr.slice(0, 500)).toBe(0);
+        expect(r.stdout.split('\n').length).toBeGreaterThan(130_000);
+      }
+    }, 300_000);
+  }
 });
 
 function isSubMultiset(small: string[], big: string[]): boolean {
