@@ -18,6 +18,10 @@ const VALUE_OPTIONS: Record<string, string> = {
   n: 'num-lines',
   'call-timeout': 'call-timeout',
   'max-heap': 'max-heap',
+  'out-dir': 'out-dir',
+  o: 'out-dir',
+  lang: 'lang',
+  l: 'lang',
 };
 const FLAGS: Record<string, string> = {
   'delete-data': 'delete-data',
@@ -27,6 +31,7 @@ const FLAGS: Record<string, string> = {
   h: 'help',
   yes: 'yes',
   y: 'yes',
+  'include-private': 'include-private',
 };
 
 /** Parses argv (without node and the script). Throws UsageError BAD_USAGE on unknown options or missing values. */

@@ -1,6 +1,10 @@
-// The `lightcone` command line: mirrors `spacetime` (publish, call, sql, logs, describe) over an
-// embedded data directory. Each invocation opens the database, does one thing, and closes it, so
-// data lives in the directory between calls. Failures exit non-zero with the message on stderr.
+// The `lightcone` command line: mirrors `spacetime` (publish, call, sql, logs, describe, generate)
+// over an embedded data directory. Each invocation opens the database, does one thing, and closes
+// it, so data lives in the directory between calls. Failures exit non-zero with the message on
+// stderr.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateBindings } from '../generate/generate.ts';
 import { deleteDatabase, listDatabases, openDatabase, type OpenDatabaseOptions } from '../node/open-database.ts';
 import { LightconeError, UsageError } from '../errors.ts';
 import { formatSqlResult, stringifyJson, toJsonValue } from '../sql/format.ts';
@@ -17,6 +21,9 @@ Usage:
   lightcone describe <database> [--json]
   lightcone list [--json]
   lightcone delete <database>
+  lightcone generate --lang typescript --out-dir <dir> [--module-path <file|dir>] [--include-private]
+      client bindings for the official SDK, as \`spacetime generate\` writes them (module default:
+      ./spacetimedb if it exists, else the current folder)
 
 Options (before or after the arguments):
   --data-dir <dir>     data directory (default: $LIGHTCONE_DATA_DIR or .lightcone)
@@ -133,6 +140,16 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         } finally {
           await db.close();
         }
+        return 0;
+      }
+      case 'generate': {
+        const outDir = need(args.options['out-dir'], 'generate needs --out-dir <dir>: the folder for the bindings, e.g. --out-dir src/module_bindings');
+        const modulePath = args.options['module-path'] ?? (existsSync('spacetimedb') ? 'spacetimedb' : '.');
+        const r = await generateBindings({ modulePath, outDir, ...(args.options.lang !== undefined ? { lang: args.options.lang } : {}), includePrivate: Boolean(args.flags['include-private']) });
+        if (r.privateTables.length > 0) out(`Skipped private tables: ${r.privateTables.join(', ')} (--include-private includes them)\n`);
+        for (const f of r.written) out(`Wrote ${join(r.outDir, f)}\n`);
+        for (const f of r.deleted) out(`Deleted ${join(r.outDir, f)} (no longer generated)\n`);
+        out(`Generated TypeScript bindings for ${r.entry} in ${r.outDir}: ${r.files.length} files, ${r.written.length} changed\n`);
         return 0;
       }
       default:

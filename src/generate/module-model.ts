@@ -190,7 +190,9 @@ export function codegenModule(def: RawModuleDefV10Like): CodegenModule {
     return { name: canonical('Function', v.sourceName), accessor: v.sourceName, rowRef: ret.ref, columns, primaryKey, indexes: [], constraints: [], isPublic: v.isPublic, isEvent: false };
   });
 
-  const lifecycles = new Map(section<{ lifecycleSpec: { tag: Reducer['lifecycle'] & string }; functionName: string }[]>('LifeCycleReducers', []).map((l) => [canonical('Function', l.functionName), l.lifecycleSpec.tag]));
+  const lifecycles = new Map(
+    section<{ lifecycleSpec: { tag: Reducer['lifecycle'] & string }; functionName: string }[]>('LifeCycleReducers', []).map((l) => [canonical('Function', l.functionName), l.lifecycleSpec.tag]),
+  );
   // Scheduled functions and lifecycle reducers are private: only the database calls them.
   const scheduled = new Set(section<{ functionName: string }[]>('Schedules', []).map((s) => canonical('Function', s.functionName)));
   const params = (f: RawFunction, what: string) => f.params.elements.map((e, i): Field => ({ name: e.name ?? `arg_${i}`, type: uses.use(e.algebraicType, `parameter ${e.name ?? i} of ${what}`) }));
@@ -272,7 +274,13 @@ function isResult(ty: AlgebraicType & { tag: 'Sum' }): boolean {
 
 function isScheduleAt(ty: AlgebraicType & { tag: 'Sum' }): boolean {
   const [interval, time] = ty.value.variants;
-  return ty.value.variants.length === 2 && interval!.name === 'Interval' && specialProduct(interval!.algebraicType) === 'timeDuration' && time!.name === 'Time' && specialProduct(time!.algebraicType) === 'timestamp';
+  return (
+    ty.value.variants.length === 2 &&
+    interval!.name === 'Interval' &&
+    specialProduct(interval!.algebraicType) === 'timeDuration' &&
+    time!.name === 'Time' &&
+    specialProduct(time!.algebraicType) === 'timestamp'
+  );
 }
 
 const PRIMITIVES = new Set<string>(['Bool', 'I8', 'U8', 'I16', 'U16', 'I32', 'U32', 'I64', 'U64', 'I128', 'U128', 'I256', 'U256', 'F32', 'F64']);

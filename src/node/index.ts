@@ -15,4 +15,5 @@ export type {
   TableUpdate,
 } from '../engine/database.ts';
 export { bundleModule, type ModuleBundle } from '../host/bundle.ts';
+export { generateBindings, type GenerateBindingsOptions, type GenerateBindingsResult } from '../generate/generate.ts';
 export { LightconeError, SenderError, InternalError, UsageError, ModuleError, SqlError, StorageError, ClosedError } from '../errors.ts';
