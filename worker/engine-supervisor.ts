@@ -34,6 +34,11 @@ import { deserializeError, serializeError, toSerialized } from '../src/client/wi
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 /** Failed engine starts in a row after which the waiting requests reject. */
 const START_ATTEMPTS = 3;
+/**
+ * How long a new engine waits for the one it replaces to be gone (its database locks go with
+ * it), before starting anyway: a terminated worker takes a moment to let go.
+ */
+const END_WAIT_MS = 10_000;
 
 /** A running engine worker as its supervisor holds it. */
 export interface EngineLink {
@@ -137,6 +142,8 @@ export class EngineSupervisor implements WorkerApi {
   #gen: Generation | undefined;
   #starting = false;
   #startFailures = 0;
+  /** Resolves once the last engine that was stopped has let go of its databases. */
+  #ended: Promise<void> = Promise.resolve();
   /** Set after an engine ended: the next one gets the subscriptions and test hooks again. */
   #restore = false;
   /** Requests waiting for an engine (or their turn, while one at a time). */
@@ -349,7 +356,7 @@ export class EngineSupervisor implements WorkerApi {
   #start(): void {
     if (this.#starting) return;
     this.#starting = true;
-    void this.#opts.spawn().then(
+    void this.#ended.then(() => this.#opts.spawn()).then(
       (link) => {
         this.#starting = false;
         this.#startFailures = 0;
@@ -430,6 +437,7 @@ export class EngineSupervisor implements WorkerApi {
   #fail(gen: Generation, why: 'stall' | 'death'): void {
     if (gen.ended) return;
     gen.end();
+    this.#ended = withTimeout(gen.link.gone, END_WAIT_MS).catch(() => {});
     if (this.#gen === gen) this.#gen = undefined;
     this.#restore = true;
     const caught = [...this.#inflight].filter((u) => u.on === gen).sort((a, b) => a.seq - b.seq);
@@ -524,7 +532,7 @@ function subKey(clientId: string, subscriptionId: string): string {
 
 function timeLimit(u: Unit): InternalError {
   return new InternalError(
-    `${u.what} kept the engine busy for more than ${u.budgetMs} ms, so the engine was stopped: the call's transaction rolled back and the database was reloaded from storage (committed data is intact). Make it do less per call, or raise the budget with connect({ limits: { callTimeoutMs } })`,
+    `${u.what} kept the engine busy for more than ${u.budgetMs} ms, so the engine was stopped: what it had done rolled back and the database was reloaded from storage (committed data is intact). Make it do less per call, or raise the budget with connect({ limits: { callTimeoutMs } })`,
     { ...u.details, limitMs: u.budgetMs },
     { code: 'TIME_LIMIT' },
   );
