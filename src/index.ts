@@ -5,6 +5,7 @@ export {
   type BrowserDatabase,
   type ConnectOptions,
   type LightconeModule,
+  type Limits,
   type PublishResult,
   type StorageInfo,
   type TestHooks,
