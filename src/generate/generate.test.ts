@@ -10,6 +10,7 @@ import { ModuleError, UsageError } from '../errors.ts';
 import { ROOT, tempProject } from './fixtures/temp-project.ts';
 import { generateBindings } from './generate.ts';
 import { codegenModule } from './module-model.ts';
+import { generateTypeScript } from './typescript.ts';
 
 const CHAT = join(ROOT, 'examples/chat');
 const BANK = join(ROOT, 'examples/bank');
@@ -88,6 +89,20 @@ describe('generate: layout and names', () => {
 });
 
 describe('generate: the bindings type-check', () => {
+  it('imports the builder wherever a file uses it, also for a table without columns', () => {
+    const def = {
+      sections: [
+        { tag: 'Typespace', value: { types: [{ tag: 'Product', value: { elements: [] } }] } },
+        { tag: 'Types', value: [{ sourceName: { scope: [], sourceName: 'Nothing' }, ty: 0, customOrdering: true }] },
+        { tag: 'Tables', value: [{ sourceName: 'nothing', productTypeRef: 0, primaryKey: [], indexes: [], constraints: [], tableAccess: { tag: 'Public' }, isEvent: false }] },
+      ],
+    };
+    const files = generateTypeScript(codegenModule(def), { includePrivate: false, version: '2.10.1' });
+    const row = files.find((f) => f.path === 'nothing_table.ts')!;
+    expect(row.text).toContain('export default __t.row({});');
+    for (const f of files) if (f.text.includes('__t.')) expect(f.text, f.path).toMatch(/import \{[^}]*\bt as __t\b/);
+  });
+
   it('client code written against spacetime generate bindings compiles under tsc --strict (chat, bank, all-types, views, procedures)', async () => {
     for (const [path, folder] of [
       [CHAT, 'tc/chat'],

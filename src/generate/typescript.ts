@@ -138,7 +138,7 @@ class Generator {
     const out = this.#header(false);
     const refs = new Set<number>();
     for (const c of t.columns) refsOf(c.type, refs);
-    this.#builderImports(out, t.columns.length > 0, false, false);
+    this.#builderImports(out, true, false, false);
     this.#typeImports(out, refs, './types');
     out.line();
     out.block('export default __t.row({', '});', () => {
