@@ -186,6 +186,7 @@ export class EngineSupervisor implements WorkerApi {
     return unit.promise;
   }
   async callMany(name: string, calls: WireCall[]): Promise<WireSettled[]> {
+    if (calls.length === 0) return [];
     const units = calls.map((c) => this.#callUnit(name, c));
     this.#submit(units);
     return Promise.all(
