@@ -161,7 +161,9 @@ function sequenceDef(s: RawTable['sequences'][number], ty: Ty | undefined): Sequ
  * `http_server`. The package's own `toSnakeCase` does not split digits, so it is not used here.
  */
 export function snakeCase(name: string): string {
-  return caseWords(name).map((w) => w.toLowerCase()).join('_');
+  return caseWords(name)
+    .map((w) => w.toLowerCase())
+    .join('_');
 }
 
 /**
