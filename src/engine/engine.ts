@@ -1,35 +1,41 @@
 // A Lightcone database: the host over a datastore, made durable by a Durability backend. It
-// publishes or recovers (snapshot + log replay), runs calls one at a time with confirmed writes
-// (a call resolves after its transaction is durable), snapshots as the log grows, and keeps the
-// bounded module log. Platform-neutral: Node and the worker wrap it with their own storage.
+// publishes or recovers (snapshot + log replay; publish.ts builds what publishing needs, this
+// orders the durable writes), runs calls one at a time with confirmed writes (a call resolves
+// after its transaction is durable), snapshots as the log grows, and keeps the bounded module log.
+// Platform-neutral: Node and the worker wrap it with their own storage.
 import { ConnectionId, Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
-import { bytesEqual } from '../datastore/bytes.ts';
 import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
-import { ClosedError, InternalError, ModuleError, SenderError, StorageError, UsageError, type SqlError } from '../errors.ts';
-import { Host, type CallContext, type LogEntry } from '../host/host.ts';
+import { ClosedError, InternalError, SenderError, StorageError, UsageError } from '../errors.ts';
+import type { CallContext, Host, LogEntry } from '../host/host.ts';
 import type { FunctionDef } from '../datastore/schema.ts';
 import { decodeValue, encodeArgs } from '../host/values.ts';
 import { decodeDelta, encodeDelta } from './delta-codec.ts';
 import { toIdentity } from '../host/identity.ts';
-import { validateRules } from '../sql/rls.ts';
-import { LogBuffer } from './log-buffer.ts';
+import type { LogBuffer } from './log-buffer.ts';
 import { CallLedger } from './call-ledger.ts';
-import { decodeImage, encodeImage } from './image.ts';
 import { Scheduler, systemClock, type Clock, type ScheduleEntry } from './scheduler.ts';
 import { SnapshotPolicy, type SnapshotStats } from './snapshot-policy.ts';
-import { applyMigration, planMigration } from './migrate.ts';
+import {
+  buildRepublished,
+  createDatabase,
+  descriptionFromImage,
+  exportDatabase,
+  importDatabase,
+  loadModuleLog,
+  planRepublish,
+  readDescription,
+  readSavedCalls,
+  recoverHost,
+  republishFailure,
+  META_CALLS_IN_IMAGE,
+  META_DB,
+  META_LOGS,
+  META_MODULE,
+  type NewDatabase,
+} from './publish.ts';
 import type { SyncHttp } from '../host/http-wire.ts';
 import { executeSql, type SqlOptions, type SqlResult } from '../sql/execute.ts';
-
-/** Persisted description of a database (meta key `database`). */
-interface DatabaseMeta {
-  format: 1;
-  name: string;
-  identity: string;
-  owner: string;
-  createdAt: number;
-}
 
 export interface EngineOptions {
   name: string;
@@ -73,16 +79,6 @@ export interface CallOptions {
 /** What `publish` did. */
 export type PublishResult = 'created' | 'unchanged' | 'updated';
 
-const META_DB = 'database';
-const META_MODULE = 'module.js';
-/** The module's code also lives inside the SQLite image, so a snapshot carries data and module together. */
-const META_MODULE_IN_IMAGE = 'module.js';
-const META_LOGS = 'logs';
-/** Where builds before the image carried the ids kept them (read once, never written). */
-const META_CALLS = 'calls';
-const META_CALLS_IN_IMAGE = 'calls';
-/** A copy of the `database` meta inside the image, so a damaged meta file can be rebuilt. */
-const META_DB_IN_IMAGE = 'database';
 /** Default of EngineOptions.snapshotEvery. */
 const SNAPSHOT_EVERY = 10_000;
 
@@ -203,26 +199,9 @@ export class Engine {
     const recovered = await d.open();
     const openedAt = Date.now();
     try {
-      const logs = new LogBuffer(1000);
-      // The module log and the call-id ledger are conveniences: damaged, they are rebuilt
-      // (empty) with a warning instead of keeping the intact data behind them from opening.
-      const savedLogs = await readOptionalMeta(d, META_LOGS, 'the saved module log', logs);
-      if (savedLogs) {
-        try {
-          logs.load(savedLogs);
-        } catch (e) {
-          logs.push({ ts: Date.now(), level: 'warn', message: `the saved module log could not be read and was reset (the data is intact): ${(e as Error).message}` });
-        }
-      }
-      let metaBytes: Uint8Array | undefined;
-      let metaDamaged: unknown;
-      try {
-        metaBytes = await d.getMeta(META_DB);
-      } catch (e) {
-        if (!isDamagedMeta(e) || !recovered.snapshot) throw e;
-        metaDamaged = e; // rebuilt from the copy inside the image below
-      }
-      if (!metaBytes && metaDamaged === undefined) {
+      const logs = await loadModuleLog(d);
+      const stored = await readDescription(d, recovered.snapshot !== undefined);
+      if (!stored) {
         if (opts.code === undefined) {
           throw new UsageError('UNKNOWN_DATABASE', `database ${opts.name} does not exist: publish it first with \`lightcone publish --module-path <module> ${opts.name}\``, {
             database: opts.name,
@@ -231,22 +210,15 @@ export class Engine {
         return await Engine.#create(opts, opts.code, logs);
       }
       const datastore = await openDatastore(recovered.snapshot?.image);
-      if (metaDamaged !== undefined) {
-        const copy = datastore.getMeta(META_DB_IN_IMAGE);
-        if (!copy) {
-          datastore.close();
-          throw metaDamaged;
-        }
-        metaBytes = copy;
-        await d.putMeta(META_DB, copy);
-        logs.push({ ts: Date.now(), level: 'warn', message: `the database description file was damaged and was rebuilt from the snapshot (the data is intact): ${(metaDamaged as Error).message}` });
+      let description: Uint8Array;
+      if ('damaged' in stored) {
+        description = descriptionFromImage(datastore, stored.damaged);
+        await d.putMeta(META_DB, description);
+        logs.push({ ts: Date.now(), level: 'warn', message: `the database description file was damaged and was rebuilt from the snapshot (the data is intact): ${(stored.damaged as Error).message}` });
+      } else {
+        description = stored.bytes;
       }
-      const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as DatabaseMeta;
-      if (meta.format !== 1) throw new ModuleError('UNKNOWN_FORMAT', `database ${opts.name} has metadata format ${String(meta.format)}, which this Lightcone does not read`);
-      const identity = new Identity(meta.identity);
-      const codeBytes = datastore.getMeta(META_MODULE_IN_IMAGE) ?? (await d.getMeta(META_MODULE));
-      if (!codeBytes) throw new ModuleError('MODULE_MISSING', `database ${opts.name} has no stored module: publish it again with --delete-data`);
-      const host = new Host({ datastore, code: new TextDecoder().decode(codeBytes), databaseIdentity: identity.__identity__, log: (e) => logs.push(e), http: opts.http });
+      const { host, identity } = await recoverHost({ name: opts.name, durability: d, datastore, description, log: (e) => logs.push(e), http: opts.http });
       const callIds: string[] = [];
       for (const rec of recovered.records) {
         const { delta, info } = decodeDelta(rec.payload);
@@ -259,7 +231,7 @@ export class Engine {
       const engine = new Engine(opts, host, identity, logs, recovered.nextLsn - 1n, snapshots);
       // Warnings of this open (a torn tail, a rebuilt file) are kept with the log on close.
       engine.#logsDirty = logs.entries().some((l) => l.level === 'warn' && l.ts >= openedAt);
-      engine.#calls.load(datastore.getMeta(META_CALLS_IN_IMAGE) ?? (await readOptionalMeta(d, META_CALLS, 'the saved call-id ledger', logs)));
+      engine.#calls.load(await readSavedCalls(datastore, d, logs));
       for (const id of callIds) engine.#calls.add(id, Promise.resolve());
       if (opts.code !== undefined) await engine.#republish(opts.code);
       await engine.#startSchedules();
@@ -271,31 +243,25 @@ export class Engine {
   }
 
   static async #create(opts: EngineOptions, code: string, logs: LogBuffer): Promise<Engine> {
-    const d = opts.durability;
-    const datastore = await openDatastore();
     const identity = randomIdentity();
-    const host = new Host({ datastore, code, databaseIdentity: identity.__identity__, log: (e) => logs.push(e), http: opts.http });
-    checkRules(host, opts.owner);
-    const init = host.schema.lifecycle.init ? host.reducer(host.schema.lifecycle.init) : undefined;
-    if (init) {
-      const out = host.callReducer(init, new Uint8Array(0), { sender: opts.owner.__identity__, connectionId: 0n, timestamp: (opts.clock ?? systemClock).nowMicros() });
-      if (out.status === 'failed') {
-        throw new ModuleError('INIT_FAILED', `init failed, so database ${opts.name} was not created: ${out.message}`, { database: opts.name });
-      }
-    }
-    // The creation (tables + init) becomes durable as one snapshot; metadata goes last so a crash in between leaves no database.
-    const meta: DatabaseMeta = { format: 1, name: opts.name, identity: identity.toHexString(), owner: opts.owner.toHexString(), createdAt: Date.now() };
-    const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
-    datastore.setMeta(META_MODULE_IN_IMAGE, new TextEncoder().encode(code));
-    datastore.setMeta(META_DB_IN_IMAGE, metaBytes);
-    await d.putMeta(META_MODULE, new TextEncoder().encode(code));
-    await d.writeSnapshot({ lsn: 0n, image: datastore.export() });
-    await d.putMeta(META_DB, metaBytes);
-    const engine = new Engine(opts, host, identity, logs, 0n, new SnapshotPolicy(opts.snapshotEvery ?? SNAPSHOT_EVERY));
+    const created = await createDatabase({ name: opts.name, code, identity, owner: opts.owner, clock: opts.clock ?? systemClock, log: (e) => logs.push(e), http: opts.http });
+    await Engine.#store(opts.durability, created);
+    const engine = new Engine(opts, created.host, identity, logs, 0n, new SnapshotPolicy(opts.snapshotEvery ?? SNAPSHOT_EVERY));
     engine.publishResult = 'created';
     engine.#logsDirty = true;
     await engine.#startSchedules();
     return engine;
+  }
+
+  /**
+   * Stores a new database (created or imported): the module, then the image as snapshot 0, and the
+   * description last, because open takes storage without a description for no database, so a
+   * crash in between leaves none rather than half of one.
+   */
+  static async #store(d: Durability, db: NewDatabase): Promise<void> {
+    await d.putMeta(META_MODULE, db.module);
+    await d.writeSnapshot({ lsn: 0n, image: db.image });
+    await d.putMeta(META_DB, db.description);
   }
 
   /**
@@ -304,44 +270,25 @@ export class Engine {
    * durable as one snapshot (image + module together), so a crash leaves it fully old or fully new.
    */
   async #republish(code: string): Promise<void> {
-    const old = this.#host;
-    const stored = old.datastore.getMeta(META_MODULE_IN_IMAGE) ?? (await this.#durability.getMeta(META_MODULE));
-    if (stored && new TextDecoder().decode(stored) === code) return;
-    const probeStore = await openDatastore();
-    const probe = new Host({ datastore: probeStore, code, databaseIdentity: this.#identity.__identity__, log: () => {} });
-    probeStore.close();
-    const sameSchema = bytesEqual(probe.describe, old.describe);
-    const plan = sameSchema ? { refused: [], changes: ['update reducers'] } : planMigration(old.schema, probe.schema);
-    if (plan.refused.length > 0) {
-      throw new ModuleError(
-        'MIGRATION_REFUSED',
-        `the new module cannot be published over database ${this.name}; SpacetimeDB refuses these changes:\n${plan.refused.map((r) => `  - ${r}`).join('\n')}\nThe database and its module are unchanged. Change the module, or publish with --delete-data to start over (this deletes the data).`,
-        { database: this.name, refused: plan.refused },
-      );
-    }
+    const current = this.#host;
+    const plan = await planRepublish({ name: this.name, durability: this.#durability, current, identity: this.#identity, code });
+    if (!plan) return;
     await this.#durability.flush();
-    const copy = await openDatastore(old.datastore.export());
-    let host: Host;
-    let imageBytes = 0;
+    const next = await buildRepublished({ name: this.name, current, plan, code, identity: this.#identity, owner: this.owner, log: (e) => this.#logs.push(e), http: this.#http });
     try {
-      if (!sameSchema) applyMigration(copy.sqlite.db, old.schema, probe.schema);
-      copy.setMeta(META_MODULE_IN_IMAGE, new TextEncoder().encode(code));
-      host = new Host({ datastore: copy, code, databaseIdentity: this.#identity.__identity__, log: (e) => this.#logs.push(e), http: this.#http });
-      checkRules(host, this.owner);
       // The switch: one atomic snapshot holding the migrated rows and the new module.
-      const image = copy.export();
-      await this.#durability.writeSnapshot({ lsn: this.#lastLsn, image });
-      imageBytes = image.length;
+      await this.#durability.writeSnapshot({ lsn: this.#lastLsn, image: next.image });
     } catch (e) {
-      copy.close();
-      if (e instanceof ModuleError) throw e;
-      throw new ModuleError('MIGRATION_FAILED', `publishing the new module over ${this.name} failed, nothing was changed: ${(e as Error).message}`, { database: this.name }, { cause: e });
+      next.host.datastore.close();
+      throw republishFailure(this.name, e);
     }
-    this.#snapshots.covered(imageBytes);
+    this.#snapshots.covered(next.image.length);
+    // The image now carries the module and is read first; the copy beside it only serves images
+    // that do not, so failing to update it loses nothing.
     await this.#durability.putMeta(META_MODULE, new TextEncoder().encode(code)).catch(() => {});
-    old.datastore.close();
-    this.#host = host;
-    this.#attach(host);
+    current.datastore.close();
+    this.#host = next.host;
+    this.#attach(next.host);
     this.publishResult = 'updated';
     this.migration = plan.changes;
     this.#logs.push({ ts: Date.now(), level: 'info', message: `module updated${plan.changes.length ? `: ${plan.changes.join('; ')}` : ''}` });
@@ -568,11 +515,7 @@ export class Engine {
   exportImage(): Promise<Uint8Array> {
     return this.#serial(async () => {
       this.#checkDiverged(); // memory may hold a transaction storage refused: never hand it out
-      const metaBytes = this.#host.datastore.getMeta(META_DB_IN_IMAGE) ?? (await this.#durability.getMeta(META_DB)) ?? new TextEncoder().encode('{}');
-      const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as Partial<DatabaseMeta>;
-      const code = this.#host.datastore.getMeta(META_MODULE_IN_IMAGE) ?? (await this.#durability.getMeta(META_MODULE)) ?? new Uint8Array();
-      const header = { name: this.name, identity: this.#identity.toHexString(), owner: this.owner.toHexString(), createdAt: meta.createdAt ?? Date.now(), module: new TextDecoder().decode(code) };
-      return encodeImage(header, this.#host.datastore.export());
+      return exportDatabase({ name: this.name, identity: this.#identity, owner: this.owner, datastore: this.#host.datastore, durability: this.#durability });
     });
   }
 
@@ -582,24 +525,10 @@ export class Engine {
    * that are not an image, ModuleError when its module does not load.
    */
   static async importImage(durability: Durability, name: string, image: Uint8Array): Promise<void> {
-    const { header, sqlite } = decodeImage(image);
-    // Check that the image opens and its module loads before anything is written.
-    const meta: DatabaseMeta = { format: 1, name, identity: header.identity, owner: header.owner, createdAt: header.createdAt };
-    const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
-    const datastore = await openDatastore(sqlite);
-    let stored: Uint8Array;
-    try {
-      new Host({ datastore, code: header.module, databaseIdentity: new Identity(header.identity).__identity__, log: () => {} });
-      datastore.setMeta(META_DB_IN_IMAGE, metaBytes);
-      stored = datastore.export();
-    } finally {
-      datastore.close();
-    }
+    const db = await importDatabase(name, image);
     await durability.open();
     try {
-      await durability.putMeta(META_MODULE, new TextEncoder().encode(header.module));
-      await durability.writeSnapshot({ lsn: 0n, image: stored });
-      await durability.putMeta(META_DB, metaBytes);
+      await Engine.#store(durability, db);
     } finally {
       await durability.close();
     }
@@ -620,31 +549,6 @@ export class Engine {
       await this.#durability.close();
       this.#host.datastore.close();
     }
-  }
-}
-
-/** A meta file that exists but cannot be read as one (checksum, header or version damaged). */
-function isDamagedMeta(e: unknown): boolean {
-  return e instanceof StorageError && (e.code === 'CORRUPT_META' || e.code === 'UNKNOWN_FORMAT');
-}
-
-/** Reads a meta blob the database can do without: damaged, it is reported in the log and treated as absent. */
-async function readOptionalMeta(d: Durability, key: string, what: string, logs: LogBuffer): Promise<Uint8Array | undefined> {
-  try {
-    return await d.getMeta(key);
-  } catch (e) {
-    if (!isDamagedMeta(e)) throw e;
-    logs.push({ ts: Date.now(), level: 'warn', message: `${what} was damaged and is rebuilt (the data is intact): ${(e as Error).message}` });
-    return undefined;
-  }
-}
-
-/** An invalid row-level-security rule fails the publish, quoting the rule. */
-function checkRules(host: Host, owner: Identity): void {
-  try {
-    validateRules(host, owner.__identity__);
-  } catch (e) {
-    throw new ModuleError('INVALID_RLS_RULE', (e as Error).message, { ...(e as SqlError).details });
   }
 }
 
