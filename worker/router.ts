@@ -11,12 +11,9 @@
 // - if no leader answers within LEADER_TIMEOUT_MS, the call rejects with ClosedError whose
 //   details say `retryable: true` and give the `callId`: retrying with that id never applies twice.
 // Subscriptions are made again on the new leader: `onApplied` fires again with a fresh snapshot.
-import type { SchemaDescription } from '../src/engine/describe.ts';
 import { ClosedError, UsageError } from '../src/errors.ts';
-import type { LogEntry } from '../src/host/host.ts';
-import type { SqlResult } from '../src/sql/execute.ts';
-import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
-import { PROTOCOL_VERSION } from '../src/client/protocol.ts';
+import type { ClientHello, SubscriptionSink, WireCallOptions, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
+import { FORWARDED_METHODS, forwarders, PROTOCOL_VERSION, type AnswerOf, type ForwardedMethod } from '../src/client/protocol.ts';
 import { whenReleased } from '../src/client/locks.ts';
 import { deserializeError, serializeError, toSerialized } from '../src/client/wire.ts';
 import { EngineSupervisor, type EngineLink } from './engine-supervisor.ts';
@@ -32,9 +29,8 @@ export const LEADER_LOCK = `lightcone:leader:v${PROTOCOL_VERSION}`;
 export const LEADER_TIMEOUT_MS = 10_000;
 
 /** Methods a follower forwards (subscribe and unsubscribe take follower-side shapes, see below). */
-const METHODS = ['open', 'publish', 'call', 'callMany', 'query', 'logs', 'describe', 'exportDatabase', 'importDatabase', 'deleteDatabase', 'setTestHooks', 'subscribe', 'unsubscribe'] as const;
-type Method = (typeof METHODS)[number];
-const KNOWN: ReadonlySet<string> = new Set(METHODS);
+type Method = ForwardedMethod | 'subscribe' | 'unsubscribe';
+const KNOWN: ReadonlySet<string> = new Set<Method>([...FORWARDED_METHODS, 'subscribe', 'unsubscribe']);
 
 type Message =
   | { t: 'who'; from: string }
@@ -71,6 +67,11 @@ export interface RouterOptions {
 }
 
 /** The WorkerApi of a dedicated worker: served locally while leader, forwarded while follower. */
+// The forwarded methods are built from WorkerApi in the constructor (see `forwarders`).
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the constructor assigns every member this interface declares
+export interface Router extends Pick<WorkerApi, ForwardedMethod> {}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above
 export class Router implements WorkerApi {
   readonly #id: string;
   /** The databases, in an engine worker this one supervises (see engine-supervisor.ts). */
@@ -85,6 +86,7 @@ export class Router implements WorkerApi {
   readonly #elected: Promise<void>;
 
   constructor(opts: RouterOptions) {
+    Object.assign(this, forwarders((method, args) => this.#route(method, args) as Promise<AnswerOf<typeof method>>));
     this.#id = opts.workerId;
     this.#host = new EngineSupervisor({ mode: 'leader', lock: opts.lock, lockHeld: opts.lockHeld, testHooks: opts.testHooks, spawn: opts.spawnEngine });
     this.#channel.onmessage = (event: MessageEvent<Message>) => this.#onMessage(event.data);
@@ -109,40 +111,6 @@ export class Router implements WorkerApi {
     await this.#elected;
     const answer = await this.#host.hello(hello);
     return { ...answer, mode: this.#leader ? 'leader' : 'follower' };
-  }
-
-  open(name: string, code: string | undefined, image?: Uint8Array): Promise<DatabaseInfo> {
-    return this.#route('open', [name, code, image]) as Promise<DatabaseInfo>;
-  }
-  publish(name: string, code: string): Promise<DatabaseInfo> {
-    return this.#route('publish', [name, code]) as Promise<DatabaseInfo>;
-  }
-  call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown> {
-    return this.#route('call', [name, fn, args, opts]);
-  }
-  callMany(name: string, calls: WireCall[]): Promise<WireSettled[]> {
-    return this.#route('callMany', [name, calls]) as Promise<WireSettled[]>;
-  }
-  query(name: string, sql: string, sender: string | undefined): Promise<SqlResult> {
-    return this.#route('query', [name, sql, sender]) as Promise<SqlResult>;
-  }
-  logs(name: string, limit: number | undefined): Promise<LogEntry[]> {
-    return this.#route('logs', [name, limit]) as Promise<LogEntry[]>;
-  }
-  describe(name: string): Promise<SchemaDescription> {
-    return this.#route('describe', [name]) as Promise<SchemaDescription>;
-  }
-  exportDatabase(name: string): Promise<Uint8Array> {
-    return this.#route('exportDatabase', [name]) as Promise<Uint8Array>;
-  }
-  importDatabase(name: string, image: Uint8Array): Promise<DatabaseInfo> {
-    return this.#route('importDatabase', [name, image]) as Promise<DatabaseInfo>;
-  }
-  deleteDatabase(name: string): Promise<void> {
-    return this.#route('deleteDatabase', [name]) as Promise<void>;
-  }
-  setTestHooks(name: string, hooks: TestHooks): Promise<void> {
-    return this.#route('setTestHooks', [name, hooks]) as Promise<void>;
   }
 
   async subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void> {
@@ -188,7 +156,7 @@ export class Router implements WorkerApi {
   }
 
   #dispatch(from: string, method: Method, args: unknown[]): Promise<unknown> {
-    const host = this.#host as unknown as Record<Method, (...a: unknown[]) => Promise<unknown>>;
+    const serve = this.#host[method as ForwardedMethod] as (...a: unknown[]) => Promise<unknown>;
     if (method === 'subscribe') {
       const [subscriptionId, name, queries, opts] = args as [string, string, string[], WireSubscribeOptions];
       const sink: SubscriptionSink = {
@@ -199,7 +167,7 @@ export class Router implements WorkerApi {
       return this.#host.subscribe(from, subscriptionId, name, queries, opts, sink);
     }
     if (method === 'unsubscribe') return this.#host.unsubscribe(from, args[0] as string);
-    return host[method].apply(this.#host, args);
+    return serve.apply(this.#host, args);
   }
 
   #forward(method: Method, args: unknown[]): Promise<unknown> {

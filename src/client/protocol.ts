@@ -166,3 +166,41 @@ export interface WorkerApi {
   /** Sets test hooks on a database; rejects unless the worker was built with test hooks. */
   setTestHooks(name: string, hooks: TestHooks): Promise<void>;
 }
+
+/** Database methods of `WorkerApi` a leader serves for a follower as they are: name first, a value back. */
+export const FORWARDED_METHODS = [
+  'open',
+  'publish',
+  'call',
+  'callMany',
+  'query',
+  'logs',
+  'describe',
+  'exportDatabase',
+  'importDatabase',
+  'deleteDatabase',
+  'setTestHooks',
+] as const satisfies readonly (keyof WorkerApi)[];
+
+/** One of `FORWARDED_METHODS`. */
+export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
+
+/** The arguments of a `WorkerApi` method, as declared there. */
+export type ArgsOf<M extends keyof WorkerApi> = Parameters<WorkerApi[M]>;
+
+/** What a `WorkerApi` method resolves with, as declared there. */
+export type AnswerOf<M extends keyof WorkerApi> = Awaited<ReturnType<WorkerApi[M]>>;
+
+/** Sends one forwarded request wherever it is served. */
+export type Send = <M extends ForwardedMethod>(method: M, args: ArgsOf<M>) => Promise<AnswerOf<M>>;
+
+/**
+ * The forwarded methods, each one `send(method, args)`: derived from `WorkerApi`, so a new
+ * method is one entry in `FORWARDED_METHODS` and its types come along.
+ */
+export function forwarders(send: Send): Pick<WorkerApi, ForwardedMethod> {
+  const out: Partial<Record<ForwardedMethod, (...args: unknown[]) => Promise<unknown>>> = {};
+  // Each entry passes its arguments through untouched: their types are the method's own.
+  for (const method of FORWARDED_METHODS) out[method] = (...args: unknown[]) => send(method, args as unknown as ArgsOf<typeof method>);
+  return out as unknown as Pick<WorkerApi, ForwardedMethod>;
+}
