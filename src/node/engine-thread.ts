@@ -590,7 +590,7 @@ class EngineThread {
     }
     const tail =
       where === 'call'
-        ? `; this call's transaction was rolled back and the database restarted from storage (committed data is intact). ${cap(raise)}.`
+        ? `; ${what ? 'its transaction' : 'the call'} was rolled back and the database restarted from storage (what had committed is intact). ${cap(raise)}.`
         : where === 'background'
           ? ` (no call was waiting for it, e.g. a scheduled call); the database restarted from storage (committed data is intact). ${cap(raise)}.`
           : where === 'open'
