@@ -23,5 +23,5 @@ export type {
   SubscribeOptions,
   SubscriptionHandle,
   TableUpdate,
-} from './engine/database.ts';
+} from './api/database.ts';
 export { LightconeError, SenderError, InternalError, UsageError, ModuleError, SqlError, StorageError, ClosedError, type SerializedError } from './errors.ts';

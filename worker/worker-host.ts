@@ -7,7 +7,7 @@ import { xhrSyncHttp } from './sync-http.ts';
 import type { Identity } from 'spacetimedb';
 import { indexedDbDurability } from '../src/durability/indexeddb.ts';
 import type { Durability } from '../src/durability/durability.ts';
-import { databaseFacade, type Database, type SchemaDescription } from '../src/engine/database.ts';
+import { databaseFacade, type Database, type SchemaDescription } from '../src/api/database.ts';
 import { Engine, type PublishResult } from '../src/engine/engine.ts';
 import { ClosedError, StorageError, UsageError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';

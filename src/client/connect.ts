@@ -14,7 +14,7 @@
 //   rejects with a retryable `ClosedError`. A retry with the same `callId` never applies twice.
 import * as Comlink from 'comlink';
 import { Identity } from 'spacetimedb';
-import type { Database, InitialRows, LogEntry, SchemaDescription, SqlOptions, SqlResult, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate } from '../engine/database.ts';
+import type { Database, InitialRows, LogEntry, SchemaDescription, SqlOptions, SqlResult, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate } from '../api/database.ts';
 import type { CallOptions, PublishResult } from '../engine/engine.ts';
 import { ClosedError, errorFromJSON, UsageError } from '../errors.ts';
 import { holdLock, whenReleased } from './locks.ts';

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { Identity } from 'spacetimedb';
 import { deserializeError, revive } from '../client/wire.ts';
 import type { DurabilityBackend } from '../durability/group-commit.ts';
-import type { Database, SchemaDescription } from '../engine/database.ts';
+import type { Database, SchemaDescription } from '../api/database.ts';
 import type { CallOptions, PublishResult } from '../engine/engine.ts';
 import { ClosedError, InternalError, UsageError } from '../errors.ts';
 import type { LogEntry } from '../host/host.ts';

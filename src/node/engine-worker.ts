@@ -7,7 +7,7 @@ import { Identity } from 'spacetimedb';
 import { revive, serializeError } from '../client/wire.ts';
 import { createDurability } from '../durability/group-commit.ts';
 import { useCompiledSqlite } from '../datastore/sqlite.ts';
-import { databaseFacade, type Database } from '../engine/database.ts';
+import { databaseFacade, type Database } from '../api/database.ts';
 import { Engine, type CallOptions } from '../engine/engine.ts';
 import type { SyncHttp } from '../host/http-wire.ts';
 import { setModuleRunWatcher, type ModuleRunKind } from '../host/module-watch.ts';

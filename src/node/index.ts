@@ -13,7 +13,7 @@ export type {
   SubscribeOptions,
   SubscriptionHandle,
   TableUpdate,
-} from '../engine/database.ts';
+} from '../api/database.ts';
 export { bundleModule, type ModuleBundle } from '../host/bundle.ts';
 export { generateBindings, type GenerateBindingsOptions, type GenerateBindingsResult } from '../generate/generate.ts';
 export { LightconeError, SenderError, InternalError, UsageError, ModuleError, SqlError, StorageError, ClosedError } from '../errors.ts';

@@ -9,7 +9,7 @@ import { Identity } from 'spacetimedb';
 import { fileBackend, fileDurability } from '../durability/files.ts';
 import { MemoryStore, memoryBackend } from '../durability/memory.ts';
 import type { DurabilityBackend } from '../durability/group-commit.ts';
-import type { Database } from '../engine/database.ts';
+import type { Database } from '../api/database.ts';
 import { randomIdentity, toIdentity, type PublishResult } from '../engine/engine.ts';
 import { UsageError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';

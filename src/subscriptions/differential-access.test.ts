@@ -6,7 +6,7 @@
 // received an update exactly when that changed. Set LIVE_SEED to replay (LIVE_ACCESS_TXS for more).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryDurability } from '../durability/memory.ts';
-import { databaseFacade, type Database } from '../engine/database.ts';
+import { databaseFacade, type Database } from '../api/database.ts';
 import { Engine, randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
 import { aop, churningClient, Mirror, prng, q, rowText, sqlOracle, type AccessOp, type Spec } from './fixtures/helpers.ts';

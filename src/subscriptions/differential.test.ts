@@ -5,7 +5,7 @@
 // overlapping query sets as it goes. Set LIVE_SEED to replay a failure (LIVE_TXS for more).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryDurability } from '../durability/memory.ts';
-import { databaseFacade, type Database } from '../engine/database.ts';
+import { databaseFacade, type Database } from '../api/database.ts';
 import { Engine, randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
 import { churningClient, Mirror, op, prng, q, rowText, sqlOracle, type Op, type Spec } from './fixtures/helpers.ts';

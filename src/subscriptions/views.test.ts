@@ -3,7 +3,7 @@
 // sender view; subscribers receive the difference between its old and new rows (nothing when it
 // is the same); a view that throws ends only the subscriptions reading it, after what was queued.
 import { describe, expect, it } from 'vitest';
-import { databaseFacade } from '../engine/database.ts';
+import { databaseFacade } from '../api/database.ts';
 import { randomIdentity } from '../engine/engine.ts';
 import { ClosedError, SqlError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';

@@ -7,7 +7,7 @@ import { originOwner } from '../../../worker/origin-owner.ts';
 import { indexedDbDurability } from '../../../src/durability/indexeddb.ts';
 import type { Durability, Recovered } from '../../../src/durability/durability.ts';
 import { Engine } from '../../../src/engine/engine.ts';
-import { databaseFacade, type Database } from '../../../src/engine/database.ts';
+import { databaseFacade, type Database } from '../../../src/api/database.ts';
 import { loadSqlite } from '../../../src/datastore/sqlite.ts';
 import { openDatastore } from '../../../src/datastore/datastore.ts';
 import { decodeDelta } from '../../../src/engine/delta-codec.ts';

@@ -1,9 +1,10 @@
 // The `Database` interface (docs/architecture.md §4), the same in Node and in the browser, as a thin
-// facade over an Engine. Names here are a public contract: add, don't rename.
+// facade over an Engine and its live queries: it sits above the layers it wraps (engine,
+// subscriptions, sql), which never import it. Names here are a public contract: add, don't rename.
 import type { Identity } from 'spacetimedb';
 import type { LogEntry } from '../host/host.ts';
-import { describeSchema, type SchemaDescription } from './describe.ts';
-import type { CallOptions, Engine } from './engine.ts';
+import { describeSchema, type SchemaDescription } from '../engine/describe.ts';
+import type { CallOptions, Engine } from '../engine/engine.ts';
 import { toIdentity } from '../host/identity.ts';
 import type { SqlOptions, SqlResult } from '../sql/execute.ts';
 import { SubscriptionManager } from '../subscriptions/manager.ts';
