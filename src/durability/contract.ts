@@ -62,6 +62,7 @@ export function durabilityContract(
       fx = await makeFixture();
     });
     afterEach(async () => {
+      // Teardown only: a test that broke its instance on purpose has already asserted how.
       for (const d of instances.splice(0)) await d.close().catch(() => {});
       await fx.cleanup?.();
     });

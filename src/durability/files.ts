@@ -134,7 +134,7 @@ class FileBackend implements DurabilityBackend {
     try {
       return await this.#recover();
     } catch (error) {
-      await this.#closeActive().catch(() => {});
+      await this.#closeActive().catch(() => {}); // the recovery error is the one to report, not a failed close on the way out
       await this.#lock.release();
       this.#lock = undefined;
       throw error instanceof StorageError ? error : fileError('OPEN_FAILED', `could not open ${this.label}`, error);
@@ -161,7 +161,7 @@ class FileBackend implements DurabilityBackend {
     } catch (error) {
       // Cut the partial write now, so that the next batch lands right after the last good one.
       active.dirty = true;
-      await this.#repair(active).catch(() => {});
+      await this.#repair(active).catch(() => {}); // `dirty` stays set: the next append or snapshot cuts first
       throw fileError(
         writeCode(error),
         `could not append lsn ${first}..${last} to ${join(this.#dir, active.segment.name)}`,
@@ -435,6 +435,7 @@ class FileBackend implements DurabilityBackend {
       renamed = true;
       if (this.#fsync) await syncDir(fs, this.#dir);
     } catch (error) {
+      // Best-effort cleanup: the write error below is what the caller must see (open removes a *.tmp).
       await handle.close().catch(() => {});
       await unlinkIfExists(fs, renamed ? path : tmp).catch(() => {});
       throw fileError(writeCode(error), `could not start log segment ${path}`, error, writeAdvice(error));
@@ -481,7 +482,7 @@ class FileBackend implements DurabilityBackend {
       await fs.rename(tmp, path);
       if (this.#fsync) await syncDir(fs, dirname(path));
     } catch (error) {
-      await unlinkIfExists(fs, tmp).catch(() => {});
+      await unlinkIfExists(fs, tmp).catch(() => {}); // best-effort: open removes a leftover *.tmp
       throw fileError(writeCode(error), `could not write ${path}`, error, writeAdvice(error));
     }
   }

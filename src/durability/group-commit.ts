@@ -126,7 +126,7 @@ class GroupCommit implements Durability {
       resolve = res;
       reject = rej;
     });
-    durable.catch(noop);
+    durable.catch(noop); // the caller observes `durable`; one that drops it must not crash the process
     const pending: Pending = { record: { lsn, payload }, durable, resolve, reject };
     this.#queue.push(pending);
     this.#last = pending;
@@ -161,7 +161,7 @@ class GroupCommit implements Durability {
       );
     }
     // Let the appends made before this call reach the lane first (they may still sit in the queue).
-    await this.#last?.durable.catch(noop);
+    await this.#last?.durable.catch(noop); // an append's failure is its caller's to see
     return this.#exclusive(async () => {
       if (lsn < this.#snapshotLsn) {
         throw new UsageError(
@@ -221,6 +221,7 @@ class GroupCommit implements Durability {
 
   /** Shared tail of close() and destroy(): settle everything pending, then `finish`. */
   async #end(finish: (opened: boolean) => Promise<void>): Promise<void> {
+    // An open's failure is its caller's to see; close and destroy only wait for it to settle.
     while (this.#state === 'opening' && this.#opening) await this.#opening.catch(noop);
     if (this.#state === 'closed') return;
     if (this.#state === 'new') {
@@ -229,7 +230,7 @@ class GroupCommit implements Durability {
       return;
     }
     this.#state = 'closing';
-    await this.#last?.durable.catch(noop);
+    await this.#last?.durable.catch(noop); // an append's failure is its caller's to see
     await Promise.all([...this.#ops]);
     await this.#lane;
     try {
@@ -302,7 +303,7 @@ class GroupCommit implements Durability {
 
   #exclusive<T>(task: () => Promise<T>): Promise<T> {
     const run = this.#lane.then(task);
-    this.#lane = run.then(noop, noop);
+    this.#lane = run.then(noop, noop); // the lane only orders tasks; each caller gets its own `run`
     return run;
   }
 
@@ -319,7 +320,7 @@ class GroupCommit implements Durability {
   }
 
   #track<T>(run: Promise<T>): Promise<T> {
-    const settled = run.then(noop, noop);
+    const settled = run.then(noop, noop); // only when it settles matters here; the caller gets `run`
     this.#ops.add(settled);
     void settled.then(() => this.#ops.delete(settled));
     return run;
