@@ -56,6 +56,7 @@ export async function serve(root: string): Promise<{ server: Server; url: string
       res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
       res.end(body);
     } catch {
+      // Missing or unreadable: the page's failed load reports it.
       res.writeHead(404);
       res.end();
     }
@@ -164,12 +165,12 @@ export class WorkerMemory {
       const heap = (await send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
       return heap.usedSize + (heap.backingStorageSize ?? 0);
     } finally {
-      await this.#cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
+      await this.#cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {}); // the worker may be gone; the figure is taken
     }
   }
 
   async close(): Promise<void> {
-    await this.#cdp.detach().catch(() => {});
+    await this.#cdp.detach().catch(() => {}); // the browser may be gone already: nothing left to detach from
   }
 }
 

@@ -53,7 +53,7 @@ async function openPeer(kind: PeerKind, durability: string, name: string): Promi
     count: () => peerCall(rpc, 'count'),
     stats: () => peerCall(rpc, 'stats'),
     async close() {
-      await peerCall(rpc, 'close').catch(() => {});
+      await peerCall(rpc, 'close').catch(() => {}); // measured already; terminate() below frees it either way
       rpc.terminate();
     },
   };
@@ -124,7 +124,7 @@ async function openEngineWorker(name: string): Promise<System> {
     count: no,
     stats: () => rpc.call('stats'),
     async close() {
-      await rpc.call('close').catch(() => {});
+      await rpc.call('close').catch(() => {}); // measured already; terminate() below frees it either way
       rpc.terminate();
     },
   };
@@ -370,7 +370,7 @@ const storeW5Setup = async (): Promise<void> => (await store()).call<void>('w5Se
 /** W5: µs per lookup (`width` 0) or per range scan of `width` rows. */
 const storeW5 = async (system: string, width: number, n: number): Promise<number> => (await store()).call<number>('w5Run', system, width, n);
 async function storeClose(): Promise<void> {
-  await storeRpc?.call('close').catch(() => {});
+  await storeRpc?.call('close').catch(() => {}); // measured already; terminate() below frees it either way
   storeRpc?.terminate();
   storeRpc = undefined;
 }

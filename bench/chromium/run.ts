@@ -130,7 +130,7 @@ export async function runBrowser(opts: { quick: boolean; phases?: readonly Phase
       },
     };
   } finally {
-    await run.close().catch(() => {});
+    await run.close().catch(() => {}); // teardown: the run's result or its own error is what to report
     server.close();
     rmSync(outDir, { recursive: true, force: true });
     rmSync(profile, { recursive: true, force: true });

@@ -55,7 +55,7 @@ export async function generateBindings(opts: GenerateBindingsOptions): Promise<G
   if (!opts.outDir) throw new UsageError('BAD_USAGE', 'generate needs an output folder (outDir / --out-dir), e.g. src/module_bindings');
   if (!opts.modulePath) throw new UsageError('BAD_USAGE', 'generate needs the module (modulePath / --module-path): its entry file or its folder');
   const outDir = resolve(opts.outDir);
-  const outStat = await stat(outDir).catch(() => undefined);
+  const outStat = await stat(outDir).catch(() => undefined); // missing: created below; unreadable: the write below says why
   if (outStat && !outStat.isDirectory()) throw new UsageError('BAD_OUT_DIR', `the output folder ${outDir} is a file: pass a folder (it is created if missing)`, { outDir });
 
   const { def, entry } = await readModuleDefinition(opts.modulePath);
@@ -84,7 +84,7 @@ function checkLanguage(lang: string | undefined): void {
 
 async function writeIfChanged(outDir: string, f: GeneratedFile): Promise<boolean> {
   const path = join(outDir, ...f.path.split('/'));
-  const old = await readFile(path, 'utf8').catch(() => undefined);
+  const old = await readFile(path, 'utf8').catch(() => undefined); // missing or unreadable: written anew (writeFile reports a real problem)
   if (old === f.text) return false;
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, f.text);
@@ -118,7 +118,7 @@ async function deleteStale(outDir: string, keep: Set<string>): Promise<string[]>
   return deleted.sort();
 }
 
-/** The first `n` bytes of a file as text ('' when it cannot be read). */
+/** The first `n` bytes of a file as text ('' when it cannot be read: then it is not one of ours to delete). */
 async function firstBytes(path: string, n: number): Promise<string> {
   const handle = await open(path, 'r').catch(() => undefined);
   if (!handle) return '';

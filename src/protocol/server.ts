@@ -169,7 +169,7 @@ export class ProtocolServer {
     this.#closed = true;
     for (const conn of [...this.#connections]) conn.close(CLOSE_CODE.goingAway, reason);
     // The disconnect hooks queued by those closes run before this turn.
-    await this.#engine.exclusive(() => {}).catch(() => {});
+    await this.#engine.exclusive(() => {}).catch(() => {}); // a closed engine runs no hooks: nothing to wait for
     for (const d of this.#detach) d();
     await this.#live.close();
   }
@@ -184,6 +184,7 @@ export class ProtocolServer {
    */
   #call(call: PendingCall, name: string, args: unknown): Promise<unknown> {
     const e = this.#engine;
+    // These turns cannot throw; a closed engine rejects `done` too, and the caller sees that.
     e.exclusive(() => {
       this.#running = call;
     }).catch(() => {});
