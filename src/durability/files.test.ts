@@ -15,7 +15,7 @@ import { bytes, durabilityContract, expectSnapshotUnderLoad, text } from './cont
 import type { Durability } from './durability.ts';
 import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './file-format.ts';
 import type { DurabilityFileHandle, DurabilityFs } from './file-system.ts';
-import { fileDurability } from './files.ts';
+import { fileDurability, type FileDurabilityOptions } from './files.ts';
 
 const tempDirs: string[] = [];
 
@@ -99,6 +99,14 @@ async function writeRecords(dir: string, payloads: string[]): Promise<void> {
   await d.close();
 }
 
+/** A backend opened on a fresh directory (no fsync unless `opts` asks for it). */
+async function openFresh(opts: FileDurabilityOptions = { fsync: false }): Promise<{ dir: string; d: Durability }> {
+  const dir = await tmpDir();
+  const d = fileDurability(dir, opts);
+  await d.open();
+  return { dir, d };
+}
+
 async function recover(dir: string): Promise<{ d: Durability; texts: string[]; truncatedTail: boolean; nextLsn: bigint }> {
   const d = fileDurability(dir, { fsync: false });
   const r = await d.open();
@@ -155,9 +163,7 @@ describe('file durability: layout and formats', () => {
   });
 
   it('a snapshot completes under sustained appends', async () => {
-    const dir = await tmpDir();
-    const d = fileDurability(dir);
-    await d.open();
+    const { dir, d } = await openFresh({});
     await expectSnapshotUnderLoad(d);
     await d.close();
     const again = fileDurability(dir);
@@ -169,9 +175,7 @@ describe('file durability: layout and formats', () => {
   });
 
   it('every byte of the snapshot header, damaged, is a named error: never a recovery from a wrong lsn', async () => {
-    const dir = await tmpDir();
-    const d = fileDurability(dir, { fsync: false });
-    await d.open();
+    const { dir, d } = await openFresh();
     for (let i = 1; i <= 6; i++) await d.append(bytes(`r${i}`)).durable;
     await d.writeSnapshot({ lsn: 3n, image: bytes('image@3') });
     await d.close();
@@ -208,9 +212,7 @@ describe('file durability: layout and formats', () => {
   });
 
   it('a damaged snapshot is CORRUPT_SNAPSHOT', async () => {
-    const dir = await tmpDir();
-    const d = fileDurability(dir, { fsync: false });
-    await d.open();
+    const { dir, d } = await openFresh();
     await d.append(bytes('a')).durable;
     await d.writeSnapshot({ lsn: 1n, image: bytes('the image') });
     await d.close();
@@ -222,9 +224,7 @@ describe('file durability: layout and formats', () => {
   });
 
   it('a snapshot starts a new segment and deletes the segments it covers', async () => {
-    const dir = await tmpDir();
-    const d = fileDurability(dir, { fsync: false });
-    await d.open();
+    const { dir, d } = await openFresh();
     for (const p of ['a', 'b', 'c']) await d.append(bytes(p)).durable;
     await d.writeSnapshot({ lsn: 2n, image: bytes('@2') }); // lsn 3 is still needed: segment 1 stays
     expect(await segments(dir)).toEqual(['log-00000000000000000001.seg', 'log-00000000000000000004.seg']);
@@ -239,9 +239,7 @@ describe('file durability: layout and formats', () => {
   });
 
   it('segments left behind by a crash between snapshot and cleanup are skipped and removed', async () => {
-    const dir = await tmpDir();
-    const d = fileDurability(dir, { fsync: false });
-    await d.open();
+    const { dir, d } = await openFresh();
     for (const p of ['a', 'b']) await d.append(bytes(p)).durable;
     const old = await fsp.readFile(join(dir, 'log-00000000000000000001.seg'));
     await d.writeSnapshot({ lsn: 2n, image: bytes('@2') });
@@ -255,9 +253,7 @@ describe('file durability: layout and formats', () => {
   });
 
   it('a missing segment (a gap after the snapshot) is CORRUPT_LOG', async () => {
-    const dir = await tmpDir();
-    const d = fileDurability(dir, { fsync: false });
-    await d.open();
+    const { dir, d } = await openFresh();
     await d.append(bytes('a')).durable;
     await d.writeSnapshot({ lsn: 0n, image: bytes('empty') });
     await d.close();
@@ -315,9 +311,7 @@ describe('file durability: torn tails and corruption', () => {
   });
 
   it('a torn last write cuts every record of that write, even its whole frames', async () => {
-    const dir = await tmpDir();
-    const d = fileDurability(dir, { fsync: false });
-    await d.open();
+    const { dir, d } = await openFresh();
     await d.append(bytes('alone')).durable;
     // One write of three records; then damage its first frame only (as if that page never hit disk).
     await Promise.all(['b1', 'b2', 'b3'].map((p) => d.append(bytes(p)).durable));
@@ -386,11 +380,22 @@ describe('file durability: torn tails and corruption', () => {
 });
 
 describe('file durability: write failures', () => {
-  it('ENOSPC with a partial write: DISK_FULL, the partial bytes are cut, later appends work', async () => {
-    const dir = await tmpDir();
+  /** A backend over a fresh directory whose log fails the operations armed, opened. */
+  async function openFaulty() {
     const faults = faultyFs();
-    const d = fileDurability(dir, { fs: faults.fs });
-    await d.open();
+    return { faults, ...(await openFresh({ fs: faults.fs })) };
+  }
+
+  /** Reopens `dir`: its log holds exactly `texts`, with no torn tail left to cut. */
+  async function expectLog(dir: string, texts: string[]): Promise<void> {
+    const r = await recover(dir);
+    expect(r.texts).toEqual(texts);
+    expect(r.truncatedTail).toBe(false);
+    await r.d.close();
+  }
+
+  it('ENOSPC with a partial write: DISK_FULL, the partial bytes are cut, later appends work', async () => {
+    const { dir, faults, d } = await openFaulty();
     await d.append(bytes('good')).durable;
     const file = join(dir, (await segments(dir))[0]!);
     const size = (await fsp.stat(file)).size;
@@ -401,42 +406,28 @@ describe('file durability: write failures', () => {
     expect((await fsp.stat(file)).size).toBe(size);
     await d.append(bytes('after')).durable;
     await d.close();
-    const r = await recover(dir);
-    expect(r.texts).toEqual(['good', 'after']);
-    expect(r.truncatedTail).toBe(false);
-    await r.d.close();
+    await expectLog(dir, ['good', 'after']);
   });
 
   it('EIO on fsync, and the undo fails too: WRITE_FAILED; the next append cuts the leftovers first', async () => {
-    const dir = await tmpDir();
-    const faults = faultyFs();
-    const d = fileDurability(dir, { fs: faults.fs });
-    await d.open();
+    const { dir, faults, d } = await openFaulty();
     await d.append(bytes('good')).durable;
     faults.arm({ op: 'datasync', code: 'EIO' }, { op: 'truncate', code: 'EIO' });
     await expect(d.append(bytes('unsure')).durable).rejects.toMatchObject({ code: 'WRITE_FAILED' });
     expect(faults.armed()).toBe(0);
     await d.append(bytes('after')).durable;
     await d.close();
-    const r = await recover(dir);
-    expect(r.texts).toEqual(['good', 'after']);
-    expect(r.truncatedTail).toBe(false);
-    await r.d.close();
+    await expectLog(dir, ['good', 'after']);
   });
 
   it('while the undo keeps failing, appends keep failing instead of writing after garbage', async () => {
-    const dir = await tmpDir();
-    const faults = faultyFs();
-    const d = fileDurability(dir, { fs: faults.fs });
-    await d.open();
+    const { dir, faults, d } = await openFaulty();
     faults.arm({ op: 'write', code: 'EIO', partial: true }, { op: 'truncate', code: 'EIO' }, { op: 'truncate', code: 'EIO' });
     await expect(d.append(bytes('x1')).durable).rejects.toMatchObject({ code: 'WRITE_FAILED' });
     await expect(d.append(bytes('x2')).durable).rejects.toMatchObject({ code: 'WRITE_FAILED' });
     await d.append(bytes('ok')).durable;
     await d.close();
-    const r = await recover(dir);
-    expect(r.texts).toEqual(['ok']);
-    await r.d.close();
+    await expectLog(dir, ['ok']);
   });
 });
 
