@@ -10,6 +10,7 @@ export {
   type StorageInfo,
   type TestHooks,
 } from './client/connect.ts';
+export { local, type LocalOptions } from './client/local.ts';
 export type {
   Database,
   CallOptions,

@@ -217,6 +217,19 @@ export class EngineSupervisor implements WorkerApi {
     return this.#request('deleteDatabase', [name], `deleting ${name}`) as Promise<void>;
   }
 
+  /**
+   * Hands an SDK connection's port straight to the engine worker, so its frames never pass
+   * through here. Not a request that is sent again: a port can be transferred once. When the
+   * engine is stopped or dies, the port dies with it; the page watches the lock returned (the
+   * engine's) and closes the SDK connection, which reconnects to the next engine.
+   */
+  async serveProtocol(name: string, port: MessagePort): Promise<{ lock: string }> {
+    await this.#request('open', [name, undefined], `opening ${name}`); // it must exist; an engine runs after this
+    const gen = this.#gen;
+    if (!gen) throw new ClosedError('the Lightcone engine restarted while the connection opened: reconnect', { database: name, retryable: true });
+    return gen.remote.serveProtocol(name, Comlink.transfer(port, [port]));
+  }
+
   async subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void> {
     const key = subKey(clientId, subscriptionId);
     // The engine talks to this forwarder (a new one each time it is sent), which talks to the client.

@@ -11,6 +11,11 @@
 // - if no leader answers within LEADER_TIMEOUT_MS, the call rejects with ClosedError whose
 //   details say `retryable: true` and give the `callId`: retrying with that id never applies twice.
 // Subscriptions are made again on the new leader: `onApplied` fires again with a fresh snapshot.
+//
+// SDK connections (`local()`, SpacetimeDB's wire protocol, one MessagePort each): the leader hands
+// its own tabs' ports to the engine. A follower cannot transfer a port over a BroadcastChannel, so
+// it relays the port's messages to the leader, which serves them on a channel of its own. A leader
+// change closes a follower's relayed connections (the SDK reconnects, reaching the new leader).
 import { ClosedError, UsageError } from '../src/errors.ts';
 import type { ClientHello, SubscriptionSink, WireCallOptions, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
 import { FORWARDED_METHODS, forwarders, PROTOCOL_VERSION, type AnswerOf, type ForwardedMethod } from '../src/client/protocol.ts';
@@ -38,7 +43,11 @@ type Message =
   | { t: 'req'; from: string; id: number; method: Method; args: unknown[] }
   | { t: 'res'; to: string; id: number; ok: true; value: unknown }
   | { t: 'res'; to: string; id: number; ok: false; error: ReturnType<typeof serializeError> }
-  | { t: 'ev'; to: string; subscriptionId: string; kind: 'applied' | 'update' | 'error'; payload: unknown };
+  | { t: 'ev'; to: string; subscriptionId: string; kind: 'applied' | 'update' | 'error'; payload: unknown }
+  // A follower's relayed SDK connection `conn`: opened, a message of its port up, one down.
+  | { t: 'pconn'; from: string; conn: string; name: string }
+  | { t: 'pup'; from: string; conn: string; m: unknown }
+  | { t: 'pdown'; to: string; conn: string; m: unknown };
 
 interface Pending {
   method: Method;
@@ -84,10 +93,16 @@ export class Router implements WorkerApi {
   readonly #subs = new Map<string, ForwardedSub>();
   readonly #followers = new Set<string>();
   readonly #elected: Promise<void>;
+  readonly #lock: string;
+  /** As follower: the page's port of each relayed SDK connection. */
+  readonly #relayed = new Map<string, MessagePort>();
+  /** As leader: the channel end serving each follower's SDK connection (key: follower + conn). */
+  readonly #served = new Map<string, MessagePort>();
 
   constructor(opts: RouterOptions) {
     Object.assign(this, forwarders((method, args) => this.#route(method, args) as Promise<AnswerOf<typeof method>>));
     this.#id = opts.workerId;
+    this.#lock = opts.lock;
     this.#host = new EngineSupervisor({ mode: 'leader', lock: opts.lock, lockHeld: opts.lockHeld, testHooks: opts.testHooks, spawn: opts.spawnEngine });
     this.#channel.onmessage = (event: MessageEvent<Message>) => this.#onMessage(event.data);
     // Try at once (so the first tab knows it leads before it answers `hello`), else queue up.
@@ -128,6 +143,69 @@ export class Router implements WorkerApi {
     if (this.#leader) return this.#host.unsubscribe(clientId, subscriptionId);
     if (!this.#subs.delete(subscriptionId)) return;
     await this.#forward('unsubscribe', [subscriptionId]);
+  }
+
+  /** As leader, straight to the engine; as follower, relayed to the leader (see the file header). */
+  async serveProtocol(name: string, port: MessagePort): Promise<{ lock: string }> {
+    await this.#elected;
+    if (this.#leader) return this.#host.serveProtocol(name, port);
+    const conn = crypto.randomUUID();
+    this.#relayed.set(conn, port);
+    port.onmessage = (e: MessageEvent) => {
+      this.#post({ t: 'pup', from: this.#id, conn, m: e.data });
+      if ((e.data as { type?: string } | null)?.type === 'close') this.#unrelay(conn);
+    };
+    this.#post({ t: 'pconn', from: this.#id, conn, name });
+    // The leader closes the connection when its engine stops; this worker when the leader changes.
+    return { lock: this.#lock };
+  }
+
+  #unrelay(conn: string): void {
+    const port = this.#relayed.get(conn);
+    this.#relayed.delete(conn);
+    if (port) {
+      port.onmessage = null;
+      port.close();
+    }
+  }
+
+  /** The leader changed: relayed SDK connections end, so that the SDK reconnects to the new one. */
+  #closeRelayed(): void {
+    for (const [conn, port] of this.#relayed) {
+      port.postMessage({ type: 'close', code: 1001, reason: 'the Lightcone leader tab changed: reconnect' });
+      this.#unrelay(conn);
+    }
+  }
+
+  /** As leader: serves a follower's SDK connection on a channel of this worker, relaying both ways. */
+  #serveRelayed(from: string, conn: string, name: string): void {
+    const key = `${from}\u0000${conn}`;
+    const channel = new MessageChannel();
+    this.#served.set(key, channel.port1);
+    const down = (m: unknown) => {
+      this.#post({ t: 'pdown', to: from, conn, m });
+      const type = (m as { type?: string } | null)?.type;
+      if (type === 'close' || type === 'error') this.#unserve(key);
+    };
+    channel.port1.onmessage = (e: MessageEvent) => down(e.data);
+    this.#watchFollower(from);
+    this.#host.serveProtocol(name, channel.port2).then(
+      // The engine died: its end of the channel is gone without a word, so say it here.
+      ({ lock }) => void whenReleased(lock).then(() => this.#served.has(key) && down({ type: 'close', code: 1006, reason: 'the Lightcone engine restarted: reconnect' })),
+      (error: unknown) => {
+        const e = error as { name?: string; code?: string; message?: string };
+        down({ type: 'error', name: e.name ?? 'Error', code: e.code ?? 'CONNECT_FAILED', message: e.message ?? String(error) });
+      },
+    );
+  }
+
+  #unserve(key: string): void {
+    const port = this.#served.get(key);
+    this.#served.delete(key);
+    if (port) {
+      port.onmessage = null;
+      port.close();
+    }
   }
 
   // ── routing ───────────────────────────────────────────────────────────────
@@ -186,6 +264,7 @@ export class Router implements WorkerApi {
         return;
       case 'leader':
         if (this.#leader || msg.id === this.#leaderId) return;
+        if (this.#leaderId !== undefined) this.#closeRelayed();
         this.#leaderId = msg.id;
         this.#resend();
         return;
@@ -204,6 +283,22 @@ export class Router implements WorkerApi {
         this.#pending.delete(msg.id);
         if (msg.ok) p.resolve(msg.value);
         else p.reject(deserializeError(msg.error));
+        return;
+      }
+      case 'pconn':
+        if (this.#leader) this.#serveRelayed(msg.from, msg.conn, msg.name);
+        return;
+      case 'pup':
+        if (!this.#leader) return;
+        this.#served.get(`${msg.from}\u0000${msg.conn}`)?.postMessage(msg.m);
+        if ((msg.m as { type?: string } | null)?.type === 'close') this.#unserve(`${msg.from}\u0000${msg.conn}`);
+        return;
+      case 'pdown': {
+        if (msg.to !== this.#id) return;
+        const port = this.#relayed.get(msg.conn);
+        port?.postMessage(msg.m);
+        const type = (msg.m as { type?: string } | null)?.type;
+        if (type === 'close' || type === 'error') this.#unrelay(msg.conn);
         return;
       }
       case 'ev': {
@@ -232,6 +327,7 @@ export class Router implements WorkerApi {
 
   /** This worker won the election: serve, and run locally what it had forwarded. */
   #promote(): void {
+    this.#closeRelayed();
     this.#leader = true;
     this.#leaderId = undefined;
     this.#post({ t: 'leader', id: this.#id });
@@ -260,6 +356,11 @@ export class Router implements WorkerApi {
     void whenReleased(`lightcone:worker:${id}`).then(() => {
       this.#followers.delete(id);
       this.#host.dropClient(id);
+      for (const key of [...this.#served.keys()]) {
+        if (!key.startsWith(`${id}\u0000`)) continue;
+        this.#served.get(key)?.postMessage({ type: 'close' }); // the server ends the connection
+        this.#unserve(key);
+      }
     });
   }
 

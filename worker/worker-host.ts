@@ -14,6 +14,8 @@ import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
 import type { SyncHttp } from '../src/host/http-wire.ts';
 import type { SubscriptionHandle } from '../src/subscriptions/types.ts';
+import { servePort } from '../src/protocol/port.ts';
+import { ProtocolServer } from '../src/protocol/server.ts';
 import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
 import { checkProtocol, PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import { hasWebLocks, holdLock, whenReleased } from '../src/client/locks.ts';
@@ -58,6 +60,13 @@ class Slot {
    */
   reloading: Promise<void> | undefined;
   readonly hooks: TestHooks = {};
+  /** The engine's storage: also keeps the key that signs the wire protocol's identity tokens. */
+  storage: Durability | undefined;
+  /**
+   * The wire protocol (SpacetimeDB's SDK over `local()`) for this engine, made on first use.
+   * Closed with the engine: its SDK connections close and reconnect to the next one.
+   */
+  protocol: ProtocolServer | undefined;
   /** Subscriptions on this database, to move to the next engine. */
   readonly subs = new Set<Live>();
   /** Serializes open, publish, import and delete on this database. */
@@ -181,6 +190,24 @@ export class WorkerHost implements WorkerApi {
     if (live) this.#stop(live);
   }
 
+  /**
+   * Serves one SDK connection (SpacetimeDB's wire protocol) on `port`, the server's end of a
+   * channel the page made (see src/client/local.ts). The database must exist. The connection
+   * lives as long as this engine: a reload, publish or import closes it (1001) and the SDK
+   * reconnects. Returns the Web Lock this worker holds while alive, for the page to watch:
+   * when this worker dies, the port goes silent, and the lock is how the page learns of it.
+   */
+  async serveProtocol(name: string, port: MessagePort): Promise<{ lock: string }> {
+    const slot = this.#slot(name);
+    const { engine } = await this.#current(name);
+    if (!slot.protocol) {
+      if (!slot.storage) throw new ClosedError(`database ${name} was closed while opening: retry`, { database: name, retryable: true });
+      slot.protocol = new ProtocolServer({ engine, keys: slot.storage });
+    }
+    servePort(slot.protocol, port);
+    return { lock: this.#opts.lock };
+  }
+
   exportDatabase(name: string): Promise<Uint8Array> {
     return this.#withDb(name, (_db, engine) => engine.exportImage());
   }
@@ -300,16 +327,18 @@ export class WorkerHost implements WorkerApi {
     });
     const unlock = await lockDatabase(name);
     let engine: Engine | undefined;
+    const storage = this.#storage(name, slot);
     // A fence that trips while the engine opens (engine still undefined) is met by the first
     // operation, which starts the reload then (see #withDb).
     const onNotDurable = () => engine && this.#reload(name, slot, engine);
     try {
-      engine = await Engine.open({ name, durability: this.#storage(name, slot), owner, http: this.#opts.http ?? xhrSyncHttp, onNotDurable, ...(code !== undefined ? { code } : {}) });
+      engine = await Engine.open({ name, durability: storage, owner, http: this.#opts.http ?? xhrSyncHttp, onNotDurable, ...(code !== undefined ? { code } : {}) });
     } catch (error) {
       unlock();
       throw error;
     }
     slot.unlock = unlock;
+    slot.storage = storage;
     const db = databaseFacade(engine);
     slot.engine = engine;
     slot.db = db;
@@ -322,10 +351,15 @@ export class WorkerHost implements WorkerApi {
   /** Closes the slot's engine; its subscriptions stay registered to move to the next engine. */
   async #closeSlot(slot: Slot): Promise<void> {
     const db = slot.db;
+    const protocol = slot.protocol;
     slot.engine = undefined;
     slot.db = undefined;
+    slot.protocol = undefined;
+    slot.storage = undefined;
     const unlock = slot.unlock;
     slot.unlock = undefined;
+    // Before the engine: the SDK connections are told (1001) and their disconnect hooks run.
+    await protocol?.close('the database is being reopened (reload, publish, import or delete): reconnect').catch(() => {});
     for (const live of slot.subs) {
       const handle = live.handle;
       live.handle = undefined;

@@ -153,11 +153,38 @@ export async function connect(opts: ConnectOptions): Promise<BrowserDatabase> {
       link.fail(new ClosedError('the Lightcone worker stopped (crashed, or its tab was closed): call connect() again; a call that was in flight may retry with its callId', { retryable: true })),
     );
     const info = await link.track(remote.open(opts.name, opts.module?.code, opts.image));
-    return facade(opts.name, info, hello.mode, sender, callTimeoutMs, clientId, remote, link);
+    const db = facade(opts.name, info, hello.mode, sender, callTimeoutMs, clientId, remote, link);
+    protocolPorts.set(db, {
+      serve: (port) => link.track(remote.serveProtocol(opts.name, Comlink.transfer(port, [port]))),
+      closed: new Promise((resolve) => link.onClose(resolve)),
+      get isClosed() {
+        return link.closed;
+      },
+    });
+    return db;
   } catch (error) {
     link.close(new ClosedError('connect failed'));
     throw error;
   }
+}
+
+/** What `local()` (src/client/local.ts) needs of a connection: hand a port to its worker, know when it ends. */
+export interface ProtocolPorts {
+  /** Transfers `port` to the worker, which serves SpacetimeDB's wire protocol on it; resolves with the lock to watch. */
+  serve(port: MessagePort): Promise<{ lock: string }>;
+  /** Resolves when this connection to the worker ended (the worker died, or `close()`). */
+  closed: Promise<void>;
+  readonly isClosed: boolean;
+}
+
+/** Kept beside each `BrowserDatabase` rather than on it, so the public interface stays as it is. */
+const protocolPorts = new WeakMap<BrowserDatabase, ProtocolPorts>();
+
+/** The protocol ports of a database `connect()` made. */
+export function protocolPortsOf(db: BrowserDatabase): ProtocolPorts {
+  const ports = protocolPorts.get(db);
+  if (!ports) throw new UsageError('BAD_ARGUMENT', 'this database was not made by connect(): use the one connect() returned');
+  return ports;
 }
 
 /** How long `connect` waits for the worker to answer at all (script load, WASM compile). */

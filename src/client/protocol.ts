@@ -11,7 +11,7 @@ import { UsageError, type SerializedError } from '../errors.ts';
 import type { InitialRows, TableUpdate } from '../subscriptions/types.ts';
 
 /** Version of the worker protocol; bump on any change to `WorkerApi` or the shapes below. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Refuses a client of another protocol version (another build of the app in another tab). */
 export function checkProtocol(client: number): void {
@@ -165,6 +165,13 @@ export interface WorkerApi {
   deleteDatabase(name: string): Promise<void>;
   /** Sets test hooks on a database; rejects unless the worker was built with test hooks. */
   setTestHooks(name: string, hooks: TestHooks): Promise<void>;
+  /**
+   * Serves one connection of SpacetimeDB's wire protocol (the official SDK over `local()`) for
+   * the existing database `name` on `port` (transferred; src/protocol/port.ts speaks on it).
+   * Resolves with a Web Lock held by whatever serves the port: once it is released the port is
+   * dead without a word (a worker that dies cannot say so), and the page closes the connection.
+   */
+  serveProtocol(name: string, port: MessagePort): Promise<{ lock: string }>;
 }
 
 /** Database methods of `WorkerApi` a leader serves for a follower as they are: name first, a value back. */
