@@ -236,7 +236,10 @@ export class SubscriptionManager {
           .exclusive(() => {
             if (sub.active && sub.sets.has(s)) this.#unregister(sub, s);
           })
-          .catch(() => {});
+          // A closed engine: close() ends every subscriber. Anything else left the cache half-counted.
+          .catch((e: unknown) => {
+            if (!(e instanceof ClosedError)) sub.end(new InternalError(`removing a query set failed, so the subscription ended (subscribe again): ${toError(e).message}`, {}, { cause: e }));
+          });
       },
     };
   }
