@@ -307,6 +307,24 @@ export function durabilityContract(
   });
 }
 
+/**
+ * A write failure to inject through a backend's hook, for `DurabilityFixture.failNextWrite`:
+ * after `arm()`, the next `hook()` call throws `error()`; every other call returns.
+ */
+export function failOnce(error: () => unknown): { hook(): void; arm(): void } {
+  let armed = false;
+  return {
+    hook() {
+      if (!armed) return;
+      armed = false;
+      throw error();
+    },
+    arm() {
+      armed = true;
+    },
+  };
+}
+
 /** UTF-8 bytes of `s`. */
 export function bytes(s: string): Uint8Array {
   return new TextEncoder().encode(s);

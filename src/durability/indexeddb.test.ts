@@ -5,27 +5,15 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it, vi } from 'vitest';
 import { StorageError } from '../errors.ts';
-import { bytes, durabilityContract, text } from './contract.ts';
+import { bytes, durabilityContract, failOnce, text } from './contract.ts';
 import { indexedDbDurability } from './indexeddb.ts';
 
 let counter = 0;
 
 durabilityContract('indexeddb (fake-indexeddb)', { exclusive: false, failureCode: 'QUOTA_EXCEEDED' }, () => {
   const name = `contract-${++counter}`;
-  let failNext = false;
-  return {
-    instance: () =>
-      indexedDbDurability(name, {
-        beforeLogCommit: () => {
-          if (!failNext) return;
-          failNext = false;
-          throw new DOMException('simulated: the quota is full', 'QuotaExceededError');
-        },
-      }),
-    failNextWrite: () => {
-      failNext = true;
-    },
-  };
+  const failure = failOnce(() => new DOMException('simulated: the quota is full', 'QuotaExceededError'));
+  return { instance: () => indexedDbDurability(name, { beforeLogCommit: failure.hook }), failNextWrite: failure.arm };
 });
 
 /** Raw IndexedDB helper: runs `fn` on the named database at its current version. */
@@ -40,6 +28,19 @@ async function withRawDb(name: string, fn: (db: IDBDatabase) => Promise<void>): 
   } finally {
     db.close();
   }
+}
+
+/** Raw IndexedDB helper: the result of one read request on a store of the named database. */
+async function rawRead<T>(name: string, store: string, read: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  let result: T | undefined;
+  await withRawDb(name, async (db) => {
+    result = await new Promise<T>((resolve, reject) => {
+      const request = read(db.transaction([store]).objectStore(store));
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  });
+  return result as T;
 }
 
 function put(db: IDBDatabase, store: string, value: unknown, key: IDBValidKey): Promise<void> {
@@ -173,15 +174,7 @@ describe('indexeddb durability', () => {
     for (let i = 1; i <= 5; i++) await d.append(bytes(`t${i}`)).durable;
     await d.writeSnapshot({ lsn: 3n, image: bytes('@3') });
     await d.close();
-    let keys: IDBValidKey[] = [];
-    await withRawDb('lightcone:trunc', async (db) => {
-      keys = await new Promise<IDBValidKey[]>((resolve, reject) => {
-        const request = db.transaction(['log']).objectStore('log').getAllKeys();
-        request.onsuccess = () => resolve(request.result);
-        request.onerror = () => reject(request.error);
-      });
-    });
-    expect(keys).toEqual([4, 5]);
+    expect(await rawRead('lightcone:trunc', 'log', (s) => s.getAllKeys())).toEqual([4, 5]);
   });
 
   it('log writes carry the durability hint: strict by default, relaxed on request', async () => {
@@ -204,15 +197,7 @@ describe('indexeddb durability', () => {
     await Promise.all([1, 2, 3, 4, 5].map((i) => d.append(bytes(`b${i}`)).durable));
     await d.writeSnapshot({ lsn: 3n, image: bytes('@3') });
     await d.close();
-    let keys: IDBValidKey[] = [];
-    await withRawDb('lightcone:batch', async (db) => {
-      keys = await new Promise<IDBValidKey[]>((resolve, reject) => {
-        const request = db.transaction(['log']).objectStore('log').getAllKeys();
-        request.onsuccess = () => resolve(request.result);
-        request.onerror = () => reject(request.error);
-      });
-    });
-    expect(keys).toEqual([5]);
+    expect(await rawRead('lightcone:batch', 'log', (s) => s.getAllKeys())).toEqual([5]);
     const { records, nextLsn } = await indexedDbDurability('batch').open();
     expect(records.map((r) => [r.lsn, text(r.payload)])).toEqual([
       [4n, 'b4'],
@@ -240,15 +225,7 @@ describe('indexeddb durability', () => {
     await again.close();
     const { records: all } = await indexedDbDurability('v1').open();
     expect(all.map((r) => text(r.payload))).toEqual(['one', 'two', 'three']);
-    let format: unknown;
-    await withRawDb('lightcone:v1', async (db) => {
-      format = await new Promise((resolve, reject) => {
-        const request = db.transaction(['format']).objectStore('format').get('format');
-        request.onsuccess = () => resolve(request.result);
-        request.onerror = () => reject(request.error);
-      });
-    });
-    expect(format).toEqual({ magic: 'lightcone-durability', version: 2 });
+    expect(await rawRead('lightcone:v1', 'format', (s) => s.get('format'))).toEqual({ magic: 'lightcone-durability', version: 2 });
   });
 
   it('a batch entry whose records do not match its key is CORRUPT_LOG', async () => {

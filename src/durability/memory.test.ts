@@ -2,26 +2,14 @@
 // cheaply: a write held in flight collects the appends made meanwhile into the next write.
 
 import { describe, expect, it } from 'vitest';
-import { bytes, durabilityContract, expectSnapshotUnderLoad, text } from './contract.ts';
+import { bytes, durabilityContract, expectSnapshotUnderLoad, failOnce, text } from './contract.ts';
 import type { LogRecord } from './durability.ts';
 import { MemoryStore, memoryDurability } from './memory.ts';
 
 durabilityContract('memory', { exclusive: true, failureCode: 'WRITE_FAILED' }, () => {
   const store = new MemoryStore();
-  let failNext = false;
-  return {
-    instance: () =>
-      memoryDurability(store, {
-        beforeWrite: () => {
-          if (!failNext) return;
-          failNext = false;
-          throw new Error('simulated write failure');
-        },
-      }),
-    failNextWrite: () => {
-      failNext = true;
-    },
-  };
+  const failure = failOnce(() => new Error('simulated write failure'));
+  return { instance: () => memoryDurability(store, { beforeWrite: failure.hook }), failNextWrite: failure.arm };
 });
 
 describe('memory durability', () => {
