@@ -294,7 +294,10 @@ export class ProtocolConnection {
     this.#dropping.add(set);
     set.handle!.unsubscribe();
     // Queued right behind the unsubscribe's turn: its deletes were delivered by then.
-    this.#hub.engine.exclusive(() => this.#dropped(set)).catch(() => {});
+    // Left unanswered, the client would wait for its UnsubscribeApplied for ever: it must learn why.
+    this.#hub.engine
+      .exclusive(() => this.#dropped(set))
+      .catch((e: unknown) => this.#close(CLOSE_CODE.error, `query set ${set.id} could not be unsubscribed, so the connection ends (reconnect): ${errorText(e)}`));
   }
 
   #dropped(set: QuerySet): void {

@@ -1,13 +1,14 @@
 // The protocol server's edges: an unsubscribe that overtakes its subscribe, a set that fails after
 // it was applied, a transaction storage refuses, a client flooding calls, the server closing, and
 // the SDK on v2. Each ends in a message or a close with a reason; nothing hangs.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StorageError } from '../errors.ts';
 import { BinaryReader, BinaryWriter } from './client-api.js';
 import { tables } from './fixtures/bindings.ts';
 import { openHarness, signal, type Harness } from './fixtures/harness.ts';
 import { rawConnect } from './fixtures/raw-client.ts';
 import { V2_PROTOCOL } from './messages.ts';
+import { RowEncoder } from './rows.ts';
 
 function roomArgs(id: number, name: string): Uint8Array {
   const w = new BinaryWriter(64);
@@ -18,6 +19,7 @@ function roomArgs(id: number, name: string): Uint8Array {
 
 let h: Harness | undefined;
 afterEach(async () => {
+  vi.restoreAllMocks();
   await h?.close();
   h = undefined;
 });
@@ -46,6 +48,22 @@ describe('protocol server edges', () => {
     await c.next('SubscribeApplied');
     c.send({ tag: 'Unsubscribe', value: { requestId: 2, querySetId: { id: 0 }, flags: { tag: 'Default' } } });
     expect((await c.next('UnsubscribeApplied')).rows).toBeUndefined();
+  });
+
+  it('ends the connection with a reason when answering an unsubscribe fails inside the engine', async () => {
+    h = await openHarness();
+    const c = await rawConnect(h.server);
+    c.send({ tag: 'CallReducer', value: { requestId: 0, flags: 0, reducer: 'add_room', args: roomArgs(1, 'a') } });
+    await c.next('ReducerResult');
+    c.send({ tag: 'Subscribe', value: { requestId: 1, querySetId: { id: 0 }, queryStrings: ['SELECT * FROM room'] } });
+    await c.next('SubscribeApplied');
+    // Encoding the dropped rows is the last step of the answer; a failure there is a bug of ours.
+    vi.spyOn(RowEncoder.prototype, 'rowList').mockImplementationOnce(() => {
+      throw new Error('injected: rows do not encode');
+    });
+    c.send({ tag: 'Unsubscribe', value: { requestId: 2, querySetId: { id: 0 }, flags: { tag: 'SendDroppedRows' } } });
+    expect(await c.whenClosed()).toEqual({ code: 1011, reason: 'query set 0 could not be unsubscribed, so the connection ends (reconnect): injected: rows do not encode' });
+    expect(c.messages.map((m) => m.tag)).not.toContain('UnsubscribeApplied');
   });
 
   it('ends a connection whose applied set fails later (SubscriptionError without request id, then close); others go on', async () => {
