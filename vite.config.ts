@@ -26,7 +26,13 @@ export default defineConfig(({ mode }) => ({
     emptyOutDir: true,
     target: 'es2022',
     // e2e builds add the durability contract page (Chromium's IndexedDB against the shared suite).
-    rollupOptions: { input: mode === 'e2e' ? { main: here('./demo/index.html'), contract: here('./demo/contract.html') } : { main: here('./demo/index.html') } },
+    // demo/react/: the same chat on SpacetimeDB's own SDK and React hooks over local().
+    rollupOptions: {
+      input:
+        mode === 'e2e'
+          ? { main: here('./demo/index.html'), react: here('./demo/react/index.html'), contract: here('./demo/contract.html') }
+          : { main: here('./demo/index.html'), react: here('./demo/react/index.html') },
+    },
   },
   worker: { format: 'es' },
 }));
