@@ -94,6 +94,21 @@ describe('scheduled tables', () => {
     await e.close();
   });
 
+  it('a scheduled run that fails outside its reducer is written to the module log, not lost', async () => {
+    const clock = new ManualClock();
+    const e = await open(clock);
+    await e.call('once_in', [10, 'a']);
+    // A commit listener is engine code: its throw is an internal failure of the scheduled run.
+    e.onCommit((_delta, info) => {
+      if (info.reducer === 'on_tick') throw new Error('injected: a commit listener failed');
+    });
+    await clock.advance(10);
+    await e.exclusive(() => {}); // queued behind the scheduled run
+    const errors = e.logs().filter((l) => l.level === 'error');
+    expect(errors.map((l) => l.message)).toEqual(['the schedule of tick row 1 could not run: injected: a commit listener failed']);
+    await e.close();
+  });
+
   it('a reopened database runs an overdue one-shot exactly once, before open resolves', async () => {
     const clock = new ManualClock();
     const store = new MemoryStore();

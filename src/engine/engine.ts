@@ -186,7 +186,10 @@ export class Engine {
       if (!oneShot && !this.#scheduler.has(e.table.name, e.id)) this.#scheduler.rearm(e, this.#clock.nowMicros());
       this.#maybeSnapshot();
       await turn.durable.catch((err: unknown) => this.#logs.push({ ts: Date.now(), level: 'error', message: `scheduled ${fnName} could not be made durable: ${(err as Error).message}` }));
-    }).catch(() => {});
+    }).catch((err: unknown) => {
+      // Nobody awaits a timer's run: an internal failure goes to the module log. A closed database runs nothing.
+      if (!(err instanceof ClosedError)) this.#logs.push({ ts: Date.now(), level: 'error', message: `the schedule of ${e.table.canonicalName} row ${e.id} could not run: ${(err as Error).message}` });
+    });
   }
 
   /**
@@ -237,7 +240,7 @@ export class Engine {
       await engine.#startSchedules();
       return engine;
     } catch (e) {
-      await d.close().catch(() => {});
+      await d.close().catch(() => {}); // the open's own error is the one to report
       throw e;
     }
   }
@@ -358,7 +361,7 @@ export class Engine {
       if (this.#closed) throw new ClosedError(`database ${this.name} is closed: open it again to continue`);
       return f();
     });
-    this.#queue = run.catch(() => {});
+    this.#queue = run.catch(() => {}); // the queue only orders turns; each caller gets its own `run`
     return run;
   }
 
