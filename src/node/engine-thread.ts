@@ -220,6 +220,7 @@ class EngineThread {
       unsubscribe: () => {
         if (!sub.active) return;
         this.#endSub(sub, new ClosedError('the subscription ended before its rows were delivered'), false);
+        // Ended on this side already; a thread that cannot take the request (gone, closing) keeps no subscription either.
         if (!this.#ended) void this.#request({ op: 'unsubscribe', sub: sub.id }).catch(() => {});
       },
     };
@@ -481,7 +482,7 @@ class EngineThread {
     const wasReady = gen.ready;
     gen.ready = false;
     if (gen.expected) {
-      await gen.storage.release().catch(() => {});
+      await gen.storage.release().catch(() => {}); // no one to tell: the next open recovers the storage as it is and reports what is wrong
       if (gen.failure === undefined) return;
       // Reported once the storage is released, so that opening again does not find it in use.
       if (!this.#info) gen.opened.reject(gen.failure);
@@ -495,6 +496,7 @@ class EngineThread {
     const limit = this.#limitOf(gen);
     const what = this.#describeRunning(running);
     // Storage first: the writes the thread started finish (or fail) as a whole before anything reopens it.
+    // A close that fails has no one to tell: the restart (or the next open) recovers the storage as it is and reports what is wrong.
     await gen.storage.release().catch(() => {});
     if (!wasReady) {
       const error = this.#limitError(limit, what, this.#info ? 'restart' : 'open');

@@ -170,7 +170,7 @@ function readDatabaseMeta(dir: string): { identity?: string; createdAt?: number 
         const start = text.indexOf('{');
         return JSON.parse(text.slice(start, text.lastIndexOf('}') + 1)) as { identity?: string; createdAt?: number };
       } catch {
-        return {};
+        return {}; // damaged: still listed (opening it says what is wrong), without what it would tell
       }
     }
   }
