@@ -51,6 +51,19 @@ test('two tabs see each other’s rows; a reload keeps the rows and the identity
   await expect(a.locator('#status')).toHaveAttribute('data-identity', idA!);
 });
 
+test('when the engine worker restarts, the SDK connection closes and reconnects to the new engine', async ({ page }) => {
+  await openSdk(page, 'sdk-restart');
+  await send(page, 'before');
+  await expect(texts(page)).toHaveText(['before']);
+  const id = await page.locator('#status').getAttribute('data-identity');
+  await page.evaluate(() => (globalThis as unknown as { lightconeTest: { crashEngine(): Promise<void> } }).lightconeTest.crashEngine());
+  // The port to the dead engine is silent; the page sees its lock released and closes the
+  // connection; the SDK reconnects, and the call goes to the new engine.
+  await send(page, 'after');
+  await expect(texts(page)).toHaveText(['before', 'after'], { timeout: 20_000 });
+  await expect(page.locator('#status')).toHaveAttribute('data-identity', id!); // the token still holds
+});
+
 test('dedicated workers: the leader’s and a follower’s SDK connections see each other', async ({ context }) => {
   const a = await context.newPage();
   await openSdk(a, 'sdk-dedicated', '&transport=dedicated');

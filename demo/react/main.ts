@@ -9,7 +9,7 @@
 import { createElement as h, useState, type FormEvent } from 'react';
 import { createRoot } from 'react-dom/client';
 import { SpacetimeDBProvider, useReducer, useSpacetimeDB, useTable } from 'spacetimedb/react';
-import { local } from 'lightcone';
+import { connect, local } from 'lightcone';
 import chat from '../../examples/chat/index.ts?lightcone';
 import { DbConnection, reducers, tables } from './module_bindings/index.ts';
 
@@ -51,5 +51,10 @@ function Chat() {
     h('p', { id: 'error' }, error),
   );
 }
+
+// For e2e (test builds only, where setTestHooks works): stop the engine as a runaway call would.
+(globalThis as { lightconeTest?: unknown }).lightconeTest = {
+  crashEngine: async () => (await connect({ name: dbName, transport })).setTestHooks({ crashEngine: true }),
+};
 
 createRoot(document.getElementById('root')!).render(h(SpacetimeDBProvider, { connectionBuilder: builder }, h(Chat)));
