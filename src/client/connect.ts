@@ -216,7 +216,7 @@ class Link {
   /** Settles with `p`, or rejects with ClosedError (with `details`) if the link ends first. */
   track<T>(p: Promise<T>, details: Record<string, unknown> = {}): Promise<T> {
     if (this.#closed) {
-      p.catch(() => {});
+      p.catch(() => {}); // superseded by the ClosedError below; this only prevents an unhandled rejection
       return Promise.reject(new ClosedError(this.#closed.message, { ...this.#closed.details, ...details }));
     }
     return new Promise<T>((resolve, reject) => {
@@ -322,7 +322,7 @@ function facade(
           live = false;
           subscriptions.delete(id);
           settle.reject(new ClosedError('unsubscribed before the initial rows arrived'));
-          if (!link.closed) void remote.unsubscribe(clientId, id).catch(() => {});
+          if (!link.closed) void remote.unsubscribe(clientId, id).catch(() => {}); // ended here already: the sink ignores whatever still comes
         },
       };
     },
@@ -345,7 +345,7 @@ function spawn(transport: 'auto' | 'shared' | 'dedicated'): { endpoint: Comlink.
   if (transport === 'shared' && !hasShared) throw new UsageError('NO_SHARED_WORKER', "this browser has no SharedWorker: use transport 'auto' or 'dedicated'");
   let fail!: (error: Error) => void;
   const failed = new Promise<never>((_, reject) => (fail = reject));
-  failed.catch(() => {});
+  failed.catch(() => {}); // observed by whoever races it against the connect; never unhandled
   const onError = (event: Event) => fail(new ClosedError(`the Lightcone worker could not start${event instanceof ErrorEvent && event.message ? `: ${event.message}` : ''}`));
   if (transport !== 'dedicated' && hasShared) {
     const worker = new SharedWorker(new URL('../../worker/shared-worker.ts', import.meta.url), { type: 'module', name: 'lightcone' });
@@ -386,7 +386,7 @@ function askPersist(): Promise<boolean | undefined> {
     try {
       return await navigator.storage?.persist?.();
     } catch {
-      return undefined;
+      return undefined; // a browser that refuses to answer: `persistGranted` says "not asked or unsupported"
     }
   })();
   return persistAsked;
@@ -395,6 +395,7 @@ function askPersist(): Promise<boolean | undefined> {
 async function storage(): Promise<StorageInfo> {
   const s = navigator.storage as StorageManager | undefined;
   const [persisted, estimate, persistGranted] = await Promise.all([
+    // Advisory figures: a browser that cannot give one reports it as unknown (undefined), never as a failed call.
     s?.persisted?.().catch(() => undefined),
     s?.estimate?.().catch(() => undefined),
     persistAsked ?? Promise.resolve(undefined),

@@ -54,7 +54,7 @@ export function local(opts: LocalOptions = {}): WebSocketFactory {
     const known = databases.get(name);
     // A worker connection that ended (its worker died) is made again; its SDK connections have closed.
     if (known) {
-      const db = await known.catch(() => undefined);
+      const db = await known.catch(() => undefined); // a failed connect is made again too (its error went to its caller)
       if (db && !protocolPortsOf(db).isClosed) return db;
       if (databases.get(name) === known) databases.delete(name);
     }
