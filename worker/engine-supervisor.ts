@@ -262,7 +262,7 @@ export class EngineSupervisor implements WorkerApi {
   /** Ends every subscription of a client (its page closed). */
   dropClient(clientId: string): void {
     for (const [key, sub] of this.#subs) if (sub.args[0] === clientId) this.#subs.delete(key);
-    void this.#gen?.remote.dropClient(clientId).catch(() => {});
+    void this.#gen?.remote.dropClient(clientId).catch(() => {}); // an engine that is gone holds none of its subscriptions either
   }
 
   async setTestHooks(name: string, hooks: TestHooks): Promise<void> {
@@ -411,7 +411,7 @@ export class EngineSupervisor implements WorkerApi {
       unit.promise.catch((error: unknown) => {
         if (this.#subs.get(key) !== sub) return;
         this.#subs.delete(key);
-        void Promise.resolve(sub.args[5].error(toSerialized(error))).catch(() => {});
+        void Promise.resolve(sub.args[5].error(toSerialized(error))).catch(() => {}); // its page is gone: no one left to tell
       });
       units.push(unit);
     }
@@ -451,7 +451,7 @@ export class EngineSupervisor implements WorkerApi {
   #fail(gen: Generation, why: 'stall' | 'death'): void {
     if (gen.ended) return;
     gen.end();
-    this.#ended = withTimeout(gen.link.gone, END_WAIT_MS).catch(() => {});
+    this.#ended = withTimeout(gen.link.gone, END_WAIT_MS).catch(() => {}); // a wait, not a result: past it, the next engine starts anyway
     if (this.#gen === gen) this.#gen = undefined;
     this.#restore = true;
     const caught = [...this.#inflight].filter((u) => u.on === gen).sort((a, b) => a.seq - b.seq);
@@ -510,9 +510,10 @@ export class PageHosts {
       }
       try {
         const boot = await withTimeout(host.spawnEngine(this.#supervisor), ENGINE_START_TIMEOUT_MS + 1000);
+        // terminate: a page that is gone took its engine with it.
         return { rpc: boot.rpc, beat: boot.beat, gone: whenReleased(boot.lock), terminate: () => void host.terminateEngine(boot.lock).catch(() => {}) };
       } catch {
-        this.#hosts.delete(clientId);
+        this.#hosts.delete(clientId); // this tab cannot: try the next (the error below says that none could)
       }
     }
     throw new ClosedError('no open tab of this site could start the Lightcone engine worker: reload the page', { retryable: true });

@@ -306,7 +306,7 @@ export class Router implements WorkerApi {
         const sub = this.#subs.get(msg.subscriptionId);
         if (!sub) return;
         const sink = sub.sink as unknown as Record<string, (payload: unknown) => unknown>;
-        void Promise.resolve(sink[msg.kind]!(msg.payload)).catch(() => {});
+        void Promise.resolve(sink[msg.kind]!(msg.payload)).catch(() => {}); // its page is gone: no one left to tell
         return;
       }
     }

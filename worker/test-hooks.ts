@@ -17,7 +17,7 @@ export function delayAcks(inner: Durability, delayMs: () => number): Durability 
       const ms = delayMs();
       if (ms <= 0) return record;
       const durable = record.durable.then(() => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-      durable.catch(() => {});
+      durable.catch(() => {}); // the caller observes `durable`; this only prevents an unhandled rejection
       return { lsn: record.lsn, durable };
     },
     flush: () => inner.flush(),
