@@ -4,22 +4,18 @@
 // tables by identities other than the owner (rules that filter, rules that join, the lookup side
 // of joins) — must equal a fresh db.sql of the same query for the same sender, and must have
 // received an update exactly when that changed. Set LIVE_SEED to replay (LIVE_ACCESS_TXS for more).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryDurability } from '../durability/memory.ts';
-import { databaseFacade, type Database } from '../api/database.ts';
-import { Engine, randomIdentity } from '../engine/engine.ts';
+import { describe, expect, it } from 'vitest';
+import { databaseFacade } from '../api/database.ts';
+import { randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { aop, churningClient, Mirror, prng, q, rowText, sqlOracle, type AccessOp, type Spec } from './fixtures/helpers.ts';
-import { SubscriptionManager } from './manager.ts';
+import { alice, aop, applyBatch, bob, carol, churningClient, prng, q, rowText, specSubscriptions, sqlOracle, type AccessOp, type Spec } from './fixtures/helpers.ts';
+import { liveHarness } from './fixtures/harness.ts';
 import type { SubscriptionHandle, TableUpdate } from './types.ts';
 
 const SEED = Number(process.env.LIVE_SEED ?? 0xacce55);
 const TXS = Number(process.env.LIVE_ACCESS_TXS ?? 700);
 const owner = randomIdentity();
 const OWNER = owner.toHexString();
-const alice = 'c200' + 'a1'.repeat(30);
-const bob = 'c200' + 'b2'.repeat(30);
-const carol = 'c200' + 'c3'.repeat(30);
 const WHO = [OWNER, alice, bob, carol];
 const code = (await bundleModule('src/subscriptions/fixtures/access.ts')).code;
 
@@ -112,34 +108,18 @@ function randomOps(rnd: () => number): AccessOp[] {
   return ops;
 }
 
-describe(`live views and row-level security against a fresh db.sql after every transaction (seed ${SEED}, LIVE_SEED to replay)`, () => {
-  let engine: Engine;
-  let live: SubscriptionManager;
-  let db: Database;
-  beforeAll(async () => {
-    engine = await Engine.open({ name: 'live-access-diff', durability: memoryDurability(), code, owner });
-    live = new SubscriptionManager(engine);
-    db = databaseFacade(engine);
-  });
-  afterAll(async () => {
-    await engine?.close();
-    await live?.close();
-  });
+const open = liveHarness<AccessOp>('live-access-diff', code, owner);
 
+describe(`live views and row-level security against a fresh db.sql after every transaction (seed ${SEED}, LIVE_SEED to replay)`, () => {
   it(`${TXS} random transactions keep every view and RLS subscription equal to its query`, async () => {
+    const { engine, live } = await open();
+    const db = databaseFacade(engine);
     const rnd = prng(SEED);
     const where = (tx: number, what: string) => `seed ${SEED} (LIVE_SEED=${SEED}), transaction ${tx}: ${what}`;
     for (let i = 0; i < 15; i++) await db.call('apply', [randomOps(rnd)]);
 
-    const subs = SPECS.map((spec) => {
-      const mirror = new Mirror();
-      const handle = live.subscribe(
-        spec.queries.map(([, sql]) => sql),
-        mirror.callbacks,
-        { sender: BigInt(`0x${spec.sender ?? OWNER}`), confirmedReads: spec.confirmed ?? false },
-      );
-      return { spec, mirror, handle };
-    });
+    const oracle = sqlOracle(db);
+    const subs = specSubscriptions(live, SPECS, OWNER, oracle);
     // Alerts (an event table) of alice under RLS: exactly her alerts of each transaction, as inserts.
     const alerts: TableUpdate[][] = [];
     const alertErrors: string[] = [];
@@ -151,67 +131,38 @@ describe(`live views and row-level security against a fresh db.sql after every t
     // A client whose query sets come and go: its cache must always equal the union of the active sets.
     const churn = churningClient({
       connect: (cb) => live.connect({ sender: BigInt(`0x${bob}`), confirmedReads: false, ...cb }),
+      settled: async () => {
+        await engine.exclusive(() => {});
+        await live.settled();
+      },
+      oracle,
       sets: CHURN,
       maxActive: 3,
       rnd,
       sender: bob,
     });
 
-    const oracle = sqlOracle(db);
-    const checkChurn = async (tx: number, cache: Map<string, string[]>) => {
-      if (churn.trouble()) expect.fail(where(tx, `client: ${churn.trouble()}`));
-      expect(churn.mirror.keys(), where(tx, `client with sets ${JSON.stringify(churn.active())}`)).toEqual(await oracle(churn.spec(), cache));
-    };
-
-    await Promise.all([...subs.map((s) => s.handle.applied), alertSub.applied]);
-    let expected = await Promise.all(subs.map((s) => oracle(s.spec, new Map())));
-    for (const [i, s] of subs.entries()) expect(s.mirror.keys(), where(0, `${s.spec.name} onApplied`)).toEqual(expected[i]);
+    await alertSub.applied;
+    await subs.applied((what) => where(0, what));
 
     let failed = 0;
-    /** Per subscription, the transactions that changed its result (none would make it vacuous). */
-    const changes = subs.map(() => 0);
     for (let tx = 1; tx <= TXS; tx++) {
       if (rnd() < 0.06) {
-        churn.step();
-        await engine.exclusive(() => {});
-        await live.settled();
-        await checkChurn(tx, new Map());
+        await churn.step();
+        await churn.check(new Map(), (what) => where(tx, `${what} (just changed)`));
       }
       const ops = randomOps(rnd);
       const fail = rnd() < 0.04;
       const sender = pick4(rnd);
-      const counts = subs.map((s) => s.mirror.updates.length);
+      subs.before();
       const alertCount = alerts.length;
-      try {
-        await db.call(fail ? 'apply_then_fail' : 'apply', [ops], sender === OWNER ? {} : { sender });
-      } catch (e) {
-        if (!fail) throw e;
-        failed++;
-      }
+      await applyBatch(db, ops, fail, sender === OWNER ? undefined : sender);
+      if (fail) failed++;
       await live.settled();
 
       const cache = new Map<string, string[]>();
-      const next = await Promise.all(subs.map((s) => oracle(s.spec, cache)));
-      for (const [i, s] of subs.entries()) {
-        const m = s.mirror;
-        if (m.problems.length || m.errors.length) expect.fail(where(tx, `${s.spec.name}: ${[...m.problems, ...m.errors.map((e) => e.message)].join('; ')}`));
-        const delivered = m.updates.length - counts[i]!;
-        const changed = next[i]!.join('\n') !== expected[i]!.join('\n');
-        if (changed) changes[i]!++;
-        if (delivered > 1) expect.fail(where(tx, `${s.spec.name} received ${delivered} updates for one transaction`));
-        if (changed !== (delivered === 1)) {
-          expect.fail(where(tx, `${s.spec.name}: result ${changed ? 'changed' : 'did not change'} but ${delivered} update(s) arrived (ops ${JSON.stringify(ops, big)})`));
-        }
-        if (m.keys().join('\n') !== next[i]!.join('\n')) {
-          const have = new Set(m.keys());
-          const want = new Set(next[i]);
-          const missing = next[i]!.filter((k) => !have.has(k)).slice(0, 3);
-          const extra = m.keys().filter((k) => !want.has(k)).slice(0, 3);
-          expect.fail(where(tx, `${s.spec.name} differs from db.sql: missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)}; ops ${JSON.stringify(ops, big)}`));
-        }
-      }
-      expected = next;
-      await checkChurn(tx, cache);
+      await subs.after(ops, cache, (what) => where(tx, what));
+      await churn.check(cache, (what) => where(tx, what));
 
       if (alertErrors.length) expect.fail(where(tx, `alerts: ${alertErrors.join('; ')}`));
       const want = fail ? [] : [...new Set(ops.filter((o) => o.kind === 6 && o.who === alice).map((o) => rowText({ who: o.who, n: o.team })))].sort();
@@ -221,8 +172,8 @@ describe(`live views and row-level security against a fresh db.sql after every t
       expect(have, where(tx, 'alerts of alice')).toEqual(want);
     }
     expect(failed).toBeGreaterThan(0);
-    for (const [i, s] of subs.entries()) expect(changes[i], `${s.spec.name} never changed`).toBeGreaterThan(0);
-    for (const s of subs) s.handle.unsubscribe();
+    for (const [i, spec] of SPECS.entries()) expect(subs.changes[i], `${spec.name} never changed`).toBeGreaterThan(0);
+    subs.unsubscribe();
     alertSub.unsubscribe();
     churn.close();
     expect(live.stats()).toEqual({ subscribers: 0, plans: 0, groups: 0, sources: 0 });
@@ -231,8 +182,4 @@ describe(`live views and row-level security against a fresh db.sql after every t
 
 function pick4(rnd: () => number): string {
   return WHO[Math.floor(rnd() * WHO.length)]!;
-}
-
-function big(_k: string, v: unknown): unknown {
-  return typeof v === 'bigint' ? `${v}n` : v;
 }

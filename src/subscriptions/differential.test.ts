@@ -3,13 +3,12 @@
 // onApplied, then each onUpdate) must equal a fresh run of its queries through db.sql; it must
 // have received an update exactly when that result changed. A client also adds and removes
 // overlapping query sets as it goes. Set LIVE_SEED to replay a failure (LIVE_TXS for more).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryDurability } from '../durability/memory.ts';
-import { databaseFacade, type Database } from '../api/database.ts';
-import { Engine, randomIdentity } from '../engine/engine.ts';
+import { describe, expect, it } from 'vitest';
+import { databaseFacade } from '../api/database.ts';
+import { randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { churningClient, Mirror, op, prng, q, rowText, sqlOracle, type Op, type Spec } from './fixtures/helpers.ts';
-import { SubscriptionManager } from './manager.ts';
+import { applyBatch, churningClient, op, prng, q, rowText, specSubscriptions, sqlOracle, type Op, type Spec } from './fixtures/helpers.ts';
+import { liveHarness } from './fixtures/harness.ts';
 import type { SubscriptionHandle, TableUpdate } from './types.ts';
 
 const SEED = Number(process.env.LIVE_SEED ?? 0x5eed);
@@ -111,36 +110,19 @@ const CHURN: [string, string][][] = [
   [q('tag', "SELECT t.* FROM room r JOIN tag t ON r.id = t.room_id WHERE r.name = 'b' OR t.label = 'y'")],
 ];
 
-describe(`live queries against a fresh db.sql after every transaction (seed ${SEED}, LIVE_SEED to replay)`, () => {
-  let engine: Engine;
-  let live: SubscriptionManager;
-  let db: Database;
-  beforeAll(async () => {
-    engine = await Engine.open({ name: 'live-diff', durability: memoryDurability(), code, owner });
-    live = new SubscriptionManager(engine);
-    db = databaseFacade(engine);
-  });
-  afterAll(async () => {
-    await engine?.close();
-    await live?.close();
-  });
+const open = liveHarness<Op>('live-diff', code, owner);
 
+describe(`live queries against a fresh db.sql after every transaction (seed ${SEED}, LIVE_SEED to replay)`, () => {
   it(`${TXS} random transactions keep every subscription equal to its query`, async () => {
+    const { engine, live } = await open();
+    const db = databaseFacade(engine);
     const rnd = prng(SEED);
     const where = (tx: number, what: string) => `seed ${SEED} (LIVE_SEED=${SEED}), transaction ${tx}: ${what}`;
     // Some state before subscribing, so that onApplied has rows to deliver.
     for (let i = 0; i < 20; i++) await db.call('apply', [randomOps(rnd)]);
 
-    const subs = SPECS.map((spec) => {
-      const mirror = new Mirror();
-      const sender = spec.sender ? BigInt(`0x${spec.sender}`) : owner.__identity__;
-      const handle = live.subscribe(
-        spec.queries.map(([, sql]) => sql),
-        mirror.callbacks,
-        { sender, confirmedReads: spec.confirmed ?? false },
-      );
-      return { spec, mirror, handle };
-    });
+    const oracle = sqlOracle(db);
+    const subs = specSubscriptions(live, SPECS, owner.toHexString(), oracle);
     const events = EVENT_SPECS.map((spec) => {
       const got: TableUpdate[][] = [];
       const problems: string[] = [];
@@ -156,65 +138,38 @@ describe(`live queries against a fresh db.sql after every transaction (seed ${SE
     const confirmedChurn = rnd() < 0.5;
     const churn = churningClient({
       connect: (cb) => live.connect({ sender: owner.__identity__, confirmedReads: confirmedChurn, ...cb }),
+      settled: async () => {
+        await engine.exclusive(() => {});
+        await live.settled();
+      },
+      oracle,
       sets: CHURN,
       maxActive: 4,
       rnd,
     });
-    await Promise.all([...subs.map((s) => s.handle.applied), ...events.map((e) => e.handle.applied)]);
+    await Promise.all(events.map((e) => e.handle.applied));
     for (const e of events) expect(e.initial(), where(0, `${e.spec.name}: event tables are not part of onApplied`)).toEqual({});
 
-    const oracle = sqlOracle(db);
-
-    let expected = await Promise.all(subs.map((s) => oracle(s.spec, new Map())));
-    for (const [i, s] of subs.entries()) expect(s.mirror.keys(), where(0, `${s.spec.name} onApplied`)).toEqual(expected[i]);
+    await subs.applied((what) => where(0, what));
 
     let failed = 0;
     for (let tx = 1; tx <= TXS; tx++) {
       if (rnd() < 0.05) {
-        churn.step();
-        await engine.exclusive(() => {});
-        await live.settled();
-        const want = await oracle(churn.spec(), new Map());
-        if (churn.trouble()) expect.fail(where(tx, `client: ${churn.trouble()}`));
-        expect(churn.mirror.keys(), where(tx, `client after changing its sets to ${JSON.stringify(churn.active())}`)).toEqual(want);
+        await churn.step();
+        await churn.check(new Map(), (what) => where(tx, `${what} (just changed)`));
       }
       const ops = randomOps(rnd);
       const fail = rnd() < 0.04;
       const sender = rnd() < 0.5 ? alice : undefined;
-      const counts = subs.map((s) => s.mirror.updates.length);
+      subs.before();
       const eventCounts = events.map((e) => e.got.length);
-      try {
-        await db.call(fail ? 'apply_then_fail' : 'apply', [ops], sender ? { sender } : {});
-      } catch (e) {
-        if (!fail) throw e;
-        failed++;
-      }
+      await applyBatch(db, ops, fail, sender);
+      if (fail) failed++;
       await live.settled();
 
       const cache = new Map<string, string[]>();
-      const next = await Promise.all(subs.map((s) => oracle(s.spec, cache)));
-      for (const [i, s] of subs.entries()) {
-        const m = s.mirror;
-        if (m.problems.length || m.errors.length) {
-          expect.fail(where(tx, `${s.spec.name}: ${[...m.problems, ...m.errors.map((e) => e.message)].join('; ')}`));
-        }
-        const delivered = m.updates.length - counts[i]!;
-        const changed = next[i]!.join('\n') !== expected[i]!.join('\n');
-        if (delivered > 1) expect.fail(where(tx, `${s.spec.name} received ${delivered} updates for one transaction`));
-        if (changed !== (delivered === 1)) {
-          expect.fail(where(tx, `${s.spec.name}: result ${changed ? 'changed' : 'did not change'} but ${delivered} update(s) arrived (ops ${JSON.stringify(ops, big)})`));
-        }
-        if (m.keys().join('\n') !== next[i]!.join('\n')) {
-          const have = new Set(m.keys());
-          const want = new Set(next[i]);
-          const missing = next[i]!.filter((k) => !have.has(k)).slice(0, 3);
-          const extra = m.keys().filter((k) => !want.has(k)).slice(0, 3);
-          expect.fail(where(tx, `${s.spec.name} differs from db.sql: missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)}; ops ${JSON.stringify(ops, big)}`));
-        }
-      }
-      expected = next;
-      if (churn.trouble()) expect.fail(where(tx, `client: ${churn.trouble()}`));
-      expect(churn.mirror.keys(), where(tx, `client with sets ${JSON.stringify(churn.active())}`)).toEqual(await oracle(churn.spec(), cache));
+      await subs.after(ops, cache, (what) => where(tx, what));
+      await churn.check(cache, (what) => where(tx, what));
 
       // Event subscriptions: exactly this transaction's matching pings, as inserts.
       const pings = fail ? [] : ops.filter((o) => o.kind === 6);
@@ -231,13 +186,9 @@ describe(`live queries against a fresh db.sql after every transaction (seed ${SE
       }
     }
     expect(failed).toBeGreaterThan(0);
-    for (const s of subs) s.handle.unsubscribe();
+    subs.unsubscribe();
     for (const e of events) e.handle.unsubscribe();
     churn.close();
     expect(live.stats()).toEqual({ subscribers: 0, plans: 0, groups: 0, sources: 0 });
   }, 60_000);
 });
-
-function big(_k: string, v: unknown): unknown {
-  return typeof v === 'bigint' ? `${v}n` : v;
-}

@@ -7,15 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
 import { openDatabase } from '../node/open-database.ts';
-import { aop, Mirror, type AccessOp } from './fixtures/helpers.ts';
+import { alice, aop, bob, Mirror, type AccessOp } from './fixtures/helpers.ts';
 import { liveHarness } from './fixtures/harness.ts';
 import type { TableUpdate } from './types.ts';
 
 const code = (await bundleModule('src/subscriptions/fixtures/access.ts')).code;
 const owner = randomIdentity();
 const OWNER = owner.toHexString();
-const alice = 'c200' + 'a1'.repeat(30);
-const bob = 'c200' + 'b2'.repeat(30);
 
 const open = liveHarness<AccessOp>('live-rls', code, owner);
 

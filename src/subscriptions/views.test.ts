@@ -7,15 +7,13 @@ import { databaseFacade } from '../api/database.ts';
 import { randomIdentity } from '../engine/engine.ts';
 import { ClosedError, SqlError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { aop, Mirror, type AccessOp } from './fixtures/helpers.ts';
+import { alice, aop, bob, Mirror, type AccessOp } from './fixtures/helpers.ts';
 import { liveHarness } from './fixtures/harness.ts';
 import type { TableUpdate } from './types.ts';
 
 const code = (await bundleModule('src/subscriptions/fixtures/access.ts')).code;
 const owner = randomIdentity();
 const OWNER = owner.toHexString();
-const alice = 'c200' + 'a1'.repeat(30);
-const bob = 'c200' + 'b2'.repeat(30);
 
 const open = liveHarness<AccessOp>('live-views', code, owner);
 
