@@ -74,7 +74,7 @@ class Slot {
 
   exclusive<T>(f: () => Promise<T>): Promise<T> {
     const run = this.#turn.then(f);
-    this.#turn = run.catch(() => {});
+    this.#turn = run.catch(() => {}); // the turn only orders work; each caller gets its own `run`
     return run;
   }
 }
@@ -344,6 +344,7 @@ export class WorkerHost implements WorkerApi {
     slot.db = db;
     if (code !== undefined) slot.code = code;
     // Subscriptions of the previous engine continue here, from a fresh snapshot.
+    // One refused here ends through its onError (sink.error); this only prevents an unhandled rejection.
     for (const live of slot.subs) void this.#start(live, db).catch(() => {});
     return engine;
   }
@@ -359,6 +360,7 @@ export class WorkerHost implements WorkerApi {
     const unlock = slot.unlock;
     slot.unlock = undefined;
     // Before the engine: the SDK connections are told (1001) and their disconnect hooks run.
+    // Its connections are closed by then; nothing may keep the engine from closing.
     await protocol?.close('the database is being reopened (reload, publish, import or delete): reconnect').catch(() => {});
     for (const live of slot.subs) {
       const handle = live.handle;
@@ -375,6 +377,7 @@ export class WorkerHost implements WorkerApi {
   /** Subscribes `live` on `db`; resolves once its initial rows went to the sink. */
   #start(live: Live, db: Database): Promise<void> {
     const sink = live.sink;
+    // A sink call rejects only when its page is gone (the page reports its own callbacks' throws): no one left to tell.
     const handle = db.subscribe(
       live.queries,
       {
@@ -418,7 +421,7 @@ export class WorkerHost implements WorkerApi {
         // the reason (the next operation tries to open it again and reports the same).
         for (const live of [...slot.subs]) {
           this.#stop(live);
-          void Promise.resolve(live.sink.error(toSerialized(error))).catch(() => {});
+          void Promise.resolve(live.sink.error(toSerialized(error))).catch(() => {}); // its page is gone: no one left to tell
         }
       })
       .finally(() => {

@@ -295,17 +295,36 @@ function facade(
         live = false;
         subscriptions.delete(id);
         settle.reject(error);
-        callbacks.onError?.(error);
+        try {
+          callbacks.onError?.(error);
+        } catch (thrown) {
+          console.error('lightcone: a live query onError callback threw', thrown);
+        }
+      };
+      // The callbacks run here: what they throw is reported as in Node (to onError, else to the
+      // console) and the subscription goes on. Thrown back to the worker, it would reach no one.
+      const guard = (f: () => void) => {
+        try {
+          f();
+        } catch (thrown) {
+          const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+          try {
+            if (live && callbacks.onError) return callbacks.onError(error);
+          } catch {
+            // onError threw too: the console is left.
+          }
+          console.error('lightcone: a live query callback threw', error);
+        }
       };
       subscriptions.set(id, { onError: end });
       const sink: SubscriptionSink = {
         applied: (initial) => {
           if (!live) return;
-          callbacks.onApplied?.(revive(initial) as InitialRows);
+          guard(() => callbacks.onApplied?.(revive(initial) as InitialRows));
           settle.resolve();
         },
         update: (update) => {
-          if (live) callbacks.onUpdate?.(revive(update) as TableUpdate[]);
+          if (live) guard(() => callbacks.onUpdate?.(revive(update) as TableUpdate[]));
         },
         error: (error) => end(errorFromJSON(error)),
       };
