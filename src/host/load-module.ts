@@ -103,38 +103,10 @@ function watchHooks(h: ModuleHooks, w: ModuleRunWatcher): ModuleHooks {
     get __sender_error_class__() {
       return h.__sender_error_class__;
     },
-    __call_reducer__(id, sender, connId, timestamp, args) {
-      w.enter('reducer', id);
-      try {
-        return h.__call_reducer__(id, sender, connId, timestamp, args);
-      } finally {
-        w.exit();
-      }
-    },
-    __call_view__(id, sender, args) {
-      w.enter('view', id);
-      try {
-        return h.__call_view__(id, sender, args);
-      } finally {
-        w.exit();
-      }
-    },
-    __call_view_anon__(id, args) {
-      w.enter('view', id);
-      try {
-        return h.__call_view_anon__(id, args);
-      } finally {
-        w.exit();
-      }
-    },
-    __call_procedure__(id, sender, connId, timestamp, args) {
-      w.enter('procedure', id);
-      try {
-        return h.__call_procedure__(id, sender, connId, timestamp, args);
-      } finally {
-        w.exit();
-      }
-    },
+    __call_reducer__: (id, sender, connId, timestamp, args) => watched(w, 'reducer', id, () => h.__call_reducer__(id, sender, connId, timestamp, args)),
+    __call_view__: (id, sender, args) => watched(w, 'view', id, () => h.__call_view__(id, sender, args)),
+    __call_view_anon__: (id, args) => watched(w, 'view', id, () => h.__call_view_anon__(id, args)),
+    __call_procedure__: (id, sender, connId, timestamp, args) => watched(w, 'procedure', id, () => h.__call_procedure__(id, sender, connId, timestamp, args)),
   };
   const http = h.__call_http_handler__;
   if (http) out.__call_http_handler__ = (id, timestamp, request, body) => watched(w, 'procedure', id, () => http.call(h, id, timestamp, request, body));

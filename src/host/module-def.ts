@@ -132,20 +132,13 @@ export function readModuleDef(def: RawModuleDefV10Like): ModuleSchema {
   return { typespace, tables, reducers, procedures, views, lifecycle, rls };
 }
 
-const INT_RANGES: Record<string, [bigint, bigint]> = {
-  I8: [-(2n ** 7n), 2n ** 7n - 1n],
-  U8: [0n, 2n ** 8n - 1n],
-  I16: [-(2n ** 15n), 2n ** 15n - 1n],
-  U16: [0n, 2n ** 16n - 1n],
-  I32: [-(2n ** 31n), 2n ** 31n - 1n],
-  U32: [0n, 2n ** 32n - 1n],
-  I64: [-(2n ** 63n), 2n ** 63n - 1n],
-  U64: [0n, 2n ** 64n - 1n],
-  I128: [-(2n ** 127n), 2n ** 127n - 1n],
-  U128: [0n, 2n ** 128n - 1n],
-  I256: [-(2n ** 255n), 2n ** 255n - 1n],
-  U256: [0n, 2n ** 256n - 1n],
-};
+/** [min, max] of each integer type, by tag (`I8` … `U256`): two's complement for the signed ones. */
+const INT_RANGES: Record<string, [bigint, bigint]> = Object.fromEntries(
+  [8n, 16n, 32n, 64n, 128n, 256n].flatMap((bits) => [
+    [`I${bits}`, [-(2n ** (bits - 1n)), 2n ** (bits - 1n) - 1n]],
+    [`U${bits}`, [0n, 2n ** bits - 1n]],
+  ]),
+);
 
 function sequenceDef(s: RawTable['sequences'][number], ty: Ty | undefined): SequenceDef {
   const range = ty ? INT_RANGES[ty.tag] : undefined;
