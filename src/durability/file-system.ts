@@ -32,7 +32,7 @@ export interface DurabilityFs {
   link(existing: string, newPath: string): Promise<void>;
   unlink(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
-  stat(path: string): Promise<{ mtimeMs: number }>;
+  stat(path: string): Promise<{ mtimeMs: number; size: number }>;
   realpath(path: string): Promise<string>;
 }
 

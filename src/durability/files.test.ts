@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../errors.ts';
 import { bytes, durabilityContract, expectSnapshotUnderLoad, text } from './contract.ts';
 import type { Durability } from './durability.ts';
-import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './file-format.ts';
+import { encodeSegmentHeader, encodeSnapshotHeader, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './file-format.ts';
 import type { DurabilityFileHandle, DurabilityFs } from './file-system.ts';
 import { fileDurability, type FileDurabilityOptions } from './files.ts';
 
@@ -249,6 +249,20 @@ describe('file durability: layout and formats', () => {
     const r = await recover(dir);
     expect(r.texts).toEqual(['c']);
     expect(await segments(dir)).toEqual(['log-00000000000000000003.seg']);
+    await r.d.close();
+  });
+
+  it('an empty newest segment left by a failed rotation does not make the segment holding newer records look covered', async () => {
+    // The state a rotation leaves when its directory sync and its undo both failed: the snapshot
+    // at lsn 3, an empty segment named for lsn 4, and records 4 and 5 appended to the old one.
+    const dir = await tmpDir();
+    await writeRecords(dir, ['r1', 'r2', 'r3', 'r4', 'r5']);
+    const image = bytes('image@3');
+    await fsp.writeFile(join(dir, 'snapshot.bin'), Buffer.concat([encodeSnapshotHeader(3n, image), image]));
+    await fsp.writeFile(join(dir, 'log-00000000000000000004.seg'), encodeSegmentHeader(4n));
+    const r = await recover(dir);
+    expect(r.texts).toEqual(['r4', 'r5']);
+    expect(r.nextLsn).toBe(6n);
     await r.d.close();
   });
 
@@ -526,10 +540,12 @@ describe('file durability: processes', () => {
       const pid = await new Promise<number>((res) => parent.stdout.setEncoding('utf8').once('data', (line: string) => res(Number(line.trim()))));
       await expect(fileDurability(dir).open()).rejects.toMatchObject({ code: 'DATABASE_IN_USE', details: { pid } });
       process.kill(pid, 'SIGKILL');
-      // Wait until it is a zombie: still a pid (kill 0 succeeds), state Z in /proc.
+      // Wait until it is a zombie: still a pid (kill 0 succeeds), state Z in /proc, and its other
+      // threads gone too (the leader shows Z while the rest of the process may still be exiting).
       for (;;) {
         const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
-        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) break;
+        const threads = (await fsp.readdir(`/proc/${pid}/task`)).length;
+        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z') && threads <= 1) break;
         await new Promise((r) => setTimeout(r, 10));
       }
       expect(() => process.kill(pid, 0)).not.toThrow();

@@ -296,6 +296,16 @@ class FileBackend implements DurabilityBackend {
       .filter((s): s is Segment => s !== undefined)
       .sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
 
+    // An empty newest segment beside older ones is the leftover of a rotation that failed after
+    // its rename (and whose undo failed too): appends went on in the segment before it. Judging
+    // coverage by its name would delete that segment's newer records, so it goes first.
+    while (segments.length > 1) {
+      const last = segments[segments.length - 1]!;
+      if ((await fs.stat(join(this.#dir, last.name))).size > SEGMENT_HEADER_BYTES) break;
+      await unlinkIfExists(fs, join(this.#dir, last.name));
+      segments.pop();
+    }
+
     // Segments that the snapshot fully covers (a crash came between snapshot and cleanup).
     let start = 0;
     while (start + 1 < segments.length && segments[start + 1]!.firstLsn <= base + 1n) start++;
