@@ -4,7 +4,8 @@
 // runs in its own dedicated worker behind the same small RPC (rpc.ts), so each call from this
 // page pays one message round trip, like a Lightcone call.
 import * as Comlink from 'comlink';
-import { connect, type BrowserDatabase } from '../../src/index.ts';
+import { connect, local, type BrowserDatabase } from '../../src/index.ts';
+import { DbConnection } from './items-bindings.ts';
 import itemsModule from '../modules/items.ts?lightcone';
 import bankModule from '../../examples/bank/index.ts?lightcone';
 import storeModule from '../modules/store.ts?lightcone';
@@ -138,8 +139,7 @@ function spawnEngineWorker(): Worker {
 async function open(key: string, name: string): Promise<string> {
   await systems.get(key)?.close();
   const [kind, durability] = key.split(':') as [string, string | undefined];
-  const s =
-    kind === 'lightcone' ? await openLightcone(name) : kind === 'lightcone-engine' ? await openEngineWorker(name) : await openPeer(kind as PeerKind, durability ?? 'memory', name);
+  const s = kind === 'lightcone' ? await openLightcone(name) : kind === 'lightcone-engine' ? await openEngineWorker(name) : await openPeer(kind as PeerKind, durability ?? 'memory', name);
   systems.set(key, s);
   nextId.set(key, 1);
   return s.durability;
@@ -354,6 +354,107 @@ function pgliveWrite(id: number, waitMs: number): Promise<{ affected: number; la
   return (systems.get('pglite-live') as System & { rpc: RpcClient }).rpc.call('liveWrite', id, waitMs);
 }
 
+// ── W10: the official SDK over local() against connect() ───────────────────
+
+/** One W10 client: makes a call for `id` and resolves when the page sees the inserted row. */
+interface RoundTrip {
+  roundTrip(id: bigint): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Who is waiting for which row (ids are unique per database, so one map per client suffices). */
+function waiters() {
+  const waiting = new Map<bigint, () => void>();
+  return {
+    wait: (id: bigint) => new Promise<void>((resolve) => waiting.set(id, resolve)),
+    seen(id: bigint) {
+      waiting.get(id)?.();
+      waiting.delete(id);
+    },
+  };
+}
+
+/** The official SDK (bindings from `lightcone generate`) over `local()`, subscribed to every item. */
+async function sdkClient(name: string): Promise<RoundTrip> {
+  const w = waiters();
+  const conn = await new Promise<DbConnection>((resolve, reject) => {
+    DbConnection.builder()
+      .withUri('lightcone://local')
+      .withDatabaseName(name)
+      .withWSFn(local({ module: itemsModule }))
+      .onConnect((c) => {
+        c.subscriptionBuilder()
+          .onApplied(() => resolve(c))
+          .onError((ctx) => reject(ctx.event ?? new Error('W10 subscription failed')))
+          .subscribe('SELECT * FROM item');
+      })
+      .onConnectError((_ctx, error) => reject(error))
+      .build();
+  });
+  conn.db.item.onInsert((_ctx, row) => w.seen(row.id));
+  return {
+    async roundTrip(id) {
+      const seen = w.wait(id);
+      await Promise.all([conn.reducers.insertOne({ id }), seen]);
+    },
+    async close() {
+      conn.disconnect();
+    },
+  };
+}
+
+/** Lightcone's own client: `connect()`, one subscription on every item, `onUpdate` per write. */
+async function connectClient(name: string): Promise<RoundTrip> {
+  const w = waiters();
+  const db = await connect({ name, module: itemsModule });
+  const h = db.subscribe(['SELECT * FROM item'], {
+    onUpdate: (updates) => {
+      for (const u of updates) for (const row of u.inserts) w.seen(BigInt((row as { id: bigint | number }).id));
+    },
+  });
+  await h.applied;
+  return {
+    async roundTrip(id) {
+      const seen = w.wait(id);
+      await Promise.all([db.call('insert_one', [id]), seen]);
+    },
+    async close() {
+      h.unsubscribe();
+      await db.close();
+    },
+  };
+}
+
+const w10Clients = new Map<string, RoundTrip>();
+
+/** Opens W10's client `kind` ('sdk' or 'connect') on its own database `name`. */
+async function w10Open(kind: 'sdk' | 'connect', name: string): Promise<void> {
+  await w10Clients.get(kind)?.close();
+  w10Clients.set(kind, kind === 'sdk' ? await sdkClient(name) : await connectClient(name));
+  nextId.set(`w10:${kind}`, 1);
+}
+
+/** W10: `n` calls one at a time, each timed from the call to the row's callback in this page; p50 and p99 in ms. */
+async function w10(kind: 'sdk' | 'connect', n: number): Promise<{ p50: number; p99: number }> {
+  const c = w10Clients.get(kind);
+  if (!c) throw new Error(`W10 client ${kind} is not open`);
+  const from = ids(`w10:${kind}`, n);
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await c.roundTrip(BigInt(from + i));
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  const at = (q: number) => ms[Math.min(ms.length - 1, Math.ceil(q * ms.length) - 1)]!;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+async function w10Close(): Promise<void> {
+  for (const c of w10Clients.values()) await c.close();
+  w10Clients.clear();
+}
+
 // ── W4, W5: the store, in a worker (workers/store.ts) ──────────────────────
 
 let storeRpc: RpcClient | undefined;
@@ -400,6 +501,9 @@ const bench = {
   liveTeardown,
   pgliveSetup,
   pgliveWrite,
+  w10Open,
+  w10,
+  w10Close,
   userAgent: () => navigator.userAgent,
 };
 

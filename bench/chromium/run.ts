@@ -2,7 +2,8 @@
 // config) into a temporary folder, serves it on loopback, and drives Debian's Chromium through
 // Playwright with a persistent on-disk profile in a temporary folder (restarted on the same
 // profile for cold starts). Calibration first, then W1–W3, W6, W7, W8 for Lightcone (through
-// `connect()`) and its peers (raw sqlite-wasm, Dexie, PGlite), systems shuffled in every round.
+// `connect()`) and its peers (raw sqlite-wasm, Dexie, PGlite), systems shuffled in every round;
+// W10 sets the official SDK over `local()` beside `connect()`.
 import { STORE_RANGES } from '../store-workload.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,8 +25,8 @@ export interface BrowserMeta {
 }
 
 /** Parts of the browser run; calibration always runs first (the floors). */
-export type Phase = 'w123' | 'w45' | 'w6' | 'w7' | 'w8';
-export const PHASES: readonly Phase[] = ['w123', 'w45', 'w6', 'w7', 'w8'];
+export type Phase = 'w123' | 'w45' | 'w6' | 'w10' | 'w7' | 'w8';
+export const PHASES: readonly Phase[] = ['w123', 'w45', 'w6', 'w10', 'w7', 'w8'];
 
 /** Display names of the systems (page keys are 'lightcone' or '<peer>:<durability>'). */
 const LABEL: Record<string, string> = {
@@ -115,6 +116,7 @@ export async function runBrowser(opts: { quick: boolean; phases?: readonly Phase
     if (phases.includes('w123')) await w123(run, page);
     if (phases.includes('w45')) await w45(run, page);
     if (phases.includes('w6')) await w6(run, page);
+    if (phases.includes('w10')) await w10(run, page);
     await page.close();
     await run.close();
     if (phases.includes('w7')) await w7(run);
@@ -215,7 +217,10 @@ async function w123(run: Run, page: Page): Promise<void> {
   const FLOOR1 = 'floor: 1 IDB strict tx per call';
   const n1 = per(quick ? 100 : 300, 10);
   const w1 = await rounds(R, Object.fromEntries(SYSTEMS.map((k) => [label(k), { run: () => call(page, 'w1', k, n1[k]!), ...(slow(k) ? { reps: R_SLOW } : {}) }])));
-  w1.set(FLOOR1, run.strictTxSamples.map((ms) => 1000 / ms));
+  w1.set(
+    FLOOR1,
+    run.strictTxSamples.map((ms) => 1000 / ms),
+  );
   run.results.push(
     ...rowsOf('W1 insert 1 row per call, 1 in flight (durable)', 'calls/s', w1, {
       floor: 1000 / run.strictTxMs,
@@ -228,7 +233,10 @@ async function w123(run: Run, page: Page): Promise<void> {
   const FLOOR2 = 'floor: 64 calls per IDB strict tx';
   const n2 = per(quick ? 640 : 2000, quick ? 16 : 64);
   const w2 = await rounds(R, Object.fromEntries(SYSTEMS.map((k) => [label(k), { run: () => call(page, 'w2', k, n2[k]!, 64), ...(slow(k) ? { reps: R_SLOW } : {}) }])));
-  w2.set(FLOOR2, run.batchTxSamples.map((ms) => 64_000 / ms));
+  w2.set(
+    FLOOR2,
+    run.batchTxSamples.map((ms) => 64_000 / ms),
+  );
   run.results.push(
     ...rowsOf('W2 insert 1 row per call, 64 in flight (durable)', 'calls/s', w2, {
       floor: median(w2.get(FLOOR2)!),
@@ -319,6 +327,54 @@ async function w6(run: Run, page: Page): Promise<void> {
   log(`W6 done (${run.elapsed()})`);
 }
 
+/**
+ * W10: a reducer call → the inserted row's callback in the page, one call at a time, through
+ * SpacetimeDB's official SDK over `local()` (`onInsert`) beside Lightcone's own `connect()`
+ * (`onUpdate`), both subscribed to the whole table and both with confirmed reads (the default).
+ * Each repetition makes `n` calls per client and gives one p50 and one p99.
+ */
+async function w10(run: Run, page: Page): Promise<void> {
+  const { R, quick } = run;
+  const n = quick ? 100 : 300;
+  const SDK = 'lightcone';
+  const CONNECT = 'lightcone connect()';
+  const kinds = { [SDK]: 'sdk', [CONNECT]: 'connect' } as const;
+  // One database each, so neither client sees the other's writes.
+  await call(page, 'w10Open', 'sdk', 'w10-sdk');
+  await call(page, 'w10Open', 'connect', 'w10-connect');
+  // One unmeasured pass each: the first calls compile the module's paths and fill the caches.
+  for (const kind of Object.values(kinds)) await call(page, 'w10', kind, 20);
+  const p99: Samples = new Map(Object.keys(kinds).map((k) => [k, []]));
+  const p50 = await rounds(
+    R,
+    Object.fromEntries(
+      Object.entries(kinds).map(([system, kind]) => [
+        system,
+        {
+          async run() {
+            const x = await call(page, 'w10', kind, n);
+            p99.get(system)!.push(x.p99);
+            return x.p50;
+          },
+        },
+      ]),
+    ),
+  );
+  await call(page, 'w10Close');
+  const opts = {
+    durability: { [SDK]: 'IndexedDB strict (confirmed reads)', [CONNECT]: 'IndexedDB strict (confirmed reads)' },
+    notes: {
+      [SDK]: "official SDK (DbConnection) over local(): reducers.insertOne → the row's onInsert in the page",
+      [CONNECT]: "connect(): db.call('insert_one') → the subscription's onUpdate carrying the row, in the page",
+    },
+  };
+  run.results.push(...rowsOf('W10 reducer call → row callback in the page, p50', 'ms', p50, opts), ...rowsOf('W10 reducer call → row callback in the page, p99', 'ms', p99, opts));
+  run.notes.push(
+    `W10: ${n} calls per repetition and client, one in flight, each on its own database subscribed to the whole item table; p50 and p99 are per repetition, the table gives their medians.`,
+  );
+  log(`W10 done (${run.elapsed()})`);
+}
+
 /** W7: persisted databases of 100k (and 1M) rows, opened cold after a browser restart on the same profile. */
 async function w7(run: Run): Promise<void> {
   const sizes = run.quick ? [100_000] : [100_000, 1_000_000];
@@ -395,7 +451,7 @@ async function w7(run: Run): Promise<void> {
       }
     }
   }
-  run.notes.push("W7: the OS page cache is warm (the same machine wrote the data); each repetition restarts Chromium on the same profile and opens every database in a fresh tab, in shuffled order.");
+  run.notes.push('W7: the OS page cache is warm (the same machine wrote the data); each repetition restarts Chromium on the same profile and opens every database in a fresh tab, in shuffled order.');
 }
 
 /**
@@ -466,5 +522,7 @@ async function w8(run: Run): Promise<void> {
     }),
     ...rowsOf('W8 memory per row: parts', 'B/row', parts, { durability: {} }).map((row) => ({ ...row, ratioToLightcone: null })),
   );
-  run.notes.push(`W8: ${how}. performance.measureUserAgentSpecificMemory needs COOP/COEP, which the page does not set. PGlite's WASM memory holds a preallocated buffer pool, so its growth understates what its rows use; its table files live in MEMFS (JS ArrayBuffers, counted in the JS heap).`);
+  run.notes.push(
+    `W8: ${how}. performance.measureUserAgentSpecificMemory needs COOP/COEP, which the page does not set. PGlite's WASM memory holds a preallocated buffer pool, so its growth understates what its rows use; its table files live in MEMFS (JS ArrayBuffers, counted in the JS heap).`,
+  );
 }

@@ -1,6 +1,6 @@
 // `npm run bench`: runs the Node workloads and the Chromium ones (bench/chromium/), prints one
 // table and the targets, writes bench/results/latest.json. `--only=store|live|browser` (comma
-// separated) runs some parts; `--phases=w123,w6,w7,w8` limits the Chromium part.
+// separated) runs some parts; `--phases=w123,w45,w6,w10,w7,w8` limits the Chromium part.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runStore } from './store.ts';
 import { runLive } from './live.ts';
@@ -11,7 +11,10 @@ import { checkTargets } from '../chromium/targets.ts';
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const parts = only?.split(',') ?? ['store', 'live', 'browser'];
-const phases = process.argv.find((a) => a.startsWith('--phases='))?.slice('--phases='.length).split(',') as Phase[] | undefined;
+const phases = process.argv
+  .find((a) => a.startsWith('--phases='))
+  ?.slice('--phases='.length)
+  .split(',') as Phase[] | undefined;
 const started = Date.now();
 const results: (Result & { durability?: string; note?: string })[] = [...(parts.includes('store') ? await runStore({ quick }) : []), ...(parts.includes('live') ? await runLive({ quick }) : [])];
 for (const r of results) r.durability = 'memory (Node)';
@@ -30,14 +33,31 @@ console.log(line(head));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
 const targets = checkTargets(results);
-if (browser) console.log(`\nChromium ${browser.chromium}, persistent on-disk profile; repetitions: ${Object.entries(browser.repetitions).map(([k, v]) => `${k} ${v}`).join(', ')}${quick ? ' (--quick)' : ''}`);
+if (browser)
+  console.log(
+    `\nChromium ${browser.chromium}, persistent on-disk profile; repetitions: ${Object.entries(browser.repetitions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}${quick ? ' (--quick)' : ''}`,
+  );
 for (const n of browser?.notes ?? []) console.log(`- ${n}`);
 if (targets.length) console.log('\nTargets (docs/benchmarks.md §3):');
 for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'}  ${t.workload}: ${t.target}; measured ${t.measured}`);
 console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s`);
-const out = new URL('file://' + process.cwd() + '/bench/results/');
+const out = new URL(`file://${process.cwd()}/bench/results/`);
 mkdirSync(out, { recursive: true });
 writeFileSync(
   new URL('latest.json', out),
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, durability: 'memory (Node store and live workloads); per row in Chromium', ...(browser ? { chromium: browser.chromium, userAgent: browser.userAgent, persistentProfile: browser.persistentProfile, repetitions: browser.repetitions, notes: browser.notes } : {}), targets, results }, null, 2) + '\n',
+  `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      quick,
+      durability: 'memory (Node store and live workloads); per row in Chromium',
+      ...(browser ? { chromium: browser.chromium, userAgent: browser.userAgent, persistentProfile: browser.persistentProfile, repetitions: browser.repetitions, notes: browser.notes } : {}),
+      targets,
+      results,
+    },
+    null,
+    2,
+  )}\n`,
 );
