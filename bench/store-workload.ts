@@ -9,7 +9,11 @@ export const STORE_ROWS = 100_000;
 /** Primary-key lookups per W5 repetition. */
 export const STORE_LOOKUPS = 20_000;
 /** W5 range scans: rows per scan, scans per repetition. */
-export const STORE_RANGES: readonly (readonly [number, number])[] = [[10, 2000], [100, 500], [10_000, 5]];
+export const STORE_RANGES: readonly (readonly [number, number])[] = [
+  [10, 2000],
+  [100, 500],
+  [10_000, 5],
+];
 
 /**
  * Raw sqlite-wasm: the floor for the store. `capi` binds through the WASM exports (the fastest
@@ -96,4 +100,3 @@ export async function rawStore(capi: boolean) {
     close: () => db.close(),
   };
 }
-

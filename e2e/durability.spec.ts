@@ -9,8 +9,7 @@ import { CHROMIUM, CHROMIUM_ARGS, PORT } from './chromium.ts';
 import { openChat, send, setName, texts } from './chat-page.ts';
 
 let profile: string;
-const launch = (): Promise<BrowserContext> =>
-  chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, baseURL: `http://localhost:${PORT}` });
+const launch = (): Promise<BrowserContext> => chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, baseURL: `http://localhost:${PORT}` });
 
 test.beforeEach(() => {
   profile = mkdtempSync(join(tmpdir(), 'lightcone-e2e-'));

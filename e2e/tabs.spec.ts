@@ -5,8 +5,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { openChat, send, texts, type PageHandle } from './chat-page.ts';
 
-const hooks = (page: Page, h: import('../src/client/protocol.ts').TestHooks) =>
-  page.evaluate((x) => (globalThis as unknown as { lightcone: PageHandle }).lightcone.db.setTestHooks(x), h);
+const hooks = (page: Page, h: import('../src/client/protocol.ts').TestHooks) => page.evaluate((x) => (globalThis as unknown as { lightcone: PageHandle }).lightcone.db.setTestHooks(x), h);
 
 test('SharedWorker: a tab that closes mid-call does not lose the call; the other tab sees it', async ({ context }) => {
   const a = await context.newPage();

@@ -127,18 +127,20 @@ type Async = { [K in keyof Matchers]: (...args: Parameters<Matchers[K]>) => Prom
 export function expect(actual: unknown): Matchers & { rejects: Async; resolves: Async } {
   const settle = (rejects: boolean) =>
     new Proxy({} as Async, {
-      get: (_t, name: string) => async (...args: unknown[]) => {
-        let value: unknown;
-        let rejected = false;
-        try {
-          value = await (actual as Promise<unknown>);
-        } catch (e) {
-          rejected = true;
-          value = e;
-        }
-        check(rejected === rejects, () => `expected the promise to ${rejects ? 'reject' : 'resolve'}, it ${rejected ? `rejected with ${show(value)}` : `resolved with ${show(value)}`}`);
-        (matchers(value) as unknown as Record<string, (...a: unknown[]) => void>)[name]!(...args);
-      },
+      get:
+        (_t, name: string) =>
+        async (...args: unknown[]) => {
+          let value: unknown;
+          let rejected = false;
+          try {
+            value = await (actual as Promise<unknown>);
+          } catch (e) {
+            rejected = true;
+            value = e;
+          }
+          check(rejected === rejects, () => `expected the promise to ${rejects ? 'reject' : 'resolve'}, it ${rejected ? `rejected with ${show(value)}` : `resolved with ${show(value)}`}`);
+          (matchers(value) as unknown as Record<string, (...a: unknown[]) => void>)[name]!(...args);
+        },
     });
   return Object.assign(matchers(actual), { rejects: settle(true), resolves: settle(false) });
 }

@@ -51,64 +51,65 @@ test.afterAll(() => {
 async function arm(page: Page, point: KillPoint): Promise<void> {
   const workers = page.workers();
   expect(workers.length, 'the engine runs in a dedicated worker of the page').toBeGreaterThan(0);
-  for (const worker of workers) await worker.evaluate((p) => {
-    const kinds = new WeakMap<IDBTransaction, string>();
-    const counts = new Map<string, number>();
-    const completed = new WeakSet<IDBTransaction>();
-    /** Counts one step; true when it is the one to die at (the worker is closing then). */
-    const hit = (kind: string | undefined, step: string): boolean => {
-      const key = `${kind}:${step}`;
-      const n = (counts.get(key) ?? 0) + 1;
-      counts.set(key, n);
-      if (kind !== p.kind || step !== p.step || n !== p.nth) return false;
-      // Tell the page where it died (posted before closing, so it is delivered).
-      new BroadcastChannel('lightcone-test-kill').postMessage(`${key} #${n}`);
-      // No task of this worker runs after this one: no completion event, no reply to the page.
-      (globalThis as unknown as { close(): void }).close();
-      return true;
-    };
-    const kindOf = (stores: string | readonly string[], mode: string | undefined): string => {
-      const list = typeof stores === 'string' ? [stores] : [...stores];
-      if (mode !== 'readwrite') return 'read';
-      return list.includes('snapshot') ? 'snapshot' : list.includes('meta') ? 'meta' : list.includes('log') ? 'log' : 'other';
-    };
-    const transaction = IDBDatabase.prototype.transaction;
-    IDBDatabase.prototype.transaction = function (this: IDBDatabase, stores: string | string[], mode?: IDBTransactionMode, options?: IDBTransactionOptions) {
-      const kind = kindOf(stores, mode);
-      hit(kind, 'begin');
-      const tx = transaction.call(this, stores, mode, options);
-      kinds.set(tx, kind);
-      return tx;
-    } as typeof transaction;
-    for (const method of ['put', 'delete'] as const) {
-      const original = IDBObjectStore.prototype[method] as (...args: unknown[]) => IDBRequest;
-      (IDBObjectStore.prototype as unknown as Record<string, unknown>)[method] = function (this: IDBObjectStore, ...args: unknown[]) {
-        hit(kinds.get(this.transaction), method);
-        return original.apply(this, args);
+  for (const worker of workers)
+    await worker.evaluate((p) => {
+      const kinds = new WeakMap<IDBTransaction, string>();
+      const counts = new Map<string, number>();
+      const completed = new WeakSet<IDBTransaction>();
+      /** Counts one step; true when it is the one to die at (the worker is closing then). */
+      const hit = (kind: string | undefined, step: string): boolean => {
+        const key = `${kind}:${step}`;
+        const n = (counts.get(key) ?? 0) + 1;
+        counts.set(key, n);
+        if (kind !== p.kind || step !== p.step || n !== p.nth) return false;
+        // Tell the page where it died (posted before closing, so it is delivered).
+        new BroadcastChannel('lightcone-test-kill').postMessage(`${key} #${n}`);
+        // No task of this worker runs after this one: no completion event, no reply to the page.
+        (globalThis as unknown as { close(): void }).close();
+        return true;
       };
-    }
-    const commit = IDBTransaction.prototype.commit;
-    IDBTransaction.prototype.commit = function (this: IDBTransaction) {
-      hit(kinds.get(this), 'commit');
-      return commit.call(this);
-    };
-    const listen = IDBTransaction.prototype.addEventListener;
-    IDBTransaction.prototype.addEventListener = function (this: IDBTransaction, type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions) {
-      if (type !== 'complete' || listener === null) return listen.call(this, type, listener as EventListenerOrEventListenerObject, options);
-      const tx = this;
-      const wrapped = function (this: unknown, event: Event): void {
-        // The write is durable now; dying here means the engine never learns it.
-        if (!completed.has(tx)) {
-          completed.add(tx);
-          if (hit(kinds.get(tx), 'complete')) (tx as unknown as { __killed: boolean }).__killed = true;
-        }
-        if ((tx as unknown as { __killed?: boolean }).__killed) return;
-        if (typeof listener === 'function') listener.call(this, event);
-        else listener.handleEvent(event);
+      const kindOf = (stores: string | readonly string[], mode: string | undefined): string => {
+        const list = typeof stores === 'string' ? [stores] : [...stores];
+        if (mode !== 'readwrite') return 'read';
+        return list.includes('snapshot') ? 'snapshot' : list.includes('meta') ? 'meta' : list.includes('log') ? 'log' : 'other';
       };
-      return listen.call(this, type, wrapped, options);
-    } as typeof listen;
-  }, point);
+      const transaction = IDBDatabase.prototype.transaction;
+      IDBDatabase.prototype.transaction = function (this: IDBDatabase, stores: string | string[], mode?: IDBTransactionMode, options?: IDBTransactionOptions) {
+        const kind = kindOf(stores, mode);
+        hit(kind, 'begin');
+        const tx = transaction.call(this, stores, mode, options);
+        kinds.set(tx, kind);
+        return tx;
+      } as typeof transaction;
+      for (const method of ['put', 'delete'] as const) {
+        const original = IDBObjectStore.prototype[method] as (...args: unknown[]) => IDBRequest;
+        (IDBObjectStore.prototype as unknown as Record<string, unknown>)[method] = function (this: IDBObjectStore, ...args: unknown[]) {
+          hit(kinds.get(this.transaction), method);
+          return original.apply(this, args);
+        };
+      }
+      const commit = IDBTransaction.prototype.commit;
+      IDBTransaction.prototype.commit = function (this: IDBTransaction) {
+        hit(kinds.get(this), 'commit');
+        return commit.call(this);
+      };
+      const listen = IDBTransaction.prototype.addEventListener;
+      IDBTransaction.prototype.addEventListener = function (this: IDBTransaction, type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions) {
+        if (type !== 'complete' || listener === null) return listen.call(this, type, listener as EventListenerOrEventListenerObject, options);
+        const tx = this;
+        const wrapped = function (this: unknown, event: Event): void {
+          // The write is durable now; dying here means the engine never learns it.
+          if (!completed.has(tx)) {
+            completed.add(tx);
+            if (hit(kinds.get(tx), 'complete')) (tx as unknown as { __killed: boolean }).__killed = true;
+          }
+          if ((tx as unknown as { __killed?: boolean }).__killed) return;
+          if (typeof listener === 'function') listener.call(this, event);
+          else listener.handleEvent(event);
+        };
+        return listen.call(this, type, wrapped, options);
+      } as typeof listen;
+    }, point);
 }
 
 /** The ledger module (test/reliability/fixtures/ledger.ts), bundled once in Node. */
@@ -207,7 +208,10 @@ for (const point of POINTS) {
     for (const e of out.errors) expect(e, 'a call failed with an unnamed error').toMatch(/^(ClosedError|StorageError|InternalError) [A-Z_]+: /);
     figures.add('calls in flight that rejected with a named error', out.errors.length);
     figures.add('kill points tried');
-    figures.add('acknowledged calls checked', out.acked.reduce((n, a) => n + a.length, 0));
+    figures.add(
+      'acknowledged calls checked',
+      out.acked.reduce((n, a) => n + a.length, 0),
+    );
 
     // Reopen (a reload recovers the database from IndexedDB) and check.
     await openPage(page, db);

@@ -4,7 +4,7 @@
 // error paths behave as in SpacetimeDB 2.x.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp, Uuid } from 'spacetimedb';
+import { ConnectionId, Identity, TimeDuration, Timestamp, Uuid } from 'spacetimedb';
 import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
 import { bundleModule } from '../src/host/bundle.ts';
 import { InternalError, SenderError, UsageError } from '../src/errors.ts';
@@ -725,7 +725,13 @@ describe('tables without a primary key are sets', () => {
   });
 
   it('delete_tag deletes by full-row equality; delete_tags_of by index with a count', async () => {
-    for (const [owner_id, label] of [[1, 'x'], [1, 'y'], [2, 'x'], [1, 'z']] as const) await db.call('insert_tag', { owner_id, label });
+    for (const [owner_id, label] of [
+      [1, 'x'],
+      [1, 'y'],
+      [2, 'x'],
+      [1, 'z'],
+    ] as const)
+      await db.call('insert_tag', { owner_id, label });
     await db.call('delete_tag', { owner_id: 2, label: 'x' });
     expect((await results('delete_tag')).map(({ n, s }) => ({ n, s }))).toEqual([{ n: 1n, s: 'x' }]);
     await db.call('delete_tag', { owner_id: 2, label: 'x' });

@@ -1,7 +1,7 @@
 // examples/bank (a two-file module): accounts, transfers that are all-or-nothing, seeding, a
 // random walk of transfers that must preserve the total, and durability across close/reopen.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Identity, Timestamp } from 'spacetimedb';
+import { type Identity, Timestamp } from 'spacetimedb';
 import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
 import { bundleModule } from '../src/host/bundle.ts';
 import { SenderError, UsageError } from '../src/errors.ts';
@@ -44,7 +44,6 @@ async function total(db: NodeDatabase): Promise<bigint> {
   return sum;
 }
 
-
 afterAll(removeTempDirs);
 
 describe('bank in memory', () => {
@@ -83,7 +82,7 @@ describe('bank in memory', () => {
   it('transfer moves money and writes one audit row', async () => {
     await db.call('open_account', { id: 1n, owner: 'ann', balance: 100n });
     await db.call('open_account', { id: 2n, owner: 'bob', balance: 50n });
-    const sender = 'c200' + '5e'.repeat(30);
+    const sender = `c200${'5e'.repeat(30)}`;
     await db.call('transfer', { from: 1n, to: 2n, amount: 30n }, { sender });
     expect(await balances(db)).toEqual({ '1': 70n, '2': 80n });
     const log = await audits(db);
@@ -193,7 +192,10 @@ describe('bank in memory', () => {
     }
     const log = await audits(db);
     expect(log, `seed ${seed}: one audit row per successful transfer`).toHaveLength(ok);
-    expect(log.reduce((sum, a) => sum + a.amount, 0n), `seed ${seed}: audited amounts`).toBe(moved);
+    expect(
+      log.reduce((sum, a) => sum + a.amount, 0n),
+      `seed ${seed}: audited amounts`,
+    ).toBe(moved);
   });
 });
 

@@ -19,8 +19,8 @@ interface Message {
   text: string;
 }
 
-const ALICE = 'c200' + 'a1'.repeat(30);
-const BOB = 'c200' + 'b0'.repeat(30);
+const ALICE = `c200${'a1'.repeat(30)}`;
+const BOB = `c200${'b0'.repeat(30)}`;
 
 async function users(db: NodeDatabase): Promise<Map<string, User>> {
   const rows = (await db.sql('SELECT * FROM user')) as unknown as User[];
@@ -203,7 +203,7 @@ describe('chat with a data directory', () => {
       await db3.close();
     }
 
-    const newOwner = 'c200' + 'ee'.repeat(30);
+    const newOwner = `c200${'ee'.repeat(30)}`;
     const db4 = await openDatabase({ name: 'chat', dataDir, module: CHAT, deleteData: true, owner: newOwner });
     try {
       expect(db4.published).toBe('created');

@@ -41,7 +41,10 @@ function tableRows(stdout: string): string[][] {
 }
 
 function header(stdout: string): string[] {
-  return stdout.split('\n')[0]!.split('|').map((c) => c.trim());
+  return stdout
+    .split('\n')[0]!
+    .split('|')
+    .map((c) => c.trim());
 }
 
 describe('chat through the CLI (--data-dir)', () => {
@@ -107,7 +110,9 @@ describe('chat through the CLI (--data-dir)', () => {
     const lines = out.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/User [0-9a-f]{64}: hello/);
-    const two = ok(await lightcone(['logs', '-n', '2', 'chat', ...d()])).split('\n').filter(Boolean);
+    const two = ok(await lightcone(['logs', '-n', '2', 'chat', ...d()]))
+      .split('\n')
+      .filter(Boolean);
     expect(two).toHaveLength(2);
     expect(two[1]).toBe(lines[0]);
   });
@@ -230,7 +235,7 @@ describe('chat through the CLI (--data-dir)', () => {
     const rows = tableRows(ok(await lightcone(['sql', 'chat', "SELECT id, text FROM message WHERE text = 'edited'", ...d()])));
     expect(rows).toEqual([['1', '"edited"']]);
     const other = `c200${'ef'.repeat(30)}`;
-    const err = failed(await lightcone(['sql', 'chat', "DELETE FROM message", '--identity', other, ...d()]));
+    const err = failed(await lightcone(['sql', 'chat', 'DELETE FROM message', '--identity', other, ...d()]));
     expect(err).toMatch(/owner/);
     expect(tableRows(ok(await lightcone(['sql', 'chat', "SELECT id FROM message WHERE text = 'edited'", ...d()])))).toEqual([['1']]);
   });

@@ -216,8 +216,7 @@ describe('damaged commit log', () => {
       const f = frames(segment);
       const lastFrame = f[f.length - 1]!;
       const size = readFileSync(segment).length;
-      const newSize =
-        cut === 'half-frame' ? lastFrame.start + Math.floor((lastFrame.end - lastFrame.start) / 2) : cut === 'into-header' ? lastFrame.start + 7 : size - cut;
+      const newSize = cut === 'half-frame' ? lastFrame.start + Math.floor((lastFrame.end - lastFrame.start) / 2) : cut === 'into-header' ? lastFrame.start + 7 : size - cut;
       truncateSync(segment, newSize);
       // A torn write only follows a crash, which leaves no record of a clean close (CLOSED);
       // after a clean close the same bytes are damage (see src/durability/files.test.ts).

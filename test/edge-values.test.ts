@@ -152,7 +152,17 @@ describe('hostile arguments end in a named error', () => {
     cycle.self = cycle;
     let deep: unknown = 'bottom';
     for (let i = 0; i < 100_000; i++) deep = [deep];
-    const trap = new Proxy({}, { ownKeys: () => { throw new Error('trap'); }, get: () => { throw new Error('trap'); } });
+    const trap = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error('trap');
+        },
+        get: () => {
+          throw new Error('trap');
+        },
+      },
+    );
     const hostile: [string, unknown][] = [
       ['bigint inside', { n: 1n, list: [2n] }],
       ['cycle', cycle],
@@ -189,13 +199,45 @@ describe('hostile arguments end in a named error', () => {
     const all = await openDatabase({ name: 'all', module: ALL_TYPES });
     try {
       const row = {
-        id: 1, flag: true, i8: 0, u8: 0, i16: 0, u16: 0, i32: 0, u32: 0, i64: 0n, u64: 0n, i128: 0n, u128: 0n, i256: 0n, u256: 0n, f32: 0, f64: 0, text: '',
-        bytes: [1, 2], tags: ['a'], maybe: null, point: { x: 0, y: 0 }, shape: 'Empty', color: 'Red', owner: '00', conn: '00', at: 0n, duration: 0n,
-        uuid: '00000000-0000-0000-0000-000000000000', schedule: { Interval: 1n },
+        id: 1,
+        flag: true,
+        i8: 0,
+        u8: 0,
+        i16: 0,
+        u16: 0,
+        i32: 0,
+        u32: 0,
+        i64: 0n,
+        u64: 0n,
+        i128: 0n,
+        u128: 0n,
+        i256: 0n,
+        u256: 0n,
+        f32: 0,
+        f64: 0,
+        text: '',
+        bytes: [1, 2],
+        tags: ['a'],
+        maybe: null,
+        point: { x: 0, y: 0 },
+        shape: 'Empty',
+        color: 'Red',
+        owner: '00',
+        conn: '00',
+        at: 0n,
+        duration: 0n,
+        uuid: '00000000-0000-0000-0000-000000000000',
+        schedule: { Interval: 1n },
       };
       const withExtra = Object.assign(['a'], { extra: 1 });
       // eslint-disable-next-line no-sparse-arrays
-      for (const [field, v] of [['tags', [, 'a']], ['bytes', [1, , 3]], ['tags', withExtra], ['f64', 1n << 1024n], ['f32', -(1n << 1100n)]] as [string, unknown][]) {
+      for (const [field, v] of [
+        ['tags', [, 'a']],
+        ['bytes', [1, , 3]],
+        ['tags', withExtra],
+        ['f64', 1n << 1024n],
+        ['f32', -(1n << 1100n)],
+      ] as [string, unknown][]) {
         const err = await rejection(all.call('insert_all_types', { ...row, [field]: v }));
         expect(err.code, field).toBe('BAD_ARGUMENT');
         expect(err.message, field).toContain(`argument ${field}`);
@@ -227,12 +269,81 @@ describe('hostile arguments end in a named error', () => {
       const cycle: unknown[] = [];
       cycle.push(cycle);
       const atoms: unknown[] = [
-        0, -1, 1.5, NaN, Infinity, -0, 2 ** 53, 1n << 300n, -(1n << 300n), '', 'x', '0x', '0xzz', 'ff'.repeat(40), '9'.repeat(100), '-1', '1e5', true, null, undefined,
-        [], {}, [1, 2], { tag: 'nope' }, { tag: 'Time' }, { Time: 'soon' }, { some: 1 }, { none: {} }, { __identity__: -1n }, { __proto__: null }, new Uint8Array(3),
-        new Date(NaN), new Date(8.64e15), new Timestamp(1n << 63n), new TimeDuration(1n << 65n), Symbol('s'), () => 1, cycle, new Map(), new Set([1]), Object.create(null),
+        0,
+        -1,
+        1.5,
+        NaN,
+        Infinity,
+        -0,
+        2 ** 53,
+        1n << 300n,
+        -(1n << 300n),
+        '',
+        'x',
+        '0x',
+        '0xzz',
+        'ff'.repeat(40),
+        '9'.repeat(100),
+        '-1',
+        '1e5',
+        true,
+        null,
+        undefined,
+        [],
+        {},
+        [1, 2],
+        { tag: 'nope' },
+        { tag: 'Time' },
+        { Time: 'soon' },
+        { some: 1 },
+        { none: {} },
+        { __identity__: -1n },
+        { __proto__: null },
+        new Uint8Array(3),
+        new Date(NaN),
+        new Date(8.64e15),
+        new Timestamp(1n << 63n),
+        new TimeDuration(1n << 65n),
+        Symbol('s'),
+        () => 1,
+        cycle,
+        new Map(),
+        new Set([1]),
+        Object.create(null),
       ];
-      const value = (depth: number): unknown => (depth < 3 && rnd() < 0.25 ? (rnd() < 0.5 ? [value(depth + 1), value(depth + 1)] : { [pick(['x', 'tag', 'value', 'some', 'w'])]: value(depth + 1) }) : pick(atoms));
-      const names = ['id', 'flag', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'i128', 'u128', 'i256', 'u256', 'f32', 'f64', 'text', 'bytes', 'tags', 'maybe', 'point', 'shape', 'color', 'owner', 'conn', 'at', 'duration', 'uuid', 'schedule'];
+      const value = (depth: number): unknown =>
+        depth < 3 && rnd() < 0.25 ? (rnd() < 0.5 ? [value(depth + 1), value(depth + 1)] : { [pick(['x', 'tag', 'value', 'some', 'w'])]: value(depth + 1) }) : pick(atoms);
+      const names = [
+        'id',
+        'flag',
+        'i8',
+        'u8',
+        'i16',
+        'u16',
+        'i32',
+        'u32',
+        'i64',
+        'u64',
+        'i128',
+        'u128',
+        'i256',
+        'u256',
+        'f32',
+        'f64',
+        'text',
+        'bytes',
+        'tags',
+        'maybe',
+        'point',
+        'shape',
+        'color',
+        'owner',
+        'conn',
+        'at',
+        'duration',
+        'uuid',
+        'schedule',
+      ];
       let refused = 0;
       for (let i = 0; i < 600; i++) {
         const args = Object.fromEntries(names.map((n) => [n, value(0)]));

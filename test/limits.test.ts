@@ -154,8 +154,8 @@ describe('time limit', () => {
     await db.close();
   });
 
-  it("a module whose top-level code loops forever fails to open with TIME_LIMIT", async () => {
-    const code = "for (;;) {}\nmodule.exports = {};";
+  it('a module whose top-level code loops forever fails to open with TIME_LIMIT', async () => {
+    const code = 'for (;;) {}\nmodule.exports = {};';
     const err = await rejection(openDatabase({ name: 'load', code, callTimeoutMs: 500 }));
     expect(err).toBeInstanceOf(InternalError);
     expect((err as InternalError).code).toBe('TIME_LIMIT');

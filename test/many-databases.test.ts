@@ -39,7 +39,7 @@ describe('many databases in one data directory', () => {
 
   it('a call may act as another identity (sender)', async () => {
     const db = await openDatabase({ name: 'chat', module: 'examples/chat' });
-    const other = 'c200' + 'ab'.repeat(30);
+    const other = `c200${'ab'.repeat(30)}`;
     await db.call('send_message', ['hi'], { sender: other });
     const [row] = await db.sql('SELECT sender FROM message');
     expect((row!.sender as { toHexString(): string }).toHexString()).toBe(other);

@@ -158,10 +158,7 @@ describe('modules that cannot be published', () => {
       ['MODULE_LOAD_FAILED', { 'index.ts': `${GOOD_HEAD}export default spacetimedb;\nthrow new Error('load');\n` }],
       ['NOT_A_MODULE', { 'index.ts': `${GOOD_HEAD}export const s = spacetimedb;\n` }],
       ['MODULE_INVALID', { 'index.ts': `${GOOD_HEAD}export default spacetimedb;\nexport const n = 1;\n` }],
-      [
-        'SPACETIMEDB_VERSION_MISMATCH',
-        { 'index.ts': `${GOOD_HEAD}export default spacetimedb;\n`, 'node_modules/spacetimedb/package.json': '{"name":"spacetimedb","version":"1.0.0"}' },
-      ],
+      ['SPACETIMEDB_VERSION_MISMATCH', { 'index.ts': `${GOOD_HEAD}export default spacetimedb;\n`, 'node_modules/spacetimedb/package.json': '{"name":"spacetimedb","version":"1.0.0"}' }],
     ];
     for (const [code, files] of bad) {
       const err = await rejection(openDatabase({ name: 'keep', dataDir, module: moduleDir(files) }));
@@ -370,9 +367,7 @@ describe('malformed BSATN from a buggy module (test/fixtures/bad-bsatn.ts)', () 
   it('the module can catch it as errors.BsatnDecodeError and go on', async () => {
     await db.call('insert_bad_caught', { kind: 'truncated' });
     await db.call('insert_bad_caught', { kind: 'garbage' });
-    const caught = ((await db.sql('SELECT * FROM caught')) as { id: bigint; name: string; is_decode_error: boolean; message: string }[]).sort((a, b) =>
-      a.id < b.id ? -1 : 1,
-    );
+    const caught = ((await db.sql('SELECT * FROM caught')) as { id: bigint; name: string; is_decode_error: boolean; message: string }[]).sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(caught.map((c) => [c.name, c.is_decode_error])).toEqual([
       ['BsatnDecodeError', true],
       ['BsatnDecodeError', true],
@@ -386,7 +381,7 @@ describe('a module whose clientConnected refuses everyone (test/fixtures/banned.
   it('every call rejects with SenderError mentioning banned, and no reducer runs', async () => {
     const db = await openDatabase({ name: 'banned', module: join(FIXTURES, 'banned.ts') });
     try {
-      for (const sender of [undefined, 'c200' + '01'.repeat(30), 'c200' + '02'.repeat(30)]) {
+      for (const sender of [undefined, `c200${'01'.repeat(30)}`, `c200${'02'.repeat(30)}`]) {
         const err = await rejection(db.call('visit_once', { by: 'someone' }, sender === undefined ? {} : { sender }));
         expect(err).toBeInstanceOf(SenderError);
         expect(err.message).toContain('banned');

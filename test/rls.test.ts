@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { ModuleError } from '../src/errors.ts';
 import { openDatabase } from '../src/node/open-database.ts';
 
-const alice = 'c200' + 'a1'.repeat(30);
-const bob = 'c200' + 'b2'.repeat(30);
+const alice = `c200${'a1'.repeat(30)}`;
+const bob = `c200${'b2'.repeat(30)}`;
 
 describe('row-level security', () => {
   it('filters reads by other clients with :sender, OR-ing rules, and lets the owner see everything', async () => {

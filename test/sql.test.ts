@@ -145,7 +145,7 @@ describe('SELECT over all-types person', () => {
     expect(ids(await db.sql("SELECT * FROM person WHERE city = 'Paris' OR city = 'London' AND age < 40"))).toEqual([1, 2]);
     expect(ids(await db.sql("SELECT * FROM person WHERE (city = 'Paris' OR city = 'London') AND age < 40"))).toEqual([1, 2]);
     expect(ids(await db.sql("SELECT * FROM person WHERE (city = 'Rome' OR city = 'London') AND (age < 20 OR age > 40)"))).toEqual([3, 4]);
-    expect(ids(await db.sql("SELECT * FROM person WHERE ((level = 1))"))).toEqual([1, 4]);
+    expect(ids(await db.sql('SELECT * FROM person WHERE ((level = 1))'))).toEqual([1, 4]);
   });
 
   it('LIMIT', async () => {
@@ -206,13 +206,45 @@ describe('literals and the order of wide integers (all_types)', () => {
   let db: NodeDatabase;
   /** Canonical SQL name of an all_types field, as describe() reports it. */
   const col: Record<string, string> = {};
-  const FIELDS = ['id', 'flag', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'i128', 'u128', 'i256', 'u256', 'f32', 'f64', 'text', 'bytes', 'tags', 'maybe', 'point', 'shape', 'color', 'owner', 'conn', 'at', 'duration', 'uuid', 'schedule'];
+  const FIELDS = [
+    'id',
+    'flag',
+    'i8',
+    'u8',
+    'i16',
+    'u16',
+    'i32',
+    'u32',
+    'i64',
+    'u64',
+    'i128',
+    'u128',
+    'i256',
+    'u256',
+    'f32',
+    'f64',
+    'text',
+    'bytes',
+    'tags',
+    'maybe',
+    'point',
+    'shape',
+    'color',
+    'owner',
+    'conn',
+    'at',
+    'duration',
+    'uuid',
+    'schedule',
+  ];
 
   beforeAll(async () => {
     db = await fresh(allTypesCode, 'types');
     const t = (await db.describe()).tables.find((x) => x.name === 'all_types')!;
     expect(t.columns).toHaveLength(FIELDS.length);
-    FIELDS.forEach((f, i) => (col[f] = t.columns[i]!.name));
+    FIELDS.forEach((f, i) => {
+      col[f] = t.columns[i]!.name;
+    });
     for (const id of [1, 2, 3, 4, 5]) await db.call('insert_all_types_sample', [id]);
     // Extremes and values around 2^63 written by SQL UPDATE (the sample row has u64 64, i64 -64, i128 -128).
     const set = async (id: number, u64: string, i64: string, i128: string): Promise<void> => {
@@ -277,7 +309,7 @@ describe('literals and the order of wide integers (all_types)', () => {
 
   it('hex literals for Identity and bytes', async () => {
     // The sample row's owner is Identity 0x1234.
-    const owner = '0'.repeat(60) + '1234';
+    const owner = `${'0'.repeat(60)}1234`;
     expect(ids(await db.sql(`SELECT id FROM all_types WHERE ${col.owner} = 0x${owner}`))).toHaveLength(5);
     expect(ids(await db.sql(`SELECT id FROM all_types WHERE ${col.owner} = X'${owner}'`))).toHaveLength(5);
     expect(ids(await db.sql(`SELECT id FROM all_types WHERE ${col.owner} = 0x${'0'.repeat(60)}1235`))).toEqual([]);
@@ -483,8 +515,8 @@ describe('private tables', () => {
   });
 
   it('the owner reads a private table', async () => {
-    expect((await db.sql('SELECT note FROM secret'))).toEqual([{ note: 'shh' }]);
-    expect((await db.sql('SELECT note FROM secret', { sender: db.owner.toHexString() }))).toEqual([{ note: 'shh' }]);
+    expect(await db.sql('SELECT note FROM secret')).toEqual([{ note: 'shh' }]);
+    expect(await db.sql('SELECT note FROM secret', { sender: db.owner.toHexString() })).toEqual([{ note: 'shh' }]);
   });
 
   it('another sender gets PERMISSION_DENIED, naming the table, also through COUNT(*) or a join', async () => {

@@ -9,8 +9,8 @@ import { evaluateView } from '../src/sql/execute.ts';
 
 const code = (await bundleModule('test/fixtures/views.ts')).code;
 const owner = randomIdentity();
-const alice = 'c200' + 'a1'.repeat(30);
-const bob = 'c200' + 'b2'.repeat(30);
+const alice = `c200${'a1'.repeat(30)}`;
+const bob = `c200${'b2'.repeat(30)}`;
 
 describe('views', () => {
   let e: Engine;
@@ -26,7 +26,7 @@ describe('views', () => {
   it('a sender view is computed for the caller', async () => {
     expect(names((await e.sql('SELECT * FROM my_person', { sender: alice })).rows)).toEqual(['alice']);
     expect(names((await e.sql('SELECT * FROM my_person', { sender: bob })).rows)).toEqual(['bob']);
-    expect((await e.sql('SELECT * FROM my_person', { sender: 'c200' + '00'.repeat(30) })).rows).toEqual([]);
+    expect((await e.sql('SELECT * FROM my_person', { sender: `c200${'00'.repeat(30)}` })).rows).toEqual([]);
   });
 
   it('anonymous views return rows or a query; both read like tables, with WHERE and COUNT', async () => {
@@ -46,7 +46,7 @@ describe('views', () => {
     const q = evaluateView(e, 'adults_query', owner.__identity__);
     expect(q.rows).toHaveLength(2);
     expect([...q.reads]).toEqual(['person']);
-    const s = evaluateView(e, 'my_person', BigInt('0x' + alice));
+    const s = evaluateView(e, 'my_person', BigInt(`0x${alice}`));
     expect(s.rows).toHaveLength(1);
     expect([...s.reads]).toEqual(['person']);
   });

@@ -27,7 +27,20 @@ import { ClosedError, InternalError, UsageError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
 import { checkProtocol, PROTOCOL_VERSION } from '../src/client/protocol.ts';
-import type { BeatMessage, ClientHello, DatabaseInfo, EngineHost, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
+import type {
+  BeatMessage,
+  ClientHello,
+  DatabaseInfo,
+  EngineHost,
+  SubscriptionSink,
+  TestHooks,
+  WireCall,
+  WireCallOptions,
+  WireSettled,
+  WireSubscribeOptions,
+  WorkerApi,
+  WorkerHello,
+} from '../src/client/protocol.ts';
 import { deserializeError, serializeError, toSerialized } from '../src/client/wire.ts';
 
 /** The budget of a call whose connection set none. */
@@ -320,8 +333,12 @@ export class EngineSupervisor implements WorkerApi {
     if (units.length > 1) {
       const calls = units.map((u): WireCall => ({ fn: u.args[1] as string, args: u.args[2], opts: u.args[3] as WireCallOptions }));
       gen.remote.callMany(first.args[0] as string, calls).then(
-        (results) => results.forEach((r, i) => this.#settle(units[i]!, gen, r.ok, r.ok ? r.value : deserializeError(r.error))),
-        (error: unknown) => units.forEach((u) => this.#settle(u, gen, false, error)),
+        (results) => {
+          for (const [i, r] of results.entries()) this.#settle(units[i]!, gen, r.ok, r.ok ? r.value : deserializeError(r.error));
+        },
+        (error: unknown) => {
+          for (const u of units) this.#settle(u, gen, false, error);
+        },
       );
       return;
     }
@@ -370,34 +387,36 @@ export class EngineSupervisor implements WorkerApi {
   #start(): void {
     if (this.#starting) return;
     this.#starting = true;
-    void this.#ended.then(() => this.#opts.spawn()).then(
-      (link) => {
-        this.#starting = false;
-        this.#startFailures = 0;
-        const gen = new Generation(link, this.#clock.now());
-        link.beat.addEventListener('message', (event: MessageEvent<BeatMessage>) => {
-          const now = this.#clock.now();
-          // An announced block (synchronous HTTP) counts as heard from until it may end.
-          if ('busyMs' in event.data) gen.lastHeard = Math.max(gen.lastHeard, now + event.data.busyMs);
-          else gen.lastHeard = Math.max(gen.lastHeard, now);
-        });
-        link.beat.start();
-        void link.gone.then(() => this.#fail(gen, 'death'));
-        this.#gen = gen;
-        if (this.#restore) {
-          this.#restore = false;
-          this.#queue.unshift(...this.#restoreUnits());
-        }
-        this.#pump();
-      },
-      (error: unknown) => {
-        this.#starting = false;
-        if (++this.#startFailures < START_ATTEMPTS) return this.#pump();
-        this.#startFailures = 0;
-        const why = error instanceof Error ? error.message : String(error);
-        for (const u of this.#queue.splice(0)) this.#finish(u, false, new ClosedError(`the Lightcone engine could not start: ${why}`, { ...u.details, retryable: true }));
-      },
-    );
+    void this.#ended
+      .then(() => this.#opts.spawn())
+      .then(
+        (link) => {
+          this.#starting = false;
+          this.#startFailures = 0;
+          const gen = new Generation(link, this.#clock.now());
+          link.beat.addEventListener('message', (event: MessageEvent<BeatMessage>) => {
+            const now = this.#clock.now();
+            // An announced block (synchronous HTTP) counts as heard from until it may end.
+            if ('busyMs' in event.data) gen.lastHeard = Math.max(gen.lastHeard, now + event.data.busyMs);
+            else gen.lastHeard = Math.max(gen.lastHeard, now);
+          });
+          link.beat.start();
+          void link.gone.then(() => this.#fail(gen, 'death'));
+          this.#gen = gen;
+          if (this.#restore) {
+            this.#restore = false;
+            this.#queue.unshift(...this.#restoreUnits());
+          }
+          this.#pump();
+        },
+        (error: unknown) => {
+          this.#starting = false;
+          if (++this.#startFailures < START_ATTEMPTS) return this.#pump();
+          this.#startFailures = 0;
+          const why = error instanceof Error ? error.message : String(error);
+          for (const u of this.#queue.splice(0)) this.#finish(u, false, new ClosedError(`the Lightcone engine could not start: ${why}`, { ...u.details, retryable: true }));
+        },
+      );
   }
 
   /** What a new engine needs before the requests that wait: test hooks, then subscriptions. */

@@ -35,7 +35,9 @@ class Locks {
 const locks = new Locks();
 Object.defineProperty(globalThis, 'navigator', { value: { locks }, configurable: true });
 const channels: BroadcastChannel[] = [];
-afterAll(() => channels.forEach((c) => c.close()));
+afterAll(() => {
+  for (const c of channels) c.close();
+});
 
 /** A raw endpoint on the channel, standing in for a follower worker of some build. */
 function follower(name: string) {

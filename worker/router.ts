@@ -77,7 +77,7 @@ export interface RouterOptions {
 
 /** The WorkerApi of a dedicated worker: served locally while leader, forwarded while follower. */
 // The forwarded methods are built from WorkerApi in the constructor (see `forwarders`).
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the constructor assigns every member this interface declares
+// The constructor assigns every member this interface declares.
 export interface Router extends Pick<WorkerApi, ForwardedMethod> {}
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above
@@ -100,7 +100,10 @@ export class Router implements WorkerApi {
   readonly #served = new Map<string, MessagePort>();
 
   constructor(opts: RouterOptions) {
-    Object.assign(this, forwarders((method, args) => this.#route(method, args) as Promise<AnswerOf<typeof method>>));
+    Object.assign(
+      this,
+      forwarders((method, args) => this.#route(method, args) as Promise<AnswerOf<typeof method>>),
+    );
     this.#id = opts.workerId;
     this.#lock = opts.lock;
     this.#host = new EngineSupervisor({ mode: 'leader', lock: opts.lock, lockHeld: opts.lockHeld, testHooks: opts.testHooks, spawn: opts.spawnEngine });

@@ -15,8 +15,7 @@ installTransferHandlers();
 const scope = self as unknown as { onconnect: ((event: MessageEvent) => void) | null };
 const lock = `lightcone:worker:${crypto.randomUUID()}`;
 const pages = new PageHosts(lock);
-const spawn =
-  typeof Worker === 'undefined' ? pages.spawn : nestedEngines(() => new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module', name: 'lightcone-engine' }), lock);
+const spawn = typeof Worker === 'undefined' ? pages.spawn : nestedEngines(() => new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module', name: 'lightcone-engine' }), lock);
 const supervisor = new EngineSupervisor({
   mode: 'shared',
   lock,

@@ -116,7 +116,12 @@ describe('WorkerHost', () => {
     const reads: Promise<unknown>[] = [];
     for (let i = 0; i < 40; i++) {
       await Promise.resolve();
-      calls.push(h.call(name, 'send_message', { text: `c${i}` }, { callId: `c${i}` }).then(() => `c${i}`, (e: { code?: string }) => `c${i} ${e.code}`));
+      calls.push(
+        h.call(name, 'send_message', { text: `c${i}` }, { callId: `c${i}` }).then(
+          () => `c${i}`,
+          (e: { code?: string }) => `c${i} ${e.code}`,
+        ),
+      );
       reads.push(h.query(name, 'SELECT * FROM message', undefined), h.exportDatabase(name));
     }
     await expect(refused).rejects.toMatchObject({ name: 'StorageError', code: 'QUOTA_EXCEEDED' });

@@ -125,7 +125,8 @@ export class WorkerHost implements WorkerApi {
   }
 
   publish(name: string, code: string): Promise<DatabaseInfo> {
-    if (typeof code !== 'string' || code.length === 0) return Promise.reject(new UsageError('BAD_MODULE', 'publish needs a module bundle (what `import m from "./module.ts?lightcone"` gives as m.code)'));
+    if (typeof code !== 'string' || code.length === 0)
+      return Promise.reject(new UsageError('BAD_MODULE', 'publish needs a module bundle (what `import m from "./module.ts?lightcone"` gives as m.code)'));
     return this.open(name, code);
   }
 

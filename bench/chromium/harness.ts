@@ -70,10 +70,9 @@ export async function serve(root: string): Promise<{ server: Server; url: string
 /** The page's bench API, called from Node. */
 type Api = BenchPage;
 export function call<K extends keyof Api>(page: Page, name: K, ...args: Parameters<Api[K]>): Promise<Awaited<ReturnType<Api[K]>>> {
-  return page.evaluate(
-    ([n, a]) => (globalThis as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[n]!(...a),
-    [name, args] as [string, unknown[]],
-  ) as Promise<Awaited<ReturnType<Api[K]>>>;
+  return page.evaluate(([n, a]) => (globalThis as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[n]!(...a), [name, args] as [string, unknown[]]) as Promise<
+    Awaited<ReturnType<Api[K]>>
+  >;
 }
 
 /** Runs every system `reps[system]` times in shuffled rounds (a system with fewer repetitions drops out of later rounds). */
@@ -92,7 +91,7 @@ export async function rounds(reps: number, systems: Record<string, { run: () => 
 export function rowsOf(workload: string, unit: string, samples: Samples, opts: { floor?: number | string; durability: Record<string, string>; notes?: Record<string, string> }): BrowserResult[] {
   const floor = typeof opts.floor === 'string' ? median(samples.get(opts.floor) ?? []) : opts.floor;
   const lc = samples.get('lightcone');
-  const ours = lc && lc.length ? median(lc) : undefined;
+  const ours = lc?.length ? median(lc) : undefined;
   const out: BrowserResult[] = [];
   for (const [system, xs] of samples) {
     if (!xs.length) continue;
@@ -173,4 +172,3 @@ export class WorkerMemory {
     await this.#cdp.detach().catch(() => {}); // the browser may be gone already: nothing left to detach from
   }
 }
-

@@ -46,7 +46,11 @@ function listen(scope: Port, handlers: Handlers): void {
       reply({ id, ok: false, error: describe(error) });
       return;
     }
-    if (out instanceof Promise) out.then((value: unknown) => reply({ id, ok: true, value }), (error: unknown) => reply({ id, ok: false, error: describe(error) }));
+    if (out instanceof Promise)
+      out.then(
+        (value: unknown) => reply({ id, ok: true, value }),
+        (error: unknown) => reply({ id, ok: false, error: describe(error) }),
+      );
     else reply({ id, ok: true, value: out });
   };
 }

@@ -3,7 +3,6 @@
 
 import { prng } from '../../test/helpers/prng.ts';
 
-
 /**
  * `count` (from, to) pairs of distinct account ids in 1..n, each drawn Zipf(θ) by rank; ranks are
  * scattered over the ids by a fixed permutation so hot accounts are not neighbours.
@@ -11,7 +10,7 @@ import { prng } from '../../test/helpers/prng.ts';
 export function zipfPairs(n: number, count: number, seed: number, theta = 0.99): [number, number][] {
   const cdf = new Float64Array(n);
   let sum = 0;
-  for (let k = 1; k <= n; k++) cdf[k - 1] = sum += 1 / Math.pow(k, theta);
+  for (let k = 1; k <= n; k++) cdf[k - 1] = sum += 1 / k ** theta;
   for (let k = 0; k < n; k++) cdf[k] = cdf[k]! / sum;
   const rand = prng(seed);
   const draw = (): number => {

@@ -34,7 +34,9 @@ export const seed = spacetimedb.reducer({ rooms: t.u32(), messages: t.u32() }, (
 
 /** Member `i` of `whos` joins room `i`. */
 export const seed_members = spacetimedb.reducer({ whos: t.array(t.identity()) }, (ctx, { whos }) => {
-  whos.forEach((who, i) => ctx.db.member.insert({ id: i, who, roomId: i }));
+  whos.forEach((who, i) => {
+    ctx.db.member.insert({ id: i, who, roomId: i });
+  });
 });
 
 /** The measured write: one message into a room. */

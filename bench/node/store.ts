@@ -4,7 +4,6 @@ import { openDatabase } from '../../src/node/open-database.ts';
 import { rawStore, STORE_LOOKUPS, STORE_RANGES, STORE_ROWS as ROWS } from '../store-workload.ts';
 import { measure, type Result } from './measure.ts';
 
-
 export async function runStore(opts: { quick: boolean }): Promise<Result[]> {
   const reps = opts.quick ? 3 : 5;
   const results: Result[] = [];

@@ -45,9 +45,18 @@ function Chat() {
     'main',
     null,
     h('h1', null, 'Chat (spacetimedb/react over local())'),
-    h('p', { id: 'status', 'data-state': state.isActive ? 'connected' : 'connecting', 'data-identity': state.identity?.toHexString() ?? '' }, state.isActive ? `connected as ${state.identity?.toHexString().slice(0, 12)}…` : 'connecting…'),
+    h(
+      'p',
+      { id: 'status', 'data-state': state.isActive ? 'connected' : 'connecting', 'data-identity': state.identity?.toHexString() ?? '' },
+      state.isActive ? `connected as ${state.identity?.toHexString().slice(0, 12)}…` : 'connecting…',
+    ),
     h('ul', { id: 'messages', 'data-ready': String(ready) }, ...sorted.map((m) => h('li', { key: String(m.id) }, h('span', { className: 'text' }, m.text)))),
-    h('form', { id: 'message-form', onSubmit: submit }, h('input', { id: 'text', value: text, onChange: (e: { target: { value: string } }) => setText(e.target.value) }), h('button', { type: 'submit' }, 'Send')),
+    h(
+      'form',
+      { id: 'message-form', onSubmit: submit },
+      h('input', { id: 'text', value: text, onChange: (e: { target: { value: string } }) => setText(e.target.value) }),
+      h('button', { type: 'submit' }, 'Send'),
+    ),
     h('p', { id: 'error' }, error),
   );
 }

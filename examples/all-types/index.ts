@@ -1,15 +1,7 @@
 // A module that exercises every column type and every index kind of the
 // SpacetimeDB 2.x TypeScript module API. Tests drive it through its reducers and
 // observe the effects through the tables (query reducers write into `result`).
-import {
-  schema,
-  table,
-  t,
-  errors,
-  Range,
-  SenderError,
-  type Infer,
-} from 'spacetimedb/server';
+import { schema, table, t, errors, Range, SenderError, type Infer } from 'spacetimedb/server';
 import { ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp, Uuid } from 'spacetimedb';
 
 // ─── Types ──────────────────────────────────────────────────────────────────
@@ -83,7 +75,7 @@ const person = table(
     city: t.string(),
     email: t.string().index('hash'),
     level: t.u32().index('direct'),
-  }
+  },
 );
 
 // Two auto-increment columns (u32 primary key, i64 unique) in one table.
@@ -93,7 +85,7 @@ const counter = table(
     id: t.u32().primaryKey().autoInc(),
     seq: t.i64().unique().autoInc(),
     label: t.string(),
-  }
+  },
 );
 
 // No primary key: the whole row is the identity (set semantics). The btree
@@ -103,7 +95,7 @@ const tag = table(
   {
     owner_id: t.u32().index('btree'),
     label: t.string(),
-  }
+  },
 );
 
 // An event table: rows exist only during the transaction that inserts them.
@@ -112,7 +104,7 @@ const notice = table(
   {
     kind: t.string(),
     text: t.string(),
-  }
+  },
 );
 
 // Where query reducers report what they saw: one row per observation.
@@ -124,7 +116,7 @@ const result = table(
     op: t.string().index('btree'),
     n: t.i64(),
     s: t.string(),
-  }
+  },
 );
 
 const spacetimedb = schema({ all_types, person, counter, tag, notice, result });
@@ -184,62 +176,54 @@ export const delete_all_types = spacetimedb.reducer({ id: t.u32() }, (ctx, { id 
 });
 
 /** Reads row `from` inside the module and re-inserts it as row `to` (a decode/encode round trip). */
-export const copy_all_types = spacetimedb.reducer(
-  { from: t.u32(), to: t.u32() },
-  (ctx, { from, to }) => {
-    const row = ctx.db.all_types.id.find(from);
-    if (!row) {
-      throw new SenderError(`No all_types row with id ${from}`);
-    }
-    ctx.db.all_types.insert({ ...row, id: to });
+export const copy_all_types = spacetimedb.reducer({ from: t.u32(), to: t.u32() }, (ctx, { from, to }) => {
+  const row = ctx.db.all_types.id.find(from);
+  if (!row) {
+    throw new SenderError(`No all_types row with id ${from}`);
   }
-);
+  ctx.db.all_types.insert({ ...row, id: to });
+});
 
 /**
  * Inserts a row holding the minimum (`max = false`) or maximum (`max = true`)
  * value of every numeric type, with the identity, connection id, timestamp
  * and a v7 uuid taken from the reducer context.
  */
-export const insert_all_types_extremes = spacetimedb.reducer(
-  { id: t.u32(), max: t.bool() },
-  (ctx, { id, max }) => {
-    const bits = (n: bigint) => (max ? (1n << n) - 1n : 0n);
-    const signed = (n: bigint) => (max ? (1n << (n - 1n)) - 1n : -(1n << (n - 1n)));
-    ctx.db.all_types.insert({
-      id,
-      flag: max,
-      i8: Number(signed(8n)),
-      u8: Number(bits(8n)),
-      i16: Number(signed(16n)),
-      u16: Number(bits(16n)),
-      i32: Number(signed(32n)),
-      u32: Number(bits(32n)),
-      i64: signed(64n),
-      u64: bits(64n),
-      i128: signed(128n),
-      u128: bits(128n),
-      i256: signed(256n),
-      u256: bits(256n),
-      f32: max ? 3.4028234663852886e38 : -3.4028234663852886e38,
-      f64: max ? Number.MAX_VALUE : -Number.MAX_VALUE,
-      text: max ? 'héllo, wörld ✓ 😀' : '',
-      bytes: max ? new Uint8Array([0, 1, 127, 128, 255]) : new Uint8Array(),
-      tags: max ? ['a', '', 'ü'] : [],
-      maybe: max ? 4294967295 : undefined,
-      point: max ? { x: 2147483647, y: -2147483648 } : { x: 0, y: 0 },
-      shape: max ? Shape.Rect({ w: 4294967295, h: 1 }) : Shape.Empty,
-      color: max ? { tag: 'Blue' } : { tag: 'Red' },
-      owner: ctx.sender,
-      conn: ctx.connectionId ?? new ConnectionId(0n),
-      at: ctx.timestamp,
-      duration: max ? new TimeDuration(1n << 62n) : new TimeDuration(-(1n << 62n)),
-      uuid: ctx.newUuidV7(),
-      schedule: max
-        ? ScheduleAt.time(ctx.timestamp.microsSinceUnixEpoch)
-        : ScheduleAt.interval(1_000_000n),
-    });
-  }
-);
+export const insert_all_types_extremes = spacetimedb.reducer({ id: t.u32(), max: t.bool() }, (ctx, { id, max }) => {
+  const bits = (n: bigint) => (max ? (1n << n) - 1n : 0n);
+  const signed = (n: bigint) => (max ? (1n << (n - 1n)) - 1n : -(1n << (n - 1n)));
+  ctx.db.all_types.insert({
+    id,
+    flag: max,
+    i8: Number(signed(8n)),
+    u8: Number(bits(8n)),
+    i16: Number(signed(16n)),
+    u16: Number(bits(16n)),
+    i32: Number(signed(32n)),
+    u32: Number(bits(32n)),
+    i64: signed(64n),
+    u64: bits(64n),
+    i128: signed(128n),
+    u128: bits(128n),
+    i256: signed(256n),
+    u256: bits(256n),
+    f32: max ? 3.4028234663852886e38 : -3.4028234663852886e38,
+    f64: max ? Number.MAX_VALUE : -Number.MAX_VALUE,
+    text: max ? 'héllo, wörld ✓ 😀' : '',
+    bytes: max ? new Uint8Array([0, 1, 127, 128, 255]) : new Uint8Array(),
+    tags: max ? ['a', '', 'ü'] : [],
+    maybe: max ? 4294967295 : undefined,
+    point: max ? { x: 2147483647, y: -2147483648 } : { x: 0, y: 0 },
+    shape: max ? Shape.Rect({ w: 4294967295, h: 1 }) : Shape.Empty,
+    color: max ? { tag: 'Blue' } : { tag: 'Red' },
+    owner: ctx.sender,
+    conn: ctx.connectionId ?? new ConnectionId(0n),
+    at: ctx.timestamp,
+    duration: max ? new TimeDuration(1n << 62n) : new TimeDuration(-(1n << 62n)),
+    uuid: ctx.newUuidV7(),
+    schedule: max ? ScheduleAt.time(ctx.timestamp.microsSinceUnixEpoch) : ScheduleAt.interval(1_000_000n),
+  });
+});
 
 /** Inserts a row built from fixed, human-readable values (handy for docs and demos). */
 export const insert_all_types_sample = spacetimedb.reducer({ id: t.u32() }, (ctx, { id }) => {
@@ -307,28 +291,22 @@ export const try_insert_person = spacetimedb.reducer(personRow, (ctx, row) => {
   }
 });
 
-export const update_person_age = spacetimedb.reducer(
-  { id: t.u32(), age: t.u32() },
-  (ctx, { id, age }) => {
-    const person = ctx.db.person.id.find(id);
-    if (!person) {
-      throw new SenderError(`No person with id ${id}`);
-    }
-    ctx.db.person.id.update({ ...person, age });
+export const update_person_age = spacetimedb.reducer({ id: t.u32(), age: t.u32() }, (ctx, { id, age }) => {
+  const person = ctx.db.person.id.find(id);
+  if (!person) {
+    throw new SenderError(`No person with id ${id}`);
   }
-);
+  ctx.db.person.id.update({ ...person, age });
+});
 
 /** Renames through the primary-key update; a duplicate name throws and rolls back. */
-export const rename_person = spacetimedb.reducer(
-  { id: t.u32(), name: t.string() },
-  (ctx, { id, name }) => {
-    const person = ctx.db.person.id.find(id);
-    if (!person) {
-      throw new SenderError(`No person with id ${id}`);
-    }
-    ctx.db.person.id.update({ ...person, name });
+export const rename_person = spacetimedb.reducer({ id: t.u32(), name: t.string() }, (ctx, { id, name }) => {
+  const person = ctx.db.person.id.find(id);
+  if (!person) {
+    throw new SenderError(`No person with id ${id}`);
   }
-);
+  ctx.db.person.id.update({ ...person, name });
+});
 
 export const delete_person = spacetimedb.reducer({ id: t.u32() }, (ctx, { id }) => {
   const deleted = ctx.db.person.id.delete(id);
@@ -336,14 +314,11 @@ export const delete_person = spacetimedb.reducer({ id: t.u32() }, (ctx, { id }) 
   report(ctx.db.result, 'delete_person', deleted ? 1 : 0);
 });
 
-export const delete_person_by_name = spacetimedb.reducer(
-  { name: t.string() },
-  (ctx, { name }) => {
-    const deleted = ctx.db.person.name.delete(name);
-    resetResults(ctx.db.result, 'delete_person_by_name');
-    report(ctx.db.result, 'delete_person_by_name', deleted ? 1 : 0, name);
-  }
-);
+export const delete_person_by_name = spacetimedb.reducer({ name: t.string() }, (ctx, { name }) => {
+  const deleted = ctx.db.person.name.delete(name);
+  resetResults(ctx.db.result, 'delete_person_by_name');
+  report(ctx.db.result, 'delete_person_by_name', deleted ? 1 : 0, name);
+});
 
 /** Unique-index lookup: reports the id (or -1 when absent) and the name. */
 export const find_unique = spacetimedb.reducer({ name: t.string() }, (ctx, { name }) => {
@@ -353,20 +328,13 @@ export const find_unique = spacetimedb.reducer({ name: t.string() }, (ctx, { nam
 });
 
 /** Btree range scan lo <= age <= hi: one result row per match, in index order. */
-export const scan_range = spacetimedb.reducer(
-  { lo: t.u32(), hi: t.u32() },
-  (ctx, { lo, hi }) => {
-    reportIds(ctx.db.result, 'scan_range', ctx.db.person.age.filter(inclusive(lo, hi)));
-  }
-);
+export const scan_range = spacetimedb.reducer({ lo: t.u32(), hi: t.u32() }, (ctx, { lo, hi }) => {
+  reportIds(ctx.db.result, 'scan_range', ctx.db.person.age.filter(inclusive(lo, hi)));
+});
 
 /** Btree range scan age > lo (exclusive lower bound, unbounded upper bound). */
 export const scan_age_above = spacetimedb.reducer({ lo: t.u32() }, (ctx, { lo }) => {
-  reportIds(
-    ctx.db.result,
-    'scan_age_above',
-    ctx.db.person.age.filter(new Range({ tag: 'excluded', value: lo }, { tag: 'unbounded' }))
-  );
+  reportIds(ctx.db.result, 'scan_age_above', ctx.db.person.age.filter(new Range({ tag: 'excluded', value: lo }, { tag: 'unbounded' })));
 });
 
 /** Btree point scan age == age. */
@@ -380,20 +348,14 @@ export const scan_city = spacetimedb.reducer({ city: t.string() }, (ctx, { city 
 });
 
 /** Multi-column index, full prefix plus a range: city == city and lo <= age <= hi. */
-export const scan_city_age = spacetimedb.reducer(
-  { city: t.string(), lo: t.u32(), hi: t.u32() },
-  (ctx, { city, lo, hi }) => {
-    reportIds(ctx.db.result, 'scan_city_age', ctx.db.person.by_city_age.filter([city, inclusive(lo, hi)]));
-  }
-);
+export const scan_city_age = spacetimedb.reducer({ city: t.string(), lo: t.u32(), hi: t.u32() }, (ctx, { city, lo, hi }) => {
+  reportIds(ctx.db.result, 'scan_city_age', ctx.db.person.by_city_age.filter([city, inclusive(lo, hi)]));
+});
 
 /** Multi-column index, both columns as points: city == city and age == age. */
-export const scan_city_exact_age = spacetimedb.reducer(
-  { city: t.string(), age: t.u32() },
-  (ctx, { city, age }) => {
-    reportIds(ctx.db.result, 'scan_city_exact_age', ctx.db.person.by_city_age.filter([city, age]));
-  }
-);
+export const scan_city_exact_age = spacetimedb.reducer({ city: t.string(), age: t.u32() }, (ctx, { city, age }) => {
+  reportIds(ctx.db.result, 'scan_city_exact_age', ctx.db.person.by_city_age.filter([city, age]));
+});
 
 /** Hash index point lookup. */
 export const filter_email = spacetimedb.reducer({ email: t.string() }, (ctx, { email }) => {
@@ -406,22 +368,16 @@ export const filter_level = spacetimedb.reducer({ level: t.u32() }, (ctx, { leve
 });
 
 /** Direct index range scan lo <= level <= hi. */
-export const scan_level_range = spacetimedb.reducer(
-  { lo: t.u32(), hi: t.u32() },
-  (ctx, { lo, hi }) => {
-    reportIds(ctx.db.result, 'scan_level_range', ctx.db.person.level.filter(inclusive(lo, hi)));
-  }
-);
+export const scan_level_range = spacetimedb.reducer({ lo: t.u32(), hi: t.u32() }, (ctx, { lo, hi }) => {
+  reportIds(ctx.db.result, 'scan_level_range', ctx.db.person.level.filter(inclusive(lo, hi)));
+});
 
 /** Deletes lo <= age <= hi through the btree index; reports the number deleted. */
-export const delete_by_range = spacetimedb.reducer(
-  { lo: t.u32(), hi: t.u32() },
-  (ctx, { lo, hi }) => {
-    const deleted = ctx.db.person.age.delete(inclusive(lo, hi));
-    resetResults(ctx.db.result, 'delete_by_range');
-    report(ctx.db.result, 'delete_by_range', deleted);
-  }
-);
+export const delete_by_range = spacetimedb.reducer({ lo: t.u32(), hi: t.u32() }, (ctx, { lo, hi }) => {
+  const deleted = ctx.db.person.age.delete(inclusive(lo, hi));
+  resetResults(ctx.db.result, 'delete_by_range');
+  report(ctx.db.result, 'delete_by_range', deleted);
+});
 
 /** Deletes through the multi-column index by city prefix; reports the number deleted. */
 export const delete_by_city = spacetimedb.reducer({ city: t.string() }, (ctx, { city }) => {
@@ -445,7 +401,7 @@ export const delete_by_level = spacetimedb.reducer({ level: t.u32() }, (ctx, { l
 });
 
 /** Full scan with iter(): reports the sum of all ages. */
-export const sum_ages = spacetimedb.reducer(ctx => {
+export const sum_ages = spacetimedb.reducer((ctx) => {
   let sum = 0n;
   for (const person of ctx.db.person.iter()) {
     sum += BigInt(person.age);
@@ -463,32 +419,23 @@ export const insert_counter = spacetimedb.reducer({ label: t.string() }, (ctx, {
 });
 
 /** Inserts with explicit (non-zero) values, which are used as given. */
-export const insert_counter_explicit = spacetimedb.reducer(
-  { id: t.u32(), seq: t.i64(), label: t.string() },
-  (ctx, { id, seq, label }) => {
-    ctx.db.counter.insert({ id, seq, label });
-  }
-);
+export const insert_counter_explicit = spacetimedb.reducer({ id: t.u32(), seq: t.i64(), label: t.string() }, (ctx, { id, seq, label }) => {
+  ctx.db.counter.insert({ id, seq, label });
+});
 
 // ─── tag: no primary key ────────────────────────────────────────────────────
 
 /** Inserting an exact duplicate row is a no-op (set semantics). */
-export const insert_tag = spacetimedb.reducer(
-  { owner_id: t.u32(), label: t.string() },
-  (ctx, row) => {
-    ctx.db.tag.insert(row);
-  }
-);
+export const insert_tag = spacetimedb.reducer({ owner_id: t.u32(), label: t.string() }, (ctx, row) => {
+  ctx.db.tag.insert(row);
+});
 
 /** Deletes by full-row equality; reports 1 if a row was deleted, else 0. */
-export const delete_tag = spacetimedb.reducer(
-  { owner_id: t.u32(), label: t.string() },
-  (ctx, row) => {
-    const deleted = ctx.db.tag.delete(row);
-    resetResults(ctx.db.result, 'delete_tag');
-    report(ctx.db.result, 'delete_tag', deleted ? 1 : 0, row.label);
-  }
-);
+export const delete_tag = spacetimedb.reducer({ owner_id: t.u32(), label: t.string() }, (ctx, row) => {
+  const deleted = ctx.db.tag.delete(row);
+  resetResults(ctx.db.result, 'delete_tag');
+  report(ctx.db.result, 'delete_tag', deleted ? 1 : 0, row.label);
+});
 
 /** Deletes every tag of one owner through the non-unique btree index. */
 export const delete_tags_of = spacetimedb.reducer({ owner_id: t.u32() }, (ctx, { owner_id }) => {
@@ -508,19 +455,16 @@ export const list_tags = spacetimedb.reducer({ owner_id: t.u32() }, (ctx, { owne
 // ─── notice: event table ────────────────────────────────────────────────────
 
 /** Inserts an event row; reports the event table's count inside the transaction (1). */
-export const emit_notice = spacetimedb.reducer(
-  { kind: t.string(), text: t.string() },
-  (ctx, row) => {
-    ctx.db.notice.insert(row);
-    resetResults(ctx.db.result, 'emit_notice');
-    report(ctx.db.result, 'emit_notice', ctx.db.notice.count(), row.kind);
-  }
-);
+export const emit_notice = spacetimedb.reducer({ kind: t.string(), text: t.string() }, (ctx, row) => {
+  ctx.db.notice.insert(row);
+  resetResults(ctx.db.result, 'emit_notice');
+  report(ctx.db.result, 'emit_notice', ctx.db.notice.count(), row.kind);
+});
 
 // ─── counts and housekeeping ────────────────────────────────────────────────
 
 /** Reports count() of every table: one result row per table, s = table, n = count. */
-export const count_rows = spacetimedb.reducer(ctx => {
+export const count_rows = spacetimedb.reducer((ctx) => {
   resetResults(ctx.db.result, 'count_rows');
   // Counted before this reducer writes its own rows into `result`.
   const counts: [string, bigint][] = [
@@ -562,7 +506,7 @@ export const clear_table = spacetimedb.reducer({ table: t.string() }, (ctx, { ta
   report(ctx.db.result, 'clear_table', cleared, table);
 });
 
-export const clear_results = spacetimedb.reducer(ctx => {
+export const clear_results = spacetimedb.reducer((ctx) => {
   ctx.db.result.clear();
 });
 
@@ -573,7 +517,7 @@ export const fail_after_write = spacetimedb.reducer({ message: t.string() }, (ct
 });
 
 /** Throws a non-SenderError (an internal error from the client's point of view). */
-export const panic = spacetimedb.reducer(ctx => {
+export const panic = spacetimedb.reducer((ctx) => {
   report(ctx.db.result, 'panic', 1);
   throw new Error('panic: deliberate internal error');
 });

@@ -8,7 +8,7 @@ const account = table(
     id: t.u64().primaryKey(),
     owner: t.string().index('btree'),
     balance: t.u64(),
-  }
+  },
 );
 
 // One row per successful transfer.
@@ -21,7 +21,7 @@ const audit = table(
     amount: t.u64(),
     sender: t.identity(),
     at: t.timestamp(),
-  }
+  },
 );
 
 const spacetimedb = schema({ account, audit });

@@ -11,7 +11,7 @@ const user = table(
     identity: t.identity().primaryKey(),
     name: t.string().optional(),
     online: t.bool(),
-  }
+  },
 );
 
 const message = table(
@@ -21,7 +21,7 @@ const message = table(
     sender: t.identity().index('btree'),
     sent: t.timestamp(),
     text: t.string(),
-  }
+  },
 );
 
 const spacetimedb = schema({ user, message });
@@ -39,42 +39,36 @@ function validateMessage(text: string) {
   }
 }
 
-export const set_name = spacetimedb.reducer(
-  { name: t.string() },
-  (ctx, { name }) => {
-    validateName(name);
-    const user = ctx.db.user.identity.find(ctx.sender);
-    if (!user) {
-      throw new SenderError('Cannot set name for unknown user');
-    }
-    console.info(`User ${ctx.sender} sets name to ${name}`);
-    ctx.db.user.identity.update({ ...user, name });
+export const set_name = spacetimedb.reducer({ name: t.string() }, (ctx, { name }) => {
+  validateName(name);
+  const user = ctx.db.user.identity.find(ctx.sender);
+  if (!user) {
+    throw new SenderError('Cannot set name for unknown user');
   }
-);
+  console.info(`User ${ctx.sender} sets name to ${name}`);
+  ctx.db.user.identity.update({ ...user, name });
+});
 
-export const send_message = spacetimedb.reducer(
-  { text: t.string() },
-  (ctx, { text }) => {
-    // Things to consider:
-    // - Rate-limit messages per user.
-    // - Reject messages from unnamed users.
-    validateMessage(text);
-    console.info(`User ${ctx.sender}: ${text}`);
-    ctx.db.message.insert({
-      id: 0n,
-      sender: ctx.sender,
-      sent: ctx.timestamp,
-      text,
-    });
-  }
-);
+export const send_message = spacetimedb.reducer({ text: t.string() }, (ctx, { text }) => {
+  // Things to consider:
+  // - Rate-limit messages per user.
+  // - Reject messages from unnamed users.
+  validateMessage(text);
+  console.info(`User ${ctx.sender}: ${text}`);
+  ctx.db.message.insert({
+    id: 0n,
+    sender: ctx.sender,
+    sent: ctx.timestamp,
+    text,
+  });
+});
 
 // Called once, when the module is first published.
-export const init = spacetimedb.init(ctx => {
+export const init = spacetimedb.init((ctx) => {
   console.log(`Chat module initialised by ${ctx.sender}`);
 });
 
-export const client_connected = spacetimedb.clientConnected(ctx => {
+export const client_connected = spacetimedb.clientConnected((ctx) => {
   const user = ctx.db.user.identity.find(ctx.sender);
   if (user) {
     // A returning user: mark them online, keep their name.
@@ -90,7 +84,7 @@ export const client_connected = spacetimedb.clientConnected(ctx => {
   console.log(`Client connected: ${ctx.sender}`);
 });
 
-export const client_disconnected = spacetimedb.clientDisconnected(ctx => {
+export const client_disconnected = spacetimedb.clientDisconnected((ctx) => {
   const user = ctx.db.user.identity.find(ctx.sender);
   if (user) {
     ctx.db.user.identity.update({ ...user, online: false });

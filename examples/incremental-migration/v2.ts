@@ -18,7 +18,13 @@ function toClass(name: string): V2['class'] {
 }
 
 /** Looks in v2 first; migrates the v1 row on first access. */
-function load(db: { character: { id: { find(id: bigint): { id: bigint; name: string; class_name: string } | null; delete(id: bigint): boolean } }; character_v2: { id: { find(id: bigint): V2 | null }; insert(r: V2): V2 } }, id: bigint): V2 | null {
+function load(
+  db: {
+    character: { id: { find(id: bigint): { id: bigint; name: string; class_name: string } | null; delete(id: bigint): boolean } };
+    character_v2: { id: { find(id: bigint): V2 | null }; insert(r: V2): V2 };
+  },
+  id: bigint,
+): V2 | null {
   const v2 = db.character_v2.id.find(id);
   if (v2) return v2;
   const v1 = db.character.id.find(id);

@@ -461,9 +461,21 @@ class CallBatcher {
       this.#remote.call(this.#name, only.call.fn, only.call.args, only.call.opts).then(only.resolve, only.reject);
       return;
     }
-    this.#remote.callMany(this.#name, batch.map((b) => b.call)).then(
-      (results) => results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(deserializeError(r.error)))),
-      (error: unknown) => batch.forEach((b) => b.reject(error)),
-    );
+    this.#remote
+      .callMany(
+        this.#name,
+        batch.map((b) => b.call),
+      )
+      .then(
+        (results) => {
+          for (const [i, r] of results.entries()) {
+            if (r.ok) batch[i]!.resolve(r.value);
+            else batch[i]!.reject(deserializeError(r.error));
+          }
+        },
+        (error: unknown) => {
+          for (const b of batch) b.reject(error);
+        },
+      );
   }
 }

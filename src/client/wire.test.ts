@@ -36,7 +36,11 @@ afterAll(() => {
   port2.close();
 });
 
-const thrown = (kind: string): Promise<unknown> => (remote.fail(kind) as Promise<unknown>).then(() => undefined, (e: unknown) => e);
+const thrown = (kind: string): Promise<unknown> =>
+  (remote.fail(kind) as Promise<unknown>).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 
 describe('errors across Comlink', () => {
   it('keep their class, code and details', async () => {
@@ -62,7 +66,16 @@ describe('errors across Comlink', () => {
 
 describe('revive', () => {
   it('rebuilds value classes after structured clone, in place', async () => {
-    const row = { id: 1n, who: new Identity(5n), conn: new ConnectionId(6n), at: new Timestamp(7n), took: new TimeDuration(8n), uuid: new Uuid(9n), nested: [{ who: new Identity(10n) }], bytes: new Uint8Array([1]) };
+    const row = {
+      id: 1n,
+      who: new Identity(5n),
+      conn: new ConnectionId(6n),
+      at: new Timestamp(7n),
+      took: new TimeDuration(8n),
+      uuid: new Uuid(9n),
+      nested: [{ who: new Identity(10n) }],
+      bytes: new Uint8Array([1]),
+    };
     const cloned = (await remote.echo(row)) as Record<string, unknown>;
     expect(cloned.who).not.toBeInstanceOf(Identity);
     const back = revive(cloned) as typeof row;

@@ -3,7 +3,7 @@
 // Identity/ConnectionId/Uuid as big-endian BLOBs with the sign bit flipped for signed types,
 // strings as TEXT (BINARY collation = UTF-8 byte order), Timestamp/TimeDuration as INTEGER,
 // payload-free enums as INTEGER tags. Other types are kept only inside the row's BSATN bytes.
-import { AlgebraicType, BinaryReader, type AlgebraicType as Ty } from 'spacetimedb';
+import { AlgebraicType, type BinaryReader, type AlgebraicType as Ty } from 'spacetimedb';
 
 /** A value SQLite can bind. */
 export type SqlValue = number | bigint | string | Uint8Array | null;

@@ -8,7 +8,6 @@ import { DatastoreError } from './datastore-error.ts';
 import { encodeOne, encodeRow, testTable } from './test-tables.ts';
 import { prng as rng } from '../../test/helpers/prng.ts';
 
-
 function randomBig(r: () => number, bits: number, signed: boolean): bigint {
   let v = 0n;
   for (let i = 0; i < bits; i += 16) v = (v << 16n) | BigInt(Math.floor(r() * 65536));
@@ -22,16 +21,35 @@ function randomBig(r: () => number, bits: number, signed: boolean): bigint {
 }
 
 const INT_TYPES: [string, number, boolean][] = [
-  ['I8', 8, true], ['U8', 8, false], ['I16', 16, true], ['U16', 16, false], ['I32', 32, true], ['U32', 32, false],
-  ['I64', 64, true], ['U64', 64, false], ['I128', 128, true], ['U128', 128, false], ['I256', 256, true], ['U256', 256, false],
+  ['I8', 8, true],
+  ['U8', 8, false],
+  ['I16', 16, true],
+  ['U16', 16, false],
+  ['I32', 32, true],
+  ['U32', 32, false],
+  ['I64', 64, true],
+  ['U64', 64, false],
+  ['I128', 128, true],
+  ['U128', 128, false],
+  ['I256', 256, true],
+  ['U256', 256, false],
 ];
 
 async function scanOrdered(ty: Ty, values: unknown[]): Promise<unknown[]> {
   const ds = await openDatastore();
-  const def = testTable('t', [['id', { tag: 'U32' }], ['v', ty]], { primaryKey: 'id', indexes: [{ columns: ['v'] }] });
+  const def = testTable(
+    't',
+    [
+      ['id', { tag: 'U32' }],
+      ['v', ty],
+    ],
+    { primaryKey: 'id', indexes: [{ columns: ['v'] }] },
+  );
   const table = ds.addTable(def, { types: [] });
   ds.begin();
-  values.forEach((v, id) => ds.insert(table, encodeRow(def, { id, v })));
+  values.forEach((v, id) => {
+    ds.insert(table, encodeRow(def, { id, v }));
+  });
   ds.commit();
   const index = ds.indexByName('t_v_idx_btree')!;
   const rows = ds.scanRange(index, new Uint8Array([2]), 0, 0, 1, 0); // unbounded..unbounded, in index order
@@ -93,11 +111,19 @@ describe('orderings equal SpacetimeDB', () => {
 });
 
 describe('row semantics', () => {
-  const def = testTable('p', [['id', { tag: 'U64' }], ['name', { tag: 'String' }], ['age', { tag: 'U32' }]], {
-    primaryKey: 'id',
-    indexes: [{ columns: ['name'], unique: true }, { columns: ['age'] }],
-    autoInc: ['id'],
-  });
+  const def = testTable(
+    'p',
+    [
+      ['id', { tag: 'U64' }],
+      ['name', { tag: 'String' }],
+      ['age', { tag: 'U32' }],
+    ],
+    {
+      primaryKey: 'id',
+      indexes: [{ columns: ['name'], unique: true }, { columns: ['age'] }],
+      autoInc: ['id'],
+    },
+  );
   /** A fresh datastore with the table `p`. */
   const openWithTable = async () => {
     const ds = await openDatastore();
@@ -200,7 +226,14 @@ describe('row semantics', () => {
 
   it('tables without a primary key are sets', async () => {
     const ds = await openDatastore();
-    const d = testTable('s', [['a', { tag: 'U32' }], ['b', { tag: 'String' }]], { indexes: [{ columns: ['a'] }] });
+    const d = testTable(
+      's',
+      [
+        ['a', { tag: 'U32' }],
+        ['b', { tag: 'String' }],
+      ],
+      { indexes: [{ columns: ['a'] }] },
+    );
     const t = ds.addTable(d, { types: [] });
     ds.begin();
     ds.insert(t, encodeRow(d, { a: 1, b: 'x' }));

@@ -148,7 +148,7 @@ export class Datastore {
     const sqlName = tableSql(def.name);
     const db = this.#db;
     const colDecls = stored.map((c) => `${sqlCols[c]}`).join(', ');
-    db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName} (${RID} INTEGER PRIMARY KEY${colDecls ? ', ' + colDecls : ''}, ${ROW} BLOB NOT NULL)`);
+    db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName} (${RID} INTEGER PRIMARY KEY${colDecls ? `, ${colDecls}` : ''}, ${ROW} BLOB NOT NULL)`);
     const keyCols = def.primaryKey !== undefined ? [def.primaryKey] : def.uniques[0];
     def.uniques.forEach((u, i) => {
       db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, i)} ON ${sqlName} (${u.map((c) => sqlCols[c]).join(', ')})`);
@@ -494,21 +494,11 @@ export class Datastore {
   #selectPoint(index: StoreIndex, key: Uint8Array, withRid: boolean): { rid: number; row: Uint8Array }[] {
     const table = index.table;
     const values = this.decodeKey(table, index.def.columns, key, `point for index ${index.def.sourceName}`);
-    index.point ??= this.#db.prepare(
-      `SELECT ${RID}, ${ROW} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`,
-    );
+    index.point ??= this.#db.prepare(`SELECT ${RID}, ${ROW} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`);
     return this.#all(index.point, values, withRid);
   }
 
-  #selectRange(
-    index: StoreIndex,
-    buf: Uint8Array,
-    prefixLen: number,
-    prefixElems: number,
-    rstartLen: number,
-    rendLen: number,
-    withRid: boolean,
-  ): { rid: number; row: Uint8Array }[] {
+  #selectRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number, withRid: boolean): { rid: number; row: Uint8Array }[] {
     const def = index.def;
     const table = index.table;
     if (def.algorithm === 'hash') throw new DatastoreError(Errno.WRONG_INDEX_ALGO, `index ${def.sourceName} is a hash index`);
@@ -528,9 +518,7 @@ export class Datastore {
       const rc = table.sqlCols[rangeCol]!;
       if (start.op !== 'unbounded') conds.push(`${rc} ${start.op === 'included' ? '>=' : '>'} ?`);
       if (end.op !== 'unbounded') conds.push(`${rc} ${end.op === 'included' ? '<=' : '<'} ?`);
-      stmt = this.#db.prepare(
-        `SELECT ${RID}, ${ROW} FROM ${table.sqlName}${conds.length ? ' WHERE ' + conds.join(' AND ') : ''} ORDER BY ${def.columns.map((c) => table.sqlCols[c]).join(', ')}`,
-      );
+      stmt = this.#db.prepare(`SELECT ${RID}, ${ROW} FROM ${table.sqlName}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${def.columns.map((c) => table.sqlCols[c]).join(', ')}`);
       index.ranges.set(shape, stmt);
     }
     if (start.op !== 'unbounded') values.push(start.value);
@@ -585,7 +573,10 @@ export class Datastore {
 
   #identicalExists(table: StoreTable, d: Decoded, row: Uint8Array): boolean {
     if (!table.keyCols) return true; // the only unique index is on the whole row
-    const found = this.#first(table.stmts.findByKey, table.keyCols.map((c) => d.values[c]!));
+    const found = this.#first(
+      table.stmts.findByKey,
+      table.keyCols.map((c) => d.values[c]!),
+    );
     return found !== undefined && bytesEqual(found.row, row);
   }
 
@@ -693,7 +684,6 @@ function intToLe(v: bigint, width: number): Uint8Array {
   }
   return out;
 }
-
 
 function describeKey(table: StoreTable, cols: number[], key: SqlValue[]): string {
   return cols.map((c, i) => `${table.def.columns[c]?.name} = ${formatSqlValue(key[i] ?? null, table.codecs[c]!)}`).join(', ');

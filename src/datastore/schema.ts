@@ -64,7 +64,9 @@ export interface FunctionDef {
   params: Product;
   id: number;
 }
-export interface ProcedureDef extends FunctionDef { returnType: Ty }
+export interface ProcedureDef extends FunctionDef {
+  returnType: Ty;
+}
 export interface ViewDef {
   name: string;
   canonicalName: string;

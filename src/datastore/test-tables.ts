@@ -10,11 +10,7 @@ export interface TestIndex {
 }
 
 /** A table definition from `[name, type]` columns; index names follow the runtime's scheme. */
-export function testTable(
-  name: string,
-  cols: [string, Ty][],
-  opts: { primaryKey?: string; indexes?: TestIndex[]; autoInc?: string[]; isEvent?: boolean } = {},
-): TableDef {
+export function testTable(name: string, cols: [string, Ty][], opts: { primaryKey?: string; indexes?: TestIndex[]; autoInc?: string[]; isEvent?: boolean } = {}): TableDef {
   const colId = (c: string) => {
     const i = cols.findIndex(([n]) => n === c);
     if (i < 0) throw new Error(`no column ${c}`);

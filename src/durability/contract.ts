@@ -35,11 +35,7 @@ export interface ContractOptions {
  * });
  * ```
  */
-export function durabilityContract(
-  name: string,
-  options: ContractOptions,
-  makeFixture: () => DurabilityFixture | Promise<DurabilityFixture>,
-): void {
+export function durabilityContract(name: string, options: ContractOptions, makeFixture: () => DurabilityFixture | Promise<DurabilityFixture>): void {
   describe(`durability contract: ${name}`, () => {
     let fx: DurabilityFixture;
     const instances: Durability[] = [];

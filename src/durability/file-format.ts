@@ -125,11 +125,7 @@ export function scanSegment(bytes: Uint8Array, file: string, firstLsn: bigint, i
     if (!isLast) throw corruptLog(file, off, 'is not a whole record, and later log segments follow');
     const later = findLaterWrite(bytes, off, expected);
     if (later !== undefined) {
-      throw corruptLog(
-        file,
-        off,
-        `is not a whole record (lsn ${expected}), but a later write follows at offset ${later}`,
-      );
+      throw corruptLog(file, off, `is not a whole record (lsn ${expected}), but a later write follows at offset ${later}`);
     }
     return { records, validBytes: off, torn: true };
   }
@@ -242,21 +238,13 @@ function writeMagicAndVersion(out: Uint8Array, magic: string, version = FILE_FOR
 }
 
 /** Checks magic and version (one of `readable`); returns the version. */
-function checkMagicAndVersion(
-  bytes: Uint8Array,
-  minBytes: number,
-  magic: string,
-  file: string,
-  what: string,
-  readable: readonly number[] = [FILE_FORMAT_VERSION],
-): number {
+function checkMagicAndVersion(bytes: Uint8Array, minBytes: number, magic: string, file: string, what: string, readable: readonly number[] = [FILE_FORMAT_VERSION]): number {
   const actual = String.fromCharCode(...bytes.subarray(0, 4));
   if (bytes.length < minBytes || actual !== magic) {
-    throw new StorageError(
-      'UNKNOWN_FORMAT',
-      `${file} is not ${what} (expected magic "${magic}" and at least ${minBytes} bytes): was the directory written by another program?`,
-      { file, magic: actual },
-    );
+    throw new StorageError('UNKNOWN_FORMAT', `${file} is not ${what} (expected magic "${magic}" and at least ${minBytes} bytes): was the directory written by another program?`, {
+      file,
+      magic: actual,
+    });
   }
   const version = view(bytes).getUint32(4, true);
   if (!readable.includes(version)) {
@@ -264,7 +252,9 @@ function checkMagicAndVersion(
     throw new StorageError(
       'UNKNOWN_FORMAT',
       `${file} has format version ${version}, this Lightcone reads version ${readable.join(' and ')}: ${
-        version > newest && version < 1000 ? 'upgrade Lightcone to open it (or, if no newer Lightcone wrote it, the file is damaged: restore the directory from a backup)' : 'the file is damaged or from an unreleased build: restore the directory from a backup'
+        version > newest && version < 1000
+          ? 'upgrade Lightcone to open it (or, if no newer Lightcone wrote it, the file is damaged: restore the directory from a backup)'
+          : 'the file is damaged or from an unreleased build: restore the directory from a backup'
       }`,
       { file, version, supported: readable },
     );
@@ -273,11 +263,10 @@ function checkMagicAndVersion(
 }
 
 function corruptLog(file: string, offset: number, what: string): StorageError {
-  return new StorageError(
-    'CORRUPT_LOG',
-    `the commit log is corrupt: ${file} at byte offset ${offset} ${what}. Restore the directory from a backup; the records before that offset are intact`,
-    { file, offset },
-  );
+  return new StorageError('CORRUPT_LOG', `the commit log is corrupt: ${file} at byte offset ${offset} ${what}. Restore the directory from a backup; the records before that offset are intact`, {
+    file,
+    offset,
+  });
 }
 
 function corruptFile(code: StorageErrorCode, file: string, what: string): StorageError {

@@ -189,24 +189,23 @@ async function readLock(fs: DurabilityFs, lockPath: string): Promise<LockInfo | 
 
 function inUse(dir: string, holder: Pick<LockInfo, 'pid' | 'host' | 'since'>, sameProcess: boolean): StorageError {
   if (sameProcess) {
-    return new StorageError(
-      'DATABASE_IN_USE',
-      `database directory "${dir}" is already open in this process (pid ${process.pid}): close the other instance first, or share it`,
-      { dir, pid: process.pid, sameProcess },
-    );
+    return new StorageError('DATABASE_IN_USE', `database directory "${dir}" is already open in this process (pid ${process.pid}): close the other instance first, or share it`, {
+      dir,
+      pid: process.pid,
+      sameProcess,
+    });
   }
   const who = holder.pid === undefined ? 'another process' : `process ${holder.pid}`;
   const elsewhere = holder.host !== undefined && holder.host !== hostname();
   const where = elsewhere ? ` on host ${holder.host}` : '';
   const since = holder.since === undefined ? '' : ` since ${holder.since}`;
-  const unstick = elsewhere
-    ? ` If no Lightcone process on ${holder.host} uses this directory any more, delete "${join(dir, LOCK_FILE)}"`
-    : '';
-  return new StorageError(
-    'DATABASE_IN_USE',
-    `database directory "${dir}" is in use by ${who}${where}${since}: close the database in that process (or stop it) and try again.${unstick}`,
-    { dir, pid: holder.pid, host: holder.host, sameProcess },
-  );
+  const unstick = elsewhere ? ` If no Lightcone process on ${holder.host} uses this directory any more, delete "${join(dir, LOCK_FILE)}"` : '';
+  return new StorageError('DATABASE_IN_USE', `database directory "${dir}" is in use by ${who}${where}${since}: close the database in that process (or stop it) and try again.${unstick}`, {
+    dir,
+    pid: holder.pid,
+    host: holder.host,
+    sameProcess,
+  });
 }
 
 const REGISTRY = Symbol.for('lightcone.durability.fileLocks');

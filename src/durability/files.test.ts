@@ -133,7 +133,9 @@ describe('file durability: layout and formats', () => {
     const format = await fsp.readFile(join(dir, 'FORMAT'));
     format.writeUInt32LE(2, 4);
     await fsp.writeFile(join(dir, 'FORMAT'), format);
-    const error: unknown = await fileDurability(dir).open().catch((e: unknown) => e);
+    const error: unknown = await fileDurability(dir)
+      .open()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageError);
     expect(error).toMatchObject({ code: 'UNKNOWN_FORMAT' });
     expect((error as Error).message).toMatch(/format version 2.*upgrade Lightcone/);
@@ -352,7 +354,9 @@ describe('file durability: torn tails and corruption', () => {
     flip(b, b.length - 2, 0x40);
     await fsp.writeFile(file, b);
     const offset = b.length - FRAME_HEADER_BYTES - 'k3-payload'.length;
-    const error: unknown = await fileDurability(dir).open().catch((e: unknown) => e);
+    const error: unknown = await fileDurability(dir)
+      .open()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageError);
     expect(error).toMatchObject({ code: 'CORRUPT_LOG', details: { file, offset, lsn: 3n, closedAt: 3n } });
     expect((error as Error).message).toMatch(/closed cleanly/);
@@ -373,7 +377,9 @@ describe('file durability: torn tails and corruption', () => {
     const offset = SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 2; // the second frame
     flip(b, offset + FRAME_HEADER_BYTES, 0xff);
     await fsp.writeFile(file, b);
-    const error: unknown = await fileDurability(dir).open().catch((e: unknown) => e);
+    const error: unknown = await fileDurability(dir)
+      .open()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageError);
     expect(error).toMatchObject({ code: 'CORRUPT_LOG', details: { file, offset } });
     expect((error as Error).message).toContain(file);
@@ -501,7 +507,9 @@ describe('file durability: processes', () => {
     const holder = child(dir, holdOpen);
     try {
       await holder.waitFor(1);
-      const error: unknown = await fileDurability(dir).open().catch((e: unknown) => e);
+      const error: unknown = await fileDurability(dir)
+        .open()
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StorageError);
       expect(error).toMatchObject({ code: 'DATABASE_IN_USE', details: { pid: holder.pid } });
       expect((error as Error).message).toContain(`process ${holder.pid}`);

@@ -29,16 +29,7 @@ import {
   scanSegment,
 } from './file-format.ts';
 import { LOCK_FILE, acquireLock, type FileLock } from './file-lock.ts';
-import {
-  type DurabilityFileHandle,
-  type DurabilityFs,
-  errorCode,
-  isCode,
-  nodeFileSystem,
-  syncDir,
-  unlinkIfExists,
-  writeAll,
-} from './file-system.ts';
+import { type DurabilityFileHandle, type DurabilityFs, errorCode, isCode, nodeFileSystem, syncDir, unlinkIfExists, writeAll } from './file-system.ts';
 import { createDurability, type DurabilityBackend } from './group-commit.ts';
 
 /** Options of `fileDurability`. */
@@ -162,12 +153,7 @@ class FileBackend implements DurabilityBackend {
       // Cut the partial write now, so that the next batch lands right after the last good one.
       active.dirty = true;
       await this.#repair(active).catch(() => {}); // `dirty` stays set: the next append or snapshot cuts first
-      throw fileError(
-        writeCode(error),
-        `could not append lsn ${first}..${last} to ${join(this.#dir, active.segment.name)}`,
-        error,
-        writeAdvice(error),
-      );
+      throw fileError(writeCode(error), `could not append lsn ${first}..${last} to ${join(this.#dir, active.segment.name)}`, error, writeAdvice(error));
     }
     active.size += bytes.length;
     this.#lastLsn = last;
@@ -329,11 +315,10 @@ class FileBackend implements DurabilityBackend {
       const bytes = plain(await fs.readFile(file));
       const firstLsn = decodeSegmentHeader(bytes, file);
       if (firstLsn !== segment.firstLsn || firstLsn !== expected) {
-        throw new StorageError(
-          'CORRUPT_LOG',
-          `the commit log of ${this.label} is corrupt: ${file} starts at lsn ${firstLsn}, lsn ${expected} was expected. Restore the directory from a backup`,
-          { file, offset: 0 },
-        );
+        throw new StorageError('CORRUPT_LOG', `the commit log of ${this.label} is corrupt: ${file} starts at lsn ${firstLsn}, lsn ${expected} was expected. Restore the directory from a backup`, {
+          file,
+          offset: 0,
+        });
       }
       const isLast = i === live.length - 1;
       const scan = scanSegment(bytes, file, firstLsn, isLast);
@@ -549,9 +534,7 @@ function writeCode(error: unknown): StorageErrorCode {
 }
 
 function writeAdvice(error: unknown): string {
-  return isCode(error, 'ENOSPC', 'EDQUOT')
-    ? 'free disk space; later appends retry'
-    : 'check the disk and permissions; later appends retry';
+  return isCode(error, 'ENOSPC', 'EDQUOT') ? 'free disk space; later appends retry' : 'check the disk and permissions; later appends retry';
 }
 
 function fileError(code: StorageErrorCode, context: string, error: unknown, advice?: string): StorageError {

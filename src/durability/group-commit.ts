@@ -89,9 +89,7 @@ class GroupCommit implements Durability {
     if (this.#ending) return Promise.reject(this.#closedError());
     if (this.#state === 'opening' && this.#opening) return this.#opening;
     if (this.#state === 'open') {
-      return Promise.reject(
-        new UsageError('ALREADY_OPEN', `${this.#backend.label} is already open: open() recovers once per instance`),
-      );
+      return Promise.reject(new UsageError('ALREADY_OPEN', `${this.#backend.label} is already open: open() recovers once per instance`));
     }
     this.#state = 'opening';
     const opening = this.#backend.open().then(
@@ -154,21 +152,13 @@ class GroupCommit implements Durability {
     }
     const { lsn } = snapshot;
     if (lsn < 0n || lsn >= this.#nextLsn) {
-      throw new UsageError(
-        'BAD_SNAPSHOT_LSN',
-        `snapshot lsn ${lsn} is not a record of ${this.#backend.label}: the last appended lsn is ${this.#nextLsn - 1n}`,
-        { lsn, lastLsn: this.#nextLsn - 1n },
-      );
+      throw new UsageError('BAD_SNAPSHOT_LSN', `snapshot lsn ${lsn} is not a record of ${this.#backend.label}: the last appended lsn is ${this.#nextLsn - 1n}`, { lsn, lastLsn: this.#nextLsn - 1n });
     }
     // Let the appends made before this call reach the lane first (they may still sit in the queue).
     await this.#last?.durable.catch(noop); // an append's failure is its caller's to see
     return this.#exclusive(async () => {
       if (lsn < this.#snapshotLsn) {
-        throw new UsageError(
-          'STALE_SNAPSHOT',
-          `snapshot lsn ${lsn} is older than the stored snapshot (lsn ${this.#snapshotLsn}) of ${this.#backend.label}`,
-          { lsn, storedLsn: this.#snapshotLsn },
-        );
+        throw new UsageError('STALE_SNAPSHOT', `snapshot lsn ${lsn} is older than the stored snapshot (lsn ${this.#snapshotLsn}) of ${this.#backend.label}`, { lsn, storedLsn: this.#snapshotLsn });
       }
       if (lsn > this.#durableLsn) {
         throw new StorageError(

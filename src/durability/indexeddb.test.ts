@@ -121,7 +121,9 @@ describe('indexeddb durability', () => {
     await d.append(bytes('a')).durable;
     await d.close();
     await withRawDb('lightcone:future', (db) => put(db, 'format', { magic: 'lightcone-durability', version: 99 }, 'format'));
-    const error: unknown = await indexedDbDurability('future').open().catch((e: unknown) => e);
+    const error: unknown = await indexedDbDurability('future')
+      .open()
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'UNKNOWN_FORMAT' });
     expect(String((error as Error).message)).toMatch(/version 99/);
   });

@@ -237,11 +237,10 @@ class IndexedDbBackend implements DurabilityBackend {
       });
     } catch (error) {
       if (domName(error) === 'VersionError') {
-        throw new StorageError(
-          'UNKNOWN_FORMAT',
-          `${this.label} has a newer schema than this Lightcone reads (version ${SCHEMA_VERSION}): upgrade Lightcone to open it`,
-          { database: this.#dbName, supported: SCHEMA_VERSION },
-        );
+        throw new StorageError('UNKNOWN_FORMAT', `${this.label} has a newer schema than this Lightcone reads (version ${SCHEMA_VERSION}): upgrade Lightcone to open it`, {
+          database: this.#dbName,
+          supported: SCHEMA_VERSION,
+        });
       }
       throw this.#error('OPEN_FAILED', 'could not open', error);
     }
@@ -310,11 +309,11 @@ class IndexedDbBackend implements DurabilityBackend {
     }
     const version: unknown = Reflect.get(format, 'version');
     if (version !== 1 && version !== FORMAT_VERSION) {
-      throw new StorageError(
-        'UNKNOWN_FORMAT',
-        `${this.label} has format version ${String(version)}, this Lightcone reads versions 1 and ${FORMAT_VERSION}: upgrade Lightcone to open it`,
-        { database: this.#dbName, version, supported: FORMAT_VERSION },
-      );
+      throw new StorageError('UNKNOWN_FORMAT', `${this.label} has format version ${String(version)}, this Lightcone reads versions 1 and ${FORMAT_VERSION}: upgrade Lightcone to open it`, {
+        database: this.#dbName,
+        version,
+        supported: FORMAT_VERSION,
+      });
     }
     return version;
   }

@@ -17,7 +17,13 @@ describe('memory durability', () => {
     const store = new MemoryStore();
     // Each write takes three event-loop turns, so staggered callers append while it is in flight.
     const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-    const d = memoryDurability(store, { beforeWrite: async () => { await turn(); await turn(); await turn(); } });
+    const d = memoryDurability(store, {
+      beforeWrite: async () => {
+        await turn();
+        await turn();
+        await turn();
+      },
+    });
     await d.open();
     await expectSnapshotUnderLoad(d);
     const lsn = store.snapshot!.lsn;
@@ -69,10 +75,7 @@ describe('memory durability', () => {
     }
     release();
     await Promise.all([first, ...later]);
-    expect(writes.map((w) => w.map((r) => text(r.payload)))).toEqual([
-      ['first'],
-      ['later0', 'later1', 'later2', 'later3', 'later4'],
-    ]);
+    expect(writes.map((w) => w.map((r) => text(r.payload)))).toEqual([['first'], ['later0', 'later1', 'later2', 'later3', 'later4']]);
     expect(d.stats()).toEqual({ writes: 2, records: 6 });
   });
 

@@ -123,10 +123,7 @@ class MemoryBackend implements DurabilityBackend {
 
   #lock(): void {
     if (this.#store.locked) {
-      throw new StorageError(
-        'DATABASE_IN_USE',
-        'this memory database is already open in another instance: close that instance first',
-      );
+      throw new StorageError('DATABASE_IN_USE', 'this memory database is already open in another instance: close that instance first');
     }
     this.#store.locked = true;
     this.#holdsLock = true;

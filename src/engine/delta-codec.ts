@@ -64,7 +64,11 @@ export function decodeDelta(bytes: Uint8Array): { delta: TxDelta; info: TxInfo }
   const r = new BinaryReader(bytes);
   const version = bytes[0];
   if (version !== DELTA_FORMAT && version !== DELTA_FORMAT_CALL_ID) {
-    throw new StorageError('UNKNOWN_FORMAT', `commit-log record format ${version} is not one this Lightcone reads (${DELTA_FORMAT} or ${DELTA_FORMAT_CALL_ID}): upgrade Lightcone to open this database`, { version });
+    throw new StorageError(
+      'UNKNOWN_FORMAT',
+      `commit-log record format ${version} is not one this Lightcone reads (${DELTA_FORMAT} or ${DELTA_FORMAT_CALL_ID}): upgrade Lightcone to open this database`,
+      { version },
+    );
   }
   try {
     r.readU8();

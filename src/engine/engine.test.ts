@@ -162,7 +162,7 @@ describe('engine: damaged non-essential files', () => {
       const identity = e.identity.toHexString();
       await e.close();
       // A ledger file as builds before this one wrote it, then damaged.
-      await writeFile(join(dir, 'meta', 'calls.meta'), (await readFile(join(dir, 'meta', 'logs.meta'))));
+      await writeFile(join(dir, 'meta', 'calls.meta'), await readFile(join(dir, 'meta', 'logs.meta')));
       for (const name of ['logs.meta', 'calls.meta', 'database.meta']) await damage(join(dir, 'meta', name));
 
       const e2 = await open(dir);
@@ -172,7 +172,10 @@ describe('engine: damaged non-essential files', () => {
         { id: 1n, balance: 995n },
         { id: 2n, balance: 1005n },
       ]);
-      const warnings = e2.logs().filter((l) => l.level === 'warn').map((l) => l.message);
+      const warnings = e2
+        .logs()
+        .filter((l) => l.level === 'warn')
+        .map((l) => l.message);
       expect(warnings.some((m) => m.includes('module log was damaged'))).toBe(true);
       expect(warnings.some((m) => m.includes('database description file was damaged'))).toBe(true);
       // The call ids travel in the snapshot image: a retry of a committed call is still not run again.

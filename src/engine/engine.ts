@@ -3,7 +3,7 @@
 // orders the durable writes), runs calls one at a time with confirmed writes (a call resolves
 // after its transaction is durable), snapshots as the log grows, and keeps the bounded module log.
 // Platform-neutral: Node and the worker wrap it with their own storage.
-import { ConnectionId, Identity } from 'spacetimedb';
+import { type ConnectionId, Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
 import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
 import { ClosedError, InternalError, SenderError, StorageError, UsageError } from '../errors.ts';
@@ -337,9 +337,13 @@ export class Engine {
   #checkDiverged(): void {
     if (this.#diverged === undefined) return;
     const why = (this.#diverged as Error).message ?? String(this.#diverged);
-    throw new StorageError('NOT_DURABLE', `database ${this.name} has a transaction that could not be made durable (${why}); close and reopen it to continue from what is on disk (nothing durable was lost)`, {
-      database: this.name,
-    });
+    throw new StorageError(
+      'NOT_DURABLE',
+      `database ${this.name} has a transaction that could not be made durable (${why}); close and reopen it to continue from what is on disk (nothing durable was lost)`,
+      {
+        database: this.name,
+      },
+    );
   }
 
   /** Listens to every commit (delta + when it is durable). Returns the unsubscribe function. */

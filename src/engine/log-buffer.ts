@@ -21,7 +21,11 @@ export class LogBuffer {
   }
 
   save(): Uint8Array {
-    return new TextEncoder().encode(this.entries().map((e) => JSON.stringify(e)).join('\n'));
+    return new TextEncoder().encode(
+      this.entries()
+        .map((e) => JSON.stringify(e))
+        .join('\n'),
+    );
   }
 
   /** Loads saved entries; unreadable lines are skipped (the log is advisory, never fatal). */

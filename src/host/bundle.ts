@@ -47,7 +47,7 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
   const entry = resolveModuleEntry(path);
   checkNoOtherSpacetimedb(dirname(entry));
   const esbuild = await import('esbuild');
-  let result;
+  let result: import('esbuild').BuildResult<{ write: false }>;
   try {
     result = await esbuild.build({
       entryPoints: [entry],

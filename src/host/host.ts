@@ -37,9 +37,7 @@ export interface CallContext {
 }
 
 /** How a reducer call ended. */
-export type ReducerOutcome =
-  | { status: 'committed'; delta: TxDelta }
-  | { status: 'failed'; kind: 'sender' | 'internal'; message: string };
+export type ReducerOutcome = { status: 'committed'; delta: TxDelta } | { status: 'failed'; kind: 'sender' | 'internal'; message: string };
 
 export interface HostOptions {
   datastore: Datastore;

@@ -68,10 +68,7 @@ export function loadModule(code: string, sys20: Record<string, unknown>, sys21: 
   const schema = exportsObj.default as Record<symbol | string, unknown> | undefined;
   const register = schema?.[moduleHooks];
   if (typeof register !== 'function') {
-    throw new ModuleError(
-      'NOT_A_MODULE',
-      'the module has no default export made by schema(...): add `export default spacetimedb` (the value returned by schema({...})) to its entry file',
-    );
+    throw new ModuleError('NOT_A_MODULE', 'the module has no default export made by schema(...): add `export default spacetimedb` (the value returned by schema({...})) to its entry file');
   }
   // A real ES module namespace lists its keys in sorted order; the runtime numbers reducers in that order.
   const ns: Record<string, unknown> = {};

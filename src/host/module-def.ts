@@ -2,13 +2,21 @@
 // and datastore work with: tables with resolved column types, reducers, procedures, views,
 // lifecycle hooks, schedules, RLS rules and canonical (SQL/client) names.
 import type { AlgebraicType } from 'spacetimedb';
-import type { ColumnDef, FunctionDef, IndexAlgorithm, IndexDef, ModuleSchema, ProcedureDef, SequenceDef, TableDef, ViewDef } from '../datastore/schema.ts';
+import type { ColumnDef, IndexAlgorithm, IndexDef, ModuleSchema, SequenceDef, TableDef, ViewDef } from '../datastore/schema.ts';
 import { ModuleError } from '../errors.ts';
 
 type Ty = AlgebraicType;
-interface Element { name: string | undefined; algebraicType: Ty }
-interface Product { elements: Element[] }
-interface Tagged<T extends string, V = undefined> { tag: T; value: V }
+interface Element {
+  name: string | undefined;
+  algebraicType: Ty;
+}
+interface Product {
+  elements: Element[];
+}
+interface Tagged<T extends string, V = undefined> {
+  tag: T;
+  value: V;
+}
 
 /** The subset of RawModuleDefV10 the host reads (structural; the package builds the real value). */
 export interface RawModuleDefV10Like {
@@ -107,7 +115,7 @@ export function readModuleDef(def: RawModuleDefV10Like): ModuleSchema {
     if (ret.tag === 'Array') elem = ret.value;
     else if (ret.tag === 'Sum') elem = (ret.value as { variants: Element[] }).variants[0]?.algebraicType;
     const row = elem ? resolveType(elem, typespace) : undefined;
-    if (!row || row.tag !== 'Product') throw new ModuleError('BAD_MODULE_DEF', `view ${v.sourceName} must return an array or option of rows`);
+    if (row?.tag !== 'Product') throw new ModuleError('BAD_MODULE_DEF', `view ${v.sourceName} must return an array or option of rows`);
     const rowType = row.value as Product;
     const pkCol = viewPks.find((p) => p.viewSourceName === v.sourceName)?.columns[0];
     const pk = pkCol === undefined ? -1 : rowType.elements.findIndex((e) => e.name === pkCol);

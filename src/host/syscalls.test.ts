@@ -24,11 +24,19 @@ function errClass(code: number): new (m: string) => HostErr {
 }
 const hooks = { __get_error_constructor__: errClass, __sender_error_class__: Error } as unknown as ModuleHooks;
 
-const person = testTable('person', [['id', { tag: 'U64' }], ['name', { tag: 'String' }], ['age', { tag: 'U32' }]], {
-  primaryKey: 'id',
-  indexes: [{ columns: ['name'], unique: true }, { columns: ['age'] }, { columns: ['age', 'name'] }, { columns: ['name'], algorithm: 'hash' }],
-  autoInc: ['id'],
-});
+const person = testTable(
+  'person',
+  [
+    ['id', { tag: 'U64' }],
+    ['name', { tag: 'String' }],
+    ['age', { tag: 'U32' }],
+  ],
+  {
+    primaryKey: 'id',
+    indexes: [{ columns: ['name'], unique: true }, { columns: ['age'] }, { columns: ['age', 'name'] }, { columns: ['name'], algorithm: 'hash' }],
+    autoInc: ['id'],
+  },
+);
 
 type Sys = Record<string, (...a: never[]) => unknown>;
 

@@ -12,8 +12,18 @@ interface Product {
 }
 
 const INT_BITS: Record<string, [number, boolean]> = {
-  I8: [8, true], U8: [8, false], I16: [16, true], U16: [16, false], I32: [32, true], U32: [32, false],
-  I64: [64, true], U64: [64, false], I128: [128, true], U128: [128, false], I256: [256, true], U256: [256, false],
+  I8: [8, true],
+  U8: [8, false],
+  I16: [16, true],
+  U16: [16, false],
+  I32: [32, true],
+  U32: [32, false],
+  I64: [64, true],
+  U64: [64, false],
+  I128: [128, true],
+  U128: [128, false],
+  I256: [256, true],
+  U256: [256, false],
 };
 
 function bad(path: string, ty: Ty, ts: Typespace, value: unknown, hint = ''): UsageError {
@@ -248,7 +258,8 @@ function coerceSpecial(kind: string, ty: Ty, value: unknown, path: string, ts: T
         if (Number.isNaN(ms)) throw bad(path, ty, ts, value, 'give an ISO 8601 time or microseconds since the epoch');
         return new Timestamp(BigInt(ms) * 1000n);
       }
-      const b = value instanceof Timestamp ? value.microsSinceUnixEpoch : (toBigInt(value) ?? (value as { __timestamp_micros_since_unix_epoch__?: bigint } | null)?.__timestamp_micros_since_unix_epoch__);
+      const b =
+        value instanceof Timestamp ? value.microsSinceUnixEpoch : (toBigInt(value) ?? (value as { __timestamp_micros_since_unix_epoch__?: bigint } | null)?.__timestamp_micros_since_unix_epoch__);
       if (typeof b !== 'bigint') throw bad(path, ty, ts, value, 'give an ISO 8601 time or microseconds since the epoch');
       checkI64Micros(b, path, ty, ts, value);
       return value instanceof Timestamp ? value : new Timestamp(b);
@@ -302,11 +313,10 @@ function encodeArgsChecked(params: Product, args: unknown, what: string, ts: Typ
     obj = {};
   } else if (Array.isArray(args)) {
     if (args.length !== names.length) {
-      throw new UsageError(
-        'BAD_ARGUMENT_COUNT',
-        `${what} takes ${names.length} argument${names.length === 1 ? '' : 's'} (${signature}), got ${args.length}`,
-        { expected: names.length, got: args.length },
-      );
+      throw new UsageError('BAD_ARGUMENT_COUNT', `${what} takes ${names.length} argument${names.length === 1 ? '' : 's'} (${signature}), got ${args.length}`, {
+        expected: names.length,
+        got: args.length,
+      });
     }
     obj = Object.fromEntries(names.map((n, i) => [n, args[i]]));
   } else if (typeof args === 'object' && !(args instanceof Uint8Array)) {

@@ -294,7 +294,15 @@ class EngineThread {
           this.#post(gen, { t: 'req', reqs: [req] });
         } catch (error) {
           const what = req.op === 'call' ? `the arguments of ${req.fn}` : `the ${req.op} request`;
-          this.#settle(req.id, false, new UsageError('BAD_ARGUMENT', `${what} cannot be passed to database ${this.#opts.name} (${(error as Error).message}): give plain values; functions, symbols and proxies are not values a module takes`, { op: req.op }));
+          this.#settle(
+            req.id,
+            false,
+            new UsageError(
+              'BAD_ARGUMENT',
+              `${what} cannot be passed to database ${this.#opts.name} (${(error as Error).message}): give plain values; functions, symbols and proxies are not values a module takes`,
+              { op: req.op },
+            ),
+          );
         }
       }
     }
@@ -598,7 +606,11 @@ class EngineThread {
           : where === 'open'
             ? ` while opening the database, so it was not opened (committed data is intact). ${cap(raise)}.`
             : ` while the database restarted after an earlier stop, so ${db} stopped (committed data is intact): close it and open it again; ${raise}.`;
-    return new InternalError(head + tail, { database: this.#opts.name, ...(what ? { running: what } : {}), ...(limit.code === 'TIME_LIMIT' ? { callTimeoutMs } : limit.code === 'HEAP_LIMIT' ? { maxHeapMb } : {}) }, { code: limit.code });
+    return new InternalError(
+      head + tail,
+      { database: this.#opts.name, ...(what ? { running: what } : {}), ...(limit.code === 'TIME_LIMIT' ? { callTimeoutMs } : limit.code === 'HEAP_LIMIT' ? { maxHeapMb } : {}) },
+      { code: limit.code },
+    );
   }
 
   /** For a procedure or SQL write that had run before the thread was stopped. */

@@ -5,7 +5,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Identity } from 'spacetimedb';
+import type { Identity } from 'spacetimedb';
 import { fileBackend, fileDurability } from '../durability/files.ts';
 import { MemoryStore, memoryBackend } from '../durability/memory.ts';
 import type { DurabilityBackend } from '../durability/group-commit.ts';
@@ -132,7 +132,7 @@ export function dataDirOwner(dataDir: string): Identity {
   mkdirSync(resolve(dataDir), { recursive: true });
   const id = randomIdentity();
   try {
-    writeFileSync(file, id.toHexString() + '\n', { flag: 'wx' });
+    writeFileSync(file, `${id.toHexString()}\n`, { flag: 'wx' });
   } catch (e) {
     // Another process created it first: use theirs, so the directory has one owner.
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return toIdentity(readFileSync(file, 'utf8').trim(), `identity in ${file}`);

@@ -41,10 +41,7 @@ export const nodeSyncHttp: SyncHttp = (req: PlainHttpRequest): PlainHttpResponse
   worker.postMessage({ req, port: port2, signal }, [port2 as MessagePort]);
   // Wait a little longer than the request's own timeout, which the worker enforces.
   const r = Atomics.wait(flag, 0, 0, req.timeoutMs + 5_000);
-  const msg = receiveMessageOnPort(port1)?.message as
-    | { ok: true; status: number; headers: [string, string][]; body: Uint8Array }
-    | { ok: false; message: string }
-    | undefined;
+  const msg = receiveMessageOnPort(port1)?.message as { ok: true; status: number; headers: [string, string][]; body: Uint8Array } | { ok: false; message: string } | undefined;
   port1.close();
   if (r === 'timed-out' || !msg) throw new Error(`request to ${req.url} timed out after ${req.timeoutMs} ms`);
   if (!msg.ok) throw new Error(msg.message);

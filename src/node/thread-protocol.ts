@@ -82,10 +82,7 @@ export interface FunctionNames {
   view: Record<number, string>;
 }
 
-export type ToEngine =
-  | { t: 'req'; reqs: EngineRequest[] }
-  | { t: 'storage'; id: number; ok: true; value: unknown }
-  | { t: 'storage'; id: number; ok: false; error: WireError };
+export type ToEngine = { t: 'req'; reqs: EngineRequest[] } | { t: 'storage'; id: number; ok: true; value: unknown } | { t: 'storage'; id: number; ok: false; error: WireError };
 
 export type FromEngine =
   | { t: 'ready'; identity: string; owner: string; published: PublishResult; names: FunctionNames; procedures: string[] }

@@ -345,7 +345,7 @@ export class ProtocolConnection {
     }
     const error = `query set ${set.id} failed after it was applied, so the connection ends (reconnect and subscribe again): ${errorText(e)}`;
     this.#send({ tag: 'SubscriptionError', value: { requestId: undefined, querySetId: { id: set.id }, error } });
-    this.#outbox.then(() => this.#close(CLOSE_CODE.error, error));
+    this.#outbox.afterQueued(() => this.#close(CLOSE_CODE.error, error));
   }
 
   #oneOffQuery(requestId: number, query: string): void {

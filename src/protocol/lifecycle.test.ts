@@ -133,7 +133,10 @@ describe('protocol server edges', () => {
     h = await openHarness({ offer: [V2_PROTOCOL] });
     const a = await h.connect();
     const applied = signal();
-    a.conn.subscriptionBuilder().onApplied(() => applied.resolve()).subscribe(tables.room);
+    a.conn
+      .subscriptionBuilder()
+      .onApplied(() => applied.resolve())
+      .subscribe(tables.room);
     await applied.promise;
     await a.conn.reducers.addRoom({ id: 4, name: 'v2 room' });
     expect([...a.conn.db.room.iter()].map((r) => r.name)).toEqual(['v2 room']);

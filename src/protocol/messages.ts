@@ -11,9 +11,7 @@ export type { ClientMessage, ServerMessage };
  * A server message as the encoder takes it. The package types `OneOffQueryResult.result` as the
  * bare union of its two sides; at run time it is `{ ok } | { err }`, which this says.
  */
-export type OutgoingMessage =
-  | Exclude<ServerMessage, { tag: 'OneOffQueryResult' }>
-  | { tag: 'OneOffQueryResult'; value: { requestId: number; result: { ok: QueryRows } | { err: string } } };
+export type OutgoingMessage = Exclude<ServerMessage, { tag: 'OneOffQueryResult' }> | { tag: 'OneOffQueryResult'; value: { requestId: number; result: { ok: QueryRows } | { err: string } } };
 
 /** v3: several messages back to back in one frame (preferred). */
 export const V3_PROTOCOL = 'v3.bsatn.spacetimedb';
@@ -103,12 +101,7 @@ export function encodeString(s: string): Uint8Array {
  * each frame starting with the compression tag when `tagged`. `compress` (tagged only) is applied
  * to payloads over 1 KiB, as SpacetimeDB does.
  */
-export function frameServerMessages(
-  protocol: WireProtocol,
-  messages: readonly Uint8Array[],
-  tagged: boolean,
-  compress?: { tag: 1 | 2; compress: (payload: Uint8Array) => Uint8Array },
-): Uint8Array[] {
+export function frameServerMessages(protocol: WireProtocol, messages: readonly Uint8Array[], tagged: boolean, compress?: { tag: 1 | 2; compress: (payload: Uint8Array) => Uint8Array }): Uint8Array[] {
   const payloads = protocol === V3_PROTOCOL && messages.length > 1 ? [concat(messages)] : messages;
   if (!tagged) return [...payloads];
   return payloads.map((p) => {

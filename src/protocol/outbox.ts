@@ -60,7 +60,7 @@ export class Outbox {
   }
 
   /** Runs `f` once everything queued so far has been handed to `flush` (not if the outbox closes first). */
-  then(f: () => void): void {
+  afterQueued(f: () => void): void {
     if (this.#closed) return;
     this.#queue.push({ bytes: undefined, after: f, instead: undefined, ready: true, error: undefined });
     this.#pump();

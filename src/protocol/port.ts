@@ -16,10 +16,7 @@ export type WebSocketFactory = Parameters<DbConnectionBuilder<never>['withWSFn']
 type WebSocketArgs = Parameters<WebSocketFactory>[0];
 type WebSocketAdapter = Awaited<ReturnType<WebSocketFactory>>;
 
-type ClientToServer =
-  | { type: 'connect'; version: number; protocols: string[]; token?: string; confirmed?: boolean; connectionId?: string }
-  | { type: 'frame'; data: Uint8Array }
-  | { type: 'close' };
+type ClientToServer = { type: 'connect'; version: number; protocols: string[]; token?: string; confirmed?: boolean; connectionId?: string } | { type: 'frame'; data: Uint8Array } | { type: 'close' };
 type ServerToClient =
   | { type: 'open'; protocol: string }
   | { type: 'frame'; data: Uint8Array }
@@ -52,7 +49,12 @@ export function servePort(server: ProtocolServer, port: MessagePort): void {
       conn?.end();
     } else if (m.type === 'connect' && !conn) {
       if (m.version !== PORT_PROTOCOL_VERSION) {
-        post({ type: 'error', name: 'UsageError', code: 'PORT_PROTOCOL_MISMATCH', message: `this page speaks Lightcone port protocol ${m.version}, the database ${PORT_PROTOCOL_VERSION}: reload the page` });
+        post({
+          type: 'error',
+          name: 'UsageError',
+          code: 'PORT_PROTOCOL_MISMATCH',
+          message: `this page speaks Lightcone port protocol ${m.version}, the database ${PORT_PROTOCOL_VERSION}: reload the page`,
+        });
         return finish();
       }
       const proposed = m.connectionId ? ConnectionId.fromStringOrNull(m.connectionId) : null;

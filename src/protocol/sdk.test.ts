@@ -133,7 +133,10 @@ describe('protocol with the SDK', () => {
         const deletes: string[] = [];
         b.conn.db.message.onInsert((_ctx, m) => inserts.push(m.text));
         b.conn.db.message.onDelete((_ctx, m) => deletes.push(m.text));
-        const room1 = subscribe(b, tables.message.where((m) => m.roomId.eq(1)));
+        const room1 = subscribe(
+          b,
+          tables.message.where((m) => m.roomId.eq(1)),
+        );
         const all = subscribe(b, 'SELECT * FROM message');
         await room1.applied;
         await all.applied;
@@ -173,7 +176,10 @@ describe('protocol with the SDK', () => {
 
       it('balances inserts and deletes of rows without a primary key (keyed by their bytes)', async () => {
         const all = subscribe(b, 'SELECT * FROM note');
-        const ones = subscribe(b, tables.note.where((n) => n.n.eq(1)));
+        const ones = subscribe(
+          b,
+          tables.note.where((n) => n.n.eq(1)),
+        );
         await all.applied;
         await ones.applied;
         await a.conn.reducers.addNote({ text: 'x', n: 1 });
@@ -254,7 +260,10 @@ describe('protocol with the SDK', () => {
         expect(await run(semijoin)).toEqual({ rooms: [], messages: ['a in general'] });
         const c = await h.connect();
         const all = signal();
-        c.conn.subscriptionBuilder().onApplied(() => all.resolve()).subscribeToAllTables();
+        c.conn
+          .subscriptionBuilder()
+          .onApplied(() => all.resolve())
+          .subscribeToAllTables();
         await all.promise;
         expect(texts(c)).toEqual(['a in general', "a in it's random", 'b in random']);
         expect(c.conn.db.room.count()).toBe(2n);

@@ -8,7 +8,7 @@
 // (and attributes it to the reducer call running, if a connection made one), the manager then
 // hands each query set its update, and the last listener closes the commit: the caller gets its
 // `ReducerResult` with its updates inside, every other affected connection a `TransactionUpdate`.
-import { ConnectionId, type Identity } from 'spacetimedb';
+import type { ConnectionId, Identity } from 'spacetimedb';
 import { randomIdentity, type Engine } from '../engine/engine.ts';
 import { ClosedError, UsageError } from '../errors.ts';
 import { SubscriptionManager } from '../subscriptions/manager.ts';

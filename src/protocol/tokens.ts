@@ -69,8 +69,5 @@ export class TokenIssuer {
 }
 
 function invalid(why: string): UsageError {
-  return new UsageError(
-    'INVALID_TOKEN',
-    `the token was not issued by this database (${why}): connect without a token to get a new identity, or with the token this database gave you`,
-  );
+  return new UsageError('INVALID_TOKEN', `the token was not issued by this database (${why}): connect without a token to get a new identity, or with the token this database gave you`);
 }

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
 import { BinaryReader, BinaryWriter, ServerMessage } from './client-api.js';
 import { openHarness, type Harness } from './fixtures/harness.ts';
-import { encodeClient, rawConnect, type RawClient } from './fixtures/raw-client.ts';
+import { encodeClient, rawConnect } from './fixtures/raw-client.ts';
 import { decodeClientFrame, encodeServerMessage, negotiateProtocol, V2_PROTOCOL, V3_PROTOCOL } from './messages.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -41,7 +41,7 @@ describe('wire format', () => {
       ),
     ).toBe('070005000000010000' + '0078e80300000000000005000000000000000200' + '0000');
     expect(hex(encodeServerMessage({ tag: 'InitialConnection', value: { identity: new Identity(1n), connectionId: new ConnectionId(2n), token: 't' } }))).toBe(
-      '00' + '01' + '00'.repeat(31) + '02' + '00'.repeat(15) + '0100000074',
+      `0001${'00'.repeat(31)}02${'00'.repeat(15)}0100000074`,
     );
     const row = unhex('0100000000000000 02000000 6869');
     expect(
@@ -51,23 +51,25 @@ describe('wire format', () => {
           value: { requestId: 0, querySetId: { id: 0 }, rows: { tables: [{ table: 'message', rows: { sizeHint: { tag: 'RowOffsets', value: [0n] }, rowsData: row } }] } },
         }),
       ),
-    ).toBe('0100000000000000000100000007000000' + '6d657373616765' + '010100000000000000000000000e000000' + hex(row));
+    ).toBe(`01000000000000000001000000070000006d657373616765010100000000000000000000000e000000${hex(row)}`);
   });
 
   it('hand-encodes OneOffQueryResult errors (the package serializer writes them with the ok type), and its decoder reads them', () => {
     const bytes = encodeServerMessage({ tag: 'OneOffQueryResult', value: { requestId: 7, result: { err: 'no such table' } } });
-    expect(hex(bytes)).toBe('0507000000010d000000' + hex(new TextEncoder().encode('no such table')));
+    expect(hex(bytes)).toBe(`0507000000010d000000${hex(new TextEncoder().encode('no such table'))}`);
     expect(ServerMessage.deserialize(new BinaryReader(bytes))).toEqual({ tag: 'OneOffQueryResult', value: { requestId: 7, result: { err: 'no such table' } } });
   });
 
   it('decodes the SDK’s client messages (test vectors), several per v3 frame and exactly one per v2 frame', () => {
-    const subscribe = unhex('00 00000000 00000000 01000000 17000000' + hex(new TextEncoder().encode('SELECT * FROM "message"')));
+    const subscribe = unhex(`00 00000000 00000000 01000000 17000000${hex(new TextEncoder().encode('SELECT * FROM "message"'))}`);
     const call = unhex('03 01000000 00 04000000 73656e64 06000000 020000006869');
     expect(decodeClientFrame(V2_PROTOCOL, subscribe)).toEqual([{ tag: 'Subscribe', value: { requestId: 0, querySetId: { id: 0 }, queryStrings: ['SELECT * FROM "message"'] } }]);
     const both = new Uint8Array([...subscribe, ...call]);
     expect(decodeClientFrame(V3_PROTOCOL, both).map((m) => m.tag)).toEqual(['Subscribe', 'CallReducer']);
     expect(() => decodeClientFrame(V2_PROTOCOL, both)).toThrow(/follow the message \(v2 carries one message per frame\)/);
-    expect(decodeClientFrame(V3_PROTOCOL, unhex('01 05000000 00000000 01'))).toEqual([{ tag: 'Unsubscribe', value: { requestId: 5, querySetId: { id: 0 }, flags: { tag: 'SendDroppedRows', value: {} } } }]);
+    expect(decodeClientFrame(V3_PROTOCOL, unhex('01 05000000 00000000 01'))).toEqual([
+      { tag: 'Unsubscribe', value: { requestId: 5, querySetId: { id: 0 }, flags: { tag: 'SendDroppedRows', value: {} } } },
+    ]);
   });
 
   it('refuses malformed frames with MALFORMED_MESSAGE naming the problem', () => {

@@ -12,13 +12,7 @@ export interface Span {
 // Statements
 
 /** Any statement of the ad-hoc dialect (`spacetime sql`). */
-export type Statement =
-  | SelectStatement
-  | InsertStatement
-  | UpdateStatement
-  | DeleteStatement
-  | SetStatement
-  | ShowStatement;
+export type Statement = SelectStatement | InsertStatement | UpdateStatement | DeleteStatement | SetStatement | ShowStatement;
 
 /** Tag of each statement kind. */
 export type StatementKind = Statement['kind'];

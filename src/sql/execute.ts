@@ -51,7 +51,7 @@ export function executeSql(engine: SqlContext, query: string, opts: SqlOptions =
     const stmt = parseSql(query);
     const sender = opts.sender !== undefined ? toIdentity(opts.sender, 'sender').__identity__ : engine.owner.__identity__;
     const isOwner = sender === engine.owner.__identity__;
-    return new Executor(engine, query, sender, isOwner).run(stmt);
+    return new Executor(engine, sender, isOwner).run(stmt);
   } catch (e) {
     throw namedSqlError(e);
   }
@@ -59,7 +59,6 @@ export function executeSql(engine: SqlContext, query: string, opts: SqlOptions =
 
 class Executor {
   readonly #engine: SqlContext;
-  readonly #query: string;
   readonly #sender: bigint;
   readonly #isOwner: boolean;
   /** The relations of the statement being compiled. */
@@ -67,9 +66,8 @@ class Executor {
   /** Prefix of SQLite aliases, distinct for nested compilations (RLS rules inside a query). */
   #aliasPrefix = 'r';
 
-  constructor(engine: SqlContext, query: string, sender: bigint, isOwner: boolean) {
+  constructor(engine: SqlContext, sender: bigint, isOwner: boolean) {
     this.#engine = engine;
-    this.#query = query;
     this.#sender = sender;
     this.#isOwner = isOwner;
   }
@@ -139,7 +137,7 @@ class Executor {
     const proj = s.projection;
     if (proj.kind === 'star') {
       if (proj.table === null && scope.rels.length > 1) {
-        throw new SqlError('UNSUPPORTED', 'SELECT * over a join: select one table\'s rows with t.* or name the columns', { construct: 'SELECT * with JOIN' });
+        throw new SqlError('UNSUPPORTED', "SELECT * over a join: select one table's rows with t.* or name the columns", { construct: 'SELECT * with JOIN' });
       }
       const rel = proj.table === null ? 0 : scope.relation(proj.table);
       outRels = [rel];
@@ -259,7 +257,9 @@ class Executor {
           for (const row of stmt.rows) {
             if (row.length !== cols.length) throw new SqlError('BAD_INSERT', `INSERT row has ${row.length} values for ${cols.length} columns`);
             const obj: Record<string, unknown> = {};
-            cols.forEach((c, i) => (obj[def.columns[c]!.name] = coerceLit(c, row[i]!)));
+            cols.forEach((c, i) => {
+              obj[def.columns[c]!.name] = coerceLit(c, row[i]!);
+            });
             ds.insert(table, encodeValue(rowTy(table), obj, ts));
             count++;
           }
@@ -298,8 +298,6 @@ function rowTy(t: StoreTable): Ty {
   return ty;
 }
 
-
-
 /**
  * Computes a view for `sender` into its datastore table (inside the open transaction): calls the
  * view, evaluates the SQL a query-builder view returns (bypassing RLS, as SpacetimeDB does), and
@@ -308,7 +306,7 @@ function rowTy(t: StoreTable): Ty {
 export function materializeView(engine: SqlContext, table: StoreTable, sender: bigint): Set<string> {
   const host = engine.host;
   const view = table.def.view!;
-  let out;
+  let out: ReturnType<Host['callView']>;
   try {
     out = host.callView(view, sender);
   } catch (e) {
@@ -319,7 +317,7 @@ export function materializeView(engine: SqlContext, table: StoreTable, sender: b
   if (out.result.kind === 'rows') {
     rows = out.result.rows;
   } else {
-    const inner = new Executor(engine, out.result.sql, sender, true);
+    const inner = new Executor(engine, sender, true);
     inner.rawRows = [];
     const stmt = parseSubscriptionQuery(out.result.sql);
     inner.run(stmt);
@@ -363,4 +361,3 @@ export function evaluateView(engine: SqlContext, viewName: string, sender: bigin
 
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MAX = (1n << 63n) - 1n;
-

@@ -59,7 +59,13 @@ export function formatCell(v: unknown): string {
 /** A query result as `lightcone sql` prints it: the table of rows (if any columns), then the DML message. */
 export function formatSqlResult(res: { columns: string[]; rows: Record<string, unknown>[]; message?: string }): string {
   const parts: string[] = [];
-  if (res.columns.length > 0) parts.push(formatTable(res.columns, res.rows.map((r) => res.columns.map((c) => r[c]))));
+  if (res.columns.length > 0)
+    parts.push(
+      formatTable(
+        res.columns,
+        res.rows.map((r) => res.columns.map((c) => r[c])),
+      ),
+    );
   if (res.message) parts.push(res.message);
   return parts.map((p) => `${p}\n`).join('');
 }
@@ -75,7 +81,7 @@ export function formatTable(columns: string[], rows: unknown[][]): string {
       if (n > widths[i]!) widths[i] = n;
     }
   }
-  const line = (parts: string[]) => ' ' + parts.map((p, i) => p.padEnd(widths[i]!)).join(' | ') + ' ';
+  const line = (parts: string[]) => ` ${parts.map((p, i) => p.padEnd(widths[i]!)).join(' | ')} `;
   const out = [line(columns), widths.map((w) => '-'.repeat(w + 2)).join('+')];
   for (const r of cells) out.push(line(r));
   return out.join('\n').replace(/ +$/gm, '');

@@ -103,25 +103,26 @@ export function tokenize(sql: string): Token[] {
           continue;
         }
         break;
-      case 0x3a /* : */: {
-        const d = sql.charCodeAt(i + 1);
-        if (d === 0x3a) {
-          tokens.push(token('op', start, i + 2, '::', '', false));
-          i += 2;
-          continue;
-        }
-        if (classOf(d) & START) {
-          i += 2;
-          while (i < n) {
-            const e = sql.charCodeAt(i);
-            if ((classOf(e) & CONT) === 0) break;
-            i++;
+      case 0x3a /* : */:
+        {
+          const d = sql.charCodeAt(i + 1);
+          if (d === 0x3a) {
+            tokens.push(token('op', start, i + 2, '::', '', false));
+            i += 2;
+            continue;
           }
-          tokens.push(token('param', start, i, sql.slice(start + 1, i), '', false));
-          continue;
+          if (classOf(d) & START) {
+            i += 2;
+            while (i < n) {
+              const e = sql.charCodeAt(i);
+              if ((classOf(e) & CONT) === 0) break;
+              i++;
+            }
+            tokens.push(token('param', start, i, sql.slice(start + 1, i), '', false));
+            continue;
+          }
+          throw parseError(sql, start, "unexpected ':'", 'the only parameter is :sender');
         }
-        throw parseError(sql, start, "unexpected ':'", 'the only parameter is :sender');
-      }
       default:
         break;
     }
@@ -161,12 +162,7 @@ export function parseError(sql: string, offset: number, what: string, hint?: str
  * `"<construct> is not supported by SpacetimeDB SQL (at L:C): <hint>"` unless `message` replaces
  * the part before the position. `details.construct` names the construct.
  */
-export function unsupported(
-  sql: string,
-  offset: number,
-  construct: string,
-  options: { message?: string; hint?: string } = {},
-): SqlError {
+export function unsupported(sql: string, offset: number, construct: string, options: { message?: string; hint?: string } = {}): SqlError {
   const { line, column } = lineColumn(sql, offset);
   const text = options.message ?? `${construct.charAt(0).toUpperCase()}${construct.slice(1)} is not supported by SpacetimeDB SQL`;
   const hint = options.hint === undefined ? '' : `: ${options.hint}`;
@@ -290,7 +286,7 @@ function hexString(sql: string, start: number): Token {
   if (close < 0) throw parseError(sql, start, 'unterminated hex literal', "add the closing '");
   for (let i = start + 2; i < close; i++) {
     if (!isHexDigit(sql.charCodeAt(i))) {
-      throw parseError(sql, i, 'invalid character in hex literal', 'X\'...\' takes hex digits 0-9 A-F only');
+      throw parseError(sql, i, 'invalid character in hex literal', "X'...' takes hex digits 0-9 A-F only");
     }
   }
   return token('hex', start, close + 1, sql.slice(start + 2, close), '', false);

@@ -39,7 +39,7 @@ export function literalJs(lit: Operand, scalar: string, sender: bigint): unknown
       return scalar === 'Bytes' ? bigintToOrderedBlob(sender, 32, false) : sender;
     case 'int': {
       const v = integerValue(lit);
-      return scalar === 'F32' || scalar === 'F64' ? Number(lit.text) : v ?? lit.text;
+      return scalar === 'F32' || scalar === 'F64' ? Number(lit.text) : (v ?? lit.text);
     }
     case 'float': {
       const v = integerValue(lit);

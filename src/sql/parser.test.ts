@@ -64,10 +64,7 @@ function thrown(fn: () => unknown): SqlError {
 describe('parseSql: accepted statements', () => {
   const cases: [string, unknown][] = [
     // The query builder's forms, verbatim.
-    [
-      'SELECT * FROM "person" WHERE "person"."age" >= 18',
-      select(star(), table('person'), { where: cmp('gte', col('person', 'age'), int('18')) }),
-    ],
+    ['SELECT * FROM "person" WHERE "person"."age" >= 18', select(star(), table('person'), { where: cmp('gte', col('person', 'age'), int('18')) })],
     [
       'SELECT "r".* FROM "l" JOIN "r" ON "l"."id" = "r"."lid" WHERE ("r"."x" = 1)',
       select(star('r'), table('l'), {
@@ -81,34 +78,19 @@ describe('parseSql: accepted statements', () => {
         where: and(cmp('eq', col('t', 'a'), int('1')), cmp('ne', col('t', 'b'), str('x')), cmp('gt', col('t', 'c'), int('2'))),
       }),
     ],
-    [
-      'SELECT * FROM "t" WHERE NOT ("t"."a" = 1)',
-      select(star(), table('t'), { where: not(cmp('eq', col('t', 'a'), int('1'))) }),
-    ],
+    ['SELECT * FROM "t" WHERE NOT ("t"."a" = 1)', select(star(), table('t'), { where: not(cmp('eq', col('t', 'a'), int('1'))) })],
     [
       'SELECT * FROM "t" WHERE ("t"."a" < 1) OR ("t"."a" <= 2) OR ("t"."b" = NULL)',
       select(star(), table('t'), {
         where: or(cmp('lt', col('t', 'a'), int('1')), cmp('lte', col('t', 'a'), int('2')), cmp('eq', col('t', 'b'), { kind: 'null', text: 'NULL' })),
       }),
     ],
-    [
-      'SELECT * FROM "t" WHERE TRUE = TRUE',
-      select(star(), table('t'), { where: cmp('eq', bool(true), bool(true)) }),
-    ],
-    [
-      'SELECT * FROM "t" WHERE "t"."owner" = 0x00ff',
-      select(star(), table('t'), { where: cmp('eq', col('t', 'owner'), hex('00ff', '0x00ff')) }),
-    ],
-    [
-      `SELECT * FROM "t" WHERE "t"."at" >= '2025-02-10T15:45:30.123Z'`,
-      select(star(), table('t'), { where: cmp('gte', col('t', 'at'), str('2025-02-10T15:45:30.123Z')) }),
-    ],
+    ['SELECT * FROM "t" WHERE TRUE = TRUE', select(star(), table('t'), { where: cmp('eq', bool(true), bool(true)) })],
+    ['SELECT * FROM "t" WHERE "t"."owner" = 0x00ff', select(star(), table('t'), { where: cmp('eq', col('t', 'owner'), hex('00ff', '0x00ff')) })],
+    [`SELECT * FROM "t" WHERE "t"."at" >= '2025-02-10T15:45:30.123Z'`, select(star(), table('t'), { where: cmp('gte', col('t', 'at'), str('2025-02-10T15:45:30.123Z')) })],
     // Projections, aliases, joins, LIMIT.
     ['select a from t', select(columns([col(null, 'a'), 'a']), table('t'))],
-    [
-      'SELECT a, t.b AS bee, c cee FROM t',
-      select(columns([col(null, 'a'), 'a'], [col('t', 'b'), 'bee'], [col(null, 'c'), 'cee']), table('t')),
-    ],
+    ['SELECT a, t.b AS bee, c cee FROM t', select(columns([col(null, 'a'), 'a'], [col('t', 'b'), 'bee'], [col(null, 'c'), 'cee']), table('t'))],
     ['SELECT COUNT(*) AS n FROM t', select({ kind: 'count', alias: 'n' }, table('t'))],
     ['select count ( * ) n from t', select({ kind: 'count', alias: 'n' }, table('t'))],
     ['SELECT COUNT(*) FROM t WHERE a = 1', select({ kind: 'count', alias: 'count' }, table('t'), { where: cmp('eq', col(null, 'a'), int('1')) })],
@@ -120,10 +102,7 @@ describe('parseSql: accepted statements', () => {
     [
       'SELECT a.* FROM t AS a INNER JOIN s AS b ON a.id = b.id JOIN u c ON b.x = c.y AND c.z > 0',
       select(star('a'), table('t', 'a'), {
-        joins: [
-          join(table('s', 'b'), cmp('eq', col('a', 'id'), col('b', 'id'))),
-          join(table('u', 'c'), and(cmp('eq', col('b', 'x'), col('c', 'y')), cmp('gt', col('c', 'z'), int('0')))),
-        ],
+        joins: [join(table('s', 'b'), cmp('eq', col('a', 'id'), col('b', 'id'))), join(table('u', 'c'), and(cmp('eq', col('b', 'x'), col('c', 'y')), cmp('gt', col('c', 'z'), int('0'))))],
       }),
     ],
     ['SELECT t.* FROM t JOIN s', select(star('t'), table('t'), { joins: [join(table('s'))] })],
@@ -141,10 +120,7 @@ describe('parseSql: accepted statements', () => {
       'SELECT * FROM t WHERE (a = 1 OR b = 2) AND c = 3',
       select(star(), table('t'), { where: and(or(cmp('eq', col(null, 'a'), int('1')), cmp('eq', col(null, 'b'), int('2'))), cmp('eq', col(null, 'c'), int('3'))) }),
     ],
-    [
-      'SELECT * FROM t WHERE NOT a = 1 AND NOT NOT b != 2',
-      select(star(), table('t'), { where: and(not(cmp('eq', col(null, 'a'), int('1'))), not(not(cmp('ne', col(null, 'b'), int('2'))))) }),
-    ],
+    ['SELECT * FROM t WHERE NOT a = 1 AND NOT NOT b != 2', select(star(), table('t'), { where: and(not(cmp('eq', col(null, 'a'), int('1'))), not(not(cmp('ne', col(null, 'b'), int('2'))))) })],
     ['SELECT * FROM t WHERE 5 < a', select(star(), table('t'), { where: cmp('lt', int('5'), col(null, 'a')) })],
     ['SELECT * FROM t WHERE (a) = (1)', select(star(), table('t'), { where: cmp('eq', col(null, 'a'), int('1')) })],
     ['SELECT * FROM t WHERE true', select(star(), table('t'), { where: value(bool(true, 'true')) })],
@@ -159,7 +135,10 @@ describe('parseSql: accepted statements', () => {
     ['SELECT * FROM user WHERE count = 1 AND name = key', select(star(), table('user'), { where: and(cmp('eq', col(null, 'count'), int('1')), cmp('eq', col(null, 'name'), col(null, 'key'))) })],
     ['SELECT * FROM t WHERE é_nom = 1', select(star(), table('t'), { where: cmp('eq', col(null, 'é_nom'), int('1')) })],
     // Any word after a dot is a name, reserved keywords too.
-    ['SELECT transfer_log.from FROM transfer_log WHERE transfer_log.select = 1', select(columns([col('transfer_log', 'from'), 'from']), table('transfer_log'), { where: cmp('eq', col('transfer_log', 'select'), int('1')) })],
+    [
+      'SELECT transfer_log.from FROM transfer_log WHERE transfer_log.select = 1',
+      select(columns([col('transfer_log', 'from'), 'from']), table('transfer_log'), { where: cmp('eq', col('transfer_log', 'select'), int('1')) }),
+    ],
     ['SELECT\u00a0*\u3000FROM\u00a0t', select(star(), table('t'))],
     // Whitespace, newlines, comments, keyword case, trailing semicolons.
     ['\n  select\t*\r\n  from t -- all of it\n  /* no filter */ ;;', select(star(), table('t'))],
@@ -167,7 +146,15 @@ describe('parseSql: accepted statements', () => {
     // DML.
     [
       "INSERT INTO t VALUES (1, 'a'), (-2, 'b''c')",
-      { kind: 'insert', table: table('t'), columns: null, rows: [[int('1'), str('a')], [int('-2'), str("b'c", "'b''c'")]] },
+      {
+        kind: 'insert',
+        table: table('t'),
+        columns: null,
+        rows: [
+          [int('1'), str('a')],
+          [int('-2'), str("b'c", "'b''c'")],
+        ],
+      },
     ],
     [
       'insert into "t" ("id", name) values (0xFF, X\'00\', TRUE, NULL, 1.5)',
@@ -213,7 +200,7 @@ describe('parseSql: accepted statements', () => {
     const stmt = parseSql(sql) as SelectStatement;
     const at = (span: { start: number; end: number }) => sql.slice(span.start, span.end);
     expect(at(stmt.span)).toBe(sql.slice(0, -1));
-    expect(stmt.projection.kind === 'columns' && stmt.projection.columns.map(c => [at(c.span), at(c.column.span)])).toEqual([['t.a AS x', 't.a']]);
+    expect(stmt.projection.kind === 'columns' && stmt.projection.columns.map((c) => [at(c.span), at(c.column.span)])).toEqual([['t.a AS x', 't.a']]);
     expect(at(stmt.from.span)).toBe('t AS tt');
     const where = stmt.where as Predicate & { kind: 'or' };
     expect(at(where.span)).toBe('(tt.b >= -5) OR NOT c = :sender');
@@ -573,7 +560,7 @@ describe('parseSubscriptionQuery', () => {
     ['select t.* from t join s on t.a = t.b', 'A subscription join condition must compare a column of each table'],
     ['select t.* from t join s on t.a = r.b', 'A subscription join condition must compare a column of each table'],
     ['delete from t', 'Subscriptions support only SELECT queries, not DELETE'],
-    ["insert into t values (1)", 'Subscriptions support only SELECT queries, not INSERT'],
+    ['insert into t values (1)', 'Subscriptions support only SELECT queries, not INSERT'],
     ['update t set a = 1', 'Subscriptions support only SELECT queries, not UPDATE'],
     ['set row_limit = 1', 'Subscriptions support only SELECT queries, not SET'],
     ['select * from t order by a', 'ORDER BY is not supported by SpacetimeDB SQL'],
@@ -605,16 +592,30 @@ describe('parseSubscriptionQuery', () => {
 
 describe('tokenize', () => {
   it('runs its example', () => {
-    expect(tokenize('SELECT * FROM "t"').map(t => t.type)).toEqual(['word', 'op', 'word', 'ident', 'eof']);
+    expect(tokenize('SELECT * FROM "t"').map((t) => t.type)).toEqual(['word', 'op', 'word', 'ident', 'eof']);
   });
 
   it('splits operators longest first and keeps offsets', () => {
     const toks = tokenize('a<=b<>c!=d>=e<f>g=:sender');
-    expect(toks.map(t => `${t.type}:${t.text}`)).toEqual([
-      'word:a', 'op:<=', 'word:b', 'op:<>', 'word:c', 'op:!=', 'word:d', 'op:>=', 'word:e',
-      'op:<', 'word:f', 'op:>', 'word:g', 'op:=', 'param:sender', 'eof:',
+    expect(toks.map((t) => `${t.type}:${t.text}`)).toEqual([
+      'word:a',
+      'op:<=',
+      'word:b',
+      'op:<>',
+      'word:c',
+      'op:!=',
+      'word:d',
+      'op:>=',
+      'word:e',
+      'op:<',
+      'word:f',
+      'op:>',
+      'word:g',
+      'op:=',
+      'param:sender',
+      'eof:',
     ]);
-    expect(toks.map(t => t.start)).toEqual([0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 14, 15, 16, 17, 18, 25]);
+    expect(toks.map((t) => t.start)).toEqual([0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 14, 15, 16, 17, 18, 25]);
   });
 
   it('resolves quote escapes and upper-cases words', () => {
@@ -623,14 +624,17 @@ describe('tokenize', () => {
   });
 
   it('marks floats', () => {
-    expect(tokenize('1 1.0 .1 1e3 1e-3 1E+3').filter(t => t.type === 'number').map(t => t.float)).toEqual([
-      false, true, true, false, true, false,
-    ]);
+    expect(
+      tokenize('1 1.0 .1 1e3 1e-3 1E+3')
+        .filter((t) => t.type === 'number')
+        .map((t) => t.float),
+    ).toEqual([false, true, true, false, true, false]);
   });
 });
 
 // Compile-time checks (tsc): a switch over each union's kinds stays exhaustive ("lacks ending
 // return statement" otherwise). Not called.
+// biome-ignore lint/correctness/noUnusedVariables: a compile-time check, never called
 function literalKinds(l: Literal): string {
   switch (l.kind) {
     case 'int':
@@ -647,6 +651,7 @@ function literalKinds(l: Literal): string {
   }
 }
 
+// biome-ignore lint/correctness/noUnusedVariables: a compile-time check, never called
 function statementKinds(s: Statement): string {
   switch (s.kind) {
     case 'select':

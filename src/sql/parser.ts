@@ -78,19 +78,105 @@ export function parseSubscriptionQuery(sql: string): SubscriptionQuery {
 
 /** Words that are never bare identifiers (quote them to use them as names). */
 const RESERVED: ReadonlySet<string> = new Set([
-  'ALL', 'AND', 'ANY', 'AS', 'ASC', 'BETWEEN', 'BY', 'CASE', 'CROSS', 'DESC', 'DISTINCT', 'ELSE', 'END',
-  'EXCEPT', 'EXISTS', 'FALSE', 'FETCH', 'FOR', 'FROM', 'FULL', 'GROUP', 'HAVING', 'ILIKE', 'IN', 'INNER',
-  'INTERSECT', 'INTO', 'IS', 'JOIN', 'LEFT', 'LIKE', 'LIMIT', 'NATURAL', 'NOT', 'NULL', 'OFFSET', 'ON',
-  'OR', 'ORDER', 'OUTER', 'RETURNING', 'RIGHT', 'SELECT', 'SIMILAR', 'THEN', 'TRUE', 'UNION', 'USING',
-  'VALUES', 'WHEN', 'WHERE', 'WINDOW', 'WITH',
+  'ALL',
+  'AND',
+  'ANY',
+  'AS',
+  'ASC',
+  'BETWEEN',
+  'BY',
+  'CASE',
+  'CROSS',
+  'DESC',
+  'DISTINCT',
+  'ELSE',
+  'END',
+  'EXCEPT',
+  'EXISTS',
+  'FALSE',
+  'FETCH',
+  'FOR',
+  'FROM',
+  'FULL',
+  'GROUP',
+  'HAVING',
+  'ILIKE',
+  'IN',
+  'INNER',
+  'INTERSECT',
+  'INTO',
+  'IS',
+  'JOIN',
+  'LEFT',
+  'LIKE',
+  'LIMIT',
+  'NATURAL',
+  'NOT',
+  'NULL',
+  'OFFSET',
+  'ON',
+  'OR',
+  'ORDER',
+  'OUTER',
+  'RETURNING',
+  'RIGHT',
+  'SELECT',
+  'SIMILAR',
+  'THEN',
+  'TRUE',
+  'UNION',
+  'USING',
+  'VALUES',
+  'WHEN',
+  'WHERE',
+  'WINDOW',
+  'WITH',
 ]);
 
 /** First words of statements: the dialect's own and others it refuses by name. */
 const STATEMENTS: ReadonlySet<string> = new Set([
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'SET', 'SHOW', 'CREATE', 'DROP', 'ALTER', 'TRUNCATE', 'BEGIN',
-  'START', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'EXPLAIN', 'ANALYZE', 'GRANT', 'REVOKE', 'COPY',
-  'MERGE', 'UPSERT', 'REPLACE', 'CALL', 'PREPARE', 'EXECUTE', 'DEALLOCATE', 'LOCK', 'VACUUM', 'PRAGMA',
-  'ATTACH', 'DETACH', 'USE', 'DESCRIBE', 'TABLE', 'VALUES', 'WITH', 'DECLARE', 'LISTEN', 'NOTIFY', 'RESET',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'SET',
+  'SHOW',
+  'CREATE',
+  'DROP',
+  'ALTER',
+  'TRUNCATE',
+  'BEGIN',
+  'START',
+  'COMMIT',
+  'ROLLBACK',
+  'SAVEPOINT',
+  'RELEASE',
+  'EXPLAIN',
+  'ANALYZE',
+  'GRANT',
+  'REVOKE',
+  'COPY',
+  'MERGE',
+  'UPSERT',
+  'REPLACE',
+  'CALL',
+  'PREPARE',
+  'EXECUTE',
+  'DEALLOCATE',
+  'LOCK',
+  'VACUUM',
+  'PRAGMA',
+  'ATTACH',
+  'DETACH',
+  'USE',
+  'DESCRIBE',
+  'TABLE',
+  'VALUES',
+  'WITH',
+  'DECLARE',
+  'LISTEN',
+  'NOTIFY',
+  'RESET',
 ]);
 
 const COMPARE_OPS: Readonly<Record<string, CompareOp>> = {
@@ -214,10 +300,7 @@ class Parser {
     if (this.eatKw('WHERE')) where = this.predicate();
     let limit: IntLiteral | null = null;
     if (this.eatKw('LIMIT')) limit = this.limit();
-    const expected =
-      limit !== null ? 'end of statement'
-      : where !== null ? 'AND, OR, LIMIT or end of statement'
-      : 'JOIN, WHERE, LIMIT or end of statement';
+    const expected = limit !== null ? 'end of statement' : where !== null ? 'AND, OR, LIMIT or end of statement' : 'JOIN, WHERE, LIMIT or end of statement';
     this.end('select', expected);
     const stmt: SelectStatement = { kind: 'select', projection, from, joins, where, limit, span: this.span(start) };
     if (joins.length > 0) this.requireQualified(stmt);
@@ -407,10 +490,7 @@ class Parser {
   private rejectAlias(statement: string, follow: string): void {
     const t = this.peek();
     const n = this.peek(1);
-    const followed =
-      this.atKw(follow, 1) ||
-      n.type === 'eof' ||
-      (n.type === 'op' && (n.text === ';' || (n.text === '(' && follow === 'VALUES')));
+    const followed = this.atKw(follow, 1) || n.type === 'eof' || (n.type === 'op' && (n.text === ';' || (n.text === '(' && follow === 'VALUES')));
     const aliasLike = this.isIdent(t) && !(t.type === 'word' && t.upper === follow) && followed;
     if (this.atKw('AS') || aliasLike) {
       throw this.unsupportedAt(t, `table alias in ${statement}`, `${statement} takes a bare table name`);
@@ -481,9 +561,7 @@ class Parser {
     const t = this.next();
     this.next(); // (
     if (!(this.atOp('*') && this.atOp(')', 1))) {
-      throw this.atKw('DISTINCT')
-        ? this.unsupportedAt(t, 'COUNT(DISTINCT ...)')
-        : this.unsupportedAt(t, 'COUNT(column)', 'use COUNT(*) with a WHERE clause');
+      throw this.atKw('DISTINCT') ? this.unsupportedAt(t, 'COUNT(DISTINCT ...)') : this.unsupportedAt(t, 'COUNT(column)', 'use COUNT(*) with a WHERE clause');
     }
     this.i += 2;
     this.lastEnd = this.tokens[this.i - 1]!.end;
@@ -754,7 +832,7 @@ class Parser {
 
   peek(k = 0): Token {
     const j = this.i + k;
-    return this.tokens[j < this.last ? j : this.last]!;
+    return this.tokens[Math.min(j, this.last)]!;
   }
 
   private next(): Token {
@@ -992,7 +1070,7 @@ function checkSubscription(sql: string, s: SelectStatement): SubscriptionQuery {
 
 function unknownTable(sql: string, p: StarProjection, tables: readonly TableRef[]): SqlError {
   const { line, column } = lineColumn(sql, p.span.start);
-  const names = tables.map(t => t.alias).join(', ');
+  const names = tables.map((t) => t.alias).join(', ');
   const message = `${p.table ?? ''}.* names no table of the query (at ${line}:${column}): the tables are ${names}`;
   return new SqlError('UNKNOWN_TABLE', message, { table: p.table, line, column, offset: p.span.start });
 }

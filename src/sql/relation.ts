@@ -39,10 +39,14 @@ export function bindRelation(ctx: BindContext, ast: SubscriptionQuery, opts: { r
   if (join) {
     for (const t of tables) {
       if (t.def.view) {
-        throw new SqlError('UNSUPPORTED', `${t.def.canonicalName} is a view: Lightcone cannot join views in subscriptions yet; subscribe to the view alone (SELECT * FROM ${t.def.canonicalName} WHERE …)`, {
-          view: t.def.canonicalName,
-          construct: 'view in a join',
-        });
+        throw new SqlError(
+          'UNSUPPORTED',
+          `${t.def.canonicalName} is a view: Lightcone cannot join views in subscriptions yet; subscribe to the view alone (SELECT * FROM ${t.def.canonicalName} WHERE …)`,
+          {
+            view: t.def.canonicalName,
+            construct: 'view in a join',
+          },
+        );
       }
     }
     const l = scope.column(join.on.left);

@@ -67,7 +67,12 @@ export function rlsSource(table: StoreTable, rules: readonly Relation[], alias: 
   if (rules.length === 0) return table.sqlName;
   const parts = rules.map((r, k) => {
     const a = `${alias}_${k}_`;
-    const from = relationSql(r, a, r.tables.map((t) => t.sqlName), bind);
+    const from = relationSql(
+      r,
+      a,
+      r.tables.map((t) => t.sqlName),
+      bind,
+    );
     return `${ROW_ID} IN (SELECT ${a}${r.returns}.${ROW_ID} FROM ${from})`;
   });
   return `(SELECT * FROM ${table.sqlName} WHERE ${parts.join(' OR ')})`;

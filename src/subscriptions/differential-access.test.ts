@@ -29,7 +29,7 @@ const SPECS: Spec[] = [
   { name: 'rich_accounts of team 2', queries: [q('rich_accounts', 'SELECT * FROM rich_accounts WHERE team = 2')], sender: bob, confirmed: true },
   { name: 'rich_accounts I own', queries: [q('rich_accounts', 'SELECT * FROM rich_accounts WHERE owner = :sender')], sender: bob },
   { name: 'shared_notes (query builder)', queries: [q('shared_notes', 'SELECT * FROM shared_notes')], sender: carol },
-  { name: 'shared_notes of team 2', queries: [q('shared_notes', 'SELECT * FROM shared_notes WHERE team = 2 AND text <> \'b\'')] },
+  { name: 'shared_notes of team 2', queries: [q('shared_notes', "SELECT * FROM shared_notes WHERE team = 2 AND text <> 'b'")] },
   { name: 'team_sizes (no primary key)', queries: [q('team_sizes', 'SELECT * FROM team_sizes')] },
   { name: 'team_sizes >= 2', queries: [q('team_sizes', 'SELECT * FROM team_sizes WHERE size >= 2')], sender: alice },
   // Sender views: one evaluation per identity.
@@ -88,7 +88,7 @@ const TEXTS = ['a', 'b', 'é'];
 
 function randomOps(rnd: () => number): AccessOp[] {
   const int = (n: number) => Math.floor(rnd() * n);
-  const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const ops: AccessOp[] = [];
   for (let i = 0, n = 1 + int(3); i < n; i++) {
     const r = rnd();

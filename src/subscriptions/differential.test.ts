@@ -80,14 +80,16 @@ const NAMES = ['a', 'b', 'c', 'é', '😀'];
 const LABELS = ['x', 'y', 'z'];
 
 function randomOps(rnd: () => number): Op[] {
-  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const int = (n: number) => Math.floor(rnd() * n);
   const ops: Op[] = [];
   for (let i = 0, n = 1 + int(4); i < n; i++) {
     const r = rnd();
     const room = int(6);
     if (r < 0.35) {
-      ops.push(op({ kind: 0, id: BigInt(int(30)), room, author: pick(AUTHORS), score: rnd() < 0.8 ? pick(SCORES) : BigInt(int(200) - 100), big: pick(BIGS), flag: rnd() < 0.5, weight: pick(WEIGHTS) }));
+      ops.push(
+        op({ kind: 0, id: BigInt(int(30)), room, author: pick(AUTHORS), score: rnd() < 0.8 ? pick(SCORES) : BigInt(int(200) - 100), big: pick(BIGS), flag: rnd() < 0.5, weight: pick(WEIGHTS) }),
+      );
     } else if (r < 0.5) ops.push(op({ kind: 1, id: BigInt(int(30)) }));
     else if (r < 0.6) ops.push(op({ kind: 2, room, name: pick(NAMES), rkind: int(3) }));
     else if (r < 0.65) ops.push(op({ kind: 3, room }));

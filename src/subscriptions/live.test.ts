@@ -246,7 +246,7 @@ describe('db.subscribe', () => {
     const db = await openDatabase({ name: 'live-facade', module: 'src/subscriptions/fixtures/live.ts' });
     await db.call('apply', [[room(1, 'é', 1), msg(1, 1, { author: '😀', big: 2n ** 64n - 1n, score: -(2n ** 63n) })]]);
     const m = new Mirror();
-    const q = 'SELECT m.* FROM message m JOIN room r ON m.room_id = r.id WHERE r.name = \'é\'';
+    const q = "SELECT m.* FROM message m JOIN room r ON m.room_id = r.id WHERE r.name = 'é'";
     const sub = db.subscribe([q], m.callbacks); // confirmed reads (the default)
     await sub.applied;
     expect(m.keys()).toEqual(keysOf('message', await db.sql(q)));

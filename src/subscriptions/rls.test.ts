@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { randomIdentity } from '../engine/engine.ts';
 import { bundleModule } from '../host/bundle.ts';
 import { openDatabase } from '../node/open-database.ts';
-import { alice, aop, bob, Mirror, type AccessOp } from './fixtures/helpers.ts';
+import { alice, aop, bob, type Mirror, type AccessOp } from './fixtures/helpers.ts';
 import { liveHarness } from './fixtures/harness.ts';
 import type { TableUpdate } from './types.ts';
 
@@ -83,7 +83,11 @@ describe('live queries under row-level security', () => {
     await h.apply([note(2, bob, 2, true)]); // shared now
     await h.apply([unmember(1)]);
     await h.settle();
-    expect(changes(m).slice(1).map(([d, i]) => [d!.sort(), i!.sort()])).toEqual([
+    expect(
+      changes(m)
+        .slice(1)
+        .map(([d, i]) => [d!.sort(), i!.sort()]),
+    ).toEqual([
       [[], [2]],
       [[2, 3], []],
     ]);

@@ -82,7 +82,6 @@ export function keyOf(v: SqlValue): KeyValue | undefined {
   return undefined;
 }
 
-
 /** A stored value as text for canonical query keys (type-tagged so that 1 and '1' differ). */
 export function valueText(v: SqlValue): string {
   if (typeof v === 'number') return `n${v}`;

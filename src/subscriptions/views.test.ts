@@ -7,7 +7,7 @@ import { databaseFacade } from '../api/database.ts';
 import { randomIdentity } from '../engine/engine.ts';
 import { ClosedError, SqlError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { alice, aop, bob, Mirror, type AccessOp } from './fixtures/helpers.ts';
+import { alice, aop, bob, type Mirror, type AccessOp } from './fixtures/helpers.ts';
 import { liveHarness } from './fixtures/harness.ts';
 import type { TableUpdate } from './types.ts';
 
@@ -96,7 +96,16 @@ describe('live views', () => {
     await h.settle();
     expect(m.updates).toEqual([
       [{ table: 'team_sizes', inserts: [{ team: 2, size: 1 }], deletes: [] }],
-      [{ table: 'team_sizes', inserts: [{ team: 1, size: 3 }], deletes: [{ team: 1, size: 2 }, { team: 2, size: 1 }] }],
+      [
+        {
+          table: 'team_sizes',
+          inserts: [{ team: 1, size: 3 }],
+          deletes: [
+            { team: 1, size: 2 },
+            { team: 2, size: 1 },
+          ],
+        },
+      ],
     ]);
   });
 

@@ -7,7 +7,7 @@ const secret = table(
     id: t.u32().primaryKey(),
     owner: t.identity(),
     note: t.string(),
-  }
+  },
 );
 
 const board = table(
@@ -15,7 +15,7 @@ const board = table(
   {
     id: t.u32().primaryKey(),
     text: t.string(),
-  }
+  },
 );
 
 const spacetimedb = schema({ secret, board });

@@ -57,9 +57,47 @@ const COLUMNS: [string, T][] = [
   ['bytes', { k: 'bytes' }],
   ['tags', { k: 'array', of: { k: 'string' } }],
   ['maybe', { k: 'option', of: U32 }],
-  ['point', { k: 'product', fields: [['x', int(32, true)], ['y', int(32, true)]] }],
-  ['shape', { k: 'sum', variants: [['Circle', { k: 'f64' }], ['Rect', { k: 'product', fields: [['w', U32], ['h', U32]] }], ['Empty', null]] }],
-  ['color', { k: 'sum', variants: [['Red', null], ['Green', null], ['Blue', null]] }],
+  [
+    'point',
+    {
+      k: 'product',
+      fields: [
+        ['x', int(32, true)],
+        ['y', int(32, true)],
+      ],
+    },
+  ],
+  [
+    'shape',
+    {
+      k: 'sum',
+      variants: [
+        ['Circle', { k: 'f64' }],
+        [
+          'Rect',
+          {
+            k: 'product',
+            fields: [
+              ['w', U32],
+              ['h', U32],
+            ],
+          },
+        ],
+        ['Empty', null],
+      ],
+    },
+  ],
+  [
+    'color',
+    {
+      k: 'sum',
+      variants: [
+        ['Red', null],
+        ['Green', null],
+        ['Blue', null],
+      ],
+    },
+  ],
   ['owner', { k: 'identity' }],
   ['conn', { k: 'connectionId' }],
   ['at', { k: 'timestamp' }],
@@ -432,12 +470,54 @@ function typed(t: T, g: Gen): unknown[] {
     case 'product':
       return [{ x: 1 }, { x: 1, y: 2, z: 3 }, [1, 2], { x: 1n, y: -2n }, { x: '1', y: '2' }, { x: 2 ** 31, y: 0 }, { x: cyclic(), y: 1 }, { x: deepObject(50_000), y: 1 }];
     case 'sum':
-      return ['Empty', 'Red', 'red', 'Circle', { tag: 'Circle', value: NaN }, { Circle: 1.5 }, { tag: 'Rect', value: { w: -1, h: 1 } }, { tag: 'Rect', value: { w: 1n, h: 2n } }, { tag: 'Nope' }, { tag: 'Red', value: 5 }, { tag: 'Circle' }, { Red: {}, Green: {} }];
+      return [
+        'Empty',
+        'Red',
+        'red',
+        'Circle',
+        { tag: 'Circle', value: NaN },
+        { Circle: 1.5 },
+        { tag: 'Rect', value: { w: -1, h: 1 } },
+        { tag: 'Rect', value: { w: 1n, h: 2n } },
+        { tag: 'Nope' },
+        { tag: 'Red', value: 5 },
+        { tag: 'Circle' },
+        { Red: {}, Green: {} },
+      ];
     case 'identity':
     case 'connectionId':
-      return [-1n, 1n << 256n, (1n << 256n) - 1n, 1n << 128n, (1n << 128n) - 1n, 'c200', 'zz', '0x' + 'f'.repeat(64), 'f'.repeat(65), '0x' + 'f'.repeat(32), { __identity__: 5n }, { __identity__: 'x' }, 5];
+      return [
+        -1n,
+        1n << 256n,
+        (1n << 256n) - 1n,
+        1n << 128n,
+        (1n << 128n) - 1n,
+        'c200',
+        'zz',
+        `0x${'f'.repeat(64)}`,
+        'f'.repeat(65),
+        `0x${'f'.repeat(32)}`,
+        { __identity__: 5n },
+        { __identity__: 'x' },
+        5,
+      ];
     case 'timestamp':
-      return [new Timestamp(1n << 63n), new Timestamp(-(1n << 63n) - 1n), new Timestamp(I64[1]), 1n << 70n, -(1n << 70n), I64[1], `${I64[1] + 1n}`, '2025-01-01T00:00:00Z', '+275760-09-13T00:00:00.000Z', '+275760-09-14T00:00:00.000Z', 'not a date', new Date(8.64e15), new Date(NaN), 1.5];
+      return [
+        new Timestamp(1n << 63n),
+        new Timestamp(-(1n << 63n) - 1n),
+        new Timestamp(I64[1]),
+        1n << 70n,
+        -(1n << 70n),
+        I64[1],
+        `${I64[1] + 1n}`,
+        '2025-01-01T00:00:00Z',
+        '+275760-09-13T00:00:00.000Z',
+        '+275760-09-14T00:00:00.000Z',
+        'not a date',
+        new Date(8.64e15),
+        new Date(NaN),
+        1.5,
+      ];
     case 'duration':
       return [new TimeDuration(1n << 63n), new TimeDuration(I64[0]), 1n << 63n, -(1n << 63n) - 1n, '123', 1.5, 2 ** 63];
     case 'uuid':
@@ -469,87 +549,91 @@ describe('argument fuzzing over every type', () => {
     await db?.close();
   });
 
-  it(`${CALLS} calls with hostile arguments: exact value stored, or a named UsageError (seed ${seed})`, async () => {
-    const g = new Gen(prng(seed));
-    const failures: string[] = [];
-    const fail = (i: number, what: string): void => {
-      if (failures.length < 40) failures.push(`#${i} ${what}`);
-    };
-    const usedIds = new Set<string>();
-    let nextId = 1;
-    for (let i = 0; i < CALLS; i++) {
-      const row = COLUMNS.map(([, t]) => g.valid(t));
-      row[0] = nextId++;
-      const fuzzed = new Set<number>([g.int(COLUMNS.length)]);
-      if (g.rand() < 0.2) fuzzed.add(g.int(COLUMNS.length));
-      for (const c of fuzzed) row[c] = g.hostile(COLUMNS[c]![1]);
-      const verdicts = COLUMNS.map(([, t], c) => expected(t, row[c]));
-      const rejected = verdicts.findIndex((v) => v.v === 'reject');
-      const mustAccept = verdicts.every((v) => v.v === 'accept');
-      const idCanon = verdicts[0]!.v === 'reject' ? undefined : verdicts[0]!.canon;
-      const idTaken = idCanon !== undefined && usedIds.has(idCanon);
-      const shown = [...fuzzed].map((c) => `${COLUMNS[c]![0]} = ${show(row[c])}`).join(', ');
-      figures.add('calls fuzzed');
+  it(
+    `${CALLS} calls with hostile arguments: exact value stored, or a named UsageError (seed ${seed})`,
+    async () => {
+      const g = new Gen(prng(seed));
+      const failures: string[] = [];
+      const fail = (i: number, what: string): void => {
+        if (failures.length < 40) failures.push(`#${i} ${what}`);
+      };
+      const usedIds = new Set<string>();
+      let nextId = 1;
+      for (let i = 0; i < CALLS; i++) {
+        const row = COLUMNS.map(([, t]) => g.valid(t));
+        row[0] = nextId++;
+        const fuzzed = new Set<number>([g.int(COLUMNS.length)]);
+        if (g.rand() < 0.2) fuzzed.add(g.int(COLUMNS.length));
+        for (const c of fuzzed) row[c] = g.hostile(COLUMNS[c]![1]);
+        const verdicts = COLUMNS.map(([, t], c) => expected(t, row[c]));
+        const rejected = verdicts.findIndex((v) => v.v === 'reject');
+        const mustAccept = verdicts.every((v) => v.v === 'accept');
+        const idCanon = verdicts[0]!.v === 'reject' ? undefined : verdicts[0]!.canon;
+        const idTaken = idCanon !== undefined && usedIds.has(idCanon);
+        const shown = [...fuzzed].map((c) => `${COLUMNS[c]![0]} = ${show(row[c])}`).join(', ');
+        figures.add('calls fuzzed');
 
-      let error: unknown;
-      let sync = false;
-      try {
-        const p = (() => {
-          try {
-            return db.call('insert_all_types', row);
-          } catch (e) {
-            sync = true;
-            throw e;
+        let error: unknown;
+        let sync = false;
+        try {
+          const p = (() => {
+            try {
+              return db.call('insert_all_types', row);
+            } catch (e) {
+              sync = true;
+              throw e;
+            }
+          })();
+          await p;
+        } catch (e) {
+          error = e;
+        }
+        if (sync) fail(i, `db.call threw instead of rejecting (${shown})`);
+        if (error !== undefined) {
+          const named = error instanceof UsageError && /^[A-Z][A-Z_]+$/.test(error.code) && error.message.length > 0;
+          // A valid id may collide with an earlier row: the module's insert then fails on its own.
+          const collision = idTaken && error instanceof LightconeError && error.name === 'InternalError';
+          if (named) figures.add('refused with UsageError');
+          else if (collision) figures.add('duplicate ids refused by the module');
+          else {
+            figures.add('unnamed errors');
+            fail(i, `${shown}: ${describeError(error)}`);
+            continue;
           }
-        })();
-        await p;
-      } catch (e) {
-        error = e;
-      }
-      if (sync) fail(i, `db.call threw instead of rejecting (${shown})`);
-      if (error !== undefined) {
-        const named = error instanceof UsageError && /^[A-Z][A-Z_]+$/.test(error.code) && error.message.length > 0;
-        // A valid id may collide with an earlier row: the module's insert then fails on its own.
-        const collision = idTaken && error instanceof LightconeError && error.name === 'InternalError';
-        if (named) figures.add('refused with UsageError');
-        else if (collision) figures.add('duplicate ids refused by the module');
-        else {
-          figures.add('unnamed errors');
-          fail(i, `${shown}: ${describeError(error)}`);
+          if (mustAccept && !idTaken) fail(i, `${shown}: a valid value was refused: ${(error as Error).message.slice(0, 200)}`);
           continue;
         }
-        if (mustAccept && !idTaken) fail(i, `${shown}: a valid value was refused: ${(error as Error).message.slice(0, 200)}`);
-        continue;
-      }
-      if (rejected >= 0) {
-        figures.add('silently accepted');
-        fail(i, `${shown}: accepted, but ${COLUMNS[rejected]![0]} = ${show(row[rejected])} is not a valid ${COLUMNS[rejected]![1].k}`);
-        // Still check below what was stored for the other columns.
-      }
-      usedIds.add(idCanon ?? '');
-      const id = idCanon ?? '0';
-      const got = await db.sql(`SELECT * FROM all_types WHERE id = ${id}`);
-      if (got.length !== 1) {
-        fail(i, `${shown}: accepted, but SELECT found ${got.length} rows with id ${id}`);
-        continue;
-      }
-      const stored = Object.values(got[0]!);
-      figures.add('accepted and read back');
-      COLUMNS.forEach(([name, t], c) => {
-        const v = verdicts[c]!;
-        if (v.v === 'reject') return;
-        const actual = canonOf(t, stored[c]);
-        if (actual !== v.canon) {
-          figures.add('values changed');
-          fail(i, `${shown}: ${name} stored as ${actual.slice(0, 120)}, expected ${v.canon.slice(0, 120)}`);
+        if (rejected >= 0) {
+          figures.add('silently accepted');
+          fail(i, `${shown}: accepted, but ${COLUMNS[rejected]![0]} = ${show(row[rejected])} is not a valid ${COLUMNS[rejected]![1].k}`);
+          // Still check below what was stored for the other columns.
         }
-      });
-    }
-    figures.zero('unnamed errors');
-    figures.zero('values changed');
-    figures.zero('silently accepted');
-    expect(failures, `seed ${seed}: ${failures.length} failures`).toEqual([]);
-  }, size(120_000, 600_000));
+        usedIds.add(idCanon ?? '');
+        const id = idCanon ?? '0';
+        const got = await db.sql(`SELECT * FROM all_types WHERE id = ${id}`);
+        if (got.length !== 1) {
+          fail(i, `${shown}: accepted, but SELECT found ${got.length} rows with id ${id}`);
+          continue;
+        }
+        const stored = Object.values(got[0]!);
+        figures.add('accepted and read back');
+        COLUMNS.forEach(([name, t], c) => {
+          const v = verdicts[c]!;
+          if (v.v === 'reject') return;
+          const actual = canonOf(t, stored[c]);
+          if (actual !== v.canon) {
+            figures.add('values changed');
+            fail(i, `${shown}: ${name} stored as ${actual.slice(0, 120)}, expected ${v.canon.slice(0, 120)}`);
+          }
+        });
+      }
+      figures.zero('unnamed errors');
+      figures.zero('values changed');
+      figures.zero('silently accepted');
+      expect(failures, `seed ${seed}: ${failures.length} failures`).toEqual([]);
+    },
+    size(120_000, 600_000),
+  );
 
   it('hostile argument lists: wrong shapes, cycles, deep nesting, extra names are named UsageErrors', async () => {
     const cyc: Record<string, unknown> = { id: 1 };

@@ -28,7 +28,7 @@ function print(line) {
   flushQueued = true;
   queueMicrotask(() => {
     flushQueued = false;
-    process.stdout.write(out.splice(0).join('\n') + '\n');
+    process.stdout.write(`${out.splice(0).join('\n')}\n`);
   });
 }
 

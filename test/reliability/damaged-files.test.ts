@@ -88,79 +88,83 @@ describe('a damaged byte in any file of the database folder', () => {
     }
   }, 60_000);
 
-  it(`each damaged byte is a named StorageError or a database with every row (seed ${seed}; ${size('a sample', 'every header byte')})`, async () => {
-    expect(files.some((f) => /snapshot/.test(f))).toBe(true);
-    expect(files.some((f) => /^log-/.test(f))).toBe(true);
-    const failures: string[] = [];
-    const runCase = async (c: Case): Promise<void> => {
-      const where = `${c.file} byte ${c.offset} ^ 0x${c.mask.toString(16)} (seed ${seed})`;
-      const dataDir = tempDir('lightcone-damaged-');
-      cpSync(pristine, dataDir, { recursive: true });
-      const path = join(databaseDir(dataDir, 'bank'), c.file);
-      const bytes = readFileSync(path);
-      bytes[c.offset] = bytes[c.offset]! ^ c.mask;
-      writeFileSync(path, bytes);
-      figures.add('damaged-byte cases');
+  it(
+    `each damaged byte is a named StorageError or a database with every row (seed ${seed}; ${size('a sample', 'every header byte')})`,
+    async () => {
+      expect(files.some((f) => /snapshot/.test(f))).toBe(true);
+      expect(files.some((f) => /^log-/.test(f))).toBe(true);
+      const failures: string[] = [];
+      const runCase = async (c: Case): Promise<void> => {
+        const where = `${c.file} byte ${c.offset} ^ 0x${c.mask.toString(16)} (seed ${seed})`;
+        const dataDir = tempDir('lightcone-damaged-');
+        cpSync(pristine, dataDir, { recursive: true });
+        const path = join(databaseDir(dataDir, 'bank'), c.file);
+        const bytes = readFileSync(path);
+        bytes[c.offset] = bytes[c.offset]! ^ c.mask;
+        writeFileSync(path, bytes);
+        figures.add('damaged-byte cases');
 
-      const outcome = await openDatabase({ dataDir, name: 'bank' }).then(
-        (db) => ({ db }),
-        (error: unknown) => ({ error }),
-      );
-      if ('error' in outcome) {
-        const e = outcome.error;
-        const named = e instanceof StorageError && /^[A-Z][A-Z_]+$/.test(e.code);
-        const essential = !/logs|calls/.test(c.file);
-        if (named && essential) {
-          figures.add('refused with StorageError');
-        } else {
-          failures.push(
-            `${where}: ${named ? 'a damaged module log or call-id ledger must not block the database' : 'not a named StorageError'}: ${e instanceof LightconeError ? `${e.name} ${e.code}` : String((e as Error)?.name)}: ${(e as Error)?.message}`,
-          );
+        const outcome = await openDatabase({ dataDir, name: 'bank' }).then(
+          (db) => ({ db }),
+          (error: unknown) => ({ error }),
+        );
+        if ('error' in outcome) {
+          const e = outcome.error;
+          const named = e instanceof StorageError && /^[A-Z][A-Z_]+$/.test(e.code);
+          const essential = !/logs|calls/.test(c.file);
+          if (named && essential) {
+            figures.add('refused with StorageError');
+          } else {
+            failures.push(
+              `${where}: ${named ? 'a damaged module log or call-id ledger must not block the database' : 'not a named StorageError'}: ${e instanceof LightconeError ? `${e.name} ${e.code}` : String((e as Error)?.name)}: ${(e as Error)?.message}`,
+            );
+          }
+          return;
         }
-        return;
-      }
-      const db = outcome.db;
-      try {
-        const rows = await readRows(db);
-        const lost = expected.audit.length - rows.audit.filter((r) => expected.audit.some((x) => x.id === r.id)).length;
-        figures.add('rows lost', Math.max(0, lost));
+        const db = outcome.db;
         try {
-          expect(rows).toEqual(expected);
-        } catch {
-          failures.push(`${where}: opened without error but with different rows (${rows.audit.length} of ${expected.audit.length} audit rows)`);
+          const rows = await readRows(db);
+          const lost = expected.audit.length - rows.audit.filter((r) => expected.audit.some((x) => x.id === r.id)).length;
+          figures.add('rows lost', Math.max(0, lost));
+          try {
+            expect(rows).toEqual(expected);
+          } catch {
+            failures.push(`${where}: opened without error but with different rows (${rows.audit.length} of ${expected.audit.length} audit rows)`);
+            return;
+          }
+          // The repaired database takes a write, and reopens with it: checked for every damaged
+          // snapshot and log byte, and every other byte of the rest (each open starts a thread).
+          if (!(/snapshot|^log-/.test(c.file) || c.offset % 2 === 0)) {
+            figures.add('opened with every row');
+            return;
+          }
+          await db.call('deposit', [1n, 1n]);
+        } finally {
+          await db.close().catch(() => {});
+        }
+        const again = await openDatabase({ dataDir, name: 'bank' }).catch((e: unknown) => e);
+        if (again instanceof Error) {
+          failures.push(`${where}: opened once, then refused on the next open: ${again.message}`);
           return;
         }
-        // The repaired database takes a write, and reopens with it: checked for every damaged
-        // snapshot and log byte, and every other byte of the rest (each open starts a thread).
-        if (!(/snapshot|^log-/.test(c.file) || c.offset % 2 === 0)) {
-          figures.add('opened with every row');
-          return;
+        try {
+          const rows = await readRows(again as Awaited<ReturnType<typeof openDatabase>>);
+          if (rows.accounts.find((r) => r.id === 1n)?.balance !== (expected.accounts.find((r) => r.id === 1n)!.balance as bigint) + 1n || rows.audit.length !== expected.audit.length) {
+            failures.push(`${where}: the write after the repair, or earlier rows, did not survive a reopen`);
+          } else figures.add('opened with every row');
+        } finally {
+          await (again as Awaited<ReturnType<typeof openDatabase>>).close();
         }
-        await db.call('deposit', [1n, 1n]);
-      } finally {
-        await db.close().catch(() => {});
-      }
-      const again = await openDatabase({ dataDir, name: 'bank' }).catch((e: unknown) => e);
-      if (again instanceof Error) {
-        failures.push(`${where}: opened once, then refused on the next open: ${again.message}`);
-        return;
-      }
-      try {
-        const rows = await readRows(again as Awaited<ReturnType<typeof openDatabase>>);
-        if (rows.accounts.find((r) => r.id === 1n)?.balance !== (expected.accounts.find((r) => r.id === 1n)!.balance as bigint) + 1n || rows.audit.length !== expected.audit.length) {
-          failures.push(`${where}: the write after the repair, or earlier rows, did not survive a reopen`);
-        } else figures.add('opened with every row');
-      } finally {
-        await (again as Awaited<ReturnType<typeof openDatabase>>).close();
-      }
-    };
-    // Two at a time: each open starts an engine thread, and the machine has two cores.
-    const queue = [...cases];
-    const lane = async (): Promise<void> => {
-      for (let c = queue.shift(); c !== undefined; c = queue.shift()) await runCase(c);
-    };
-    await Promise.all([lane(), lane()]);
-    figures.zero('rows lost');
-    expect(failures, `${failures.length} of ${cases.length} cases failed (seed ${seed})`).toEqual([]);
-  }, size(120_000, 600_000));
+      };
+      // Two at a time: each open starts an engine thread, and the machine has two cores.
+      const queue = [...cases];
+      const lane = async (): Promise<void> => {
+        for (let c = queue.shift(); c !== undefined; c = queue.shift()) await runCase(c);
+      };
+      await Promise.all([lane(), lane()]);
+      figures.zero('rows lost');
+      expect(failures, `${failures.length} of ${cases.length} cases failed (seed ${seed})`).toEqual([]);
+    },
+    size(120_000, 600_000),
+  );
 });

@@ -58,7 +58,7 @@ export class Figures {
     if (dir) {
       mkdirSync(dir, { recursive: true });
       const out = { suite: this.#suite, seed: this.#seed, mode: LONG ? 'long' : 'cheap', seconds, figures: Object.fromEntries(this.#counts) };
-      writeFileSync(join(dir, `${this.#suite}.json`), JSON.stringify(out, null, 2) + '\n');
+      writeFileSync(join(dir, `${this.#suite}.json`), `${JSON.stringify(out, null, 2)}\n`);
     }
   }
 }

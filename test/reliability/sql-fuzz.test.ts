@@ -65,8 +65,23 @@ function tables(): Table[] {
       ],
       rows: [],
     },
-    { name: 'link', cols: [{ name: 'id', kind: 'u32' }, { name: 'item_id', kind: 'u32' }, { name: 'w', kind: 'i32' }], rows: [] },
-    { name: 'secret', cols: [{ name: 'id', kind: 'u32' }, { name: 'note', kind: 'string' }], rows: [] },
+    {
+      name: 'link',
+      cols: [
+        { name: 'id', kind: 'u32' },
+        { name: 'item_id', kind: 'u32' },
+        { name: 'w', kind: 'i32' },
+      ],
+      rows: [],
+    },
+    {
+      name: 'secret',
+      cols: [
+        { name: 'id', kind: 'u32' },
+        { name: 'note', kind: 'string' },
+      ],
+      rows: [],
+    },
   ];
 }
 
@@ -82,7 +97,10 @@ function compare(kind: Kind, a: Val, b: Val): number {
 }
 
 const canon = (v: unknown): string => (typeof v === 'bigint' ? `${v}n` : JSON.stringify(v));
-const canonRow = (r: Record<string, unknown>): string => Object.entries(r).map(([k, v]) => `${k}=${canon(v)}`).join(',');
+const canonRow = (r: Record<string, unknown>): string =>
+  Object.entries(r)
+    .map(([k, v]) => `${k}=${canon(v)}`)
+    .join(',');
 
 // ── predicates, evaluated by the oracle and printed as SQL ───────────────────────────────────
 
@@ -288,7 +306,10 @@ function dmlQuery(g: Gen, model: Table[]): Valid {
   const where = g.pred([item], 2);
   if (r < 0.7) {
     const col = g.pick(item.cols.filter((c) => c.name !== 'id'));
-    const value = g.value(col.kind, item.rows.map((x) => x[col.name]!));
+    const value = g.value(
+      col.kind,
+      item.rows.map((x) => x[col.name]!),
+    );
     return {
       sql: `${g.kw('UPDATE')} item ${g.kw('SET')} ${col.name} = ${literal(col.kind, value)} ${g.kw('WHERE')} ${printPred(where, false)}`,
       ownerOnly: true,
@@ -309,11 +330,86 @@ function dmlQuery(g: Gen, model: Table[]): Valid {
 // ── garbage ──────────────────────────────────────────────────────────────────────────────────
 
 const JUNK = [
-  'ORDER BY id', 'GROUP BY id', "LIKE 'a%'", 'IN (1, 2)', 'IS NULL', 'BETWEEN 1 AND 2', 'UNION SELECT * FROM item', 'OFFSET 3', 'HAVING', 'DISTINCT',
-  '||', '::text', 'count(id)', 'sum(n)', 'lower(name)', '*', '/', '%', ';', '--', '/*', "'", '"', '`', '\\', '\u0000', '😀', '\uD800', '(', ')', ',', '.',
-  '?', ':sender', ':other', '$1', '@x', 'NULL', 'NOT', 'EXISTS (SELECT 1)', 'x\'zz\'', "X'0F'", "E'a'", '0x', '0xfff', '1e', '1e999999', '-', '+', '=', '==', '!', '<=>',
-  'SELECT', 'FROM', 'WHERE', 'JOIN', 'LIMIT', 'LIMIT -1', 'LIMIT 1.5', 'CROSS JOIN link', 'LEFT JOIN link ON true', 'AS', 'item', 'link', 'secret', 'nosuch', 'item.nosuch',
-  "'unterminated", '"unterminated', '/* unterminated', '9'.repeat(400), '-9'.repeat(50), '1.7976931348623157e309', 'true', 'false', 'TRUE', '  ', '\n', '\t',
+  'ORDER BY id',
+  'GROUP BY id',
+  "LIKE 'a%'",
+  'IN (1, 2)',
+  'IS NULL',
+  'BETWEEN 1 AND 2',
+  'UNION SELECT * FROM item',
+  'OFFSET 3',
+  'HAVING',
+  'DISTINCT',
+  '||',
+  '::text',
+  'count(id)',
+  'sum(n)',
+  'lower(name)',
+  '*',
+  '/',
+  '%',
+  ';',
+  '--',
+  '/*',
+  "'",
+  '"',
+  '`',
+  '\\',
+  '\u0000',
+  '😀',
+  '\uD800',
+  '(',
+  ')',
+  ',',
+  '.',
+  '?',
+  ':sender',
+  ':other',
+  '$1',
+  '@x',
+  'NULL',
+  'NOT',
+  'EXISTS (SELECT 1)',
+  "x'zz'",
+  "X'0F'",
+  "E'a'",
+  '0x',
+  '0xfff',
+  '1e',
+  '1e999999',
+  '-',
+  '+',
+  '=',
+  '==',
+  '!',
+  '<=>',
+  'SELECT',
+  'FROM',
+  'WHERE',
+  'JOIN',
+  'LIMIT',
+  'LIMIT -1',
+  'LIMIT 1.5',
+  'CROSS JOIN link',
+  'LEFT JOIN link ON true',
+  'AS',
+  'item',
+  'link',
+  'secret',
+  'nosuch',
+  'item.nosuch',
+  "'unterminated",
+  '"unterminated',
+  '/* unterminated',
+  '9'.repeat(400),
+  '-9'.repeat(50),
+  '1.7976931348623157e309',
+  'true',
+  'false',
+  'TRUE',
+  '  ',
+  '\n',
+  '\t',
 ];
 
 function mutate(g: Gen, sql: string): string {
@@ -329,7 +425,22 @@ function mutate(g: Gen, sql: string): string {
   else if (r < 0.75) return Array.from({ length: 1 + g.int(40) }, () => String.fromCodePoint(g.chance(0.7) ? 32 + g.int(95) : g.int(0x10000))).join('');
   else if (r < 0.9) {
     // A literal swapped for one of another type or out of its column's range.
-    const literals = ['256', '-1', '-129', '4294967296', '9223372036854775808', '-9223372036854775809', '340282366920938463463374607431768211456', "'text'", 'true', '1.5', '1e3', "0x'ff'", ':sender', '0x' + 'f'.repeat(70)];
+    const literals = [
+      '256',
+      '-1',
+      '-129',
+      '4294967296',
+      '9223372036854775808',
+      '-9223372036854775809',
+      '340282366920938463463374607431768211456',
+      "'text'",
+      'true',
+      '1.5',
+      '1e3',
+      "0x'ff'",
+      ':sender',
+      `0x${'f'.repeat(70)}`,
+    ];
     return sql.replace(/(?<=[=<>] )(-?\d+|'(?:[^']|'')*'|true|false)/, g.pick(literals));
   } else tokens.push(` ${g.pick(JUNK)}`);
   return tokens.join('');
@@ -340,9 +451,25 @@ function hugeInputs(): { name: string; sql: string; valid?: (model: Table[]) => 
   const or = Array.from({ length: 20_000 }, (_, i) => `id = ${i}`).join(' OR ');
   const and = Array.from({ length: 20_000 }, () => 'id >= 0').join(' AND ');
   return [
-    { name: '20,000-term OR chain', sql: `SELECT * FROM item WHERE ${or}`, valid: (m) => m[0]!.rows.filter((r) => (r.id as number) < 20_000).map((r) => canonRow(r)).sort() },
+    {
+      name: '20,000-term OR chain',
+      sql: `SELECT * FROM item WHERE ${or}`,
+      valid: (m) =>
+        m[0]!.rows
+          .filter((r) => (r.id as number) < 20_000)
+          .map((r) => canonRow(r))
+          .sort(),
+    },
     { name: '20,000-term AND chain', sql: `SELECT * FROM item WHERE ${and}`, valid: ids },
-    { name: '2,000-term OR chain', sql: `SELECT * FROM item WHERE ${Array.from({ length: 2_000 }, (_, i) => `id = ${i}`).join(' OR ')}`, valid: (m) => m[0]!.rows.filter((r) => (r.id as number) < 2_000).map((r) => canonRow(r)).sort() },
+    {
+      name: '2,000-term OR chain',
+      sql: `SELECT * FROM item WHERE ${Array.from({ length: 2_000 }, (_, i) => `id = ${i}`).join(' OR ')}`,
+      valid: (m) =>
+        m[0]!.rows
+          .filter((r) => (r.id as number) < 2_000)
+          .map((r) => canonRow(r))
+          .sort(),
+    },
     { name: '1,000 nested parentheses', sql: `SELECT * FROM item WHERE ${'('.repeat(1_000)}id >= 0${')'.repeat(1_000)}` },
     { name: '100,000 nested parentheses', sql: `SELECT * FROM item WHERE ${'('.repeat(100_000)}id >= 0${')'.repeat(100_000)}` },
     { name: '10,000 NOTs', sql: `SELECT * FROM item WHERE ${'NOT '.repeat(10_000)}id >= 0`, valid: ids },
@@ -368,7 +495,10 @@ function hugeInputs(): { name: string; sql: string; valid?: (model: Table[]) => 
     { name: 'a NUL byte', sql: 'SELECT * FROM item\u0000' },
     { name: 'a lone surrogate literal', sql: "SELECT * FROM item WHERE name = '\uD800'", valid: () => [] },
     { name: 'an UPDATE with a 1 MiB string matching nothing', sql: `UPDATE item SET name = '${'y'.repeat(1 << 20)}' WHERE id = 4294967295` },
-    { name: 'an INSERT of 5,000 rows with a duplicate id at the end', sql: `INSERT INTO item (id, qty, n, u, big, name, flag) VALUES ${Array.from({ length: 5_000 }, (_, i) => `(${2_000_000 + i}, 0, 0, 0, 0, 'bulk', false)`).join(', ')}, (2000000, 0, 0, 0, 0, 'dup', false)` },
+    {
+      name: 'an INSERT of 5,000 rows with a duplicate id at the end',
+      sql: `INSERT INTO item (id, qty, n, u, big, name, flag) VALUES ${Array.from({ length: 5_000 }, (_, i) => `(${2_000_000 + i}, 0, 0, 0, 0, 'bulk', false)`).join(', ')}, (2000000, 0, 0, 0, 0, 'dup', false)`,
+    },
   ];
 }
 
@@ -425,68 +555,69 @@ describe('SQL fuzzing', () => {
     }
   }
 
-  it(`${QUERIES} generated and mutated queries: failures are named errors, valid queries match the oracle (seed ${seed})`, async () => {
-    const g = new Gen(prng(seed));
-    const failures: string[] = [];
-    const fail = (i: number, what: string, sql: string): void => {
-      if (failures.length < 30) failures.push(`#${i} ${what}\n    ${short(sql)}`);
-    };
-    for (let i = 0; i < QUERIES; i++) {
-      const owner = !g.chance(0.1);
-      // Only SELECTs are mutated: a mangled DML statement that still runs would change the
-      // tables in a way the model cannot follow.
-      const dml = g.chance(0.15);
-      const mutated = !dml && g.chance(0.35);
-      const q = dml ? dmlQuery(g, model) : selectQuery(g, model, owner);
-      const sql = mutated ? mutate(g, q.sql) : q.sql;
-      figures.add('queries fuzzed');
-      const out = await run(sql, owner ? undefined : OTHER);
-      if ('error' in out) {
-        const why = unnamed(out.error);
-        if (why) {
-          figures.add('unnamed errors');
-          fail(i, `unnamed error: ${why}`, sql);
-        } else figures.add('refused with a named error');
-        if (!mutated && why === undefined && !(q.ownerOnly && !owner) && !(q as { mustFail?: boolean }).mustFail) {
-          fail(i, `a valid query was refused: ${(out.error as Error).message.slice(0, 200)}`, sql);
-          figures.add('wrong results');
+  it(
+    `${QUERIES} generated and mutated queries: failures are named errors, valid queries match the oracle (seed ${seed})`,
+    async () => {
+      const g = new Gen(prng(seed));
+      const failures: string[] = [];
+      const fail = (i: number, what: string, sql: string): void => {
+        if (failures.length < 30) failures.push(`#${i} ${what}\n    ${short(sql)}`);
+      };
+      for (let i = 0; i < QUERIES; i++) {
+        const owner = !g.chance(0.1);
+        // Only SELECTs are mutated: a mangled DML statement that still runs would change the
+        // tables in a way the model cannot follow.
+        const dml = g.chance(0.15);
+        const mutated = !dml && g.chance(0.35);
+        const q = dml ? dmlQuery(g, model) : selectQuery(g, model, owner);
+        const sql = mutated ? mutate(g, q.sql) : q.sql;
+        figures.add('queries fuzzed');
+        const out = await run(sql, owner ? undefined : OTHER);
+        if ('error' in out) {
+          const why = unnamed(out.error);
+          if (why) {
+            figures.add('unnamed errors');
+            fail(i, `unnamed error: ${why}`, sql);
+          } else figures.add('refused with a named error');
+          if (!mutated && why === undefined && !(q.ownerOnly && !owner) && !(q as { mustFail?: boolean }).mustFail) {
+            fail(i, `a valid query was refused: ${(out.error as Error).message.slice(0, 200)}`, sql);
+            figures.add('wrong results');
+          }
+          continue;
         }
-        continue;
-      }
-      if (mutated) continue; // garbage that still parses: no oracle, only "no raw error"
-      if (q.ownerOnly && !owner) {
-        fail(i, 'a non-owner ran DML', sql);
-        continue;
-      }
-      if ((q as { mustFail?: boolean }).mustFail) {
-        fail(i, 'an INSERT with a duplicate id succeeded', sql);
-        continue;
-      }
-      q.apply?.();
-      if (q.expect) {
-        figures.add('checked against the oracle');
-        const got = out.rows.map(canonRow).sort();
-        const want = q.expect.rows;
-        const ok =
-          q.expect.limit === undefined
-            ? got.length === want.length && got.every((r, k) => r === want[k])
-            : got.length === Math.min(q.expect.limit, want.length) && isSubMultiset(got, want);
-        if (!ok) {
-          figures.add('wrong results');
-          fail(i, `rows differ from the oracle: got ${got.length} [${got.slice(0, 3).join(' | ')}], want ${want.length} [${want.slice(0, 3).join(' | ')}]`, sql);
+        if (mutated) continue; // garbage that still parses: no oracle, only "no raw error"
+        if (q.ownerOnly && !owner) {
+          fail(i, 'a non-owner ran DML', sql);
+          continue;
+        }
+        if ((q as { mustFail?: boolean }).mustFail) {
+          fail(i, 'an INSERT with a duplicate id succeeded', sql);
+          continue;
+        }
+        q.apply?.();
+        if (q.expect) {
+          figures.add('checked against the oracle');
+          const got = out.rows.map(canonRow).sort();
+          const want = q.expect.rows;
+          const ok = q.expect.limit === undefined ? got.length === want.length && got.every((r, k) => r === want[k]) : got.length === Math.min(q.expect.limit, want.length) && isSubMultiset(got, want);
+          if (!ok) {
+            figures.add('wrong results');
+            fail(i, `rows differ from the oracle: got ${got.length} [${got.slice(0, 3).join(' | ')}], want ${want.length} [${want.slice(0, 3).join(' | ')}]`, sql);
+          }
+        }
+        // Every so often the whole table against the model (DML effects included).
+        if (i % 200 === 0) {
+          const all = (await db.sql('SELECT * FROM item')).map(canonRow).sort();
+          const want = model[0]!.rows.map(canonRow).sort();
+          if (all.join('\n') !== want.join('\n')) fail(i, 'the item table differs from the model', 'SELECT * FROM item');
         }
       }
-      // Every so often the whole table against the model (DML effects included).
-      if (i % 200 === 0) {
-        const all = (await db.sql('SELECT * FROM item')).map(canonRow).sort();
-        const want = model[0]!.rows.map(canonRow).sort();
-        if (all.join('\n') !== want.join('\n')) fail(i, 'the item table differs from the model', 'SELECT * FROM item');
-      }
-    }
-    figures.zero('unnamed errors');
-    figures.zero('wrong results');
-    expect(failures, `seed ${seed}: ${failures.length} failures`).toEqual([]);
-  }, size(60_000, 600_000));
+      figures.zero('unnamed errors');
+      figures.zero('wrong results');
+      expect(failures, `seed ${seed}: ${failures.length} failures`).toEqual([]);
+    },
+    size(60_000, 600_000),
+  );
 
   for (const h of hugeInputs()) {
     it(`huge input: ${h.name} is answered correctly or refused with a named error`, async () => {

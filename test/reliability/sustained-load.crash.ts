@@ -38,7 +38,7 @@ function sample(dir: string, t: number): DirSample {
   const walk = (d: string): void => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
-      let st;
+      let st: import('node:fs').Stats;
       try {
         st = statSync(p);
       } catch {

@@ -10,7 +10,6 @@ import {
   SubscriptionBuilderImpl as __SubscriptionBuilderImpl,
   convertToAccessorMap as __convertToAccessorMap,
   makeQueryBuilder as __makeQueryBuilder,
-  procedureSchema as __procedureSchema,
   procedures as __procedures,
   reducerSchema as __reducerSchema,
   reducers as __reducers,
@@ -24,61 +23,54 @@ import {
   type RemoteModule as __RemoteModule,
   type SubscriptionEventContextInterface as __SubscriptionEventContextInterface,
   type SubscriptionHandleImpl as __SubscriptionHandleImpl,
-} from "spacetimedb";
+} from 'spacetimedb';
 
 // Parameters of each reducer
-import SendMessageReducer from "./send_message_reducer";
-import SetNameReducer from "./set_name_reducer";
+import SendMessageReducer from './send_message_reducer';
+import SetNameReducer from './set_name_reducer';
 
 // Parameters and return type of each procedure
 
 // Row type of each table and view
-import MessageRow from "./message_table";
-import UserRow from "./user_table";
+import MessageRow from './message_table';
+import UserRow from './user_table';
 
 /** Every table and view a client can subscribe to, declared as the module declares them, under their wire names. */
 const tablesSchema = __schema({
-  message: __table({
-    name: "message",
-    indexes: [
-      { accessor: "id", name: "message_id_idx_btree", algorithm: "btree", columns: ["id"] },
-      { accessor: "sender", name: "message_sender_idx_btree", algorithm: "btree", columns: ["sender"] },
-    ],
-    constraints: [
-      { name: "message_id_key", constraint: "unique", columns: ["id"] },
-    ],
-  }, MessageRow),
-  user: __table({
-    name: "user",
-    indexes: [
-      { accessor: "identity", name: "user_identity_idx_btree", algorithm: "btree", columns: ["identity"] },
-    ],
-    constraints: [
-      { name: "user_identity_key", constraint: "unique", columns: ["identity"] },
-    ],
-  }, UserRow),
+  message: __table(
+    {
+      name: 'message',
+      indexes: [
+        { accessor: 'id', name: 'message_id_idx_btree', algorithm: 'btree', columns: ['id'] },
+        { accessor: 'sender', name: 'message_sender_idx_btree', algorithm: 'btree', columns: ['sender'] },
+      ],
+      constraints: [{ name: 'message_id_key', constraint: 'unique', columns: ['id'] }],
+    },
+    MessageRow,
+  ),
+  user: __table(
+    {
+      name: 'user',
+      indexes: [{ accessor: 'identity', name: 'user_identity_idx_btree', algorithm: 'btree', columns: ['identity'] }],
+      constraints: [{ name: 'user_identity_key', constraint: 'unique', columns: ['identity'] }],
+    },
+    UserRow,
+  ),
 });
 
 /** The reducers clients can call, by wire name, with their parameters. */
-const reducersSchema = __reducers(
-  __reducerSchema("send_message", SendMessageReducer),
-  __reducerSchema("set_name", SetNameReducer),
-);
+const reducersSchema = __reducers(__reducerSchema('send_message', SendMessageReducer), __reducerSchema('set_name', SetNameReducer));
 
 /** The procedures clients can call, by wire name, with their parameters and return types. */
 const proceduresSchema = __procedures();
 
 /** The module as the SDK sees it: tables, reducers and procedures, with their types. */
 const REMOTE_MODULE = {
-  versionInfo: { cliVersion: "2.10.1" as const },
+  versionInfo: { cliVersion: '2.10.1' as const },
   tables: tablesSchema.schemaType.tables,
   reducers: reducersSchema.reducersType.reducers,
   ...proceduresSchema,
-} satisfies __RemoteModule<
-  typeof tablesSchema.schemaType,
-  typeof reducersSchema.reducersType,
-  typeof proceduresSchema
->;
+} satisfies __RemoteModule<typeof tablesSchema.schemaType, typeof reducersSchema.reducersType, typeof proceduresSchema>;
 
 /** The tables and views of the module; each is also a query builder (`tables.user.where(r => r.online.eq(true))`). */
 export const tables: __QueryBuilder<typeof tablesSchema.schemaType> = __makeQueryBuilder(tablesSchema.schemaType);

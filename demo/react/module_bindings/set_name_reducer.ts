@@ -3,7 +3,7 @@
 
 /* eslint-disable */
 /* tslint:disable */
-import { t as __t } from "spacetimedb";
+import { t as __t } from 'spacetimedb';
 
 export default {
   name: __t.string(),

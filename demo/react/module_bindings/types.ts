@@ -3,9 +3,9 @@
 
 /* eslint-disable */
 /* tslint:disable */
-import { t as __t, type Infer as __Infer } from "spacetimedb";
+import { t as __t, type Infer as __Infer } from 'spacetimedb';
 
-export const Message = __t.object("Message", {
+export const Message = __t.object('Message', {
   id: __t.u64(),
   sender: __t.identity(),
   sent: __t.timestamp(),
@@ -13,7 +13,7 @@ export const Message = __t.object("Message", {
 });
 export type Message = __Infer<typeof Message>;
 
-export const User = __t.object("User", {
+export const User = __t.object('User', {
   identity: __t.identity(),
   name: __t.option(__t.string()),
   online: __t.bool(),

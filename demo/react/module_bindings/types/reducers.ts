@@ -3,10 +3,10 @@
 
 /* eslint-disable */
 /* tslint:disable */
-import { type Infer as __Infer } from "spacetimedb";
+import type { Infer as __Infer } from 'spacetimedb';
 
-import SendMessageReducer from "../send_message_reducer";
-import SetNameReducer from "../set_name_reducer";
+import type SendMessageReducer from '../send_message_reducer';
+import type SetNameReducer from '../set_name_reducer';
 
 export type SendMessageParams = __Infer<typeof SendMessageReducer>;
 export type SetNameParams = __Infer<typeof SetNameReducer>;
