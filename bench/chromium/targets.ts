@@ -47,7 +47,13 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
     out.push({ workload: 'W6 (Chromium)', target: '≥ 10 × faster than PGlite live.incrementalQuery', measured: `${x(w6b.ratioToLightcone)} × faster`, met: w6b.ratioToLightcone >= 10 });
   }
   const w10 = lc('W10 reducer call → row callback in the page, p50');
-  if (w10) out.push({ workload: 'W10', target: 'p50 < 2 ms (official SDK over local(), confirmed reads)', measured: `${x(w10.median)} ms`, met: w10.median < 2 });
+  if (w10)
+    out.push({
+      workload: 'W10',
+      target: 'p50 < 2 ms (official SDK over local(), confirmed reads)',
+      measured: `${x(w10.median)} ms${w10.ratioToFloor != null ? ` = ${x(w10.ratioToFloor)} × one IndexedDB strict transaction` : ''}`,
+      met: w10.median < 2,
+    });
   for (const [size, limit] of [
     ['100k', 150],
     ['1M', 1000],
