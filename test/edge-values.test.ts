@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { TimeDuration, Timestamp } from 'spacetimedb';
 import { LightconeError, UsageError } from '../src/errors.ts';
 import { ALL_TYPES } from './helpers/paths.ts';
+import { ALL_TYPES_FIELDS } from './helpers/all-types-fields.ts';
 import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
 import { formatSqlResult, stringifyJson, timestampText } from '../src/sql/format.ts';
 import { prng } from './helpers/prng.ts';
@@ -313,37 +314,7 @@ describe('hostile arguments end in a named error', () => {
       ];
       const value = (depth: number): unknown =>
         depth < 3 && rnd() < 0.25 ? (rnd() < 0.5 ? [value(depth + 1), value(depth + 1)] : { [pick(['x', 'tag', 'value', 'some', 'w'])]: value(depth + 1) }) : pick(atoms);
-      const names = [
-        'id',
-        'flag',
-        'i8',
-        'u8',
-        'i16',
-        'u16',
-        'i32',
-        'u32',
-        'i64',
-        'u64',
-        'i128',
-        'u128',
-        'i256',
-        'u256',
-        'f32',
-        'f64',
-        'text',
-        'bytes',
-        'tags',
-        'maybe',
-        'point',
-        'shape',
-        'color',
-        'owner',
-        'conn',
-        'at',
-        'duration',
-        'uuid',
-        'schedule',
-      ];
+      const names = ALL_TYPES_FIELDS;
       let refused = 0;
       for (let i = 0; i < 600; i++) {
         const args = Object.fromEntries(names.map((n) => [n, value(0)]));

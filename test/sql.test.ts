@@ -7,6 +7,7 @@ import { bundleModule } from '../src/host/bundle.ts';
 import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
 import { ALL_TYPES, CHAT, ROOT, removeTempDirs, tempDir } from './helpers/paths.ts';
 import { join } from 'node:path';
+import { ALL_TYPES_FIELDS } from './helpers/all-types-fields.ts';
 
 const PRIVATE_MODULE = join(ROOT, 'test', 'helpers', 'private-module.ts');
 const OTHER = `c200${'ab'.repeat(30)}`;
@@ -206,37 +207,7 @@ describe('literals and the order of wide integers (all_types)', () => {
   let db: NodeDatabase;
   /** Canonical SQL name of an all_types field, as describe() reports it. */
   const col: Record<string, string> = {};
-  const FIELDS = [
-    'id',
-    'flag',
-    'i8',
-    'u8',
-    'i16',
-    'u16',
-    'i32',
-    'u32',
-    'i64',
-    'u64',
-    'i128',
-    'u128',
-    'i256',
-    'u256',
-    'f32',
-    'f64',
-    'text',
-    'bytes',
-    'tags',
-    'maybe',
-    'point',
-    'shape',
-    'color',
-    'owner',
-    'conn',
-    'at',
-    'duration',
-    'uuid',
-    'schedule',
-  ];
+  const FIELDS = ALL_TYPES_FIELDS;
 
   beforeAll(async () => {
     db = await fresh(allTypesCode, 'types');
