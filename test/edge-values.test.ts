@@ -262,6 +262,14 @@ describe('hostile arguments end in a named error', () => {
     expect(await db.sql('SELECT * FROM tag')).toHaveLength(1);
   });
 
+  it('a UUID literal in SQL may be written 0x + hex digits, as the query builder writes it', async () => {
+    const u = '01234567-89ab-cdef-0123-456789abcdef';
+    await db.call('label', [u]);
+    const rows = (await db.sql('SELECT * FROM tag WHERE u = 0x0123456789abcdef0123456789abcdef')) as { u: { toString(): string } }[];
+    expect(rows.map((r) => r.u.toString())).toEqual([u]);
+    expect(await db.sql('SELECT * FROM tag WHERE u = 0x0123456789abcdef0123456789abcdee')).toEqual([]);
+  });
+
   it('random hostile values for each parameter of insert_all_types settle with a LightconeError, seed 77', async () => {
     const all = await openDatabase({ name: 'all', module: ALL_TYPES });
     try {

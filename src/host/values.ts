@@ -234,6 +234,8 @@ function coerceSpecial(kind: string, ty: Ty, value: unknown, path: string, ts: T
     }
     case 'Uuid': {
       if (value instanceof Uuid) return value;
+      // `0x` + hex digits: how SQL literals and SpacetimeDB's query builder write a UUID.
+      if (typeof value === 'string' && /^0x[0-9a-f]{1,32}$/i.test(value.trim())) return new Uuid(hexToBigInt(value)!);
       if (typeof value === 'string') {
         try {
           return Uuid.parse(value);
