@@ -267,7 +267,9 @@ export class Router implements WorkerApi {
         return;
       case 'leader':
         if (this.#leader || msg.id === this.#leaderId) return;
-        if (this.#leaderId !== undefined) this.#closeRelayed();
+        // A new leader does not know the relayed connections, and the first one never heard of
+        // those opened before it was known: either way they end, and the SDK reconnects to it.
+        this.#closeRelayed();
         this.#leaderId = msg.id;
         this.#resend();
         return;
