@@ -10,6 +10,7 @@ import { ALL_TYPES_FIELDS } from './helpers/all-types-fields.ts';
 import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
 import { formatSqlResult, stringifyJson, timestampText } from '../src/sql/format.ts';
 import { prng } from './helpers/prng.ts';
+import { rejection } from './helpers/rejection.ts';
 
 const EDGE = join(import.meta.dirname, 'fixtures', 'edge-values.ts');
 const I64_MAX = (1n << 63n) - 1n;
@@ -22,17 +23,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await db.close();
 });
-
-/** The rejection of `p` as a LightconeError (fails the test if `p` resolves or throws anything else). */
-async function rejection(p: Promise<unknown>): Promise<LightconeError> {
-  const out = await p.then(
-    (v) => ({ ok: true as const, v }),
-    (e: unknown) => ({ ok: false as const, e }),
-  );
-  if (out.ok) throw new Error(`expected a rejection, got ${String(out.v)}`);
-  expect(out.e).toBeInstanceOf(LightconeError);
-  return out.e as LightconeError;
-}
 
 const moments = async () => (await db.sql('SELECT * FROM moment')).length;
 

@@ -5,24 +5,14 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase, type NodeDatabase } from '../src/node/open-database.ts';
-import { InternalError, LightconeError, ModuleError, SenderError, SqlError, UsageError } from '../src/errors.ts';
+import { InternalError, ModuleError, SenderError, SqlError, UsageError } from '../src/errors.ts';
 import { BANK_DIR, CHAT, removeTempDirs, tempDir } from './helpers/paths.ts';
+import { rejection } from './helpers/rejection.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const TYPED = join(FIXTURES, 'typed-args.ts');
 
 afterAll(removeTempDirs);
-
-/** The rejection of `p` (fails the test if `p` resolves). */
-async function rejection(p: Promise<unknown>): Promise<LightconeError> {
-  const out = await p.then(
-    (v) => ({ ok: true as const, v }),
-    (e: unknown) => ({ ok: false as const, e }),
-  );
-  if (out.ok) throw new Error(`expected a rejection, got ${String(out.v)}`);
-  expect(out.e).toBeInstanceOf(LightconeError);
-  return out.e as LightconeError;
-}
 
 /** Writes `files` (path → text) under a fresh temp dir; returns the dir. */
 function moduleDir(files: Record<string, string>): string {

@@ -12,3 +12,17 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Draws from a seeded generator: integers below `n` and picks from a list. */
+export class Rng {
+  readonly rand: () => number;
+  constructor(rand: () => number) {
+    this.rand = rand;
+  }
+  int(n: number): number {
+    return Math.floor(this.rand() * n);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+}

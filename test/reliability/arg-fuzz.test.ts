@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { openDatabase, type NodeDatabase } from '../../src/node/open-database.ts';
 import { lightcone } from '../helpers/cli.ts';
 import { ALL_TYPES, ROOT, removeTempDirs, tempDir } from '../helpers/paths.ts';
-import { prng } from '../helpers/prng.ts';
+import { prng, Rng } from '../helpers/prng.ts';
 import { Figures, size, suiteSeed } from './figures.ts';
 
 const seed = suiteSeed(20_250_904);
@@ -330,17 +330,7 @@ function canonOf(t: T, x: unknown): string {
 
 // ── values: valid ones for a base row, hostile ones to put in it ─────────────────────────────
 
-class Gen {
-  readonly rand: () => number;
-  constructor(rand: () => number) {
-    this.rand = rand;
-  }
-  int(n: number): number {
-    return Math.floor(this.rand() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
+class Gen extends Rng {
   big(lo: bigint, hi: bigint): bigint {
     let r = 0n;
     for (let i = 0; i < 6; i++) r = (r << 53n) | BigInt(this.int(2 ** 53));

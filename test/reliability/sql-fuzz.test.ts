@@ -12,7 +12,7 @@ import { bundleModule } from '../../src/host/bundle.ts';
 import { openDatabase, type NodeDatabase } from '../../src/node/open-database.ts';
 import { lightcone } from '../helpers/cli.ts';
 import { BANK_DIR, ROOT, removeTempDirs, tempDir } from '../helpers/paths.ts';
-import { prng } from '../helpers/prng.ts';
+import { prng, Rng } from '../helpers/prng.ts';
 import { Figures, LONG, size, suiteSeed } from './figures.ts';
 
 const MODULE = join(ROOT, 'test', 'reliability', 'fixtures', 'fuzz-schema.ts');
@@ -180,17 +180,7 @@ function printPred(p: Pred, qualify: boolean): string {
 
 // ── the generator ────────────────────────────────────────────────────────────────────────────
 
-class Gen {
-  readonly rand: () => number;
-  constructor(rand: () => number) {
-    this.rand = rand;
-  }
-  int(n: number): number {
-    return Math.floor(this.rand() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
+class Gen extends Rng {
   chance(p: number): boolean {
     return this.rand() < p;
   }
