@@ -34,7 +34,7 @@ import {
   META_MODULE,
   type NewDatabase,
 } from './publish.ts';
-import type { SyncHttp } from '../host/http-wire.ts';
+import { normalizeMethod, type RouteRequest, type RouteResponse, type SyncHttp } from '../host/http-wire.ts';
 import { executeSql, type SqlOptions, type SqlResult } from '../sql/execute.ts';
 
 export interface EngineOptions {
@@ -298,6 +298,16 @@ export class Engine {
     this.#logsDirty = true;
   }
 
+  /**
+   * What publishing `code` over this database would do, changing nothing: undefined when `code` is
+   * the module it runs, else the changes (`sameSchema`: only the code differs). Throws ModuleError
+   * MIGRATION_REFUSED with every refused change, or the error of a module that does not load.
+   */
+  async planPublish(code: string): Promise<{ changes: string[]; sameSchema: boolean } | undefined> {
+    const plan = await planRepublish({ name: this.name, durability: this.#durability, current: this.#host, identity: this.#identity, code });
+    return plan && { changes: plan.changes, sameSchema: plan.sameSchema };
+  }
+
   #attach(host: Host): void {
     host.onCommit((delta, ctx, reducer) => this.#onCommit(delta, ctx, reducer));
   }
@@ -422,6 +432,36 @@ export class Engine {
       this.#maybeSnapshot();
     }
     return { value, durable: turn.durable };
+  }
+
+  /**
+   * Serves a request to the module's HTTP handlers as SpacetimeDB serves `/route/<path>`: the route
+   * whose path equals `req.path` (query aside) and whose method matches runs its handler, which
+   * opens its own transactions (`ctx.withTx`). Resolves once those are durable. No such route:
+   * 404; a handler that throws: 500 with the error (logged). Throws UsageError BAD_REQUEST for a
+   * request that is not one.
+   */
+  fetchRoute(req: RouteRequest): Promise<RouteResponse> {
+    const { method, path, uri, headers, body } = checkRouteRequest(req);
+    const routePath = path.split('?')[0]!;
+    return this.#serial(() => {
+      this.#checkDiverged();
+      const host = this.#host;
+      const route = host.schema.httpRoutes.find((r) => r.path === routePath && (r.method === '*' || r.method === method));
+      const handler = route && host.schema.httpHandlers.find((h) => h.name === route.handler);
+      if (!handler) return { res: textResponse(404, NO_SUCH_ROUTE), durable: Promise.resolve() };
+      const turn = this.#beginTurn();
+      this.#logsDirty = true;
+      try {
+        const out = host.callHttpHandler(handler, { method, uri, headers, body }, this.#clock.nowMicros());
+        return { res: out.ok ? out.response : textResponse(500, out.message), durable: turn.durable };
+      } finally {
+        this.#maybeSnapshot();
+      }
+    }).then(async ({ res, durable }) => {
+      await durable;
+      return res;
+    });
   }
 
   /**
@@ -557,6 +597,26 @@ export class Engine {
       this.#host.datastore.close();
     }
   }
+}
+
+/** SpacetimeDB's answer to a request no route matches. */
+const NO_SUCH_ROUTE = 'Database has not registered a handler for this route';
+
+function textResponse(status: number, text: string): RouteResponse {
+  return { status, headers: [['content-type', 'text/plain; charset=utf-8']], body: new TextEncoder().encode(text) };
+}
+
+/** The request with its defaults, or UsageError BAD_REQUEST naming what is wrong with it. */
+function checkRouteRequest(req: RouteRequest): Required<RouteRequest> {
+  const bad = (what: string) => new UsageError('BAD_REQUEST', `an HTTP request to the module's routes needs ${what}`, { what });
+  if (typeof req !== 'object' || req === null) throw bad('to be an object { method, path, uri?, headers?, body? }');
+  if (typeof req.method !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(req.method)) throw bad(`a method that is an HTTP token (got ${JSON.stringify(req.method)})`);
+  if (typeof req.path !== 'string' || (req.path !== '' && !req.path.startsWith('/') && !req.path.startsWith('?'))) throw bad(`a path that is empty or starts with / (got ${JSON.stringify(req.path)})`);
+  if (req.uri !== undefined && typeof req.uri !== 'string') throw bad('a uri that is a string');
+  const headers = req.headers ?? [];
+  if (!Array.isArray(headers) || !headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string')) throw bad('headers as [name, value] pairs of strings');
+  if (req.body !== undefined && !(req.body instanceof Uint8Array)) throw bad('a body that is a Uint8Array');
+  return { method: normalizeMethod(req.method), path: req.path, uri: req.uri ?? req.path, headers, body: req.body ?? new Uint8Array(0) };
 }
 
 function isLifecycle(host: Host, name: string): boolean {

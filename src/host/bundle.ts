@@ -111,3 +111,44 @@ function pinSpacetimedb(): Plugin {
     },
   };
 }
+
+/**
+ * Makes an uploaded bundle loadable: the server takes what `lightcone publish` sends (CommonJS
+ * from `bundleModule`) and what SpacetimeDB's own CLI sends (one ES module with `spacetime:sys@2.x`
+ * imports left external). Either is rewritten as one CommonJS script with the host's defines;
+ * nothing outside it is resolved. Throws ModuleError BUNDLE_FAILED with the positions of the errors.
+ */
+export async function bundleUploaded(code: string, label = 'the uploaded module'): Promise<string> {
+  const esbuild = await import('esbuild');
+  try {
+    const result = await esbuild.build({
+      stdin: { contents: code, loader: 'js', sourcefile: 'bundle.js' },
+      bundle: true,
+      write: false,
+      format: 'cjs',
+      platform: 'neutral',
+      target: 'es2022',
+      external: ['spacetime:sys@2.0', 'spacetime:sys@2.1'],
+      define: BUNDLE_DEFINES,
+      logLevel: 'silent',
+      sourcemap: false,
+      legalComments: 'none',
+      plugins: [
+        {
+          name: 'lightcone-self-contained',
+          setup: (b) =>
+            b.onResolve({ filter: /.*/ }, (a) =>
+              a.kind === 'entry-point' || /^spacetime:sys@2\.[01]$/.test(a.path)
+                ? { path: a.path, external: a.kind !== 'entry-point' }
+                : { errors: [{ text: `${label} imports ${a.path}: a published bundle must be self-contained (only spacetime:sys@2.x stays external)` }] },
+            ),
+        },
+      ],
+    });
+    return result.outputFiles[0]?.text ?? '';
+  } catch (e) {
+    const errors = (e as { errors?: { text: string; location?: { line: number; column: number } | null }[] }).errors ?? [];
+    const lines = errors.map((m) => (m.location ? `bundle.js:${m.location.line}:${m.location.column}: ${m.text}` : m.text));
+    throw new ModuleError('BUNDLE_FAILED', `${label} is not a JavaScript bundle this server can load:\n${lines.join('\n') || String(e)}`, { errors: lines }, { cause: e });
+  }
+}

@@ -31,12 +31,23 @@ export interface ModuleGlobals {
   mathRandom: () => number;
 }
 
-/** Lets `runModuleCode` be replaced where `new Function` is unavailable. */
-type Evaluator = (code: string) => (require: (id: string) => unknown, module: { exports: Record<string, unknown> }, exports: Record<string, unknown>, lc: ModuleGlobals) => void;
+/** Turns a bundle's text into the function that runs it (CommonJS-style parameters). */
+export type ModuleEvaluator = (code: string) => (require: (id: string) => unknown, module: { exports: Record<string, unknown> }, exports: Record<string, unknown>, lc: ModuleGlobals) => void;
 
-const defaultEvaluator: Evaluator = (code) =>
+/** The parameters of the function a bundle becomes, in order. */
+export const MODULE_PARAMS = ['require', 'module', 'exports', '__lightcone'] as const;
+
+let evaluator: ModuleEvaluator = (code) =>
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  new Function('require', 'module', 'exports', '__lightcone', code) as ReturnType<Evaluator>;
+  new Function(...MODULE_PARAMS, code) as ReturnType<ModuleEvaluator>;
+
+/**
+ * Replaces how this realm turns bundles into functions (for modules loaded from now on). The Node
+ * engine thread compiles them with `vm`, so that a module's `import()` finds no module loader.
+ */
+export function setModuleEvaluator(e: ModuleEvaluator): void {
+  evaluator = e;
+}
 
 /**
  * Evaluates `code` with `sys20`/`sys21` as the syscall modules. `moduleHooks` must be the symbol
@@ -60,7 +71,7 @@ export function loadModule(code: string, sys20: Record<string, unknown>, sys21: 
   // Loading runs the module's top-level code: a watchdog times it like any call.
   const watcher = moduleRunWatcher();
   try {
-    watched(watcher, 'load', -1, () => defaultEvaluator(code)(require, mod, mod.exports, globals));
+    watched(watcher, 'load', -1, () => evaluator(code)(require, mod, mod.exports, globals));
   } catch (e) {
     throw new ModuleError('MODULE_LOAD_FAILED', `the module threw while loading: ${errText(e)}`, { cause: errText(e) }, { cause: e });
   }
@@ -106,7 +117,7 @@ function watchHooks(h: ModuleHooks, w: ModuleRunWatcher): ModuleHooks {
     __call_procedure__: (id, sender, connId, timestamp, args) => watched(w, 'procedure', id, () => h.__call_procedure__(id, sender, connId, timestamp, args)),
   };
   const http = h.__call_http_handler__;
-  if (http) out.__call_http_handler__ = (id, timestamp, request, body) => watched(w, 'procedure', id, () => http.call(h, id, timestamp, request, body));
+  if (http) out.__call_http_handler__ = (id, timestamp, request, body) => watched(w, 'http', id, () => http.call(h, id, timestamp, request, body));
   return out;
 }
 

@@ -15,12 +15,13 @@
 // - subscriptions are made again on the new thread: `onApplied` runs again with a fresh snapshot.
 // If the new thread exceeds a limit again before it is open (an overdue scheduled call that runs
 // away, say), the database stops: every call rejects with that error until it is opened again.
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort as NodeMessagePort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { Identity } from 'spacetimedb';
 import { deserializeError, revive } from '../client/wire.ts';
 import type { DurabilityBackend } from '../durability/group-commit.ts';
-import type { Database, SchemaDescription } from '../api/database.ts';
+import type { Database, RouteResponse, SchemaDescription } from '../api/database.ts';
+import { routeFetch } from '../api/fetch.ts';
 import type { CallOptions, PublishResult } from '../engine/engine.ts';
 import { ClosedError, InternalError, UsageError } from '../errors.ts';
 import type { LogEntry } from '../host/host.ts';
@@ -67,6 +68,23 @@ export interface EngineThreadOptions {
 /** A database with its engine in a worker thread, plus what publishing did. */
 export interface ThreadDatabase extends Database {
   readonly published: PublishResult;
+  /** What the server needs beyond `Database`. */
+  readonly server: ServerAccess;
+}
+
+/** The requests of `lightcone start`, which serves SpacetimeDB's HTTP API and protocol. */
+export interface ServerAccess {
+  /**
+   * Hands a protocol connection to the engine thread: `port`'s first message must be its
+   * `connect` (src/protocol/port.ts). The port closes when the thread ends (a limit, a close).
+   */
+  serve(port: import('node:worker_threads').MessagePort): void;
+  /** Calls as SpacetimeDB's `/call` does (arguments as SATS-JSON text, in its own client connection). */
+  clientCall(fn: string, argsJson: string, sender: string): Promise<{ kind: 'reducer' | 'procedure'; json?: string }>;
+  /** What publishing `code` would change (undefined: nothing); throws the refusal. */
+  prePublish(code: string): Promise<{ changes: string[]; sameSchema: boolean } | undefined>;
+  /** BSATN of the module's RawModuleDef. */
+  moduleDef(): Promise<Uint8Array>;
 }
 
 /**
@@ -118,7 +136,7 @@ interface Generation {
 }
 
 /** Requests that run in the engine's call queue (their start is marked in the watch slots). */
-const QUEUED = new Set<EngineRequest['op']>(['call', 'query', 'subscribe']);
+const QUEUED = new Set<EngineRequest['op']>(['call', 'query', 'subscribe', 'clientCall', 'prePublish']);
 
 class EngineThread {
   readonly #opts: EngineThreadOptions;
@@ -163,9 +181,41 @@ class EngineThread {
       sql: async (q, opts) => (await this.#query(q, opts)).rows,
       logs: (opts) => this.#logsOf(opts?.limit),
       describe: () => this.#request({ op: 'describe' }) as Promise<SchemaDescription>,
+      fetch: routeFetch((req) => this.#request({ op: 'fetchRoute', req }) as Promise<RouteResponse>),
+      fetchRoute: (req) => this.#request({ op: 'fetchRoute', req }) as Promise<RouteResponse>,
       subscribe: (queries, callbacks, opts) => this.#subscribe(queries, callbacks, opts),
       close: () => this.#close(),
+      server: {
+        serve: (port) => this.#serve(port),
+        clientCall: (fn, argsJson, sender) =>
+          this.#request({ op: 'clientCall', fn, argsJson, sender, callId: `${this.#callPrefix}.${(this.#callCounter++).toString(36)}` }) as Promise<{
+            kind: 'reducer' | 'procedure';
+            json?: string;
+          }>,
+        prePublish: (code) => this.#request({ op: 'prePublish', code }) as Promise<{ changes: string[]; sameSchema: boolean } | undefined>,
+        moduleDef: () => this.#request({ op: 'moduleDef' }) as Promise<Uint8Array>,
+      },
     };
+  }
+
+  /** Connections waiting for a thread that is being replaced. */
+  readonly #waitingPorts: NodeMessagePort[] = [];
+
+  #serve(port: NodeMessagePort): void {
+    if (this.#ended) {
+      port.close();
+      return;
+    }
+    const gen = this.#gen;
+    if (!gen?.ready) {
+      this.#waitingPorts.push(port);
+      return;
+    }
+    try {
+      this.#post(gen, { t: 'serve', port: port as unknown as MessagePort }, [port as unknown as ArrayBuffer]);
+    } catch {
+      port.close();
+    }
   }
 
   // ── the Database methods ──────────────────────────────────────────────────
@@ -252,6 +302,7 @@ class EngineThread {
         for (const sub of [...this.#subs.values()]) this.#endSub(sub, this.#ended, false);
         for (const p of [...this.#pending.values()]) p.reject(this.#ended);
         this.#pending.clear();
+        for (const port of this.#waitingPorts.splice(0)) port.close();
       }
     })();
     return this.#closing;
@@ -419,6 +470,7 @@ class EngineThread {
 
   /** A new thread is ready: subscriptions are made again, then what was in flight goes to it. */
   #resume(): void {
+    for (const port of this.#waitingPorts.splice(0)) this.#serve(port);
     const subscribing = new Set<number>();
     for (const p of this.#pending.values()) if (p.req.op === 'subscribe') subscribing.add(p.req.sub);
     const pending = [...this.#pending.values()].sort((a, b) => a.req.id - b.req.id);
@@ -543,8 +595,9 @@ class EngineThread {
 
   /** Whether a request that already ran may run again without doing its work twice. */
   #repeatable(req: EngineRequest): boolean {
-    if (req.op === 'call') return !this.#info?.procedures.has(req.fn); // reducers: the call ledger
+    if (req.op === 'call' || req.op === 'clientCall') return !this.#info?.procedures.has(req.fn); // reducers: the call ledger
     if (req.op === 'query') return /^\s*select\b/i.test(req.sql);
+    if (req.op === 'fetchRoute') return false; // a handler's transactions carry no call id
     return true;
   }
 
@@ -555,6 +608,7 @@ class EngineThread {
     for (const p of [...this.#pending.values()]) p.reject(error);
     this.#pending.clear();
     for (const sub of [...this.#subs.values()]) this.#endSub(sub, error, true);
+    for (const port of this.#waitingPorts.splice(0)) port.close();
   }
 
   #log(message: string): void {
@@ -574,7 +628,8 @@ class EngineThread {
     if (running.kind === 'load') return "the module's top-level code";
     const names = this.#info?.names[running.kind as keyof FunctionNames];
     const name = names?.[running.id];
-    return name !== undefined ? `${running.kind} ${name}` : `a ${running.kind}`;
+    const kind = running.kind === 'http' ? 'HTTP handler' : running.kind;
+    return name !== undefined ? `${kind} ${name}` : `a ${kind}`;
   }
 
   /**
@@ -615,7 +670,7 @@ class EngineThread {
 
   /** For a procedure or SQL write that had run before the thread was stopped. */
   #lostError(req: EngineRequest, limit: { code: string }): ClosedError {
-    const what = req.op === 'call' ? `procedure ${req.fn}` : 'this SQL statement';
+    const what = req.op === 'call' || req.op === 'clientCall' ? `procedure ${req.fn}` : req.op === 'prePublish' ? 'the pre-publish check' : 'this SQL statement';
     return new ClosedError(
       `${what} had already run when database ${this.#opts.name} restarted (another call hit its ${limit.code === 'HEAP_LIMIT' ? 'heap' : 'time'} limit), and its outcome was lost: check its effects before running it again`,
       { database: this.#opts.name, restarted: true, retryable: false },

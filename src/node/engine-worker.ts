@@ -2,11 +2,13 @@
 // Engine, serves the main thread's requests, and notes in shared watch slots when module code runs
 // and which request the engine works on, so the main thread can stop a runaway call (time limit;
 // the heap limit is the Worker's own resource limit) and tell which call it was.
-import { parentPort, workerData } from 'node:worker_threads';
+import process from 'node:process';
+import { parentPort, workerData, type MessagePort as NodeMessagePort } from 'node:worker_threads';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { Identity } from 'spacetimedb';
 import { revive, serializeError } from '../client/wire.ts';
 import { createDurability } from '../durability/group-commit.ts';
-import { useCompiledSqlite } from '../datastore/sqlite.ts';
+import { loadSqlite, useCompiledSqlite } from '../datastore/sqlite.ts';
 import { databaseFacade, type Database } from '../api/database.ts';
 import { Engine, type CallOptions } from '../engine/engine.ts';
 import type { SyncHttp } from '../host/http-wire.ts';
@@ -31,6 +33,14 @@ import {
   type ToEngine,
 } from './thread-protocol.ts';
 import { RemoteBackend } from './thread-storage.ts';
+import { lockDownForModules } from './sandbox.ts';
+import { servePort } from '../protocol/port.ts';
+import { ProtocolServer } from '../protocol/server.ts';
+import type { Durability } from '../durability/durability.ts';
+import { UsageError } from '../errors.ts';
+import type { FunctionDef } from '../datastore/schema.ts';
+import { parseJsonArg } from '../cli/json-arg.ts';
+import { stringifyJson, toJsonValue } from '../sql/format.ts';
 
 if (!parentPort) throw new Error('engine-worker.ts is the entry of a worker thread made by openDatabase, not a script to run');
 const port = parentPort;
@@ -40,6 +50,11 @@ const slots = new Int32Array(init.watch);
 const kindIndex = Object.fromEntries(MODULE_RUN_KINDS.map((k, i) => [k, i])) as Record<ModuleRunKind, number>;
 
 const post = (msg: FromEngine, transfer?: ArrayBuffer[]): void => port.postMessage(msg, transfer);
+
+// SQLite is started first (its loader looks at `process`); then, since module code is someone
+// else's, nothing in this thread's globals leads to Node any more.
+await loadSqlite();
+lockDownForModules();
 
 // Only the outermost entry is timed: a view run inside a procedure is part of that procedure.
 let depth = 0;
@@ -69,19 +84,22 @@ const http: SyncHttp = (req) => {
 };
 
 const backend = new RemoteBackend(init.storage, post);
+const durability: Durability = createDurability(backend);
 let engine: Engine | undefined;
 let db: Database | undefined;
+let protocol: ProtocolServer | undefined;
 const subs = new Map<number, SubscriptionHandle>();
 
 port.on('message', (msg: ToEngine) => {
   if (msg.t === 'storage') backend.settle(msg);
+  else if (msg.t === 'serve') serveConnection(msg.port as unknown as NodeMessagePort);
   else serveBatch(msg.reqs);
 });
 
 try {
   engine = await Engine.open({
     name: init.name,
-    durability: createDurability(backend),
+    durability,
     owner: new Identity(init.owner),
     http,
     ...(init.code !== undefined ? { code: init.code } : {}),
@@ -178,9 +196,72 @@ function serve(e: Engine, d: Database, req: EngineRequest): void {
       answer(req.id, Promise.resolve());
       return;
     case 'close':
-      answer(req.id, d.close());
+      answer(req.id, closeAll(d));
+      return;
+    case 'clientCall':
+      mark(e, 1, req.id);
+      answer(req.id, clientCall(e, req));
+      return;
+    case 'prePublish':
+      mark(e, 1, req.id);
+      answer(req.id, e.planPublish(req.code));
+      return;
+    case 'moduleDef':
+      answer(req.id, Promise.resolve(e.host.describe));
       return;
   }
+}
+
+// ── protocol connections (a server relays each WebSocket on a port of its own) ──
+
+/** Gzip or brotli for frames over 1 KiB, done here so the server's thread only relays bytes. */
+const COMPRESS = { gzip: (b: Uint8Array) => new Uint8Array(gzipSync(b)), brotli: (b: Uint8Array) => new Uint8Array(brotliCompressSync(b)) };
+
+function serveConnection(p: NodeMessagePort): void {
+  const e = engine;
+  if (!e) {
+    p.close(); // the server sends nothing before 'ready'
+    return;
+  }
+  protocol ??= new ProtocolServer({ engine: e, keys: durability });
+  // Node's MessagePort takes `onmessage` as the browser's does.
+  servePort(protocol, p as unknown as MessagePort, { trusted: { compress: COMPRESS } });
+}
+
+async function closeAll(d: Database): Promise<void> {
+  await protocol?.close('the database is closing or being replaced (a new module was published)');
+  await d.close();
+}
+
+/**
+ * A call as SpacetimeDB's HTTP API makes it: arguments as JSON text (parsed exactly: u64 and wider
+ * keep their digits), run inside its own `client_connected`/`client_disconnected` (the engine does
+ * that for a call without a connection id). A procedure answers its return value as JSON text.
+ */
+async function clientCall(e: Engine, req: Extract<EngineRequest, { op: 'clientCall' }>): Promise<{ kind: 'reducer' | 'procedure'; json?: string }> {
+  const host = e.host;
+  const reducer = host.reducer(req.fn);
+  const procedure = reducer ? undefined : host.procedure(req.fn);
+  const fn = reducer ?? procedure;
+  if (!fn) {
+    // The engine names what exists.
+    await e.call(req.fn, [], { sender: req.sender });
+    throw new UsageError('UNKNOWN_REDUCER', `no reducer or procedure named ${req.fn}`);
+  }
+  const args = httpArgs(req.argsJson, fn, host);
+  const value = await e.call(fn.name, args, { sender: req.sender, ...(req.callId !== undefined && reducer ? { callId: req.callId } : {}) });
+  if (!procedure) return { kind: 'reducer' };
+  return { kind: 'procedure', json: procedureJson(value, procedure, host) };
+}
+
+// ── SATS-JSON of the HTTP API ───────────────────────────────────────────────
+
+function httpArgs(text: string, _fn: FunctionDef, _host: Engine['host']): unknown {
+  return parseJsonArg(text, 1);
+}
+
+function procedureJson(value: unknown, _fn: FunctionDef, _host: Engine['host']): string {
+  return stringifyJson(toJsonValue(value));
 }
 
 /**

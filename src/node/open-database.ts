@@ -13,7 +13,7 @@ import type { Database } from '../api/database.ts';
 import { randomIdentity, toIdentity, type PublishResult } from '../engine/engine.ts';
 import { UsageError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
-import { openEngineThread } from './engine-thread.ts';
+import { openEngineThread, type ThreadDatabase } from './engine-thread.ts';
 
 export interface OpenDatabaseOptions {
   /** Data directory; omitted = in memory (gone on close). */
@@ -71,7 +71,12 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
  * await db.call('set_name', { name: 'Ada' });
  * ```
  */
-export async function openDatabase(opts: OpenDatabaseOptions): Promise<NodeDatabase> {
+export function openDatabase(opts: OpenDatabaseOptions): Promise<NodeDatabase> {
+  return openThreadDatabase(opts);
+}
+
+/** `openDatabase`, with the requests only the server makes (see ServerAccess). */
+export async function openThreadDatabase(opts: OpenDatabaseOptions): Promise<ThreadDatabase> {
   if (!NAME.test(opts.name)) {
     throw new UsageError('BAD_NAME', `database name ${JSON.stringify(opts.name)} is not valid: use letters, digits, - and _ (at most 64)`, { name: opts.name });
   }
@@ -145,7 +150,16 @@ export function dataDirOwner(dataDir: string): Identity {
 export interface DatabaseInfo {
   name: string;
   identity: string | undefined;
+  /** Hex of the identity that published it first (who may publish over it, delete it, read its logs). */
+  owner: string | undefined;
   createdAt: number | undefined;
+}
+
+/** What a data directory says about one database; undefined when there is none of that name. */
+export function databaseInfo(dataDir: string, name: string): DatabaseInfo | undefined {
+  if (!NAME.test(name)) return undefined;
+  const meta = readDatabaseMeta(databaseDir(dataDir, name));
+  return meta ? { name, identity: meta.identity, owner: meta.owner, createdAt: meta.createdAt } : undefined;
 }
 
 /** Lists the databases of a data directory (each with its own data, log and identity). */
@@ -155,20 +169,20 @@ export async function listDatabases(dataDir: string): Promise<DatabaseInfo[]> {
   const out: DatabaseInfo[] = [];
   for (const name of readdirSync(root).sort()) {
     if (!NAME.test(name)) continue;
-    const meta = readDatabaseMeta(join(root, name));
-    if (meta) out.push({ name, identity: meta.identity, createdAt: meta.createdAt });
+    const info = databaseInfo(dataDir, name);
+    if (info) out.push(info);
   }
   return out;
 }
 
-function readDatabaseMeta(dir: string): { identity?: string; createdAt?: number } | undefined {
+function readDatabaseMeta(dir: string): { identity?: string; owner?: string; createdAt?: number } | undefined {
   // Meta files are written atomically by the file durability as meta/<key>.
   for (const file of [join(dir, 'meta', 'database.meta')]) {
     if (existsSync(file)) {
       try {
         const text = readFileSync(file, 'utf8');
         const start = text.indexOf('{');
-        return JSON.parse(text.slice(start, text.lastIndexOf('}') + 1)) as { identity?: string; createdAt?: number };
+        return JSON.parse(text.slice(start, text.lastIndexOf('}') + 1)) as { identity?: string; owner?: string; createdAt?: number };
       } catch {
         return {}; // damaged: still listed (opening it says what is wrong), without what it would tell
       }

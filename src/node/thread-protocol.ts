@@ -6,6 +6,7 @@ import type { WireError } from '../client/wire.ts';
 import type { PublishResult } from '../engine/engine.ts';
 import type { SubscribeOptions } from '../subscriptions/types.ts';
 import type { ModuleRunKind } from '../host/module-watch.ts';
+import type { RouteRequest } from '../host/http-wire.ts';
 
 /** What the engine thread gets as `workerData`. */
 export interface EngineThreadInit {
@@ -43,7 +44,7 @@ export const W_REQ_HI = 5;
 export const W_REQ_LO = 6;
 /** Number of watch slots. */
 export const W_SLOTS = 7;
-export const MODULE_RUN_KINDS: readonly ModuleRunKind[] = ['load', 'reducer', 'view', 'procedure'];
+export const MODULE_RUN_KINDS: readonly ModuleRunKind[] = ['load', 'reducer', 'view', 'procedure', 'http'];
 
 /** The clock of the watch slots: ms since `clockBase`, the same in every thread of the process. */
 export function watchClock(clockBase: number): number {
@@ -56,9 +57,17 @@ export type EngineRequest =
   | { id: number; op: 'query'; sql: string; sender: string | undefined }
   | { id: number; op: 'logs'; limit: number | undefined }
   | { id: number; op: 'describe' }
+  /** A request to the module's HTTP handlers (`db.fetchRoute`). */
+  | { id: number; op: 'fetchRoute'; req: RouteRequest }
   | { id: number; op: 'subscribe'; sub: number; queries: string[]; opts: SubscribeOptions }
   | { id: number; op: 'unsubscribe'; sub: number }
-  | { id: number; op: 'close' };
+  | { id: number; op: 'close' }
+  /** A call as SpacetimeDB's HTTP API makes it: `client_connected`, the call, `client_disconnected`, arguments as SATS-JSON text. */
+  | { id: number; op: 'clientCall'; fn: string; argsJson: string; sender: string; callId: string | undefined }
+  /** What publishing `code` over the database would do (throws the refusal). */
+  | { id: number; op: 'prePublish'; code: string }
+  /** The module definition: BSATN of RawModuleDef (`__describe_module__`). */
+  | { id: number; op: 'moduleDef' };
 
 /** How one request ended. */
 export type EngineSettled = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
@@ -80,9 +89,13 @@ export interface FunctionNames {
   reducer: Record<number, string>;
   procedure: Record<number, string>;
   view: Record<number, string>;
+  http: Record<number, string>;
 }
 
-export type ToEngine = { t: 'req'; reqs: EngineRequest[] } | { t: 'storage'; id: number; ok: true; value: unknown } | { t: 'storage'; id: number; ok: false; error: WireError };
+export type ToEngine =
+  | { t: 'req'; reqs: EngineRequest[] }
+  /** A protocol connection: the port's first message is its `connect` (see src/protocol/port.ts). */
+  | { t: 'serve'; port: MessagePort } | { t: 'storage'; id: number; ok: true; value: unknown } | { t: 'storage'; id: number; ok: false; error: WireError };
 
 export type FromEngine =
   | { t: 'ready'; identity: string; owner: string; published: PublishResult; names: FunctionNames; procedures: string[] }

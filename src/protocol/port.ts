@@ -5,8 +5,8 @@
 //   client → server  {type:'connect', version, protocols, token?, confirmed?, connectionId?}, {type:'frame', data}, {type:'close'}
 //   server → client  {type:'open', protocol}, {type:'frame', data}, {type:'close', code, reason}, {type:'error', name, code, message}
 import type { DbConnectionBuilder } from 'spacetimedb';
-import { ConnectionId } from 'spacetimedb';
-import type { ProtocolConnection, ProtocolServer } from './server.ts';
+import { ConnectionId, Identity } from 'spacetimedb';
+import type { OpenRequest, ProtocolConnection, ProtocolServer } from './server.ts';
 
 /** Version of the port's own messages (the `connect` message carries it). */
 export const PORT_PROTOCOL_VERSION = 1;
@@ -16,7 +16,29 @@ export type WebSocketFactory = Parameters<DbConnectionBuilder<never>['withWSFn']
 type WebSocketArgs = Parameters<WebSocketFactory>[0];
 type WebSocketAdapter = Awaited<ReturnType<WebSocketFactory>>;
 
-type ClientToServer = { type: 'connect'; version: number; protocols: string[]; token?: string; confirmed?: boolean; connectionId?: string } | { type: 'frame'; data: Uint8Array } | { type: 'close' };
+/**
+ * A transport the server trusts (a Node server relaying a WebSocket to a database's thread) adds
+ * the identity it established and asks for SpacetimeDB's tagged, optionally compressed frames.
+ */
+export interface TrustedConnect {
+  /** Hex of the identity the transport verified (or minted) for `token`. */
+  identity: string;
+  compression: 'gzip' | 'brotli' | 'none';
+}
+
+type ClientToServer =
+  | { type: 'connect'; version: number; protocols: string[]; token?: string; confirmed?: boolean; connectionId?: string; trusted?: TrustedConnect }
+  | { type: 'frame'; data: Uint8Array }
+  | { type: 'close' };
+
+/** How `servePort` treats what a port's `connect` asks for. */
+export interface ServePortOptions {
+  /**
+   * Accept `trusted` in `connect` (identity and tagged framing): only for ports that come from
+   * this process's own transport, never from a page. Compressors by kind for tagged framing.
+   */
+  trusted?: { compress: Partial<Record<'gzip' | 'brotli', (payload: Uint8Array) => Uint8Array>> };
+}
 type ServerToClient =
   | { type: 'open'; protocol: string }
   | { type: 'frame'; data: Uint8Array }
@@ -27,7 +49,7 @@ type ServerToClient =
  * Serves one connection on `port` (the server's end of a fresh MessageChannel): waits for the
  * client's `connect`, opens the connection, then relays frames both ways until either side closes.
  */
-export function servePort(server: ProtocolServer, port: MessagePort): void {
+export function servePort(server: ProtocolServer, port: MessagePort, options: ServePortOptions = {}): void {
   let conn: ProtocolConnection | undefined;
   let ended = false;
   const early: Uint8Array[] = [];
@@ -58,9 +80,18 @@ export function servePort(server: ProtocolServer, port: MessagePort): void {
         return finish();
       }
       const proposed = m.connectionId ? ConnectionId.fromStringOrNull(m.connectionId) : null;
+      const request: OpenRequest = { protocols: m.protocols, token: m.token, confirmedReads: m.confirmed, connectionId: proposed ?? undefined, framing: 'untagged' };
+      const trusted = options.trusted && m.trusted;
+      if (trusted) {
+        request.identity = Identity.fromString(trusted.identity);
+        request.framing = 'tagged';
+        const kind = trusted.compression;
+        const compress = kind !== 'none' ? options.trusted?.compress[kind] : undefined;
+        if (kind !== 'none' && compress) request.compression = { kind, compress };
+      }
       server
         .open(
-          { protocols: m.protocols, token: m.token, confirmedReads: m.confirmed, connectionId: proposed ?? undefined, framing: 'untagged' },
+          request,
           {
             open: (protocol) => post({ type: 'open', protocol }),
             // Frames are fresh copies the server does not keep: transfer them.

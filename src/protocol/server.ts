@@ -25,6 +25,12 @@ export interface OpenRequest {
   protocols: readonly string[];
   /** A token this database issued earlier (the SDK's `withToken`); none = a new identity and token. */
   token?: string | undefined;
+  /**
+   * An identity the transport has already established (a server that verifies or mints tokens of
+   * its own, for every database it serves): `token` is then passed to the client as it is, and
+   * not checked against this database's key.
+   */
+  identity?: Identity | undefined;
   /** Hold messages that carry a transaction until it is durable. Default true, as SpacetimeDB 2.x. */
   confirmedReads?: boolean | undefined;
   /**
@@ -130,15 +136,17 @@ export class ProtocolServer {
       });
     }
     this.#checkOpen();
-    const issuer = await (this.#issuer ??= TokenIssuer.open(this.#keys));
     let identity: Identity;
     let token: string;
-    if (request.token) {
-      identity = await issuer.verify(request.token);
+    if (request.identity) {
+      identity = request.identity;
+      token = request.token ?? '';
+    } else if (request.token) {
+      identity = await (await this.#tokens()).verify(request.token);
       token = request.token;
     } else {
       identity = randomIdentity();
-      token = await issuer.mint(identity);
+      token = await (await this.#tokens()).mint(identity);
     }
     this.#checkOpen();
     const proposed = request.connectionId;
@@ -172,6 +180,10 @@ export class ProtocolServer {
     await this.#engine.exclusive(() => {}).catch(() => {}); // a closed engine runs no hooks: nothing to wait for
     for (const d of this.#detach) d();
     await this.#live.close();
+  }
+
+  #tokens(): Promise<TokenIssuer> {
+    return (this.#issuer ??= TokenIssuer.open(this.#keys));
   }
 
   #checkOpen(): void {

@@ -2,7 +2,7 @@
 // the database keeps in its own storage, so a token handed back on reconnect, even after a
 // restart, proves the same identity. The SDK never looks inside a token; the claims follow
 // SpacetimeDB's (`hex_identity`, `sub`, `iss`, `aud`, `iat`) so tools that decode them read ours.
-import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
+import { SignJWT, exportJWK, exportSPKI, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
 import { Identity } from 'spacetimedb';
 import { UsageError } from '../errors.ts';
 
@@ -45,10 +45,17 @@ export class TokenIssuer {
     return new TokenIssuer(await importJWK(jwk, ALG), await importJWK(publicJwk, ALG));
   }
 
-  /** A long-lived token for `identity`. */
-  mint(identity: Identity): Promise<string> {
+  /** A token for `identity`: long-lived, or valid for `expiresInSeconds` (a WebSocket token). */
+  mint(identity: Identity, expiresInSeconds?: number): Promise<string> {
     const hex = identity.toHexString();
-    return new SignJWT({ hex_identity: hex }).setProtectedHeader({ alg: ALG, typ: 'JWT' }).setSubject(hex).setIssuer(ISSUER).setAudience(AUDIENCE).setIssuedAt().sign(this.#sign);
+    const jwt = new SignJWT({ hex_identity: hex }).setProtectedHeader({ alg: ALG, typ: 'JWT' }).setSubject(hex).setIssuer(ISSUER).setAudience(AUDIENCE).setIssuedAt();
+    if (expiresInSeconds !== undefined) jwt.setExpirationTime(`${expiresInSeconds}s`);
+    return jwt.sign(this.#sign);
+  }
+
+  /** The public key that verifies this issuer's tokens, as PEM (SPKI). */
+  publicKeyPem(): Promise<string> {
+    return exportSPKI(this.#verify as CryptoKey);
   }
 
   /**
