@@ -111,6 +111,7 @@ try {
     reducer: Object.fromEntries(schema.reducers.map((r) => [r.id, r.name])),
     procedure: Object.fromEntries(schema.procedures.map((p) => [p.id, p.name])),
     view: Object.fromEntries(schema.views.map((v) => [v.id, v.name])),
+    http: Object.fromEntries(schema.httpHandlers.map((h) => [h.id, h.name])),
   };
   const procedures = schema.procedures.flatMap((p) => [p.name, p.canonicalName]);
   post({ t: 'ready', identity: engine.identity.toHexString(), owner: engine.owner.toHexString(), published: engine.publishResult, names, procedures });
@@ -205,6 +206,10 @@ function serve(e: Engine, d: Database, req: EngineRequest): void {
     case 'prePublish':
       mark(e, 1, req.id);
       answer(req.id, e.planPublish(req.code));
+      return;
+    case 'fetchRoute':
+      mark(e, 1, req.id);
+      answer(req.id, d.fetchRoute(req.req));
       return;
     case 'moduleDef':
       answer(req.id, Promise.resolve(e.host.describe));

@@ -28,6 +28,10 @@ const vmEvaluator: ModuleEvaluator = (code) => {
 export function lockDownForModules(): string[] {
   const removed: string[] = [];
   const g = globalThis as Record<string, unknown>;
+  // Node loads the code behind these web globals on first use, and that code needs `Buffer`:
+  // load it now, while it is there (the module runtime uses Headers for ctx.http and routes).
+  new Response(new Headers({ 'x-a': 'b' }).get('x-a')).headers.get('x');
+  void new Request('http://localhost/', { method: 'POST', body: new FormData() });
   for (const name of NODE_GLOBALS) {
     if (!(name in g)) continue;
     try {

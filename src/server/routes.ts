@@ -71,7 +71,8 @@ export async function routeHttp(ctx: ServerContext, req: IncomingMessage, res: S
       return sendText(res, status, text);
     }
   }
-  if (/^\/v1\/database\/[^/]+\/subscribe\/?$/.test(url.pathname)) return sendText(res, 426, 'UsageError UPGRADE_REQUIRED: /subscribe is a WebSocket: connect with a WebSocket client (the SpacetimeDB SDK)');
+  if (/^\/v1\/database\/[^/]+\/subscribe\/?$/.test(url.pathname))
+    return sendText(res, 426, 'UsageError UPGRADE_REQUIRED: /subscribe is a WebSocket: connect with a WebSocket client (the SpacetimeDB SDK)');
   if (allowed.length > 0) {
     allowed = [...new Set(allowed)];
     return sendText(res, 405, `UsageError METHOD_NOT_ALLOWED: ${method} ${url.pathname} is not served; use ${allowed.join(' or ')}`, { allow: allowed.join(', ') });
@@ -113,7 +114,8 @@ async function callerOf(ctx: ServerContext, req: IncomingMessage, res: ServerRes
 
 async function existing(ctx: ServerContext, name: string): Promise<ThreadDatabase> {
   const db = await ctx.databases.get(name);
-  if (!db) throw new UsageError('UNKNOWN_DATABASE', `no database named ${name} on this server: publish it first (\`lightcone publish --server <url> --module-path <module> ${name}\`)`, { database: name });
+  if (!db)
+    throw new UsageError('UNKNOWN_DATABASE', `no database named ${name} on this server: publish it first (\`lightcone publish --server <url> --module-path <module> ${name}\`)`, { database: name });
   return db;
 }
 

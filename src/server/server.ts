@@ -197,7 +197,11 @@ interface RelayOptions {
   maxBuffered: number;
 }
 
-type FromDatabase = { type: 'open'; protocol: string } | { type: 'frame'; data: Uint8Array } | { type: 'close'; code: number; reason: string } | { type: 'error'; name: string; code: string; message: string };
+type FromDatabase =
+  | { type: 'open'; protocol: string }
+  | { type: 'frame'; data: Uint8Array }
+  | { type: 'close'; code: number; reason: string }
+  | { type: 'error'; name: string; code: string; message: string };
 
 /** Relays one WebSocket to its database's thread over a MessagePort, until either side ends. */
 function relay(ws: WebSocket, serve: (port: import('node:worker_threads').MessagePort) => void, o: RelayOptions): void {
