@@ -22,6 +22,10 @@ const VALUE_OPTIONS: Record<string, string> = {
   o: 'out-dir',
   lang: 'lang',
   l: 'lang',
+  listen: 'listen',
+  'max-body': 'max-body',
+  server: 'server',
+  s: 'server',
 };
 const FLAGS: Record<string, string> = {
   'delete-data': 'delete-data',
@@ -32,6 +36,8 @@ const FLAGS: Record<string, string> = {
   yes: 'yes',
   y: 'yes',
   'include-private': 'include-private',
+  follow: 'follow',
+  f: 'follow',
 };
 
 /** Parses argv (without node and the script). Throws UsageError BAD_USAGE on unknown options or missing values. */

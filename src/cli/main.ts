@@ -3,7 +3,8 @@
 // it, so data lives in the directory between calls. Failures exit non-zero with the message on
 // stderr.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { startServer } from '../server/server.ts';
 import { generateBindings } from '../generate/generate.ts';
 import { deleteDatabase, listDatabases, openDatabase, type OpenDatabaseOptions } from '../node/open-database.ts';
 import { LightconeError, UsageError } from '../errors.ts';
@@ -21,6 +22,9 @@ Usage:
   lightcone describe <database> [--json]
   lightcone list [--json]
   lightcone delete <database>
+  lightcone start [--listen <host:port>] [--max-body <bytes>]
+      serve SpacetimeDB's HTTP API and WebSocket protocol for the databases of the data directory
+      (default 127.0.0.1:3000); Ctrl-C stops it cleanly
   lightcone generate --lang typescript --out-dir <dir> [--module-path <file|dir>] [--include-private]
       client bindings for the official SDK, as \`spacetime generate\` writes them (module default:
       ./spacetimedb if it exists, else the current folder)
@@ -142,6 +146,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         }
         return 0;
       }
+      case 'start':
+        return await start(args, dataDir, limits, out);
       case 'generate': {
         const outDir = need(args.options['out-dir'], 'generate needs --out-dir <dir>: the folder for the bindings, e.g. --out-dir src/module_bindings');
         const modulePath = args.options['module-path'] ?? (existsSync('spacetimedb') ? 'spacetimedb' : '.');
@@ -176,6 +182,28 @@ function limitOption(value: string | undefined, flag: string, key: 'callTimeoutM
     throw new UsageError('BAD_USAGE', `${flag} needs a positive whole number of ${key === 'callTimeoutMs' ? 'milliseconds' : 'MiB'}, got ${JSON.stringify(value)}`, { option: flag, value });
   }
   return { [key]: Number(value) };
+}
+
+/** `lightcone start`: serves until SIGINT or SIGTERM, then closes every connection and database. */
+async function start(args: ParsedArgs, dataDir: string, limits: Pick<OpenDatabaseOptions, 'callTimeoutMs' | 'maxHeapMb'>, out: (s: string) => void): Promise<number> {
+  const maxBody = args.options['max-body'];
+  if (maxBody !== undefined && !/^[1-9]\d{0,12}$/.test(maxBody)) throw new UsageError('BAD_USAGE', `--max-body needs a positive whole number of bytes, got ${JSON.stringify(maxBody)}`);
+  const server = await startServer({
+    dataDir,
+    ...limits,
+    ...(args.options.listen !== undefined ? { listen: args.options.listen } : {}),
+    ...(maxBody !== undefined ? { maxBodyBytes: Number(maxBody) } : {}),
+    log: (line) => out(`${new Date().toISOString()} ${line}\n`),
+  });
+  out(`lightcone is listening on ${server.url} (data directory ${resolve(dataDir)})\n`);
+  const signal = await new Promise<string>((done) => {
+    process.once('SIGINT', () => done('SIGINT'));
+    process.once('SIGTERM', () => done('SIGTERM'));
+  });
+  out(`${signal}: closing connections and databases\n`);
+  await server.close();
+  out('stopped; every acknowledged write is on disk\n');
+  return 0;
 }
 
 function need(v: string | undefined, message: string): string {
