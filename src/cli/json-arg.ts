@@ -1,4 +1,4 @@
-// Reads one `lightcone call` argument as JSON, exactly: strings arrive byte for byte, and an
+// Reads one `lightcone call` argument (or an HTTP call's body) as JSON, exactly: strings arrive byte for byte, and an
 // integer that a double would round arrives as a bigint. lossless-json hands each number over as
 // its source text, so no marker is ever written into (and mistaken for) the user's data.
 import { isInteger, isSafeNumber, parse } from 'lossless-json';
@@ -6,14 +6,22 @@ import { UsageError } from '../errors.ts';
 
 /** Parses argument number `position` (1-based, for the message). Throws UsageError BAD_ARGUMENT. */
 export function parseJsonArg(text: string, position: number): unknown {
+  return parseExactJson(text, `argument ${position}`, { position });
+}
+
+/**
+ * Parses JSON exactly, as `parseJsonArg` does; `what` names the text in messages ("the request
+ * body"). Throws UsageError BAD_ARGUMENT with `details`.
+ */
+export function parseExactJson(text: string, what: string, details: Record<string, unknown> = {}): unknown {
   try {
     return parse(text, null, jsonNumber);
   } catch (e) {
     if (e instanceof RangeError) {
-      throw new UsageError('BAD_ARGUMENT', `argument ${position} nests too deeply to read as JSON: flatten it (no type takes that many levels)`, { position });
+      throw new UsageError('BAD_ARGUMENT', `${what} nests too deeply to read as JSON: flatten it (no type takes that many levels)`, details);
     }
     const why = e instanceof Error ? e.message : String(e);
-    throw new UsageError('BAD_ARGUMENT', `argument ${position} is not JSON (${why}): ${preview(text)} (strings need quotes: '"text"')`, { position });
+    throw new UsageError('BAD_ARGUMENT', `${what} is not JSON (${why}): ${preview(text)} (strings need quotes: '"text"')`, details);
   }
 }
 

@@ -36,8 +36,22 @@ export interface SqlOptions {
 export interface SqlResult {
   columns: string[];
   rows: Record<string, unknown>[];
+  /**
+   * For SELECT: each column's type, in column order, with every Ref resolved (a recursive type
+   * keeps its Ref), as plain data that survives structured clone (for SATS-JSON over HTTP).
+   */
+  columnTypes?: Ty[];
   /** For DML: what changed (`3 rows updated`). */
   message?: string;
+  /** For DML: the rows it changed, as SpacetimeDB's `/sql` reports them. */
+  stats?: SqlStats;
+}
+
+/** Rows a DML statement changed (an UPDATE counts each row it rewrote as updated). */
+export interface SqlStats {
+  rows_inserted: number;
+  rows_deleted: number;
+  rows_updated: number;
 }
 
 interface Compiled {
@@ -130,7 +144,7 @@ class Executor {
     const db = this.#engine.host.datastore.sqlite.db;
     if (s.projection.kind === 'count') {
       const n = db.selectValue(`SELECT count(*) FROM (SELECT 1 FROM ${from.join(' ')}${where}${limit})`, c.bind.length ? c.bind : undefined);
-      return { columns: [s.projection.alias], rows: [{ [s.projection.alias]: BigInt(n as number | bigint) }] };
+      return { columns: [s.projection.alias], rows: [{ [s.projection.alias]: BigInt(n as number | bigint) }], columnTypes: [{ tag: 'U64' }] };
     }
     let outRels: number[];
     let columns: { name: string; rel: number; col: number }[];
@@ -180,7 +194,8 @@ class Executor {
     } finally {
       stmt.finalize();
     }
-    return { columns: columns.map((x) => x.name), rows };
+    const columnTypes = columns.map((x) => plainType(scope.table(x.rel).def.columns[x.col]!.type, ts));
+    return { columns: columns.map((x) => x.name), rows, columnTypes };
   }
 
   // ---- row-level security --------------------------------------------------------------------
@@ -284,7 +299,28 @@ class Executor {
         throw e;
       }
     });
-    return { columns: [], rows: [], message: `${count} row${count === 1 ? '' : 's'} ${verb}` };
+    const stats: SqlStats = { rows_inserted: 0, rows_deleted: 0, rows_updated: 0 };
+    stats[`rows_${verb}`] = count;
+    return { columns: [], rows: [], message: `${count} row${count === 1 ? '' : 's'} ${verb}`, stats };
+  }
+}
+
+/** `ty` with every Ref resolved (a Ref back into a type being resolved stays), as fresh plain objects. */
+function plainType(ty: Ty, ts: { types: Ty[] }, resolving: readonly number[] = []): Ty {
+  switch (ty.tag) {
+    case 'Ref': {
+      const target = ts.types[ty.value];
+      if (!target || resolving.includes(ty.value)) return { tag: 'Ref', value: ty.value };
+      return plainType(target, ts, [...resolving, ty.value]);
+    }
+    case 'Array':
+      return { tag: 'Array', value: plainType(ty.value, ts, resolving) };
+    case 'Product':
+      return { tag: 'Product', value: { elements: ty.value.elements.map((e) => ({ name: e.name, algebraicType: plainType(e.algebraicType, ts, resolving) })) } };
+    case 'Sum':
+      return { tag: 'Sum', value: { variants: ty.value.variants.map((v) => ({ name: v.name, algebraicType: plainType(v.algebraicType, ts, resolving) })) } };
+    default:
+      return { tag: ty.tag } as Ty;
   }
 }
 
