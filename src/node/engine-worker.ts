@@ -39,8 +39,7 @@ import { ProtocolServer } from '../protocol/server.ts';
 import type { Durability } from '../durability/durability.ts';
 import { UsageError } from '../errors.ts';
 import type { FunctionDef } from '../datastore/schema.ts';
-import { parseJsonArg } from '../cli/json-arg.ts';
-import { stringifyJson, toJsonValue } from '../sql/format.ts';
+import { argsFromSatsJson, procedureReturnJson } from '../server/sats-json.ts';
 
 if (!parentPort) throw new Error('engine-worker.ts is the entry of a worker thread made by openDatabase, not a script to run');
 const port = parentPort;
@@ -253,20 +252,16 @@ async function clientCall(e: Engine, req: Extract<EngineRequest, { op: 'clientCa
     await e.call(req.fn, [], { sender: req.sender });
     throw new UsageError('UNKNOWN_REDUCER', `no reducer or procedure named ${req.fn}`);
   }
-  const args = httpArgs(req.argsJson, fn, host);
+  const args = httpArgs(req.argsJson, fn, host, reducer ? 'reducer' : 'procedure');
   const value = await e.call(fn.name, args, { sender: req.sender, ...(req.callId !== undefined && reducer ? { callId: req.callId } : {}) });
   if (!procedure) return { kind: 'reducer' };
-  return { kind: 'procedure', json: procedureJson(value, procedure, host) };
+  return { kind: 'procedure', json: procedureReturnJson(value, procedure.returnType, host.schema.typespace) };
 }
 
 // ── SATS-JSON of the HTTP API ───────────────────────────────────────────────
 
-function httpArgs(text: string, _fn: FunctionDef, _host: Engine['host']): unknown {
-  return parseJsonArg(text, 1);
-}
-
-function procedureJson(value: unknown, _fn: FunctionDef, _host: Engine['host']): string {
-  return stringifyJson(toJsonValue(value));
+function httpArgs(text: string, fn: FunctionDef, host: Engine['host'], kind: 'reducer' | 'procedure'): unknown {
+  return argsFromSatsJson(text, fn.params, host.schema.typespace, `${kind} ${fn.name}`);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { ThreadDatabase } from '../node/engine-thread.ts';
 import { AuthError, type Caller } from './auth.ts';
 import { PermissionError } from './databases.ts';
 import { errorResponse, sendText, type ServerContext } from './server.ts';
-import { schemaJson, sqlHttpResponse } from './json-shim.ts';
+import { schemaJson, sqlHttpResponse } from './sats-json.ts';
 
 const CORS: Record<string, string> = {
   'access-control-allow-origin': '*',
@@ -252,12 +252,9 @@ async function sql(ctx: ServerContext, req: IncomingMessage, res: ServerResponse
   if (statements.length === 0) throw new UsageError('BAD_USAGE', 'the body holds no SQL statement: send the query as the request body');
   const started = performance.now();
   const results = [];
-  for (const statement of statements) {
-    const t0 = performance.now();
-    const result = await db.query(statement, { sender: caller.identity.toHexString() });
-    results.push({ result, micros: Math.round((performance.now() - t0) * 1000) });
-  }
-  sendJson(res, 200, sqlHttpResponse(results), durationHeaders(started));
+  for (const statement of statements) results.push(await db.query(statement, { sender: caller.identity.toHexString() }));
+  const timing = durationHeaders(started);
+  sendJson(res, 200, sqlHttpResponse(results, Number(timing['spacetime-execution-duration-micros'])), timing);
 }
 
 /** Statements separated by `;` (outside quotes). */
