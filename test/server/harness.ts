@@ -79,6 +79,8 @@ export function connectSdk(url: string, database: string, o: SdkOptions = {}): P
     if (o.confirmedReads !== undefined) b = b.withConfirmedReads(o.confirmedReads);
     if (o.offer) {
       const offer = o.offer;
+      // The SDK's own transport, except for the subprotocols offered: a socket whose frames lose
+      // their compression tag byte (0: none was asked for), as the SDK's adapter does.
       b = b.withWSFn(async (args) => {
         const { WebSocket } = await import('undici');
         const wsUrl = new URL(`v1/database/${args.nameOrAddress}/subscribe`, args.url);
@@ -87,7 +89,28 @@ export function connectSdk(url: string, database: string, o: SdkOptions = {}): P
         if (args.authToken) wsUrl.searchParams.set('token', args.authToken);
         const ws = new WebSocket(wsUrl, offer);
         ws.binaryType = 'arraybuffer';
-        return Object.assign(ws, { onmessage: null }) as never;
+        return {
+          get protocol() {
+            return ws.protocol;
+          },
+          get readyState() {
+            return ws.readyState;
+          },
+          send: (m: Uint8Array) => ws.send(m),
+          close: () => ws.close(),
+          set onopen(h: () => void) {
+            ws.onopen = h;
+          },
+          set onclose(h: (e: unknown) => void) {
+            ws.onclose = h as never;
+          },
+          set onerror(h: (e: unknown) => void) {
+            ws.onerror = h as never;
+          },
+          set onmessage(h: (m: { data: Uint8Array }) => void) {
+            ws.onmessage = (e) => h({ data: new Uint8Array(e.data as ArrayBuffer).subarray(1) });
+          },
+        } as never;
       });
     }
     b.onConnect((conn, identity, token) =>
