@@ -13,7 +13,7 @@ import vm from 'node:vm';
 import { MODULE_PARAMS, setModuleEvaluator, type ModuleEvaluator } from '../host/load-module.ts';
 
 /** Globals a module must not reach. */
-export const NODE_GLOBALS = ['process', 'Buffer', 'global', 'fetch', 'WebSocket', 'EventSource', 'BroadcastChannel', 'require', 'module'] as const;
+export const NODE_GLOBALS = ['process', 'Buffer', 'fetch', 'WebSocket', 'EventSource', 'BroadcastChannel', 'require', 'module'] as const;
 
 const vmEvaluator: ModuleEvaluator = (code) => {
   // A function expression, so the bundle's top level runs when the loader calls it, as with `Function`.
