@@ -46,6 +46,16 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
   if (w6b?.ratioToLightcone != null) {
     out.push({ workload: 'W6 (Chromium)', target: '≥ 10 × faster than PGlite live.incrementalQuery', measured: `${x(w6b.ratioToLightcone)} × faster`, met: w6b.ratioToLightcone >= 10 });
   }
+  const w9 = lc('W9 WebSocket reducer round trip, 1 in flight, p50');
+  if (w9)
+    out.push({
+      workload: 'W9 round trip',
+      target: 'p50 < 1 ms (SDK over WebSocket, confirmed reads)',
+      measured: `${x(w9.median)} ms${w9.ratioToFloor != null ? ` = ${x(w9.ratioToFloor)} × a bare ws echo` : ''}`,
+      met: w9.median < 1,
+    });
+  const w9t = lc('W9 WebSocket throughput');
+  if (w9t) out.push({ workload: 'W9 throughput', target: '≥ 20,000 calls/s (16 connections × 4 in flight)', measured: `${x(w9t.median)} calls/s`, met: w9t.median >= 20_000 });
   const w10 = lc('W10 reducer call → row callback in the page, p50');
   if (w10)
     out.push({
