@@ -46,6 +46,7 @@ const ROUTES: [method: string, path: RegExp, handler: Handler][] = [
   ['POST', /^\/v1\/database\/([^/]+)\/sql$/, sql],
   ['GET', /^\/v1\/database\/([^/]+)\/schema$/, schema],
   ['GET', /^\/v1\/database\/([^/]+)\/logs$/, logs],
+  ['*', /^\/v1\/database\/([^/]+)\/route(\/.*)?$/, moduleRoute],
 ];
 
 /** Answers one request. */
@@ -58,12 +59,18 @@ export async function routeHttp(ctx: ServerContext, req: IncomingMessage, res: S
   for (const [m, path, handler] of ROUTES) {
     const match = path.exec(url.pathname);
     if (!match) continue;
-    if (m !== method) {
+    if (m !== method && m !== '*') {
       allowed.push(m);
       continue;
     }
     try {
-      return await handler(ctx, req, res, url, match.slice(1).map(decodeURIComponent));
+      return await handler(
+        ctx,
+        req,
+        res,
+        url,
+        match.slice(1).map((p) => (p === undefined ? '' : decodeURIComponent(p))),
+      );
     } catch (e) {
       if (res.headersSent) throw e;
       if (e instanceof BodyTooLarge) return sendText(res, 413, `UsageError BODY_TOO_LARGE: ${e.message}`, { connection: 'close' });
@@ -336,6 +343,32 @@ async function logs(ctx: ServerContext, req: IncomingMessage, res: ServerRespons
     if (!stopped) timer = setTimeout(poll, 250);
   };
   timer = setTimeout(poll, 250);
+}
+
+// ── the module's HTTP handlers ───────────────────────────────────────────────
+
+/**
+ * `ANY /v1/database/:name/route/*`: the module's router (`spacetimedb.httpHandler`), as SpacetimeDB
+ * serves it: no auth middleware (a handler reads what it needs from the request), the path after
+ * `/route` with the query string, the handler's status, headers and body as they are.
+ */
+async function moduleRoute(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL, [name]: string[]): Promise<void> {
+  const db = await existing(ctx, name!);
+  // The path as sent (not decoded): the module's router matches it.
+  const rest = /^\/v1\/database\/[^/]+\/route(\/.*)?$/.exec(url.pathname)?.[1] ?? '';
+  const body = await readBody(ctx, req);
+  const headers: [string, string][] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+  const out = await db.fetchRoute({
+    method: req.method ?? 'GET',
+    path: `${rest}${url.search}`,
+    uri: `http://${req.headers.host ?? 'localhost'}${req.url ?? ''}`,
+    headers,
+    body: new Uint8Array(body),
+  });
+  // Node takes raw headers flat (name, value, name, value…), which keeps repeated names.
+  res.writeHead(out.status, out.headers.filter(([k]) => !/^(content-length|transfer-encoding|connection)$/i.test(k)).flat());
+  res.end(out.body);
 }
 
 export { AuthError };

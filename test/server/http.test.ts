@@ -245,6 +245,27 @@ describe('HTTP API', () => {
     });
   });
 
+  describe("the module's HTTP handlers", () => {
+    it("serves /route/* with the handler's status, headers and body, without the auth middleware; 404 for no route, 500 when it throws", async () => {
+      await s.publish('web', 'test/fixtures/http-handlers.ts');
+      const hello = await s.http('/v1/database/web/route/hello');
+      expect([hello.status, await hello.text()]).toEqual([200, 'hello']);
+      expect(hello.headers.get('spacetime-identity')).toBeNull();
+      const echo = await s.http('/v1/database/web/route/echo?x=1', { method: 'POST', headers: { 'x-test': 'yes' }, body: 'ping' });
+      expect(echo.status).toBe(201);
+      expect(echo.headers.get('x-echo')).toBe('yes');
+      expect(await echo.json()).toMatchObject({ method: 'POST', test: 'yes', body: 'ping', uri: expect.stringContaining('/route/echo?x=1') });
+      const bytes = await s.http('/v1/database/web/route/bytes');
+      expect([...new Uint8Array(await bytes.arrayBuffer())]).toEqual([0, 1, 2, 255]);
+      const record = await s.http('/v1/database/web/route/record', { method: 'PUT', body: 'first' });
+      expect(await record.text()).toBe('visits=1');
+      expect((await s.http('/v1/database/web/route/nowhere')).status).toBe(404);
+      expect((await s.http('/v1/database/web/route/fails')).status).toBe(500);
+      expect((await s.http('/v1/database/web/route')).status).toBe(204);
+      expect((await s.http('/v1/database/ghost/route/hello')).status).toBe(404);
+    });
+  });
+
   describe('bad input', () => {
     it('413 for a body past the limit, 404 for unknown routes and databases, 405 for a wrong method, 426 for /subscribe without upgrade', async () => {
       const small = await openServer({ maxBodyBytes: 1024 });
