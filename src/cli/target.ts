@@ -1,0 +1,118 @@
+// What the CLI's data commands act on: the embedded data directory (this file) or a server
+// (`--server`, remote.ts). Both hand back the same shapes, so main.ts prints them the same way.
+import type { LogEntry, SchemaDescription, SqlResult, SubscribeCallbacks } from '../api/database.ts';
+import type { PublishResult } from '../engine/engine.ts';
+import { deleteDatabase, listDatabases, openDatabase, type NodeDatabase, type OpenDatabaseOptions } from '../node/open-database.ts';
+import { parseJsonArg } from './json-arg.ts';
+
+/** A database as `list` shows it (a server may not tell a name). */
+export interface ListedDatabase {
+  name: string | undefined;
+  identity: string | undefined;
+}
+
+/** Live-query callbacks of `subscribe` (rows keyed by column canonical name, as `db.subscribe` gives). */
+export type SubscribeHandlers = Required<Pick<SubscribeCallbacks, 'onApplied' | 'onUpdate'>>;
+
+export interface Target {
+  /** Publishes `modulePath` as `name` (`clear`: its data deleted first); the database identity in hex. */
+  publish(name: string, modulePath: string, clear: boolean): Promise<{ op: PublishResult; identity: string }>;
+  /** Calls a reducer (undefined) or procedure (its value) with arguments given as JSON texts. */
+  call(name: string, fn: string, args: string[]): Promise<unknown>;
+  /** One result per statement. */
+  sql(name: string, query: string): Promise<SqlResult[]>;
+  logs(name: string, limit: number | undefined): Promise<LogEntry[]>;
+  /** `logs` then each new entry as it is logged, until `signal` aborts (or the server ends the stream). */
+  followLogs(name: string, limit: number | undefined, onEntry: (e: LogEntry) => void, signal: AbortSignal): Promise<void>;
+  describe(name: string): Promise<SchemaDescription>;
+  list(): Promise<ListedDatabase[]>;
+  /** Text for `list` when there is nothing: where it looked. */
+  readonly emptyList: string;
+  delete(name: string): Promise<void>;
+  /** Runs a subscription until `signal` aborts; rejects when it ends otherwise (a refused query, a lost connection). */
+  subscribe(name: string, queries: string[], on: SubscribeHandlers, signal: AbortSignal): Promise<void>;
+}
+
+/** How often the embedded `logs -f` looks for new entries. */
+const POLL_MS = 250;
+
+/** The data directory `dataDir`, each command opening the database and closing it again. */
+export function embeddedTarget(dataDir: string, limits: Pick<OpenDatabaseOptions, 'callTimeoutMs' | 'maxHeapMb'>, identity: string | undefined): Target {
+  const sender = identity !== undefined ? { sender: identity } : {};
+  const withDb = async <T>(name: string, f: (db: NodeDatabase) => Promise<T>): Promise<T> => {
+    const db = await openDatabase({ dataDir, name, ...limits });
+    try {
+      return await f(db);
+    } finally {
+      await db.close();
+    }
+  };
+  return {
+    async publish(name, module, clear) {
+      const db = await openDatabase({ dataDir, name, ...limits, module, deleteData: clear });
+      await db.close();
+      return { op: db.published, identity: db.identity.toHexString() };
+    },
+    call: (name, fn, args) => {
+      const values = args.map((a, i) => parseJsonArg(a, i + 1));
+      return withDb(name, (db) => db.call(fn, values, sender));
+    },
+    sql: (name, query) => withDb(name, async (db) => [await db.query(query, sender)]),
+    logs: (name, limit) => withDb(name, (db) => db.logs(limit !== undefined ? { limit } : {})),
+    followLogs: (name, limit, onEntry, signal) =>
+      withDb(name, async (db) => {
+        let seen = await db.logs(limit !== undefined ? { limit } : {});
+        for (const e of seen) onEntry(e);
+        while (!signal.aborted) {
+          await sleep(POLL_MS, signal);
+          const now = await db.logs();
+          for (const e of newEntries(seen, now)) onEntry(e);
+          seen = now;
+        }
+      }),
+    describe: (name) => withDb(name, (db) => db.describe()),
+    list: () => listDatabases(dataDir),
+    emptyList: `no databases in ${dataDir}`,
+    delete: (name) => deleteDatabase(dataDir, name),
+    subscribe: (name, queries, on, signal) =>
+      withDb(
+        name,
+        (db) =>
+          new Promise<void>((resolve, reject) => {
+            const sub = db.subscribe(queries, { ...on, onError: reject }, sender);
+            sub.applied.catch(reject);
+            const stop = () => {
+              sub.unsubscribe();
+              resolve();
+            };
+            if (signal.aborted) stop();
+            else signal.addEventListener('abort', stop, { once: true });
+          }),
+      ),
+  };
+}
+
+/**
+ * The entries of `now` that `before` (an earlier read of the same log) did not have: those after
+ * its last entry, matched by time and by how many entries share that time.
+ */
+export function newEntries(before: readonly LogEntry[], now: readonly LogEntry[]): LogEntry[] {
+  const last = before.at(-1);
+  if (!last) return [...now];
+  const sameTime = before.filter((e) => e.ts === last.ts).length;
+  const i = now.findIndex((e) => e.ts === last.ts);
+  return i < 0 ? now.filter((e) => e.ts > last.ts) : now.slice(i + sameTime);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
