@@ -154,6 +154,15 @@ describe('the CLI and a server that is not there', () => {
 });
 
 describe('subscribe on the data directory', () => {
+  it('prints the initial rows and stays until interrupted (SIGINT: exit 0)', async () => {
+    const dir = tempDir();
+    ok(await lightcone(['publish', '--module-path', CHAT, 'chat', '--data-dir', dir]));
+    const sub = spawnLineChild(CLI, ['subscribe', 'chat', 'SELECT * FROM user', '--data-dir', dir]);
+    await sub.until(() => sub.lines.includes('user: 0 rows'));
+    sub.child.kill('SIGINT');
+    expect(await sub.exited).toMatchObject({ code: 0, lines: ['user: 0 rows'] });
+  });
+
   it('prints the initial rows (-n 0: then exits)', async () => {
     const dir = tempDir();
     ok(await lightcone(['publish', '--module-path', CHAT, 'chat', '--data-dir', dir]));

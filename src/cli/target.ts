@@ -79,9 +79,16 @@ export function embeddedTarget(dataDir: string, limits: Pick<OpenDatabaseOptions
         name,
         (db) =>
           new Promise<void>((resolve, reject) => {
-            const sub = db.subscribe(queries, { ...on, onError: reject }, sender);
-            sub.applied.catch(reject);
+            // The engine thread does not keep the process alive (it is unref'd): this does, meanwhile.
+            const alive = setInterval(() => {}, 2 ** 30);
+            const fail = (e: Error) => {
+              clearInterval(alive);
+              reject(e);
+            };
+            const sub = db.subscribe(queries, { ...on, onError: fail }, sender);
+            sub.applied.catch(fail);
             const stop = () => {
+              clearInterval(alive);
               sub.unsubscribe();
               resolve();
             };
