@@ -6,7 +6,7 @@
 // types, rows decoded from BSATN), so main.ts prints them as it prints the embedded database's.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Identity, type AlgebraicType as Ty } from 'spacetimedb';
 import { WebSocket } from 'ws';
@@ -322,7 +322,7 @@ export class RemoteClient {
     // Saved unless another run saved one for this server meanwhile: then that one is used.
     const all = this.#saved();
     this.#credentials = all[this.url] ??= { identity: got.identity, token: got.token };
-    mkdirSync(join(this.#file, '..'), { recursive: true, mode: 0o700 });
+    mkdirSync(dirname(this.#file), { recursive: true, mode: 0o700 });
     const tmp = `${this.#file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
     chmodSync(tmp, 0o600);
