@@ -136,6 +136,7 @@ export type UsageErrorCode =
   | 'BAD_IMAGE'
   | 'BAD_MODULE'
   | 'BAD_NAME'
+  | 'BAD_REQUEST'
   | 'UNKNOWN_DATABASE'
   | 'UNKNOWN_REDUCER'
   | 'LIFECYCLE_REDUCER'

@@ -23,6 +23,7 @@ import * as Comlink from 'comlink';
 import { bootEngine, ENGINE_START_TIMEOUT_MS } from '../src/client/engine-boot.ts';
 import { whenReleased } from '../src/client/locks.ts';
 import type { SchemaDescription } from '../src/engine/describe.ts';
+import type { RouteRequest, RouteResponse } from '../src/host/http-wire.ts';
 import { ClosedError, InternalError, UsageError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
@@ -93,7 +94,7 @@ export interface SupervisorOptions {
 
 /** The engine worker's API: the WorkerHost's. */
 type EngineApi = WorkerApi & { dropClient(clientId: string): void };
-type Method = 'open' | 'publish' | 'call' | 'query' | 'logs' | 'describe' | 'subscribe' | 'unsubscribe' | 'exportDatabase' | 'importDatabase' | 'deleteDatabase' | 'setTestHooks';
+type Method = 'open' | 'publish' | 'call' | 'query' | 'logs' | 'describe' | 'fetchRoute' | 'subscribe' | 'unsubscribe' | 'exportDatabase' | 'importDatabase' | 'deleteDatabase' | 'setTestHooks';
 
 /** One request on its way to an engine: sent again to the next engine until it settles. */
 interface Unit {
@@ -219,6 +220,9 @@ export class EngineSupervisor implements WorkerApi {
   }
   describe(name: string): Promise<SchemaDescription> {
     return this.#request('describe', [name], `describing ${name}`) as Promise<SchemaDescription>;
+  }
+  fetchRoute(name: string, request: RouteRequest): Promise<RouteResponse> {
+    return this.#request('fetchRoute', [name, request], `${String(request?.method)} ${String(request?.path)} on ${name}`) as Promise<RouteResponse>;
   }
   exportDatabase(name: string): Promise<Uint8Array> {
     return this.#request('exportDatabase', [name], `exporting ${name}`) as Promise<Uint8Array>;

@@ -12,7 +12,7 @@ import { Engine, type PublishResult } from '../src/engine/engine.ts';
 import { ClosedError, StorageError, UsageError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
-import type { SyncHttp } from '../src/host/http-wire.ts';
+import type { RouteRequest, RouteResponse, SyncHttp } from '../src/host/http-wire.ts';
 import type { SubscriptionHandle } from '../src/subscriptions/types.ts';
 import { servePort } from '../src/protocol/port.ts';
 import { ProtocolServer } from '../src/protocol/server.ts';
@@ -157,6 +157,10 @@ export class WorkerHost implements WorkerApi {
 
   describe(name: string): Promise<SchemaDescription> {
     return this.#withDb(name, (db) => db.describe());
+  }
+
+  fetchRoute(name: string, request: RouteRequest): Promise<RouteResponse> {
+    return this.#withDb(name, (db) => db.fetchRoute(request));
   }
 
   async subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void> {

@@ -7,10 +7,12 @@ import { describeSchema, type SchemaDescription } from '../engine/describe.ts';
 import type { CallOptions, Engine } from '../engine/engine.ts';
 import { toIdentity } from '../host/identity.ts';
 import type { SqlOptions, SqlResult } from '../sql/execute.ts';
+import type { RouteRequest, RouteResponse } from '../host/http-wire.ts';
+import { routeFetch } from './fetch.ts';
 import { SubscriptionManager } from '../subscriptions/manager.ts';
 import type { InitialRows, Row, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate } from '../subscriptions/types.ts';
 
-export type { CallOptions, LogEntry, SqlOptions, SqlResult, SchemaDescription };
+export type { CallOptions, LogEntry, SqlOptions, SqlResult, SchemaDescription, RouteRequest, RouteResponse };
 export type { InitialRows, Row, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate };
 
 /** One Lightcone database. */
@@ -54,6 +56,15 @@ export interface Database {
    * ```
    */
   subscribe(queries: string[], callbacks: SubscribeCallbacks, opts?: SubscribeOptions): SubscriptionHandle;
+  /**
+   * Calls the module's HTTP handlers (`spacetimedb.httpHandler` + `httpRouter`) as SpacetimeDB
+   * serves them at `/v1/database/<name>/route/<path>`: `db.fetch('/hello')`, or a Request or URL
+   * (a URL with that prefix routes by what follows it). Resolves, once the handler's transactions
+   * are durable, with its Response; 404 when no route matches, 500 when the handler throws.
+   */
+  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
+  /** `fetch` in plain data (crosses threads and `postMessage`): what `fetch` and the server call. */
+  fetchRoute(request: RouteRequest): Promise<RouteResponse>;
   /** Makes everything durable and releases the storage. */
   close(): Promise<void>;
 }
@@ -72,6 +83,8 @@ export function databaseFacade(engine: Engine): Database {
     sql: async (q, opts) => (await engine.sql(q, opts)).rows,
     logs: async (opts) => engine.logs(opts?.limit),
     describe: async () => describeSchema(engine),
+    fetch: routeFetch((req) => engine.fetchRoute(req)),
+    fetchRoute: (req) => engine.fetchRoute(req),
     subscribe: (queries, callbacks, opts = {}) =>
       live.subscribe(queries, callbacks, {
         sender: opts.sender !== undefined ? toIdentity(opts.sender, 'sender').__identity__ : engine.owner.__identity__,

@@ -14,8 +14,21 @@
 //   rejects with a retryable `ClosedError`. A retry with the same `callId` never applies twice.
 import * as Comlink from 'comlink';
 import { Identity } from 'spacetimedb';
-import type { Database, InitialRows, LogEntry, SchemaDescription, SqlOptions, SqlResult, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate } from '../api/database.ts';
+import type {
+  Database,
+  InitialRows,
+  LogEntry,
+  RouteResponse,
+  SchemaDescription,
+  SqlOptions,
+  SqlResult,
+  SubscribeCallbacks,
+  SubscribeOptions,
+  SubscriptionHandle,
+  TableUpdate,
+} from '../api/database.ts';
 import type { CallOptions, PublishResult } from '../engine/engine.ts';
+import { routeFetch } from '../api/fetch.ts';
 import { ClosedError, errorFromJSON, UsageError } from '../errors.ts';
 import { holdLock, whenReleased } from './locks.ts';
 import { bootEngine } from './engine-boot.ts';
@@ -284,6 +297,8 @@ function facade(
     sql: async (q, opts) => (await query(q, opts)).rows,
     logs: (opts?: { limit?: number }) => link.track(remote.logs(name, opts?.limit)) as Promise<LogEntry[]>,
     describe: () => link.track(remote.describe(name)) as Promise<SchemaDescription>,
+    fetch: routeFetch((req) => link.track(remote.fetchRoute(name, req)) as Promise<RouteResponse>),
+    fetchRoute: (req) => link.track(remote.fetchRoute(name, req)) as Promise<RouteResponse>,
     subscribe(queries: string[], callbacks: SubscribeCallbacks, opts: SubscribeOptions = {}): SubscriptionHandle {
       const id = crypto.randomUUID();
       let live = true;

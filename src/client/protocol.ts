@@ -6,12 +6,13 @@ import type { WireError } from './wire.ts';
 import type { PublishResult } from '../engine/engine.ts';
 import type { LogEntry } from '../host/host.ts';
 import type { SchemaDescription } from '../engine/describe.ts';
+import type { RouteRequest, RouteResponse } from '../host/http-wire.ts';
 import type { SqlResult } from '../sql/execute.ts';
 import { UsageError, type SerializedError } from '../errors.ts';
 import type { InitialRows, TableUpdate } from '../subscriptions/types.ts';
 
 /** Version of the worker protocol; bump on any change to `WorkerApi` or the shapes below. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Refuses a client of another protocol version (another build of the app in another tab). */
 export function checkProtocol(client: number): void {
@@ -151,6 +152,8 @@ export interface WorkerApi {
   query(name: string, sql: string, sender: string | undefined): Promise<SqlResult>;
   logs(name: string, limit: number | undefined): Promise<LogEntry[]>;
   describe(name: string): Promise<SchemaDescription>;
+  /** A request to the module's HTTP handlers (`db.fetchRoute`). */
+  fetchRoute(name: string, request: RouteRequest): Promise<RouteResponse>;
   /**
    * Starts a subscription (resolves once its initial rows were handed to `sink.applied`).
    * Subscribing again with the same ids replaces it. `sink.applied` runs again with a fresh
@@ -183,6 +186,7 @@ export const FORWARDED_METHODS = [
   'query',
   'logs',
   'describe',
+  'fetchRoute',
   'exportDatabase',
   'importDatabase',
   'deleteDatabase',

@@ -79,6 +79,22 @@ export interface ViewDef {
   primaryKey: number | undefined;
 }
 
+/** An HTTP handler: `id` is its position in the module's HttpHandlers section (what the runtime calls it by). */
+export interface HttpHandlerDef {
+  name: string;
+  canonicalName: string;
+  id: number;
+}
+
+/** A route of the module's router: `method` is upper case (`GET`, …) or `*` for any method. */
+export interface HttpRouteDef {
+  method: string;
+  /** `''` (the route root), `/` or `/a/b`: matched exactly. */
+  path: string;
+  /** The handler's source name. */
+  handler: string;
+}
+
 export interface ModuleSchema {
   typespace: { types: Ty[] };
   tables: TableDef[];
@@ -87,4 +103,6 @@ export interface ModuleSchema {
   views: ViewDef[];
   lifecycle: { init?: string; onConnect?: string; onDisconnect?: string };
   rls: string[];
+  httpHandlers: HttpHandlerDef[];
+  httpRoutes: HttpRouteDef[];
 }

@@ -20,6 +20,8 @@ export interface SchemaDescription {
   procedures: { name: string; params: { name: string; type: string }[]; returns: string }[];
   views: { name: string; access: 'public' | 'private'; perSender: boolean; returns: string }[];
   rowLevelSecurity: string[];
+  /** The module's HTTP routes (`db.fetch`): method (`*` = any), path, handler. */
+  httpRoutes: { method: string; path: string; handler: string }[];
 }
 
 /** Describes the engine's current module and row counts. */
@@ -58,5 +60,6 @@ export function describeSchema(engine: Engine): SchemaDescription {
     procedures: s.procedures.map((p) => ({ name: p.canonicalName, params: params(p.params), returns: typeName(p.returnType, ts) })),
     views: s.views.map((v) => ({ name: v.canonicalName, access: v.isPublic ? 'public' : 'private', perSender: !v.isAnonymous, returns: typeName(v.returnType, ts) })),
     rowLevelSecurity: s.rls,
+    httpRoutes: s.httpRoutes.map((r) => ({ method: r.method, path: r.path, handler: s.httpHandlers.find((h) => h.name === r.handler)?.canonicalName ?? r.handler })),
   };
 }

@@ -441,10 +441,10 @@ export class Engine {
    * 404; a handler that throws: 500 with the error (logged). Throws UsageError BAD_REQUEST for a
    * request that is not one.
    */
-  fetchRoute(req: RouteRequest): Promise<RouteResponse> {
+  async fetchRoute(req: RouteRequest): Promise<RouteResponse> {
     const { method, path, uri, headers, body } = checkRouteRequest(req);
     const routePath = path.split('?')[0]!;
-    return this.#serial(() => {
+    const { res, durable } = await this.#serial(() => {
       this.#checkDiverged();
       const host = this.#host;
       const route = host.schema.httpRoutes.find((r) => r.path === routePath && (r.method === '*' || r.method === method));
@@ -458,10 +458,9 @@ export class Engine {
       } finally {
         this.#maybeSnapshot();
       }
-    }).then(async ({ res, durable }) => {
-      await durable;
-      return res;
     });
+    await durable;
+    return res;
   }
 
   /**

@@ -4,11 +4,11 @@
 import type { Datastore, TxDelta } from '../datastore/datastore.ts';
 import { DatastoreError, Errno } from '../datastore/datastore-error.ts';
 import { decodeValue } from './values.ts';
-import { decodeHttpRequest, encodeHttpResponse, type SyncHttp } from './http-wire.ts';
+import { decodeHttpRequest, decodeHttpResponse, encodeHttpRequest, encodeHttpResponse, type RouteResponse, type SyncHttp } from './http-wire.ts';
 import { AlgebraicType, BinaryReader, type AlgebraicType as AlgebraicTypeT } from 'spacetimedb';
 import { ModuleError, UsageError } from '../errors.ts';
 import { errText, loadModule, type ModuleHooks } from './load-module.ts';
-import type { FunctionDef, ModuleSchema, ProcedureDef, ViewDef } from '../datastore/schema.ts';
+import type { FunctionDef, HttpHandlerDef, ModuleSchema, ProcedureDef, ViewDef } from '../datastore/schema.ts';
 import { readModuleDef, viewTableDef } from './module-def.ts';
 import { Syscalls, type SyscallHost } from './syscalls.ts';
 import { installPolyfills } from './polyfills.ts';
@@ -266,6 +266,36 @@ export class Host implements SyscallHost {
       return { ok: true, value: new Uint8Array(out.buffer, out.byteOffset, out.byteLength).slice() };
     } catch (e) {
       this.log(101, `procedure ${proc.name} failed: ${errorLabel(e)}`);
+      return { ok: false, message: errorLabel(e) };
+    } finally {
+      if (this.#anonTx) this.abortAnonTx();
+      this.#syscalls.endCall();
+      this.#anonCtx = undefined;
+    }
+  }
+
+  // ---- HTTP handlers -------------------------------------------------------------------------
+
+  /**
+   * Runs an HTTP handler (no transaction open; it opens its own with `ctx.withTx`, as a procedure
+   * does). Returns the response it built, or the failure when it threw.
+   */
+  callHttpHandler(
+    handler: HttpHandlerDef,
+    req: { method: string; uri: string; headers: [string, string][]; body: Uint8Array },
+    timestamp: bigint,
+  ): { ok: true; response: RouteResponse } | { ok: false; message: string } {
+    if (this.datastore.inTransaction) throw new UsageError('TX_OPEN', 'an HTTP handler cannot start while a transaction is open');
+    const hook = this.#hooks!.__call_http_handler__;
+    if (!hook) return { ok: false, message: 'the module runtime has no HTTP handlers' };
+    this.#anonCtx = { sender: this.databaseIdentity, connectionId: 0n, timestamp };
+    this.#anonName = handler.name;
+    try {
+      const [response, body] = hook.call(this.#hooks, handler.id, timestamp, encodeHttpRequest(req), req.body);
+      return { ok: true, response: decodeHttpResponse(response, body) };
+    } catch (e) {
+      const stack = e instanceof Error && e.stack ? `\n${cutStack(e.stack)}` : '';
+      this.log(101, `HTTP handler ${handler.name} failed: ${errorLabel(e)}${stack}`);
       return { ok: false, message: errorLabel(e) };
     } finally {
       if (this.#anonTx) this.abortAnonTx();

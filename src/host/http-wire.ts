@@ -60,3 +60,63 @@ export function encodeHttpResponse(res: PlainHttpResponse): [Uint8Array, Uint8Ar
   w.writeU16(res.status);
   return [w.getBuffer().slice(), res.body];
 }
+
+/**
+ * A request to a module's HTTP handlers (`db.fetchRoute`), as plain data that crosses threads
+ * and `postMessage`: what SpacetimeDB serves at `/v1/database/:name/route/<path>`.
+ */
+export interface RouteRequest {
+  /** `GET`, `POST`, … (standard methods in any case; others as they are). */
+  method: string;
+  /** The route path: `''` (the route root), `/`, or `/a/b`, optionally with `?query`. */
+  path: string;
+  /** The URL the handler sees as `req.uri` (default: `path`). */
+  uri?: string;
+  headers?: [string, string][];
+  body?: Uint8Array;
+}
+
+/** A handler's response, as plain data. */
+export interface RouteResponse {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+/** `method` as SpacetimeDB names it: standard methods upper case, any other as it is. */
+export function normalizeMethod(method: string): string {
+  const upper = method.toUpperCase();
+  return METHODS.includes(upper) ? upper : method;
+}
+
+/** Encodes the BSATN HttpRequest a module's HTTP handler receives (its body travels beside it). */
+export function encodeHttpRequest(req: { method: string; uri: string; headers: [string, string][] }): Uint8Array {
+  const w = new BinaryWriter(128);
+  const enc = new TextEncoder();
+  const tag = METHODS.indexOf(req.method);
+  w.writeU8(tag >= 0 ? tag : 9);
+  if (tag < 0) w.writeString(req.method);
+  w.writeU32(req.headers.length);
+  for (const [name, value] of req.headers) {
+    w.writeString(name);
+    w.writeUInt8Array(enc.encode(value));
+  }
+  w.writeU8(1); // timeout: none
+  w.writeString(req.uri);
+  w.writeU8(2); // Http11
+  return w.getBuffer().slice();
+}
+
+/** Decodes the BSATN HttpResponse a handler returned, with its body. */
+export function decodeHttpResponse(response: Uint8Array, body: Uint8Array): RouteResponse {
+  const r = new BinaryReader(response);
+  const headers: [string, string][] = [];
+  const dec = new TextDecoder();
+  for (let n = r.readU32(); n > 0; n--) {
+    const name = r.readString();
+    headers.push([name, dec.decode(r.readUInt8Array())]);
+  }
+  r.readU8(); // version
+  const status = r.readU16();
+  return { status, headers, body: body.slice() };
+}

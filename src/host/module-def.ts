@@ -2,7 +2,7 @@
 // and datastore work with: tables with resolved column types, reducers, procedures, views,
 // lifecycle hooks, schedules, RLS rules and canonical (SQL/client) names.
 import type { AlgebraicType } from 'spacetimedb';
-import type { ColumnDef, IndexAlgorithm, IndexDef, ModuleSchema, SequenceDef, TableDef, ViewDef } from '../datastore/schema.ts';
+import type { ColumnDef, HttpRouteDef, IndexAlgorithm, IndexDef, ModuleSchema, SequenceDef, TableDef, ViewDef } from '../datastore/schema.ts';
 import { ModuleError } from '../errors.ts';
 
 type Ty = AlgebraicType;
@@ -137,7 +137,16 @@ export function readModuleDef(def: RawModuleDefV10Like): ModuleSchema {
     else if (l.lifecycleSpec.tag === 'OnDisconnect') lifecycle.onDisconnect = l.functionName;
   }
   const rls = section<{ sql: string }[]>(def, 'RowLevelSecurity', []).map((r) => r.sql);
-  return { typespace, tables, reducers, procedures, views, lifecycle, rls };
+  const httpHandlers = section<{ sourceName: string }[]>(def, 'HttpHandlers', []).map((h, id) => ({ name: h.sourceName, canonicalName: canon('Function', h.sourceName), id }));
+  const httpRoutes = section<{ handlerFunction: string; method: Tagged<'Any'> | Tagged<'Method', { tag: string; value?: string }>; path: string }[]>(def, 'HttpRoutes', []).map(
+    (r): HttpRouteDef => ({ handler: r.handlerFunction, path: r.path, method: r.method.tag === 'Any' ? '*' : httpMethodName(r.method.value) }),
+  );
+  return { typespace, tables, reducers, procedures, views, lifecycle, rls, httpHandlers, httpRoutes };
+}
+
+/** `GET`, `POST`, … for the package's HttpMethod (`{ tag: 'Get' }`, `{ tag: 'Extension', value }`). */
+function httpMethodName(m: { tag: string; value?: string }): string {
+  return m.tag === 'Extension' ? String(m.value) : m.tag.toUpperCase();
 }
 
 /** [min, max] of each integer type, by tag (`I8` … `U256`): two's complement for the signed ones. */

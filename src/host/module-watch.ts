@@ -4,7 +4,7 @@
 // not wrapped) unless a watcher is installed, so the browser and in-process engines pay nothing.
 
 /** What kind of module code is running. */
-export type ModuleRunKind = 'load' | 'reducer' | 'view' | 'procedure';
+export type ModuleRunKind = 'load' | 'reducer' | 'view' | 'procedure' | 'http';
 
 /** Told when module code starts and ends. Calls nest (a view may run inside a procedure). */
 export interface ModuleRunWatcher {
