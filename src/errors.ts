@@ -89,6 +89,17 @@ export class ClosedError extends LightconeError<'CLOSED'> {
   }
 }
 
+/**
+ * Sync with a remote database failed in a way the app should show (a refused token, a module that
+ * differs from the server's, a connection that cannot be made). Calls waiting for the server are
+ * not lost by it: they stay in the outbox.
+ */
+export class SyncError extends LightconeError<SyncErrorCode> {
+  override get name(): string {
+    return 'SyncError';
+  }
+}
+
 /** Plain-object form of an error, as it crosses a worker boundary or the wire. */
 export interface SerializedError {
   name: string;
@@ -104,6 +115,7 @@ const classes: Record<string, new (code: never, message: string, details: Record
   ModuleError,
   SqlError,
   StorageError,
+  SyncError,
 };
 
 /** Rebuilds an error of the right class from its serialized form. */
@@ -228,3 +240,6 @@ export type StorageErrorCode =
   // after a write that failed
   | 'NOT_DURABLE'
   | 'RELOADING';
+
+/** SyncError: what went wrong between a replica and its server. */
+export type SyncErrorCode = 'TOKEN_REFUSED' | 'CONNECT_FAILED' | 'DISCONNECTED' | 'PROTOCOL_ERROR' | 'SUBSCRIBE_FAILED' | 'MODULE_MISMATCH' | 'UNKNOWN_TABLE' | 'OUTBOX_FULL' | 'BAD_REMOTE';

@@ -54,7 +54,7 @@ export interface StoreIndex {
   ranges: Map<string, SqliteStmt>;
 }
 
-interface SequenceState {
+export interface SequenceState {
   def: SequenceDef;
   next: bigint;
   codec: ColumnCodec;
@@ -635,6 +635,48 @@ export class Datastore {
       this.rollback();
       throw e;
     }
+  }
+
+  /**
+   * Applies row changes made elsewhere (a sync replica's server rows and rebases) inside the open
+   * transaction, recording them in its delta: every table's deletes first, then the inserts, so a
+   * row that moves between keys never meets itself. A sequence moves past the values of rows it
+   * receives, so rows made here later do not take ids the rows from elsewhere hold.
+   */
+  applyRows(delta: TxDelta): void {
+    this.#requireTx();
+    const tables = delta.tables.map((td) => {
+      const table = this.tableByName(td.table);
+      if (!table) throw new DatastoreError(Errno.NO_SUCH_TABLE, `rows for table ${td.table}, which the module does not define`);
+      return { table, td };
+    });
+    for (const { table, td } of tables) if (!table.def.isEvent) this.deleteByRows(table, td.deletes);
+    for (const { table, td } of tables) {
+      if (table.def.isEvent) continue;
+      for (const row of td.inserts) {
+        this.insert(table, row);
+        for (const seq of table.sequences) {
+          const v = this.#decode(table, row).values[seq.def.column];
+          const n = typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : undefined;
+          if (n !== undefined && n >= seq.next) {
+            seq.next = n + 1n;
+            this.#dirtySequences.add(seq);
+          }
+        }
+      }
+    }
+  }
+
+  /** Where every sequence stands (to put them back after runs that must not consume ids). */
+  sequencePositions(): Map<SequenceState, bigint> {
+    const out = new Map<SequenceState, bigint>();
+    for (const t of this.#tables) for (const s of t.sequences) out.set(s, s.next);
+    return out;
+  }
+
+  /** Puts sequences back where `sequencePositions` found them. */
+  restoreSequencePositions(positions: ReadonlyMap<SequenceState, bigint>): void {
+    for (const [s, next] of positions) s.next = next;
   }
 
   /** A consistent image of the whole database (for snapshots). Only between transactions. */

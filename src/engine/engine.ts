@@ -3,6 +3,7 @@
 // orders the durable writes), runs calls one at a time with confirmed writes (a call resolves
 // after its transaction is durable), snapshots as the log grows, and keeps the bounded module log.
 // Platform-neutral: Node and the worker wrap it with their own storage.
+import { difference } from '../datastore/delta-math.ts';
 import { type ConnectionId, Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
 import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
@@ -87,6 +88,16 @@ interface Turn {
   durable: Promise<void>;
 }
 
+/** What commit listeners learn besides the delta. */
+export interface CommitInfo {
+  reducer: string;
+  sender: bigint;
+  timestamp: bigint;
+  durable: Promise<void>;
+  /** The call id the caller gave the reducer call that made this commit, if any. */
+  callId?: string;
+}
+
 export class Engine {
   readonly name: string;
   readonly owner: Identity;
@@ -122,7 +133,7 @@ export class Engine {
   readonly #http: SyncHttp | undefined;
   readonly #logs: LogBuffer;
   #logsDirty = false;
-  readonly #commitListeners = new Set<(delta: TxDelta, info: { reducer: string; sender: bigint; timestamp: bigint; durable: Promise<void> }) => void>();
+  readonly #commitListeners = new Set<(delta: TxDelta, info: CommitInfo) => void>();
 
   private constructor(opts: EngineOptions, host: Host, identity: Identity, logs: LogBuffer, lastLsn: bigint, snapshots: SnapshotPolicy) {
     this.name = opts.name;
@@ -299,6 +310,50 @@ export class Engine {
   }
 
   /**
+   * Applies rows from elsewhere (a sync replica: the server's transactions and rebases) as one
+   * transaction, one commit for subscribers and for the log, as `reducer` (a label). Resolves with
+   * the delta as committed once it is durable.
+   */
+  applyRows(delta: TxDelta, reducer: string): Promise<TxDelta> {
+    return this.#serial(() => {
+      this.#checkDiverged();
+      const ds = this.#host.datastore;
+      const turn = this.#beginTurn();
+      ds.begin();
+      let committed: TxDelta;
+      try {
+        ds.applyRows(delta);
+        committed = ds.commit();
+      } catch (e) {
+        ds.rollback();
+        throw e;
+      }
+      this.#onCommit(committed, { sender: this.#identity.__identity__, connectionId: 0n, timestamp: this.#clock.nowMicros() }, reducer);
+      this.#maybeSnapshot();
+      return { committed, durable: turn.durable };
+    }).then(async ({ committed, durable }) => {
+      await durable;
+      return committed;
+    });
+  }
+
+  /**
+   * Makes the rows of `tables` exactly `target` (table → rows; tables not named are left alone),
+   * as one transaction like `applyRows`. Resolves with what changed, once durable.
+   */
+  replaceRows(target: ReadonlyMap<string, readonly Uint8Array[]>, reducer: string): Promise<TxDelta> {
+    return this.exclusive(() => {
+      const ds = this.#host.datastore;
+      const before = new Map<string, Uint8Array[]>();
+      for (const name of target.keys()) {
+        const t = ds.tableByName(name);
+        if (t) before.set(name, ds.scanAll(t));
+      }
+      return difference(before, target);
+    }).then((delta) => this.applyRows(delta, reducer));
+  }
+
+  /**
    * What publishing `code` over this database would do, changing nothing: undefined when `code` is
    * the module it runs, else the changes (`sameSchema`: only the code differs). Throws ModuleError
    * MIGRATION_REFUSED with every refused change, or the error of a module that does not load.
@@ -333,7 +388,7 @@ export class Engine {
       });
       if (callId !== undefined) this.#calls.add(callId, durable);
     }
-    for (const l of this.#commitListeners) l(delta, { reducer, sender: ctx.sender, timestamp: ctx.timestamp, durable });
+    for (const l of this.#commitListeners) l(delta, { reducer, sender: ctx.sender, timestamp: ctx.timestamp, durable, ...(callId !== undefined ? { callId } : {}) });
     this.#turn.durable = durable;
   }
 
@@ -357,7 +412,7 @@ export class Engine {
   }
 
   /** Listens to every commit (delta + when it is durable). Returns the unsubscribe function. */
-  onCommit(listener: (delta: TxDelta, info: { reducer: string; sender: bigint; timestamp: bigint; durable: Promise<void> }) => void): () => void {
+  onCommit(listener: (delta: TxDelta, info: CommitInfo) => void): () => void {
     this.#commitListeners.add(listener);
     return () => this.#commitListeners.delete(listener);
   }
@@ -461,6 +516,32 @@ export class Engine {
     });
     await durable;
     return res;
+  }
+
+  /**
+   * Runs a reducer with BSATN `args` as `sender` at `timestamp` (a sync replica's own call, whose
+   * replays must see the same time), without the lifecycle hooks around it. Resolves once its
+   * commit is durable; rejects with SenderError or InternalError as `call` does.
+   */
+  callBytes(fn: FunctionDef, args: Uint8Array, opts: { sender: Identity; callId?: string; timestamp?: bigint }): Promise<void> {
+    return this.#serial(() => {
+      this.#checkDiverged();
+      const turn = this.#beginTurn();
+      this.#logsDirty = true;
+      const ctx: CallContext = {
+        sender: opts.sender.__identity__,
+        connectionId: 0n,
+        timestamp: opts.timestamp ?? this.#clock.nowMicros(),
+        ...(opts.callId !== undefined ? { callId: opts.callId } : {}),
+      };
+      try {
+        const out = this.#host.callReducer(fn, args, ctx);
+        if (out.status === 'failed') throw out.kind === 'sender' ? new SenderError(out.message, { reducer: fn.name }) : new InternalError(out.message, { reducer: fn.name });
+      } finally {
+        this.#maybeSnapshot();
+      }
+      return turn.durable;
+    }).then((durable) => durable);
   }
 
   /**
@@ -613,7 +694,8 @@ function checkRouteRequest(req: RouteRequest): Required<RouteRequest> {
   if (typeof req.path !== 'string' || (req.path !== '' && !req.path.startsWith('/') && !req.path.startsWith('?'))) throw bad(`a path that is empty or starts with / (got ${JSON.stringify(req.path)})`);
   if (req.uri !== undefined && typeof req.uri !== 'string') throw bad('a uri that is a string');
   const headers = req.headers ?? [];
-  if (!Array.isArray(headers) || !headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string')) throw bad('headers as [name, value] pairs of strings');
+  if (!Array.isArray(headers) || !headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string'))
+    throw bad('headers as [name, value] pairs of strings');
   if (req.body !== undefined && !(req.body instanceof Uint8Array)) throw bad('a body that is a Uint8Array');
   return { method: normalizeMethod(req.method), path: req.path, uri: req.uri ?? req.path, headers, body: req.body ?? new Uint8Array(0) };
 }

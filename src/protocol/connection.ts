@@ -60,6 +60,8 @@ export interface PendingCall {
   readonly kind: 'reducer' | 'procedure';
   /** Set when its reducer committed: the result then travels with that commit. */
   committed: boolean;
+  /** The client's id for this call (with CALL_ID_FLAG): committed at most once. */
+  callId?: string;
 }
 
 /** A commit the connection received updates of (or made). */
@@ -238,9 +240,15 @@ export class ProtocolConnection {
         return this.#unsubscribe(m.value.requestId, m.value.querySetId.id, m.value.flags.tag === 'SendDroppedRows');
       case 'OneOffQuery':
         return this.#oneOffQuery(m.value.requestId, m.value.queryString);
-      case 'CallReducer':
+      case 'CallReducer': {
+        if (m.value.flags === CALL_ID_FLAG) {
+          const split = splitCallId(m.value.args);
+          if (!split) return this.#close(CLOSE_CODE.error, 'malformed client message: a CallReducer with a call id must start its args with the id as a BSATN string (1 to 200 bytes)');
+          return this.#callReducer(m.value.requestId, m.value.reducer, split.args, `${this.identity.toHexString()}/${split.id}`);
+        }
         if (m.value.flags !== 0) return this.#close(CLOSE_CODE.error, `malformed client message: CallReducer flags must be 0, got ${m.value.flags}`);
         return this.#callReducer(m.value.requestId, m.value.reducer, m.value.args);
+      }
       case 'CallProcedure':
         if (m.value.flags !== 0) return this.#close(CLOSE_CODE.error, `malformed client message: CallProcedure flags must be 0, got ${m.value.flags}`);
         return this.#callProcedure(m.value.requestId, m.value.procedure, m.value.args);
@@ -364,7 +372,7 @@ export class ProtocolConnection {
     );
   }
 
-  #callReducer(requestId: number, name: string, argBytes: Uint8Array): void {
+  #callReducer(requestId: number, name: string, argBytes: Uint8Array, callId?: string): void {
     const started = nowMicros();
     const host = this.#hub.engine.host;
     const def = host.reducer(name);
@@ -375,11 +383,19 @@ export class ProtocolConnection {
     } catch (e) {
       return this.#reducerFailed(requestId, started, `the arguments of reducer ${name} do not decode: ${errorText(e)}`);
     }
-    const call: PendingCall = { conn: this, requestId, kind: 'reducer', committed: false };
-    // Success is answered with the commit (see commitDone); only a failure is answered here.
-    this.#run(call, name, args).catch((e: unknown) => {
-      if (!call.committed) this.#reducerFailed(requestId, started, e);
-    });
+    const call: PendingCall = { conn: this, requestId, kind: 'reducer', committed: false, ...(callId !== undefined ? { callId } : {}) };
+    // Success is answered with the commit (see commitDone); only a failure is answered here, and
+    // a call id the database had already committed (a resend), which commits nothing new.
+    this.#run(call, name, args).then(
+      () => {
+        if (!call.committed && this.#state === 'open') {
+          this.#send({ tag: 'ReducerResult', value: { requestId, timestamp: new Timestamp(started), result: { tag: 'OkEmpty', value: {} } as ReducerOutcome } });
+        }
+      },
+      (e: unknown) => {
+        if (!call.committed) this.#reducerFailed(requestId, started, e);
+      },
+    );
   }
 
   /** `Err` (the module's SenderError message as BSATN string) or `InternalError`; nothing was committed. */
@@ -458,6 +474,26 @@ export class ProtocolConnection {
     this.#hub.engine.disconnectClient(this.identity, this.connectionId.__connection_id__).catch(() => {
       // The database closed or its storage failed: there is nothing left to tell.
     });
+  }
+}
+
+/**
+ * CallReducer `flags` value by which a Lightcone client (sync) gives a call an id: its args start
+ * with the id as a BSATN string. The database commits a call id once; a resend of a committed id
+ * answers `OkEmpty` without running the reducer again. Only sent to servers that advertise it.
+ */
+export const CALL_ID_FLAG = 0x80;
+
+/** The id and the reducer's own args of a CallReducer sent with CALL_ID_FLAG; undefined when malformed. */
+function splitCallId(bytes: Uint8Array): { id: string; args: Uint8Array } | undefined {
+  if (bytes.length < 4) return undefined;
+  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  if (len < 1 || len > 200 || 4 + len > bytes.length) return undefined;
+  try {
+    const id = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(4, 4 + len));
+    return { id, args: bytes.subarray(4 + len) };
+  } catch {
+    return undefined;
   }
 }
 

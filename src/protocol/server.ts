@@ -200,7 +200,7 @@ export class ProtocolServer {
     e.exclusive(() => {
       this.#running = call;
     }).catch(() => {});
-    const done = e.call(name, args, { sender: call.conn.identity, connectionId: call.conn.connectionId });
+    const done = e.call(name, args, { sender: call.conn.identity, connectionId: call.conn.connectionId, ...(call.callId !== undefined ? { callId: call.callId } : {}) });
     e.exclusive(() => {
       this.#running = undefined;
     }).catch(() => {});

@@ -30,6 +30,7 @@ type Handler = (ctx: ServerContext, req: IncomingMessage, res: ServerResponse, u
 
 const ROUTES: [method: string, path: RegExp, handler: Handler][] = [
   ['GET', /^\/v1\/ping$/, async (_c, _q, res) => send(res, 200, '')],
+  ['GET', /^\/v1\/lightcone$/, features],
   ['POST', /^\/v1\/identity$/, newIdentity],
   ['POST', /^\/v1\/identity\/websocket-token$/, websocketToken],
   ['GET', /^\/v1\/identity\/public-key$/, async (c, _q, res) => send(res, 200, await c.auth.publicKeyPem(), { 'content-type': 'application/pem-certificate-chain' })],
@@ -130,6 +131,15 @@ function mustOwn(ctx: ServerContext, name: string, caller: Caller, what: string)
   const owner = ctx.databases.owner(name);
   if (owner === undefined) throw new UsageError('UNKNOWN_DATABASE', `no database named ${name} on this server`, { database: name });
   if (owner !== caller.identity.toHexString()) throw new PermissionError(`only the owner of database ${name} may ${what}: send the owner's token (Authorization: Bearer <token>)`);
+}
+
+/**
+ * What this server offers Lightcone clients beyond SpacetimeDB's API (SpacetimeDB answers 404):
+ * `callIds`, reducer calls with ids committed once (CallReducer flags 0x80, see connection.ts).
+ */
+async function features(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!ctx.callIds) return sendText(res, 404, 'UsageError NOT_FOUND: GET /v1/lightcone is not a route of this server');
+  sendJson(res, 200, JSON.stringify({ server: 'lightcone', callIds: true }));
 }
 
 // ── identities ──────────────────────────────────────────────────────────────

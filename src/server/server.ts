@@ -36,6 +36,12 @@ export interface ServerOptions {
   maxBufferedBytes?: number;
   /** Where the server reports what it does (default: nowhere). */
   log?: (line: string) => void;
+  /**
+   * Advertise call ids (default true): Lightcone sync clients then give each reducer call an id,
+   * which the database commits once, so a resend after a reconnect never applies a call twice.
+   * False makes the server look like plain SpacetimeDB to them (for testing that mode).
+   */
+  callIds?: boolean;
 }
 
 /** A running server. */
@@ -57,6 +63,8 @@ export interface ServerContext {
   readonly log: (line: string) => void;
   /** Follows of `/logs?follow=true` to end on close. */
   readonly followers: Set<() => void>;
+  /** Whether `GET /v1/lightcone` advertises call ids. */
+  readonly callIds: boolean;
   /** Turns an uploaded bundle into one the engine loads (cached by text). */
   prepareBundle(code: string): Promise<string>;
 }
@@ -76,6 +84,7 @@ export async function startServer(opts: ServerOptions): Promise<LightconeServer>
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     log,
     followers: new Set(),
+    callIds: opts.callIds ?? true,
     prepareBundle(code) {
       let p = prepared.get(code);
       if (!p) {

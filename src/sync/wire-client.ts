@@ -1,0 +1,253 @@
+// A small client of SpacetimeDB's protocol (v2, BSATN, uncompressed) for sync: it gets a token's
+// short-lived WebSocket token as the SDK does, connects, subscribes one query set, calls reducers
+// (with a call id when the server offers them) and hands every transaction to its owner in the
+// order the server sent them. Messages are the package's own ClientMessage/ServerMessage; rows
+// stay BSATN bytes, which is how the datastore stores them. Platform-neutral: the socket and
+// fetch come from the caller (the browser's, or Node's `ws`).
+import { BinaryReader, BinaryWriter, ClientMessage, ServerMessage, type BsatnRowList, type ReducerOutcome, type TransactionUpdate } from '../protocol/client-api.js';
+import { CALL_ID_FLAG } from '../protocol/connection.ts';
+import { SyncError } from './errors.ts';
+
+/** What sync needs of a WebSocket (the browser's, undici's and `ws`'s all fit). */
+export interface SocketLike {
+  binaryType: string;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export type SocketFactory = (url: string, protocols: string[]) => SocketLike;
+export type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => Promise<{ status: number; text(): Promise<string> }>;
+
+/** One table's rows of a message. */
+export interface TableRows {
+  table: string;
+  inserts: Uint8Array[];
+  deletes: Uint8Array[];
+}
+
+export interface WireClientOptions {
+  uri: string;
+  database: string;
+  token: string;
+  socket: SocketFactory;
+  fetch: FetchLike;
+  /** A transaction of someone else (ours come with their call's result), in server order. */
+  onTransaction(tables: TableRows[]): void;
+  /** The connection ended (not called after `close()`). */
+  onClose(reason: string): void;
+}
+
+const PROTOCOL = 'v2.bsatn.spacetimedb';
+
+/** Rows of a BsatnRowList, each a view into its data. */
+export function rowsOf(list: BsatnRowList): Uint8Array[] {
+  const data = list.rowsData;
+  const out: Uint8Array[] = [];
+  const hint = list.sizeHint as { tag: 'FixedSize'; value: number } | { tag: 'RowOffsets'; value: bigint[] };
+  if (hint.tag === 'FixedSize') {
+    if (hint.value === 0) return out;
+    for (let at = 0; at + hint.value <= data.length; at += hint.value) out.push(data.subarray(at, at + hint.value));
+    return out;
+  }
+  const offsets = hint.value.map(Number);
+  offsets.forEach((start, i) => out.push(data.subarray(start, i + 1 < offsets.length ? offsets[i + 1] : data.length)));
+  return out;
+}
+
+/** The rows of a TransactionUpdate, merged per table across query sets. */
+export function transactionRows(update: TransactionUpdate): TableRows[] {
+  const byTable = new Map<string, TableRows>();
+  for (const set of update.querySets) {
+    for (const t of set.tables) {
+      let e = byTable.get(t.tableName);
+      if (!e) byTable.set(t.tableName, (e = { table: t.tableName, inserts: [], deletes: [] }));
+      for (const r of t.rows) {
+        if (r.tag === 'PersistentTable') {
+          e.inserts.push(...rowsOf(r.value.inserts));
+          e.deletes.push(...rowsOf(r.value.deletes));
+        }
+      }
+    }
+  }
+  return [...byTable.values()];
+}
+
+/** A reducer call's outcome as the server answered it. */
+export type CallOutcome = { ok: true; tables: TableRows[] } | { ok: false; kind: 'sender' | 'internal'; message: string };
+
+type Waiter = { resolve: (m: ServerMessage) => void; reject: (e: Error) => void };
+
+export class WireClient {
+  readonly identity: string;
+  readonly #ws: SocketLike;
+  readonly #o: WireClientOptions;
+  readonly #waiting = new Map<string, Waiter>();
+  #nextRequest = 1;
+  #closed = false;
+
+  private constructor(ws: SocketLike, identity: string, o: WireClientOptions) {
+    this.#ws = ws;
+    this.identity = identity;
+    this.#o = o;
+  }
+
+  /**
+   * Connects: exchanges `token` for a WebSocket token (SyncError TOKEN_REFUSED when the server
+   * refuses it), opens the socket and waits for InitialConnection (SyncError CONNECT_FAILED).
+   */
+  static async open(o: WireClientOptions): Promise<WireClient> {
+    const base = o.uri.endsWith('/') ? o.uri : `${o.uri}/`;
+    const exchange = await o.fetch(new URL('v1/identity/websocket-token', base).href, { method: 'POST', headers: { authorization: `Bearer ${o.token}` } });
+    if (exchange.status === 401 || exchange.status === 403) {
+      throw new SyncError(
+        'TOKEN_REFUSED',
+        `the server at ${o.uri} refuses this replica's token (${exchange.status} ${await exchange.text()}): give remote.token a token it issued, or none to get a new identity`,
+      );
+    }
+    if (exchange.status !== 200) throw new SyncError('CONNECT_FAILED', `the server at ${o.uri} answered the token exchange with ${exchange.status}: ${await exchange.text()}`);
+    const short = (JSON.parse(await exchange.text()) as { token: string }).token;
+    const url = new URL(`v1/database/${encodeURIComponent(o.database)}/subscribe`, base);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.searchParams.set('token', short);
+    url.searchParams.set('compression', 'None');
+    const ws = o.socket(url.href, [PROTOCOL]);
+    ws.binaryType = 'arraybuffer';
+    return new Promise<WireClient>((resolve, reject) => {
+      let client: WireClient | undefined;
+      ws.onerror = () => {};
+      ws.onclose = (ev) => {
+        if (client) client.#ended(`the connection closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
+        else reject(new SyncError('CONNECT_FAILED', `could not connect to database ${o.database} at ${o.uri} (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`));
+      };
+      ws.onmessage = (ev) => {
+        let msg: ServerMessage;
+        try {
+          msg = decodeFrame(ev.data);
+        } catch (e) {
+          ws.close(1002, 'malformed server message');
+          if (client) client.#ended(`the server sent a message sync cannot read: ${(e as Error).message}`);
+          else reject(new SyncError('PROTOCOL_ERROR', `the server sent a message sync cannot read: ${(e as Error).message}`));
+          return;
+        }
+        if (!client) {
+          if (msg.tag !== 'InitialConnection') {
+            ws.close(1002, 'expected InitialConnection');
+            reject(new SyncError('PROTOCOL_ERROR', `the server's first message is ${msg.tag}, not InitialConnection`));
+            return;
+          }
+          client = new WireClient(ws, msg.value.identity.toHexString(), o);
+          resolve(client);
+          return;
+        }
+        client.#dispatch(msg);
+      };
+    });
+  }
+
+  /** Subscribes `queries` as one query set; resolves with the rows per table. */
+  async subscribe(queries: string[]): Promise<TableRows[]> {
+    const requestId = this.#nextRequest++;
+    const reply = this.#wait(`sub:${requestId}`);
+    this.#send({ tag: 'Subscribe', value: { requestId, querySetId: { id: 1 }, queryStrings: queries } });
+    const m = await reply;
+    if (m.tag === 'SubscriptionError') throw new SyncError('SUBSCRIBE_FAILED', `the server refused the replica's subscription: ${m.value.error}`, { queries });
+    if (m.tag !== 'SubscribeApplied') throw new SyncError('PROTOCOL_ERROR', `expected SubscribeApplied, got ${m.tag}`);
+    return m.value.rows.tables.map((t) => ({ table: t.table, inserts: rowsOf(t.rows), deletes: [] }));
+  }
+
+  /** Calls a reducer (BSATN args), with `callId` when the server offers call ids. */
+  async call(reducer: string, args: Uint8Array, callId: string | undefined): Promise<CallOutcome> {
+    const requestId = this.#nextRequest++;
+    const reply = this.#wait(`call:${requestId}`);
+    let payload = args;
+    if (callId !== undefined) {
+      // The id as a BSATN string (u32 length, UTF-8), then the reducer's own args.
+      const id = new TextEncoder().encode(callId);
+      payload = new Uint8Array(4 + id.length + args.length);
+      new DataView(payload.buffer).setUint32(0, id.length, true);
+      payload.set(id, 4);
+      payload.set(args, 4 + id.length);
+    }
+    this.#send({ tag: 'CallReducer', value: { requestId, flags: callId !== undefined ? CALL_ID_FLAG : 0, reducer, args: payload } });
+    const m = await reply;
+    if (m.tag !== 'ReducerResult') throw new SyncError('PROTOCOL_ERROR', `expected ReducerResult, got ${m.tag}`);
+    const r = m.value.result as ReducerOutcome;
+    switch (r.tag) {
+      case 'Ok':
+        return { ok: true, tables: transactionRows(r.value.transactionUpdate) };
+      case 'OkEmpty':
+        return { ok: true, tables: [] };
+      case 'Err':
+        return { ok: false, kind: 'sender', message: new BinaryReader(r.value).readString() };
+      case 'InternalError':
+        return { ok: false, kind: 'internal', message: r.value };
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ws.onclose = null;
+    this.#ws.close(1000, 'sync stopped');
+    this.#failWaiting(new SyncError('DISCONNECTED', 'the replica closed its connection'));
+  }
+
+  #send(m: ClientMessage): void {
+    const w = new BinaryWriter(128);
+    ClientMessage.serialize(w, m);
+    this.#ws.send(w.getBuffer().slice());
+  }
+
+  #wait(key: string): Promise<ServerMessage> {
+    if (this.#closed) return Promise.reject(new SyncError('DISCONNECTED', 'the connection to the server is closed'));
+    return new Promise((resolve, reject) => this.#waiting.set(key, { resolve, reject }));
+  }
+
+  #dispatch(m: ServerMessage): void {
+    let key: string | undefined;
+    switch (m.tag) {
+      case 'SubscribeApplied':
+        key = `sub:${m.value.requestId}`;
+        break;
+      case 'SubscriptionError':
+        if (m.value.requestId !== undefined) key = `sub:${m.value.requestId}`;
+        else return this.#ended(`the server ended the replica's subscription: ${m.value.error}`);
+        break;
+      case 'ReducerResult':
+        key = `call:${m.value.requestId}`;
+        break;
+      case 'TransactionUpdate':
+        this.#o.onTransaction(transactionRows(m.value));
+        return;
+      default:
+        return;
+    }
+    const w = this.#waiting.get(key);
+    if (!w) return;
+    this.#waiting.delete(key);
+    w.resolve(m);
+  }
+
+  #ended(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#failWaiting(new SyncError('DISCONNECTED', reason));
+    this.#o.onClose(reason);
+  }
+
+  #failWaiting(e: Error): void {
+    for (const w of this.#waiting.values()) w.reject(e);
+    this.#waiting.clear();
+  }
+}
+
+function decodeFrame(data: unknown): ServerMessage {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
+  if (!bytes || bytes.length === 0) throw new Error('an empty or non-binary frame');
+  if (bytes[0] !== 0) throw new Error(`compression tag ${bytes[0]} (sync asks for none)`);
+  return ServerMessage.deserialize(new BinaryReader(bytes.subarray(1))) as ServerMessage;
+}
