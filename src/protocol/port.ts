@@ -90,19 +90,16 @@ export function servePort(server: ProtocolServer, port: MessagePort, options: Se
         if (kind !== 'none' && compress) request.compression = { kind, compress };
       }
       server
-        .open(
-          request,
-          {
-            open: (protocol) => post({ type: 'open', protocol }),
-            // Frames are fresh copies the server does not keep: transfer them.
-            send: (frame) => post({ type: 'frame', data: frame }, frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? [frame.buffer as ArrayBuffer] : []),
-            close: (code, reason) => {
-              if (ended) return;
-              post({ type: 'close', code, reason });
-              finish();
-            },
+        .open(request, {
+          open: (protocol) => post({ type: 'open', protocol }),
+          // Frames are fresh copies the server does not keep: transfer them.
+          send: (frame) => post({ type: 'frame', data: frame }, frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? [frame.buffer as ArrayBuffer] : []),
+          close: (code, reason) => {
+            if (ended) return;
+            post({ type: 'close', code, reason });
+            finish();
           },
-        )
+        })
         .then(
           (c) => {
             conn = c;

@@ -54,7 +54,7 @@ export function rowsOf(list: BsatnRowList): Uint8Array[] {
     return out;
   }
   const offsets = hint.value.map(Number);
-  offsets.forEach((start, i) => out.push(data.subarray(start, i + 1 < offsets.length ? offsets[i + 1] : data.length)));
+  for (let i = 0; i < offsets.length; i++) out.push(data.subarray(offsets[i]!, i + 1 < offsets.length ? offsets[i + 1] : data.length));
   return out;
 }
 
