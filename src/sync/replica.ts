@@ -110,7 +110,6 @@ export class Replica {
   #closed = false;
   #wake: (() => void) | undefined;
   #saving: Promise<void> | undefined;
-  #saveAgain = false;
   #counter = 0;
   readonly #prefix = Math.random().toString(36).slice(2, 10);
 
@@ -423,10 +422,7 @@ export class Replica {
 
   /** Writes the outbox; writes asked for while one is under way are made once, after it. */
   #saveOutbox(): Promise<void> {
-    if (this.#saving) {
-      this.#saveAgain = true;
-      return this.#saving.then(() => this.#saveOutbox());
-    }
+    if (this.#saving) return this.#saving.then(() => this.#saveOutbox());
     const bytes = encodeOutbox(this.#pending);
     this.#saving = this.#env.store.putMeta(META_OUTBOX, bytes).finally(() => {
       this.#saving = undefined;

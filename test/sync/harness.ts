@@ -19,6 +19,8 @@ export interface SyncServer {
   owner: string;
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** While stopped: runs `f` against the same data on another port (replicas cannot see it). */
+  elsewhere(f: (other: TestServer) => Promise<void>): Promise<void>;
   /** SQL on the server as the owner: the rows of the first statement. */
   rows(sql: string): Promise<unknown[][]>;
   call(reducer: string, args: unknown[]): Promise<Response>;
@@ -39,6 +41,14 @@ export async function syncServer(opts: { callIds?: boolean } = {}): Promise<Sync
       out.s = s;
     },
     stop: () => s.close(),
+    async elsewhere(f) {
+      const other = await openServer({ dataDir });
+      try {
+        await f(other);
+      } finally {
+        await other.close();
+      }
+    },
     async rows(sql) {
       const r = await s.http('/v1/database/shop/sql', { method: 'POST', body: sql, token: owner });
       if (r.status !== 200) throw new Error(`${r.status} ${await r.text()}`);

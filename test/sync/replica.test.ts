@@ -33,3 +33,128 @@ describe('a replica following a server', () => {
     expect(a.replica.status().pending).toBe(0);
   });
 });
+
+describe('sync: refusals, races, offline, exactly once', () => {
+  let server: SyncServer;
+  const replicas: TestReplica[] = [];
+  const replica = async (o: Parameters<typeof openReplica>[1] = {}, remote: Partial<Parameters<typeof openReplica>[0]> = {}) => {
+    const r = await openReplica({ uri: server.url, database: 'shop', ...remote }, o);
+    replicas.push(r);
+    await r.until((s) => s.state === 'online' || s.state === 'stopped');
+    return r;
+  };
+  afterEach(async () => {
+    for (const r of replicas.splice(0)) await r.close().catch(() => {});
+    await server?.stop().catch(() => {});
+  });
+
+  it('a call the server refuses after it ran here rejects with its SenderError, and its effect vanishes in one delta', async () => {
+    server = await syncServer();
+    await server.call('open_account', ['bo', 5]);
+    const a = await replica({ watch: 'account' });
+    await server.stop();
+    await a.until((s) => s.state === 'offline');
+    const outcome = a.replica.call('withdraw', { name: 'bo', amount: 3n }).catch((e: Error) => e);
+    await a.replica.call('add_item', { text: 'wait' }, 'local'); // the withdraw has run here by now
+    expect(await a.rows('SELECT balance FROM account')).toEqual([{ balance: 2n }]);
+    // Meanwhile someone else withdraws 4 on the server, which this replica cannot see yet.
+    await server.elsewhere(async (other) => {
+      const r = await other.http('/v1/database/shop/call/withdraw', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '["bo", 4]', token: server.owner });
+      expect(r.status).toBe(200);
+    });
+    const seen = a.updates.length;
+    await server.restart();
+    expect(await outcome).toMatchObject({ name: 'SenderError', message: 'insufficient funds: bo has 1' });
+    expect(await a.rows('SELECT balance FROM account')).toEqual([{ balance: 1n }]);
+    // Subscribers went from the optimistic 2 to the server's 1 in one delta, with nothing between.
+    const after = a.updates
+      .slice(seen)
+      .flat()
+      .filter((t) => t.table === 'account');
+    expect(after).toHaveLength(1);
+    expect(after[0]!.deletes).toHaveLength(1);
+    expect(after[0]!.inserts).toHaveLength(1);
+  });
+
+  it("two replicas race for the last balance: the server's order wins, the loser rejects, both converge", async () => {
+    server = await syncServer();
+    await server.call('open_account', ['cy', 10]);
+    const a = await replica();
+    const b = await replica();
+    const [ra, rb] = await Promise.allSettled([a.replica.call('withdraw', { name: 'cy', amount: 10n }), b.replica.call('withdraw', { name: 'cy', amount: 10n })]);
+    expect([ra.status, rb.status].sort()).toEqual(['fulfilled', 'rejected']);
+    const loser = (ra.status === 'rejected' ? ra : rb) as PromiseRejectedResult;
+    expect(loser.reason).toMatchObject({ name: 'SenderError' });
+    for (const r of [a, b]) {
+      await r.until((s) => s.pending === 0);
+    }
+    // The winner's commit reaches the loser as a transaction: wait for it.
+    for (let i = 0; i < 100 && (await b.rows('SELECT balance FROM account'))[0]?.balance !== 0n; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await a.rows('SELECT balance FROM account')).toEqual([{ balance: 0n }]);
+    expect(await b.rows('SELECT balance FROM account')).toEqual([{ balance: 0n }]);
+  });
+
+  it('keeps working offline: calls wait in the outbox (also across a replica restart) and commit once, in order, when the server is back', async () => {
+    server = await syncServer();
+    const a = await replica();
+    await server.stop();
+    await a.until((s) => s.state === 'offline');
+    const made = [a.replica.call('add_item', { text: 'one' }), a.replica.call('add_item', { text: 'two' })];
+    for (const m of made) m.catch(() => {});
+    await a.replica.call('add_item', { text: 'three' }, 'local');
+    expect((await a.rows('SELECT text FROM item')).map((r) => r.text).sort()).toEqual(['one', 'three', 'two']);
+    expect(a.replica.status()).toMatchObject({ state: 'offline', pending: 3 });
+    // The replica process goes away and comes back on the same storage, still offline.
+    await a.close();
+    replicas.splice(replicas.indexOf(a), 1);
+    const again = await openReplica({ uri: server.url, database: 'shop' }, { store: a.store });
+    replicas.push(again);
+    expect(again.replica.status().pending).toBe(3);
+    expect((await again.rows('SELECT text FROM item')).map((r) => r.text).sort()).toEqual(['one', 'three', 'two']);
+    await server.restart();
+    await again.until((s) => s.state === 'online' && s.pending === 0);
+    const committed = (await server.rows('SELECT id, text FROM item')) as [number, string][];
+    expect(committed.sort((x, y) => x[0] - y[0]).map(([, t]) => t)).toEqual(['one', 'two', 'three']);
+    // The optimistic rows gave way to the server's (same text, the server's ids and times).
+    expect((await again.rows('SELECT id, text FROM item')).map((r) => [r.id, r.text]).sort()).toEqual(
+      (await server.rows('SELECT id, text FROM item')).map(([id, text]) => [BigInt(id as number), text]).sort(),
+    );
+  });
+
+  it('a server restart in the middle of a burst applies every call exactly once', async () => {
+    server = await syncServer();
+    const a = await replica();
+    expect(a.replica.status().exactlyOnce).toBe(true);
+    const calls = Array.from({ length: 60 }, (_, i) => a.replica.call('add_item', { text: `n${i}` }));
+    for (const c of calls) c.catch(() => {});
+    await new Promise((r) => setTimeout(r, 30));
+    await server.restart();
+    await Promise.all(calls);
+    const texts = (await server.rows('SELECT text FROM item')).map(([t]) => t as string);
+    expect(texts.length).toBe(60);
+    expect(new Set(texts).size).toBe(60);
+  });
+
+  it('against a server without call ids (plain SpacetimeDB mode) sync still works and says it is not exactly-once', async () => {
+    server = await syncServer({ callIds: false });
+    const a = await replica();
+    expect(a.replica.status().exactlyOnce).toBe(false);
+    await a.replica.call('add_item', { text: 'plain' });
+    expect(await server.rows('SELECT text FROM item')).toEqual([['plain']]);
+  });
+
+  it('private tables never reach a replica; a refused token and a different module stop sync with a named error, keeping the outbox', async () => {
+    server = await syncServer();
+    await server.call('open_account', ['di', 1]);
+    const a = await replica();
+    expect(await a.rows('SELECT * FROM account')).toHaveLength(1);
+    expect(await a.rows('SELECT * FROM secret')).toEqual([]);
+    const refused = await replica({}, { token: 'not-a-token' });
+    expect(refused.replica.status()).toMatchObject({ state: 'stopped', error: { name: 'SyncError', code: 'TOKEN_REFUSED' } });
+    // The server now runs another module under that name.
+    await server.s.http('/v1/database/shop?host_type=Js&clear=true', { method: 'PUT', body: await (await import('../server/harness.ts')).bundle('test/fixtures/tiny.ts'), token: server.owner });
+    const mismatched = await replica();
+    expect(mismatched.replica.status()).toMatchObject({ state: 'stopped', error: { code: 'MODULE_MISMATCH' } });
+    expect(mismatched.replica.status().error!.message).toMatch(/the server has no table account/);
+  });
+});
