@@ -26,11 +26,12 @@ export interface SyncServer {
   call(reducer: string, args: unknown[]): Promise<Response>;
 }
 
-export async function syncServer(opts: { callIds?: boolean } = {}): Promise<SyncServer> {
+/** `module`: the module published as `shop` (default SYNC_MODULE). */
+export async function syncServer(opts: { callIds?: boolean; module?: string } = {}): Promise<SyncServer> {
   const dataDir = tempDir('lightcone-sync-');
   let s = await openServer({ dataDir, ...(opts.callIds !== undefined ? { callIds: opts.callIds } : {}) });
   const port = new URL(s.url).port;
-  const { token: owner } = await s.publish('shop', SYNC_MODULE);
+  const { token: owner } = await s.publish('shop', opts.module ?? SYNC_MODULE);
   const out: SyncServer = {
     s,
     url: s.url,
@@ -75,10 +76,11 @@ export interface TestReplica {
 
 export const nodeSocket = (url: string, protocols: string[]): SocketLike => new WebSocket(url, protocols) as unknown as SocketLike;
 
-export async function openReplica(remote: RemoteOptions, opts: { store?: MemoryStore; watch?: string } = {}): Promise<TestReplica> {
+/** `module`: the replica's module, the server's (default SYNC_MODULE). */
+export async function openReplica(remote: RemoteOptions, opts: { store?: MemoryStore; watch?: string; module?: string } = {}): Promise<TestReplica> {
   const store = opts.store ?? new MemoryStore();
   const durability = memoryDurability(store);
-  const code = await bundle(SYNC_MODULE);
+  const code = await bundle(opts.module ?? SYNC_MODULE);
   const engine = await Engine.open({ name: 'shop', durability, code, owner: randomIdentity() });
   const replica = new Replica({ engine, store: durability, code, socket: nodeSocket, fetch: (u, i) => fetch(u, i), backoff: { min: 50, max: 500 } }, remote);
   const statuses: SyncStatus[] = [];
