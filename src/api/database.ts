@@ -12,6 +12,8 @@ import { routeFetch } from './fetch.ts';
 import { SubscriptionManager } from '../subscriptions/manager.ts';
 import type { InitialRows, Row, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate } from '../subscriptions/types.ts';
 
+import type { SyncStatus } from '../sync/replica.ts';
+export type { SyncStatus };
 export type { CallOptions, LogEntry, SqlOptions, SqlResult, SchemaDescription, RouteRequest, RouteResponse };
 export type { InitialRows, Row, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate };
 
@@ -67,6 +69,16 @@ export interface Database {
   fetchRoute(request: RouteRequest): Promise<RouteResponse>;
   /** Makes everything durable and releases the storage. */
   close(): Promise<void>;
+  /** Present when the database follows a remote one (`remote`): where sync stands. */
+  readonly sync?: SyncHandle;
+}
+
+/** Sync's state for an app ("3 changes waiting", online or not). */
+export interface SyncHandle {
+  /** The status now. */
+  status(): Promise<SyncStatus>;
+  /** Calls `listener` with each new status; returns the function that stops it. */
+  onStatus(listener: (status: SyncStatus) => void): () => void;
 }
 
 /** Wraps an engine in the public interface. */

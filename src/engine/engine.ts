@@ -75,6 +75,12 @@ export interface CallOptions {
    * newest 10,000 ids are remembered, across restarts. Procedures ignore it.
    */
   callId?: string;
+  /**
+   * On a database that follows a remote one (`remote`): `'server'` (default) resolves once the
+   * server committed the call and rejects with its error; `'local'` once the call is in the
+   * durable outbox and applied here (the server may still refuse it). Ignored otherwise.
+   */
+  wait?: 'local' | 'server';
 }
 
 /** What `publish` did. */

@@ -48,6 +48,7 @@ import {
   type ToEngine,
 } from './thread-protocol.ts';
 import { StorageServer } from './thread-storage.ts';
+import type { RemoteOptions, SyncStatus } from '../sync/replica.ts';
 
 /** What a database's engine thread needs. */
 export interface EngineThreadOptions {
@@ -63,6 +64,8 @@ export interface EngineThreadOptions {
   heapFromFlag: boolean;
   /** Makes the storage backend; called again (after the previous one closed) for each new thread. */
   backend: () => DurabilityBackend;
+  /** The remote database to follow (sync). */
+  remote?: RemoteOptions | undefined;
 }
 
 /** A database with its engine in a worker thread, plus what publishing did. */
@@ -185,6 +188,17 @@ class EngineThread {
       fetchRoute: (req) => this.#request({ op: 'fetchRoute', req }) as Promise<RouteResponse>,
       subscribe: (queries, callbacks, opts) => this.#subscribe(queries, callbacks, opts),
       close: () => this.#close(),
+      ...(this.#opts.remote
+        ? {
+            sync: {
+              status: async () => this.#syncStatus ?? { state: 'syncing', pending: 0, lastConfirmedAt: undefined, identity: undefined, exactlyOnce: false, error: undefined },
+              onStatus: (l: (s: SyncStatus) => void) => {
+                this.#syncListeners.add(l);
+                return () => this.#syncListeners.delete(l);
+              },
+            },
+          }
+        : {}),
       server: {
         serve: (port) => this.#serve(port),
         clientCall: (fn, argsJson, sender) =>
@@ -197,6 +211,9 @@ class EngineThread {
       },
     };
   }
+
+  #syncStatus: SyncStatus | undefined;
+  readonly #syncListeners = new Set<(s: SyncStatus) => void>();
 
   /** Connections waiting for a thread that is being replaced. */
   readonly #waitingPorts: NodeMessagePort[] = [];
@@ -228,7 +245,7 @@ class EngineThread {
     const connectionId = c === undefined ? undefined : typeof c === 'bigint' ? c : c.__connection_id__;
     // Every call carries an id, so that sending it again to a new thread never applies it twice.
     const callId = opts.callId ?? `${this.#callPrefix}.${(this.#callCounter++).toString(36)}`;
-    return this.#request({ op: 'call', fn, args, sender, connectionId, callId });
+    return this.#request({ op: 'call', fn, args, sender, connectionId, callId, ...(opts.wait !== undefined ? { wait: opts.wait } : {}) });
   }
 
   async #query(sql: string, opts: SqlOptions = {}): Promise<SqlResult> {
@@ -397,6 +414,7 @@ class EngineThread {
       sqlite: this.#sqlite,
       watch,
       clockBase,
+      remote: this.#opts.remote,
     };
     const worker = new Worker(this.#script, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: this.#opts.maxHeapMb } });
     return new Promise<void>((resolve, reject) => {
@@ -464,6 +482,10 @@ class EngineThread {
       case 'alive':
         gen.timers = msg.timers;
         this.#ref(gen);
+        return;
+      case 'sync':
+        this.#syncStatus = msg.status;
+        for (const l of this.#syncListeners) l(msg.status);
         return;
     }
   }

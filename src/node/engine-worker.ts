@@ -38,6 +38,10 @@ import { servePort } from '../protocol/port.ts';
 import { ProtocolServer } from '../protocol/server.ts';
 import type { Durability } from '../durability/durability.ts';
 import { UsageError } from '../errors.ts';
+import { WebSocket } from 'ws';
+import { Replica } from '../sync/replica.ts';
+import type { SocketLike } from '../sync/wire-client.ts';
+import { META_MODULE } from '../engine/publish.ts';
 import type { FunctionDef } from '../datastore/schema.ts';
 import { argsFromSatsJson, procedureReturnJson } from '../server/sats-json.ts';
 
@@ -51,8 +55,9 @@ const kindIndex = Object.fromEntries(MODULE_RUN_KINDS.map((k, i) => [k, i])) as 
 const post = (msg: FromEngine, transfer?: ArrayBuffer[]): void => port.postMessage(msg, transfer);
 
 // SQLite is started first (its loader looks at `process`); then, since module code is someone
-// else's, nothing in this thread's globals leads to Node any more.
+// else's, nothing in this thread's globals leads to Node any more. Sync keeps Node's fetch.
 await loadSqlite();
+const nodeFetch = globalThis.fetch;
 lockDownForModules();
 
 // Only the outermost entry is timed: a view run inside a procedure is part of that procedure.
@@ -87,6 +92,7 @@ const durability: Durability = createDurability(backend);
 let engine: Engine | undefined;
 let db: Database | undefined;
 let protocol: ProtocolServer | undefined;
+let replica: Replica | undefined;
 const subs = new Map<number, SubscriptionHandle>();
 
 port.on('message', (msg: ToEngine) => {
@@ -105,6 +111,12 @@ try {
     ...(init.snapshotEvery !== undefined ? { snapshotEvery: init.snapshotEvery } : {}),
   });
   db = databaseFacade(engine);
+  if (init.remote) {
+    const code = init.code ?? new TextDecoder().decode((await durability.getMeta(META_MODULE)) ?? new Uint8Array());
+    replica = new Replica({ engine, store: durability, code, socket: (url, protocols) => new WebSocket(url, protocols) as unknown as SocketLike, fetch: (url, i) => nodeFetch(url, i) }, init.remote);
+    replica.onStatus((status) => post({ t: 'sync', status }));
+    await replica.start();
+  }
   const schema = engine.host.schema;
   const names: FunctionNames = {
     reducer: Object.fromEntries(schema.reducers.map((r) => [r.id, r.name])),
@@ -151,7 +163,8 @@ function serve(e: Engine, d: Database, req: EngineRequest): void {
       if (req.connectionId !== undefined) opts.connectionId = req.connectionId;
       if (req.callId !== undefined) opts.callId = req.callId;
       mark(e, 1, req.id);
-      answer(req.id, d.call(req.fn, reviveArgs(req.args), opts));
+      if (replica?.syncs(req.fn) && req.sender === undefined) answer(req.id, replica.call(req.fn, reviveArgs(req.args), req.wait ?? 'server', req.callId));
+      else answer(req.id, d.call(req.fn, reviveArgs(req.args), opts));
       return;
     }
     case 'query':
@@ -233,6 +246,7 @@ function serveConnection(p: NodeMessagePort): void {
 }
 
 async function closeAll(d: Database): Promise<void> {
+  await replica?.close();
   await protocol?.close('the database is closing or being replaced (a new module was published)');
   await d.close();
 }

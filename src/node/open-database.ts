@@ -14,6 +14,7 @@ import { randomIdentity, toIdentity, type PublishResult } from '../engine/engine
 import { UsageError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
 import { openEngineThread, type ThreadDatabase } from './engine-thread.ts';
+import type { RemoteOptions } from '../sync/replica.ts';
 
 export interface OpenDatabaseOptions {
   /** Data directory; omitted = in memory (gone on close). */
@@ -44,6 +45,13 @@ export interface OpenDatabaseOptions {
    * thread instead (Node lets the flag win).
    */
   maxHeapMb?: number;
+  /**
+   * Follow a remote database (sync): `{ uri: 'http://127.0.0.1:3000', database: 'chat' }` (a
+   * `lightcone start` server or SpacetimeDB). Reducer calls then run here at once and are sent
+   * there in order; `call` resolves when the server committed them (`{ wait: 'local' }` when
+   * applied here). See `db.sync` for the status. Needs `module` (the same module as the server's).
+   */
+  remote?: RemoteOptions;
 }
 
 /** Default of `callTimeoutMs`: far above any reducer that is meant to finish. */
@@ -102,7 +110,7 @@ export async function openThreadDatabase(opts: OpenDatabaseOptions): Promise<Thr
     const store = new MemoryStore();
     backend = () => memoryBackend(store);
   }
-  return openEngineThread({ name: opts.name, code, owner, snapshotEvery: opts.snapshotEvery, callTimeoutMs, maxHeapMb, heapFromFlag: heapFlag !== undefined, backend });
+  return openEngineThread({ name: opts.name, code, owner, snapshotEvery: opts.snapshotEvery, callTimeoutMs, maxHeapMb, heapFromFlag: heapFlag !== undefined, backend, remote: opts.remote });
 }
 
 /** `--max-old-space-size` given to this process (on its command line or in NODE_OPTIONS), in MiB. */

@@ -1,19 +1,22 @@
 // What a published module can reach inside a Node engine thread. A module is someone else's code
 // (on a server, anyone who publishes), so before the first module loads, the engine thread:
-// - removes the globals through which JavaScript reaches Node (`process`, whose
-//   `getBuiltinModule` leads to fs, net and child_process; `Buffer`; `fetch` and `WebSocket`, which
-//   reach the network; `BroadcastChannel`, which reaches the other threads of the process, among
-//   them other databases' engines); what the engine itself needs of them it took at import;
+// - removes the globals through which JavaScript reaches Node: `process` (whose `getBuiltinModule`
+//   and `binding` lead to fs, net and child_process, and whose `env` holds the server's secrets) is
+//   replaced by a frozen stand-in with only `nextTick` and an empty `env`, which libraries the
+//   engine itself uses (`ws`) call; `fetch` and `WebSocket` reach the network; `BroadcastChannel`
+//   reaches the other threads of the process, among them other databases' engines. What the engine
+//   needs of them it took at import. (`Buffer` stays: it only holds bytes, and `ws` needs it.)
 // - compiles bundles with `vm.Script` without a dynamic-import callback, so `import('node:fs')` in
 //   a module (or in code it makes with `eval` or `Function`) fails instead of loading Node's modules.
 // What stays is what SpacetimeDB's module runtime uses: the language, TextEncoder/Decoder, typed
 // arrays, URL, and the syscalls the host hands in. Each database has its own thread (its own V8
 // isolate and heap), so one module cannot see another's data in memory either.
+import nodeProcess from 'node:process';
 import vm from 'node:vm';
 import { MODULE_PARAMS, setModuleEvaluator, type ModuleEvaluator } from '../host/load-module.ts';
 
 /** Globals a module must not reach. */
-export const NODE_GLOBALS = ['process', 'Buffer', 'fetch', 'WebSocket', 'EventSource', 'BroadcastChannel', 'require', 'module'] as const;
+export const NODE_GLOBALS = ['fetch', 'WebSocket', 'EventSource', 'BroadcastChannel', 'require', 'module'] as const;
 
 const vmEvaluator: ModuleEvaluator = (code) => {
   // A function expression, so the bundle's top level runs when the loader calls it, as with `Function`.
@@ -43,6 +46,10 @@ export function lockDownForModules(): string[] {
       removed.push(name);
     }
   }
+  const real = nodeProcess;
+  const stand_in = Object.freeze({ nextTick: (f: (...a: unknown[]) => void, ...args: unknown[]) => real.nextTick(f, ...args), env: Object.freeze({}) });
+  Object.defineProperty(g, 'process', { value: stand_in, writable: false, configurable: false, enumerable: false });
+  removed.push('process');
   setModuleEvaluator(vmEvaluator);
   return removed;
 }

@@ -6,6 +6,7 @@ import type { WireError } from '../client/wire.ts';
 import type { PublishResult } from '../engine/engine.ts';
 import type { SubscribeOptions } from '../subscriptions/types.ts';
 import type { ModuleRunKind } from '../host/module-watch.ts';
+import type { RemoteOptions, SyncStatus } from '../sync/replica.ts';
 import type { RouteRequest } from '../host/http-wire.ts';
 
 /** What the engine thread gets as `workerData`. */
@@ -24,6 +25,8 @@ export interface EngineThreadInit {
   watch: SharedArrayBuffer;
   /** `performance.timeOrigin + performance.now()` on the main thread when the thread was made: times in the slots are relative to it. */
   clockBase: number;
+  /** The remote database this one follows (sync), if any. */
+  remote: RemoteOptions | undefined;
 }
 
 /** Watch slot: 0 no module code running, 1 module code running, 2 module code waiting on HTTP. */
@@ -53,7 +56,7 @@ export function watchClock(clockBase: number): number {
 
 /** One request from the main thread. Ids grow per database (not per thread). */
 export type EngineRequest =
-  | { id: number; op: 'call'; fn: string; args: unknown; sender: string | bigint | undefined; connectionId: bigint | undefined; callId: string | undefined }
+  | { id: number; op: 'call'; fn: string; args: unknown; sender: string | bigint | undefined; connectionId: bigint | undefined; callId: string | undefined; wait?: 'local' | 'server' }
   | { id: number; op: 'query'; sql: string; sender: string | undefined }
   | { id: number; op: 'logs'; limit: number | undefined }
   | { id: number; op: 'describe' }
@@ -95,7 +98,9 @@ export interface FunctionNames {
 export type ToEngine =
   | { t: 'req'; reqs: EngineRequest[] }
   /** A protocol connection: the port's first message is its `connect` (see src/protocol/port.ts). */
-  | { t: 'serve'; port: MessagePort } | { t: 'storage'; id: number; ok: true; value: unknown } | { t: 'storage'; id: number; ok: false; error: WireError };
+  | { t: 'serve'; port: MessagePort }
+  | { t: 'storage'; id: number; ok: true; value: unknown }
+  | { t: 'storage'; id: number; ok: false; error: WireError };
 
 export type FromEngine =
   | { t: 'ready'; identity: string; owner: string; published: PublishResult; names: FunctionNames; procedures: string[] }
@@ -104,4 +109,6 @@ export type FromEngine =
   | { t: 'out'; items: EngineOut[] }
   | { t: 'storage'; id: number; op: StorageOp; args: unknown[] }
   /** Whether the engine thread has timers armed (schedules): the main thread then keeps the process alive. */
-  | { t: 'alive'; timers: boolean };
+  | { t: 'alive'; timers: boolean }
+  /** The replica's sync status changed (databases with `remote`). */
+  | { t: 'sync'; status: SyncStatus };

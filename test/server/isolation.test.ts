@@ -93,7 +93,9 @@ describe('the module sandbox', () => {
 
   it("reaches none of Node's globals, not even through Function", async () => {
     const r = await s.http('/v1/database/escape/call/probe', { method: 'POST', headers: json, body: '[]' });
-    expect(await r.json()).toBe('process=undefined Buffer=undefined fetch=undefined WebSocket=undefined BroadcastChannel=undefined require=undefined Function-process=undefined');
+    expect(await r.json()).toBe(
+      'process=env,nextTick env=0 getBuiltinModule=undefined binding=undefined fetch=undefined WebSocket=undefined BroadcastChannel=undefined require=undefined Function-process=undefined',
+    );
   });
 
   it("cannot load Node's modules with import(), directly or from generated code", async () => {
