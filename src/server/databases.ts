@@ -44,6 +44,13 @@ export class Databases {
     return this.#serial(name, () => this.#openExisting(name));
   }
 
+  /** The name of the database `nameOrIdentity` names (its name, or its identity as hex); as given when none. */
+  async nameOf(nameOrIdentity: string): Promise<string> {
+    const hex = /^(?:0x)?([0-9a-f]{64})$/i.exec(nameOrIdentity)?.[1]?.toLowerCase();
+    if (!hex || databaseInfo(this.#opts.dataDir, nameOrIdentity)) return nameOrIdentity;
+    return (await this.list()).find((d) => d.identity === hex)?.name ?? nameOrIdentity;
+  }
+
   /** Hex of the owner of `name`, if it exists. */
   owner(name: string): string | undefined {
     return databaseInfo(this.#opts.dataDir, name)?.owner;

@@ -65,13 +65,10 @@ export async function routeHttp(ctx: ServerContext, req: IncomingMessage, res: S
       continue;
     }
     try {
-      return await handler(
-        ctx,
-        req,
-        res,
-        url,
-        match.slice(1).map((p) => (p === undefined ? '' : decodeURIComponent(p))),
-      );
+      const params = match.slice(1).map((p) => (p === undefined ? '' : decodeURIComponent(p)));
+      // A database is named by its name or its identity, as SpacetimeDB allows.
+      if (url.pathname.startsWith('/v1/database/') && params[0]) params[0] = await ctx.databases.nameOf(params[0]);
+      return await handler(ctx, req, res, url, params);
     } catch (e) {
       if (res.headersSent) throw e;
       if (e instanceof BodyTooLarge) return sendText(res, 413, `UsageError BODY_TOO_LARGE: ${e.message}`, { connection: 'close' });

@@ -66,6 +66,8 @@ describe('HTTP API', () => {
       const dbIdentity = await (await s.http('/v1/database/chat/identity')).text();
       const r = (await (await s.http(`/v1/identity/${ownerId}/databases`)).json()) as { identities: string[] };
       expect(r.identities).toEqual([dbIdentity]);
+      // A database is addressed by its identity as well as by its name.
+      expect(await (await s.http(`/v1/database/${dbIdentity}/names`)).json()).toEqual({ names: ['chat'] });
     });
   });
 
