@@ -181,7 +181,7 @@ describe('generate: bad input', () => {
     expect(e).toMatchObject({ code: 'BAD_OUT_DIR' });
   });
 
-  it('refuses a module that mounts submodules (Lightcone does not host them)', () => {
+  it('refuses a module that mounts submodules (their bindings are not written yet)', () => {
     expect(() => codegenModule({ sections: [{ tag: 'Submodules', value: [{ namespace: 'lib', module: { sections: [] } }] }] })).toThrow(
       expect.objectContaining({ name: 'ModuleError', code: 'UNSUPPORTED_MODULE' }),
     );

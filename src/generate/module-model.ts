@@ -127,7 +127,10 @@ export function codegenModule(def: RawModuleDefV10Like): CodegenModule {
   const section = <T>(tag: string, fallback: T): T => (def.sections.find((s) => s.tag === tag)?.value as T | undefined) ?? fallback;
   const submodules = section<unknown[]>('Submodules', []);
   if (submodules.length > 0) {
-    throw new ModuleError('UNSUPPORTED_MODULE', 'the module mounts submodules, which Lightcone does not host yet: generate bindings for a module without them');
+    throw new ModuleError(
+      'UNSUPPORTED_MODULE',
+      'the module mounts submodules: Lightcone runs such modules, but its generator does not write their namespaced bindings yet; generate bindings for a module without them',
+    );
   }
   const typespace = section<{ types: AlgebraicType[] }>('Typespace', { types: [] }).types;
   const snake = section<{ tag: string }>('CaseConversionPolicy', { tag: 'SnakeCase' }).tag !== 'None';

@@ -461,16 +461,20 @@ class Parser {
 
   // --- relations and projections -------------------------------------------------------------
 
-  /** A table name (one part) with, if `aliasAllowed`, an optional `[AS] alias`. */
+  /**
+   * A table name with, if `aliasAllowed`, an optional `[AS] alias`. A name of several parts
+   * (`lib.lib_data`, `"lib"."lib_data"`) is one name joined with dots, as SpacetimeDB names the
+   * tables of a submodule mounted as `lib`; it is also the default alias.
+   */
   private tableRef(aliasAllowed: boolean): TableRef {
     const t = this.peek();
     if (t.type === 'op' && t.text === '(' && this.atKw('SELECT', 1)) throw this.unsupportedAt(t, 'subquery');
-    const name = this.ident('a table name');
-    if (this.atOp('.')) {
-      throw unsupported(this.sql, t.start, 'multi-part name', {
-        message: 'Multi-part table names (schema.table) are not supported by SpacetimeDB SQL',
-      });
+    const parts = [this.ident('a table name').text];
+    while (this.atOp('.')) {
+      this.next();
+      parts.push(this.nameAfterDot('a table name after').text);
     }
+    const name = { text: parts.join('.') };
     if (aliasAllowed && this.atOp('(')) throw this.unsupportedAt(t, 'table function');
     let alias = name.text;
     if (aliasAllowed) {
@@ -522,10 +526,12 @@ class Parser {
       if (t.type === 'op' && t.text === '*') {
         this.next();
         star ??= { kind: 'star', table: null, span: this.span(t.start) };
-      } else if (this.isIdent(t) && this.atOp('.', 1) && this.atOp('*', 2)) {
-        this.i += 3;
+      } else if (this.qualifiedStarAt() > 0) {
+        const parts = this.qualifiedStarAt();
+        const table = Array.from({ length: parts }, (_, k) => this.tokens[this.i + 2 * k]!.text).join('.');
+        this.i += 2 * parts + 1;
         this.lastEnd = this.tokens[this.i - 1]!.end;
-        star ??= { kind: 'star', table: t.text, span: this.span(t.start) };
+        star ??= { kind: 'star', table, span: this.span(t.start) };
       } else if (t.type === 'word' && this.atOp('(', 1)) {
         if (t.upper !== 'COUNT') throw this.functionUnsupported(t);
         count ??= this.count();
@@ -748,19 +754,34 @@ class Parser {
     return value;
   }
 
-  /** `col` or `t.col`. */
+  /** `col`, `t.col`, or `ns.t.col` (the last part is the column, the rest the table's name or alias). */
   private columnRef(): ColumnRef {
     const first = this.ident('a column name');
     if (!this.atOp('.')) return { kind: 'column', table: null, column: first.text, span: { start: first.start, end: first.end } };
-    this.next();
-    // Any word after a dot is a name, keywords too (`transfer_log.from`), as in SpacetimeDB.
-    const second = this.peek().type === 'word' ? this.next() : this.ident('a column name after');
-    if (this.atOp('.')) {
-      throw unsupported(this.sql, first.start, 'multi-part name', {
-        message: 'Multi-part names are not supported: a column is col or table.col',
-      });
+    const parts = [first.text];
+    let last = first;
+    while (this.atOp('.')) {
+      this.next();
+      last = this.nameAfterDot('a column name after');
+      parts.push(last.text);
     }
-    return { kind: 'column', table: first.text, column: second.text, span: { start: first.start, end: second.end } };
+    return { kind: 'column', table: parts.slice(0, -1).join('.'), column: last.text, span: { start: first.start, end: last.end } };
+  }
+
+  /** Any word after a dot is a name, keywords too (`transfer_log.from`), as in SpacetimeDB. */
+  private nameAfterDot(what: string): Token {
+    return this.peek().type === 'word' ? this.next() : this.ident(what);
+  }
+
+  /** At `a.*` or `a.b.*`: how many name parts come before the `.*` (0 when not there). */
+  private qualifiedStarAt(): number {
+    if (!this.isIdent(this.peek())) return 0;
+    for (let k = 1; this.atOp('.', 2 * k - 1); k++) {
+      if (this.atOp('*', 2 * k)) return k;
+      const t = this.peek(2 * k);
+      if (t.type !== 'word' && t.type !== 'ident') return 0;
+    }
+    return 0;
   }
 
   /** An unqualified column name (INSERT column list, UPDATE target). */
