@@ -12,7 +12,7 @@ import type { CallContext, Host, LogEntry } from '../host/host.ts';
 import type { FunctionDef } from '../datastore/schema.ts';
 import { decodeValue, encodeArgs } from '../host/values.ts';
 import { decodeDelta, encodeDelta } from './delta-codec.ts';
-import { toIdentity } from '../host/identity.ts';
+import { jwtPayloadJson, toIdentity } from '../host/identity.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import { CallLedger } from './call-ledger.ts';
 import { Scheduler, systemClock, type Clock, type ScheduleEntry } from './scheduler.ts';
@@ -75,6 +75,12 @@ export interface CallOptions {
    * newest 10,000 ids are remembered, across restarts. Procedures ignore it.
    */
   callId?: string;
+  /**
+   * The caller's token (a JWT, as `Authorization: Bearer` carries it), already accepted by whoever
+   * passes it: its claims are what `ctx.senderAuth.jwt` reads during the call (without one,
+   * `ctx.senderAuth.hasJWT` is false). UsageError BAD_ARGUMENT when it is not a JWT.
+   */
+  token?: string;
   /**
    * On a database that follows a remote one (`remote`): `'server'` (default) resolves once the
    * server committed the call and rejects with its error; `'local'` once the call is in the
@@ -139,6 +145,8 @@ export class Engine {
   readonly #http: SyncHttp | undefined;
   readonly #logs: LogBuffer;
   #logsDirty = false;
+  /** JWT payloads (JSON) of the connections that have one: what `ctx.senderAuth.jwt` reads. */
+  readonly #jwt = new Map<bigint, string>();
   readonly #commitListeners = new Set<(delta: TxDelta, info: CommitInfo) => void>();
 
   private constructor(opts: EngineOptions, host: Host, identity: Identity, logs: LogBuffer, lastLsn: bigint, snapshots: SnapshotPolicy) {
@@ -371,6 +379,43 @@ export class Engine {
 
   #attach(host: Host): void {
     host.onCommit((delta, ctx, reducer) => this.#onCommit(delta, ctx, reducer));
+    host.jwtSource = (connectionId) => this.#jwt.get(connectionId) ?? '';
+    host.immediateSink = (name, args) => this.#scheduleImmediate(name, args);
+  }
+
+  /**
+   * `volatile_nonatomic_schedule_immediate`: runs reducer or procedure `name` with BSATN `args`
+   * after the work queued now, as the database identity with no connection, in its own
+   * transaction, whatever becomes of the transaction that asked for it (it is not atomic with it,
+   * and not durable: a call queued when the engine stops is lost). Failures go to the module log.
+   */
+  #scheduleImmediate(name: string, args: Uint8Array): void {
+    const log = (level: 'warn' | 'error', message: string) => this.#logs.push({ ts: Date.now(), level, message });
+    this.#serial(() => {
+      if (this.#diverged !== undefined) return undefined;
+      const host = this.#host;
+      const reducer = host.reducer(name);
+      const procedure = reducer ? undefined : host.procedure(name);
+      if (!reducer && !procedure) {
+        log('error', `volatile_nonatomic_schedule_immediate: the module has no reducer or procedure named ${name}`);
+        return undefined;
+      }
+      const ctx: CallContext = { sender: this.#identity.__identity__, connectionId: 0n, timestamp: this.#clock.nowMicros() };
+      const turn = this.#beginTurn();
+      this.#logsDirty = true;
+      try {
+        const failure = reducer ? host.callReducer(reducer, args, ctx) : host.callProcedure(procedure!, args, ctx);
+        if ('status' in failure ? failure.status === 'failed' : !failure.ok) log('warn', `${name} (volatile_nonatomic_schedule_immediate) failed: ${(failure as { message: string }).message}`);
+      } finally {
+        this.#maybeSnapshot();
+      }
+      return { durable: turn.durable }; // awaited outside the queue, which goes on meanwhile
+    })
+      .then((r) => r?.durable)
+      .catch((err: unknown) => {
+        // Nobody awaits it: what goes wrong goes to the module log. A closed database runs nothing.
+        if (!(err instanceof ClosedError)) log('error', `${name} (volatile_nonatomic_schedule_immediate) could not run: ${(err as Error).message}`);
+      });
   }
 
   #onCommit(delta: TxDelta, ctx: CallContext, reducer: string): void {
@@ -471,26 +516,38 @@ export class Engine {
     }
     const fn = (reducer ?? procedure)!;
     const argBytes = encodeArgs(fn.params, args, `${reducer ? 'reducer' : 'procedure'} ${fn.name}`, host.schema.typespace);
+    const jwt = opts.token === undefined ? undefined : jwtPayloadJson(opts.token);
+    if (opts.token !== undefined && jwt === undefined) {
+      throw new UsageError('BAD_ARGUMENT', "token must be a JWT (header.payload.signature) whose payload is a JSON object: pass the caller's token as it was received", { option: 'token' });
+    }
     const given = opts.connectionId === undefined ? undefined : typeof opts.connectionId === 'bigint' ? opts.connectionId : opts.connectionId.__connection_id__;
     const connectionId = given ?? randomConnectionId();
     const ctx = (): CallContext => ({ sender: sender.__identity__, connectionId, timestamp: this.#clock.nowMicros() });
     this.#logsDirty = true;
     const turn = this.#beginTurn();
-    if (given === undefined) this.#lifecycle('onConnect', ctx(), true);
+    // The token's claims belong to this call's connection while it runs (lifecycle hooks included).
+    const before = this.#jwt.get(connectionId);
+    if (jwt !== undefined) this.#jwt.set(connectionId, jwt);
     let value: unknown;
     try {
-      if (reducer) {
-        // The id travels with the reducer's own transaction (not the lifecycle hooks around it).
-        const out = host.callReducer(reducer, argBytes, { ...ctx(), ...(opts.callId !== undefined ? { callId: opts.callId } : {}) });
-        if (out.status === 'failed') throw out.kind === 'sender' ? new SenderError(out.message, { reducer: name }) : new InternalError(out.message, { reducer: name });
-      } else {
-        const out = host.callProcedure(procedure!, argBytes, ctx());
-        if (!out.ok) throw new InternalError(out.message, { procedure: name });
-        value = decodeValue(procedure!.returnType, out.value, host.schema.typespace);
+      if (given === undefined) this.#lifecycle('onConnect', ctx(), true);
+      try {
+        if (reducer) {
+          // The id travels with the reducer's own transaction (not the lifecycle hooks around it).
+          const out = host.callReducer(reducer, argBytes, { ...ctx(), ...(opts.callId !== undefined ? { callId: opts.callId } : {}) });
+          if (out.status === 'failed') throw out.kind === 'sender' ? new SenderError(out.message, { reducer: name }) : new InternalError(out.message, { reducer: name });
+        } else {
+          const out = host.callProcedure(procedure!, argBytes, ctx());
+          if (!out.ok) throw new InternalError(out.message, { procedure: name });
+          value = decodeValue(procedure!.returnType, out.value, host.schema.typespace);
+        }
+      } finally {
+        if (given === undefined) this.#lifecycle('onDisconnect', ctx(), false);
+        this.#maybeSnapshot();
       }
     } finally {
-      if (given === undefined) this.#lifecycle('onDisconnect', ctx(), false);
-      this.#maybeSnapshot();
+      if (before === undefined) this.#jwt.delete(connectionId);
+      else this.#jwt.set(connectionId, before);
     }
     return { value, durable: turn.durable };
   }
@@ -555,8 +612,8 @@ export class Engine {
    * whose calls then pass its `connectionId`), in its own transaction. Rejects with SenderError or
    * InternalError when the hook refuses the connection. Resolves once the transaction is durable.
    */
-  connectClient(sender: Identity, connectionId: bigint): Promise<void> {
-    return this.#clientLifecycle('onConnect', sender, connectionId);
+  connectClient(sender: Identity, connectionId: bigint, token?: string): Promise<void> {
+    return this.#clientLifecycle('onConnect', sender, connectionId, token);
   }
 
   /** Runs `clientDisconnected` when such a connection ends; a failing hook is logged, not thrown. */
@@ -564,15 +621,24 @@ export class Engine {
     return this.#clientLifecycle('onDisconnect', sender, connectionId);
   }
 
-  #clientLifecycle(kind: 'onConnect' | 'onDisconnect', sender: Identity, connectionId: bigint): Promise<void> {
+  /**
+   * `token` (a connection's JWT) gives the connection's calls their `ctx.senderAuth` claims from
+   * `clientConnected` until `clientDisconnected` has run; a token that is not a JWT gives none.
+   */
+  #clientLifecycle(kind: 'onConnect' | 'onDisconnect', sender: Identity, connectionId: bigint, token?: string): Promise<void> {
     // The durability wait happens outside the call queue, as for calls (group commit).
     return this.#serial(() => {
       this.#checkDiverged();
       const turn = this.#beginTurn();
       this.#logsDirty = true;
+      const jwt = token === undefined ? undefined : jwtPayloadJson(token);
+      if (kind === 'onConnect' && jwt !== undefined) this.#jwt.set(connectionId, jwt);
+      let ok = false;
       try {
         this.#lifecycle(kind, { sender: sender.__identity__, connectionId, timestamp: this.#clock.nowMicros() }, kind === 'onConnect');
+        ok = true;
       } finally {
+        if (kind === 'onDisconnect' || !ok) this.#jwt.delete(connectionId);
         this.#maybeSnapshot();
       }
       return { durable: turn.durable };

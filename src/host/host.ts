@@ -340,8 +340,19 @@ export class Host implements SyscallHost {
     }
   }
 
-  jwtPayload(): string {
-    return '';
+  /** The JWT payload (JSON) of a connection's caller, '' for none: the engine supplies it (see Engine). */
+  jwtSource: (connectionId: bigint) => string = () => '';
+
+  jwtPayload(connectionId: bigint): string {
+    return connectionId === 0n ? '' : this.jwtSource(connectionId);
+  }
+
+  /** Runs `volatile_nonatomic_schedule_immediate`'s call after the current one: the engine supplies it. */
+  immediateSink: ((name: string, args: Uint8Array) => void) | undefined;
+
+  scheduleImmediate(name: string, args: Uint8Array): void {
+    if (!this.immediateSink) throw new DatastoreError(Errno.HOST_CALL_FAILURE, 'volatile_nonatomic_schedule_immediate: this host has no scheduler');
+    this.immediateSink(name, args);
   }
 
   httpRequest(request: Uint8Array, body: Uint8Array | string): [Uint8Array, Uint8Array] {

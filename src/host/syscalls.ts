@@ -19,6 +19,8 @@ export interface SyscallHost {
   abortAnonTx(): void;
   readonly anonTxOpen: boolean;
   httpRequest(request: Uint8Array, body: Uint8Array | string): [Uint8Array, Uint8Array];
+  /** Queues a call of reducer or procedure `name` with BSATN `args`, to run after the current one. */
+  scheduleImmediate?(name: string, args: Uint8Array): void;
   /** Called after every successful insert/update of a scheduled table's row. */
   onScheduleWrite?(tableName: string, row: Uint8Array): void;
 }
@@ -191,8 +193,18 @@ export class Syscalls {
         this.#ds(() => (this.#write(), ds().deleteByRange(ds().index(indexId), this.#bytes(buf, buf.byteLength), prefixLen, prefixElems, rstartLen, rendLen))),
       datastore_delete_all_by_eq_bsatn: (tableId: number, relation: ArrayBuffer, len: number) =>
         this.#ds(() => (this.#write(), ds().deleteByRows(ds().table(tableId), decodeRelation(this.#bytes(relation, len), ds().table(tableId).def.name)))),
-      volatile_nonatomic_schedule_immediate: () => {
-        throw this.hostError(Errno.HOST_CALL_FAILURE, 'volatile_nonatomic_schedule_immediate is not supported by Lightcone yet');
+      volatile_nonatomic_schedule_immediate: (name: string, args: Uint8Array | ArrayBuffer) => {
+        if (typeof name !== 'string') throw new TypeError('volatile_nonatomic_schedule_immediate: the function name must be a string');
+        if (!ArrayBuffer.isView(args) && !(args instanceof ArrayBuffer)) throw new TypeError('volatile_nonatomic_schedule_immediate: the arguments must be bytes (a Uint8Array)');
+        const bytes = ArrayBuffer.isView(args) ? new Uint8Array(args.buffer, args.byteOffset, args.byteLength).slice() : new Uint8Array(args.slice(0));
+        try {
+          this.#write(); // a side effect: not from a view
+          if (!host.scheduleImmediate) throw new DatastoreError(Errno.HOST_CALL_FAILURE, 'volatile_nonatomic_schedule_immediate: this host has no scheduler');
+          host.scheduleImmediate(name, bytes);
+        } catch (e) {
+          if (e instanceof DatastoreError) throw this.hostError(e.errno, e.message);
+          throw e;
+        }
       },
       console_log: (level: number, message: string) => host.log(level, String(message)),
       console_timer_start: (name: string) => {

@@ -142,7 +142,7 @@ export class ProtocolConnection {
   /** Runs `clientConnected`, then sends `InitialConnection` and handles what the client sent meanwhile. */
   async start(): Promise<void> {
     try {
-      await this.#hub.engine.connectClient(this.identity, this.connectionId.__connection_id__);
+      await this.#hub.engine.connectClient(this.identity, this.connectionId.__connection_id__, this.token);
     } catch (e) {
       // As SpacetimeDB: the connection was opened, and is dropped without a message.
       if (this.#state !== 'closed') this.#close(e instanceof SenderError ? CLOSE_CODE.refused : CLOSE_CODE.error, `client_connected refused the connection: ${errorText(e)}`);
