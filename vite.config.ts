@@ -25,12 +25,13 @@ export default defineConfig(({ mode }) => ({
     outDir: here('./dist/demo'),
     emptyOutDir: true,
     target: 'es2022',
-    // e2e builds add the durability contract page (Chromium's IndexedDB against the shared suite).
+    // e2e builds add the durability contract page (Chromium's IndexedDB against the shared suite)
+    // and the sync page (a database following a `lightcone start` server, e2e/sync.spec.ts).
     // demo/react/: the same chat on SpacetimeDB's own SDK and React hooks over local().
     rollupOptions: {
       input:
         mode === 'e2e'
-          ? { main: here('./demo/index.html'), react: here('./demo/react/index.html'), contract: here('./demo/contract.html') }
+          ? { main: here('./demo/index.html'), react: here('./demo/react/index.html'), contract: here('./demo/contract.html'), sync: here('./demo/sync.html') }
           : { main: here('./demo/index.html'), react: here('./demo/react/index.html') },
     },
   },

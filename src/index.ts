@@ -23,6 +23,9 @@ export type {
   SubscribeCallbacks,
   SubscribeOptions,
   SubscriptionHandle,
+  SyncHandle,
+  SyncStatus,
   TableUpdate,
 } from './api/database.ts';
-export { LightconeError, SenderError, InternalError, UsageError, ModuleError, SqlError, StorageError, ClosedError, type SerializedError } from './errors.ts';
+export type { RemoteOptions } from './sync/replica.ts';
+export { LightconeError, SenderError, InternalError, UsageError, ModuleError, SqlError, StorageError, ClosedError, SyncError, type SerializedError } from './errors.ts';

@@ -57,10 +57,25 @@ interface Fake {
 /**
  * Stand-in engines sharing one store, running calls one at a time like the real one: `spin` stops
  * answering forever, `slow` for `args[0]` ms of the test's clock, `http` announces a block and
- * answers when released; anything else commits once per call id (a retry is answered from the store).
+ * answers when released; `synced` is a call on a synced database: it says it waits for its server
+ * (`{ waiting }`) and answers when the test's `server.answer(callId)` says, on whichever engine
+ * holds it then; anything else commits once per call id (a retry is answered from the store).
  */
 function fakeEngines(clock: ManualClock) {
   const committed = new Map<string, string>();
+  const answers = new Map<string, { promise: Promise<string>; resolve: (v: string) => void }>();
+  const server = {
+    wait(callId: string): Promise<string> {
+      let a = answers.get(callId);
+      if (!a) {
+        let resolve!: (v: string) => void;
+        const promise = new Promise<string>((r) => (resolve = r));
+        answers.set(callId, (a = { promise, resolve }));
+      }
+      return a.promise;
+    },
+    answer: (callId: string) => answers.get(callId)?.resolve(`committed ${callId}`),
+  };
   const runs: string[] = [];
   const engines: Fake[] = [];
   const spawn = async (): Promise<EngineLink> => {
@@ -116,7 +131,11 @@ function fakeEngines(clock: ManualClock) {
       return value;
     };
     const api = {
-      call: async (_name: string, fn: string, args: unknown, opts: WireCallOptions) => run(fn, args, opts),
+      call: async (_name: string, fn: string, args: unknown, opts: WireCallOptions) => {
+        if (fn !== 'synced') return run(fn, args, opts);
+        beat.port2.postMessage({ waiting: opts.callId! } satisfies BeatMessage);
+        return server.wait(opts.callId!);
+      },
       async callMany(_name: string, calls: WireCall[]): Promise<WireSettled[]> {
         const out: WireSettled[] = [];
         for (const c of calls) out.push({ ok: true, value: await run(c.fn, c.args, c.opts) });
@@ -145,7 +164,7 @@ function fakeEngines(clock: ManualClock) {
       },
     };
   };
-  return { spawn, engines, runs };
+  return { spawn, engines, runs, server };
 }
 
 function supervisor(clock: ManualClock, spawn: () => Promise<EngineLink>): EngineSupervisor {
@@ -243,6 +262,35 @@ describe('EngineSupervisor', () => {
     expect(engines[1]!.terminated).toBe(true);
     expect(pending).toMatchObject({ state: 'rejected', error: { name: 'InternalError', code: 'CRASHED', details: { callId: 'h' } } });
     expect(await s.call('db', 'add', ['later'], opts('l'))).toBe('add(["later"])');
+  });
+
+  it('a synced call waiting for its server is no suspect: engine deaths neither fail it nor hold other requests behind it', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines, server } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    const synced = outcome(s.call('db', 'synced', [], opts('p')));
+    await settle();
+    // Two calls in flight beside it when the engine dies: they are suspects, sent again one at a time.
+    const one = outcome(s.call('db', 'add', ['one'], opts('1')));
+    const two = outcome(s.call('db', 'add', ['two'], opts('2')));
+    await s.setTestHooks('db', { crashEngine: true });
+    await settle();
+    expect(engines[0]!.terminated).toBe(true);
+    // The synced call went first to the next engine and parked there: the others did not wait for it.
+    expect(one).toMatchObject({ state: 'resolved', value: 'add(["one"])' });
+    expect(two).toMatchObject({ state: 'resolved', value: 'add(["two"])' });
+    expect(synced.state).toBe('pending');
+    // Two more deaths: a parked call is not what killed them (no CRASHED).
+    for (const i of [1, 2]) {
+      await s.setTestHooks('db', { crashEngine: true });
+      await settle();
+      expect(engines[i]!.terminated).toBe(true);
+    }
+    expect(synced.state).toBe('pending');
+    expect(await s.call('db', 'add', ['later'], opts('l'))).toBe('add(["later"])');
+    server.answer('p');
+    await settle();
+    expect(synced).toMatchObject({ state: 'resolved', value: 'committed p' });
   });
 
   it('synchronous HTTP announces how long it may block: that wait is not a stall', async () => {

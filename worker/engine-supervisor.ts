@@ -27,6 +27,7 @@ import type { RouteRequest, RouteResponse } from '../src/host/http-wire.ts';
 import { ClosedError, InternalError, UsageError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
+import type { RemoteOptions, SyncStatus } from '../src/sync/replica.ts';
 import { checkProtocol, PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import type {
   BeatMessage,
@@ -94,7 +95,21 @@ export interface SupervisorOptions {
 
 /** The engine worker's API: the WorkerHost's. */
 type EngineApi = WorkerApi & { dropClient(clientId: string): void };
-type Method = 'open' | 'publish' | 'call' | 'query' | 'logs' | 'describe' | 'fetchRoute' | 'subscribe' | 'unsubscribe' | 'exportDatabase' | 'importDatabase' | 'deleteDatabase' | 'setTestHooks';
+type Method =
+  | 'open'
+  | 'publish'
+  | 'call'
+  | 'query'
+  | 'logs'
+  | 'describe'
+  | 'fetchRoute'
+  | 'syncStatus'
+  | 'subscribe'
+  | 'unsubscribe'
+  | 'exportDatabase'
+  | 'importDatabase'
+  | 'deleteDatabase'
+  | 'setTestHooks';
 
 /** One request on its way to an engine: sent again to the next engine until it settles. */
 interface Unit {
@@ -112,6 +127,11 @@ interface Unit {
   /** The engine it was last sent to, while it is there. */
   on: Generation | undefined;
   done: boolean;
+  /**
+   * A synced call that its engine said only waits for the server now (`{ waiting }`): it runs no
+   * code, so it is no suspect when the engine stalls or dies, and nothing waits behind it.
+   */
+  parked: boolean;
 }
 
 /** A client's subscription, kept to be made again on the next engine. */
@@ -188,8 +208,8 @@ export class EngineSupervisor implements WorkerApi {
     return { protocol: PROTOCOL_VERSION, lock: this.#opts.lock, mode: this.#opts.mode };
   }
 
-  open(name: string, code: string | undefined, image?: Uint8Array): Promise<DatabaseInfo> {
-    return this.#request('open', [name, code, image], `opening ${name}`) as Promise<DatabaseInfo>;
+  open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions): Promise<DatabaseInfo> {
+    return this.#request('open', [name, code, image, remote], `opening ${name}`) as Promise<DatabaseInfo>;
   }
   publish(name: string, code: string): Promise<DatabaseInfo> {
     return this.#request('publish', [name, code], `publishing to ${name}`) as Promise<DatabaseInfo>;
@@ -223,6 +243,9 @@ export class EngineSupervisor implements WorkerApi {
   }
   fetchRoute(name: string, request: RouteRequest): Promise<RouteResponse> {
     return this.#request('fetchRoute', [name, request], `${String(request?.method)} ${String(request?.path)} on ${name}`) as Promise<RouteResponse>;
+  }
+  syncStatus(name: string): Promise<SyncStatus | undefined> {
+    return this.#request('syncStatus', [name], `the sync status of ${name}`) as Promise<SyncStatus | undefined>;
   }
   exportDatabase(name: string): Promise<Uint8Array> {
     return this.#request('exportDatabase', [name], `exporting ${name}`) as Promise<Uint8Array>;
@@ -299,7 +322,7 @@ export class EngineSupervisor implements WorkerApi {
     let reject!: (error: unknown) => void;
     const promise = new Promise<unknown>((res, rej) => ((resolve = res), (reject = rej)));
     promise.catch(() => {}); // observed by whoever asked; never unhandled
-    return { seq: ++this.#seq, method, args, budgetMs, what, details, promise, resolve, reject, deaths: 0, on: undefined, done: false };
+    return { seq: ++this.#seq, method, args, budgetMs, what, details, promise, resolve, reject, deaths: 0, on: undefined, done: false, parked: false };
   }
 
   #callUnit(name: string, c: WireCall): Unit {
@@ -377,7 +400,7 @@ export class EngineSupervisor implements WorkerApi {
       return;
     }
     if (this.#solo) {
-      if (this.#inflight.size > 0) return;
+      for (const u of this.#inflight) if (!u.parked) return;
       const next = this.#queue.shift();
       if (next) this.#send([next], gen);
       else this.#solo = false;
@@ -403,6 +426,7 @@ export class EngineSupervisor implements WorkerApi {
             // An announced block (synchronous HTTP) counts as heard from until it may end.
             if ('busyMs' in event.data) gen.lastHeard = Math.max(gen.lastHeard, now + event.data.busyMs);
             else gen.lastHeard = Math.max(gen.lastHeard, now);
+            if ('waiting' in event.data) this.#park(gen, event.data.waiting);
           });
           link.beat.start();
           void link.gone.then(() => this.#fail(gen, 'death'));
@@ -464,6 +488,14 @@ export class EngineSupervisor implements WorkerApi {
     });
   }
 
+  /** `gen` says the call `callId` only waits for its server now (see `Unit.parked`). */
+  #park(gen: Generation, callId: string): void {
+    for (const u of this.#inflight) {
+      if (u.on === gen && u.method === 'call' && (u.args[3] as WireCallOptions | undefined)?.callId === callId) u.parked = true;
+    }
+    if (this.#solo) this.#pump(); // what waited behind it may go now
+  }
+
   #smallestBudget(gen: Generation): number {
     let smallest = Infinity;
     for (const u of this.#inflight) if (u.on === gen) smallest = Math.min(smallest, u.budgetMs);
@@ -478,15 +510,23 @@ export class EngineSupervisor implements WorkerApi {
     if (this.#gen === gen) this.#gen = undefined;
     this.#restore = true;
     const caught = [...this.#inflight].filter((u) => u.on === gen).sort((a, b) => a.seq - b.seq);
+    const suspects = caught.filter((u) => !u.parked).length;
     const again: Unit[] = [];
+    let suspected = 0;
     for (const u of caught) {
       this.#inflight.delete(u);
       u.on = undefined;
-      if (why === 'stall' ? caught.length === 1 : ++u.deaths >= 2) this.#finish(u, false, why === 'stall' ? timeLimit(u) : crashed(u));
-      else again.push(u);
+      if (u.parked) {
+        u.parked = false; // sent again, it joins its outbox entry on the next engine
+        again.push(u);
+      } else if (why === 'stall' ? suspects === 1 : ++u.deaths >= 2) this.#finish(u, false, why === 'stall' ? timeLimit(u) : crashed(u));
+      else {
+        again.push(u);
+        suspected++;
+      }
     }
     // Several suspects: one at a time until the culprit is the only one in flight.
-    if (again.length > 1) this.#solo = true;
+    if (suspected > 1) this.#solo = true;
     this.#queue.unshift(...again);
     this.#pump();
   }

@@ -27,7 +27,14 @@ scope.onmessage = (event) => {
     beat.onmessage = (e: MessageEvent<BeatMessage>) => {
       if ('ping' in e.data) post({ pong: e.data.ping });
     };
-    const host = new WorkerHost({ mode: 'shared', lock, lockHeld: Promise.resolve(), testHooks: TEST_HOOKS, http: announced(xhrSyncHttp, post) });
+    const host = new WorkerHost({
+      mode: 'shared',
+      lock,
+      lockHeld: Promise.resolve(),
+      testHooks: TEST_HOOKS,
+      http: announced(xhrSyncHttp, post),
+      onWaiting: (callId) => post({ waiting: callId }),
+    });
     Comlink.expose(host, rpc);
     scope.postMessage({ ready: lock });
   });

@@ -3,13 +3,24 @@
 // use with IndexedDB durability, serves the WorkerApi through the same `Database` facade as Node,
 // and keeps each client's subscriptions so they end when the client does and follow the engine
 // when it is replaced (re-publish, import, or a reload after a write storage refused).
+//
+// Sync: a database opened with `remote` follows that database on a server. Its Replica
+// (src/sync/replica.ts) lives here beside its engine, so the one engine of the origin holds the
+// one server connection and every tab's calls go through the same outbox. Where it follows is a
+// meta record of the database's own storage: every later open of it (a reload, a publish, an
+// engine worker restarted by its supervisor, a new leader tab) follows it again, outbox and all.
+// A call that waits for the server when its replica is replaced rejects with ClosedError here and
+// runs again on the next one with the same call id, where it joins the same outbox entry.
 import { xhrSyncHttp } from './sync-http.ts';
 import type { Identity } from 'spacetimedb';
 import { indexedDbDurability } from '../src/durability/indexeddb.ts';
 import type { Durability } from '../src/durability/durability.ts';
 import { databaseFacade, type Database, type SchemaDescription } from '../src/api/database.ts';
 import { Engine, type PublishResult } from '../src/engine/engine.ts';
-import { ClosedError, StorageError, UsageError } from '../src/errors.ts';
+import { ClosedError, StorageError, SyncError, UsageError } from '../src/errors.ts';
+import { META_MODULE } from '../src/engine/publish.ts';
+import { Replica, type RemoteOptions, type SyncStatus } from '../src/sync/replica.ts';
+import type { FetchLike, SocketFactory, SocketLike } from '../src/sync/wire-client.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
 import type { RouteRequest, RouteResponse, SyncHttp } from '../src/host/http-wire.ts';
@@ -34,6 +45,41 @@ export interface WorkerHostOptions {
   testHooks: boolean;
   /** Synchronous HTTP for procedures; defaults to synchronous XMLHttpRequest. */
   http?: SyncHttp | undefined;
+  /**
+   * A synced call now only waits for its server (it is in the outbox and applied here): the
+   * engine worker tells its supervisor, which then does not hold other requests behind it.
+   */
+  onWaiting?: (callId: string) => void;
+  /** How sync reaches servers (defaults: this worker's own WebSocket and fetch, taken at import). */
+  sync?: { socket?: SocketFactory; fetch?: FetchLike; backoff?: { min: number; max: number } };
+}
+
+// Taken before any module code runs in this worker: what sync talks to the server with.
+const NativeWebSocket = globalThis.WebSocket as typeof WebSocket | undefined;
+const nativeFetch = globalThis.fetch?.bind(globalThis);
+const workerSocket: SocketFactory = (url, protocols) => {
+  if (!NativeWebSocket) throw new SyncError('CONNECT_FAILED', 'this worker has no WebSocket, which sync needs: use a browser that has one');
+  return new NativeWebSocket(url, protocols) as unknown as SocketLike;
+};
+const workerFetch: FetchLike = (url, init) => {
+  if (!nativeFetch) return Promise.reject(new SyncError('CONNECT_FAILED', 'this worker has no fetch, which sync needs: use a browser that has one'));
+  return nativeFetch(url, init);
+};
+
+/** The meta record that says which remote database a database follows (JSON of `RemoteOptions`). */
+export const META_REMOTE = 'sync-remote';
+
+/** A slot's replica while its engine runs. */
+interface SlotSync {
+  replica: Replica;
+  remote: RemoteOptions;
+  /** `remote` as stored: how an open tells whether it names the same remote. */
+  key: string;
+  /** Set when the replica is being closed (the engine is replaced or closed). */
+  closing: boolean;
+  /** Rejects with ClosedError once `closing` is set. */
+  closed: Promise<never>;
+  close(): void;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -69,6 +115,8 @@ class Slot {
   protocol: ProtocolServer | undefined;
   /** Subscriptions on this database, to move to the next engine. */
   readonly subs = new Set<Live>();
+  /** Its replica, when the database follows a remote one; set and cleared with `engine`. */
+  sync: SlotSync | undefined;
   /** Serializes open, publish, import and delete on this database. */
   #turn: Promise<unknown> = Promise.resolve();
 
@@ -112,15 +160,16 @@ export class WorkerHost implements WorkerApi {
     for (const live of subs?.values() ?? []) this.#stop(live);
   }
 
-  async open(name: string, code: string | undefined, image?: Uint8Array): Promise<DatabaseInfo> {
+  async open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions): Promise<DatabaseInfo> {
     const slot = this.#slot(name);
     return slot.exclusive(async () => {
       const seeded = !slot.engine && image !== undefined && (await this.#seed(name, slot, image));
-      if (slot.engine && (code === undefined || code === slot.code)) return info(slot.engine, seeded ? 'created' : 'unchanged');
-      // A different module (or one given for the first time): publish it over the running database.
+      const sameRemote = remote === undefined || remoteKey(remote) === slot.sync?.key;
+      if (slot.engine && (code === undefined || code === slot.code) && sameRemote) return info(slot, seeded ? 'created' : 'unchanged');
+      // A different module (or one given for the first time), or another remote: reopen with it.
       await this.#closeSlot(slot);
-      const engine = await this.#openEngine(name, slot, code);
-      return info(engine, seeded && engine.publishResult === 'unchanged' ? 'created' : engine.publishResult);
+      const engine = await this.#openEngine(name, slot, code, remote);
+      return info(slot, seeded && engine.publishResult === 'unchanged' ? 'created' : engine.publishResult);
     });
   }
 
@@ -130,9 +179,20 @@ export class WorkerHost implements WorkerApi {
     return this.open(name, code);
   }
 
+  /**
+   * A call. On a synced database a reducer call without an explicit sender goes through the
+   * replica (its outbox, then the server); procedures and calls as someone else stay local.
+   */
   call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown> {
-    const callOpts = { ...(opts.sender !== undefined ? { sender: opts.sender } : {}), ...(opts.callId !== undefined ? { callId: opts.callId } : {}) };
-    return this.#withDb(name, (db) => db.call(fn, revive(args), callOpts));
+    // An id even when none was given: a synced call may run again on the next replica (see #synced).
+    const callId = opts.callId ?? crypto.randomUUID();
+    const callOpts = { ...(opts.sender !== undefined ? { sender: opts.sender } : {}), callId };
+    const slot = this.#slot(name);
+    return this.#withDb(name, (db) => {
+      const sync = slot.sync;
+      if (sync && opts.sender === undefined && sync.replica.syncs(fn)) return this.#synced(name, sync, fn, revive(args), opts.wait ?? 'server', callId);
+      return db.call(fn, revive(args), callOpts);
+    });
   }
 
   /** Runs a batch of calls (one message from a client); each settles on its own. */
@@ -161,6 +221,12 @@ export class WorkerHost implements WorkerApi {
 
   fetchRoute(name: string, request: RouteRequest): Promise<RouteResponse> {
     return this.#withDb(name, (db) => db.fetchRoute(request));
+  }
+
+  async syncStatus(name: string): Promise<SyncStatus | undefined> {
+    const slot = this.#slot(name);
+    await this.#current(name); // opens the database (and its replica) after an engine restart
+    return slot.sync?.replica.status();
   }
 
   async subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void> {
@@ -223,8 +289,8 @@ export class WorkerHost implements WorkerApi {
       await this.#closeSlot(slot);
       await indexedDbDurability(name).destroy();
       await Engine.importImage(this.#storage(name, slot), name, image);
-      const engine = await this.#openEngine(name, slot, undefined);
-      return info(engine, 'created');
+      await this.#openEngine(name, slot, undefined);
+      return info(slot, 'created');
     });
   }
 
@@ -324,7 +390,8 @@ export class WorkerHost implements WorkerApi {
     return { db: slot.db, engine: slot.engine };
   }
 
-  async #openEngine(name: string, slot: Slot, code: string | undefined): Promise<Engine> {
+  /** Opens the engine, and its replica when `remote` is given or the database follows one already. */
+  async #openEngine(name: string, slot: Slot, code: string | undefined, remote?: RemoteOptions): Promise<Engine> {
     this.#owner ??= originOwner();
     const owner = await this.#owner.catch((e: unknown) => {
       this.#owner = undefined;
@@ -339,6 +406,14 @@ export class WorkerHost implements WorkerApi {
     try {
       engine = await Engine.open({ name, durability: storage, owner, http: this.#opts.http ?? xhrSyncHttp, onNotDurable, ...(code !== undefined ? { code } : {}) });
     } catch (error) {
+      unlock();
+      throw error;
+    }
+    try {
+      // Before the engine is the slot's: no call may reach it around the replica.
+      slot.sync = await this.#follow(engine, storage, code, remote);
+    } catch (error) {
+      await engine.close().catch(() => {}); // the replica's error is the one to report
       unlock();
       throw error;
     }
@@ -358,10 +433,13 @@ export class WorkerHost implements WorkerApi {
   async #closeSlot(slot: Slot): Promise<void> {
     const db = slot.db;
     const protocol = slot.protocol;
+    const sync = slot.sync;
     slot.engine = undefined;
     slot.db = undefined;
     slot.protocol = undefined;
     slot.storage = undefined;
+    slot.sync = undefined;
+    sync?.close(); // calls waiting on it run again on the next replica (see #synced)
     const unlock = slot.unlock;
     slot.unlock = undefined;
     // Before the engine: the SDK connections are told (1001) and their disconnect hooks run.
@@ -373,9 +451,76 @@ export class WorkerHost implements WorkerApi {
       handle?.unsubscribe();
     }
     try {
+      await sync?.replica.close(); // its outbox stays in storage for the next one
       await db?.close();
     } finally {
       unlock?.();
+    }
+  }
+
+  /**
+   * The replica of a database that follows `remote`, or the remote its storage names. Stores
+   * `remote` when it is new. Rejects (UsageError BAD_OPTION) on a malformed `remote`.
+   */
+  async #follow(engine: Engine, storage: Durability, code: string | undefined, remote: RemoteOptions | undefined): Promise<SlotSync | undefined> {
+    const saved = await storage.getMeta(META_REMOTE);
+    const savedKey = saved ? new TextDecoder().decode(saved) : undefined;
+    const key = remote !== undefined ? remoteKey(remote) : savedKey;
+    if (key === undefined) return undefined;
+    const follows = JSON.parse(key) as RemoteOptions;
+    const moduleCode = code ?? new TextDecoder().decode((await storage.getMeta(META_MODULE)) ?? new Uint8Array());
+    const net = this.#opts.sync ?? {};
+    const replica = new Replica(
+      { engine, store: storage, code: moduleCode, socket: net.socket ?? workerSocket, fetch: net.fetch ?? workerFetch, ...(net.backoff ? { backoff: net.backoff } : {}) },
+      follows,
+    );
+    await replica.start();
+    try {
+      if (key !== savedKey) await storage.putMeta(META_REMOTE, new TextEncoder().encode(key));
+    } catch (error) {
+      await replica.close();
+      throw error;
+    }
+    let end!: (error: ClosedError) => void;
+    const closed = new Promise<never>((_, reject) => (end = reject));
+    closed.catch(() => {}); // observed by the calls that race it
+    const sync: SlotSync = {
+      replica,
+      remote: follows,
+      key,
+      closing: false,
+      closed,
+      close() {
+        sync.closing = true;
+        end(new ClosedError(`database ${engine.name} was reopened (reload, publish or another remote) while a call waited for its server: it runs again with its call id`, { retryable: true }));
+      },
+    };
+    return sync;
+  }
+
+  /**
+   * A reducer call through the replica. When the replica is replaced meanwhile, the call rejects
+   * with ClosedError and #withDb runs it again on the next engine, whose replica loaded the
+   * outbox: the same id joins the same pending call (or, if the server had answered it already,
+   * the server's call id makes the resend commit nothing new).
+   */
+  async #synced(name: string, sync: SlotSync, fn: string, args: unknown, wait: 'local' | 'server', callId: string): Promise<unknown> {
+    const call = sync.replica.call(fn, args, wait, callId);
+    if (wait === 'server' && this.#opts.onWaiting) {
+      // Made right after it, the same id joins the same outbox entry (the replica's work runs in
+      // arrival order): this settles once the call is in the outbox and applied here.
+      const tell = this.#opts.onWaiting;
+      sync.replica.call(fn, args, 'local', callId).then(
+        () => tell(callId),
+        () => {}, // the call itself reports why
+      );
+    }
+    try {
+      return await Promise.race([call, sync.closed]);
+    } catch (error) {
+      // The replica refused it because it was closing: it never ran there.
+      if (!(sync.closing && error instanceof SyncError && error.code === 'DISCONNECTED')) throw error;
+      throw new ClosedError(`database ${name} was reopened while the call was made: it runs again with its call id`, { retryable: true, callId });
     }
   }
 
@@ -479,6 +624,20 @@ async function lockDatabase(name: string): Promise<() => void> {
   }
 }
 
-function info(engine: Engine, published: PublishResult): DatabaseInfo {
-  return { name: engine.name, identity: engine.identity.toHexString(), owner: engine.owner.toHexString(), published };
+function info(slot: Slot, published: PublishResult): DatabaseInfo {
+  const engine = slot.engine!;
+  const remote = slot.sync?.remote;
+  return {
+    name: engine.name,
+    identity: engine.identity.toHexString(),
+    owner: engine.owner.toHexString(),
+    published,
+    ...(remote ? { remote: { uri: remote.uri, database: remote.database } } : {}),
+  };
+}
+
+/** `remote` as JSON with its fields in one order (what META_REMOTE holds). */
+function remoteKey(remote: RemoteOptions): string {
+  const r = (remote ?? {}) as Partial<RemoteOptions>;
+  return JSON.stringify({ uri: r.uri, database: r.database, ...(r.token !== undefined ? { token: r.token } : {}), ...(r.subscribe !== undefined ? { subscribe: r.subscribe } : {}) });
 }

@@ -12,6 +12,12 @@
 //   the same ids, to the next leader; the engine stores each id with its call's commit, so each
 //   call commits exactly once and its promise settles normally. Without any leader for 10 s a call
 //   rejects with a retryable `ClosedError`. A retry with the same `callId` never applies twice.
+//
+// Sync (`connect({ remote })`): the database follows one on a server (worker/worker-host.ts holds
+// the replica beside the engine, so all tabs share its one connection and its outbox). `db.sync`
+// reports its status; the page polls the worker for it while a listener is registered, because a
+// poll is a plain forwarded request that survives every hop (router, supervisor, engine restart)
+// where a pushed event would need its own path through each.
 import * as Comlink from 'comlink';
 import { Identity } from 'spacetimedb';
 import type {
@@ -27,7 +33,9 @@ import type {
   SubscriptionHandle,
   TableUpdate,
 } from '../api/database.ts';
+import type { SyncHandle } from '../api/database.ts';
 import type { CallOptions, PublishResult } from '../engine/engine.ts';
+import type { RemoteOptions, SyncStatus } from '../sync/replica.ts';
 import { routeFetch } from '../api/fetch.ts';
 import { ClosedError, errorFromJSON, UsageError } from '../errors.ts';
 import { holdLock, whenReleased } from './locks.ts';
@@ -70,6 +78,16 @@ export interface ConnectOptions {
   persist?: boolean;
   /** Execution limits of this connection's calls (see `Limits`). */
   limits?: Limits;
+  /**
+   * Follow a database on a server (`lightcone start`, or SpacetimeDB): reducer calls run here at
+   * once (every tab sees them), wait in an outbox kept in this database's storage, and are sent
+   * in order whenever the server is reachable; the server's transactions come back live. The
+   * database keeps following it (in every tab, across reloads) until a `connect` names another.
+   * `call(fn, args, { wait: 'local' })` resolves once the call is applied here; the default
+   * `'server'` once the server committed it (or rejects with its SenderError). Procedures and calls
+   * with an explicit `sender` (here or per call) run locally only. `module` must be the server's.
+   */
+  remote?: RemoteOptions;
 }
 
 /**
@@ -165,7 +183,7 @@ export async function connect(opts: ConnectOptions): Promise<BrowserDatabase> {
     void whenReleased(hello.lock, watching.signal).then(() =>
       link.fail(new ClosedError('the Lightcone worker stopped (crashed, or its tab was closed): call connect() again; a call that was in flight may retry with its callId', { retryable: true })),
     );
-    const info = await link.track(remote.open(opts.name, opts.module?.code, opts.image));
+    const info = await link.track(remote.open(opts.name, opts.module?.code, opts.image, opts.remote));
     const db = facade(opts.name, info, hello.mode, sender, callTimeoutMs, clientId, remote, link);
     protocolPorts.set(db, {
       serve: (port) => link.track(remote.serveProtocol(opts.name, Comlink.transfer(port, [port]))),
@@ -261,7 +279,7 @@ class Link {
 
 function facade(
   name: string,
-  info: { identity: string; owner: string },
+  info: { identity: string; owner: string; remote?: { uri: string; database: string } },
   mode: WorkerHello['mode'],
   sender: string | undefined,
   timeoutMs: number | undefined,
@@ -290,7 +308,10 @@ function facade(
       if (opts.connectionId !== undefined) throw new UsageError('UNSUPPORTED_OPTION', 'connectionId is not supported by connect() yet: each call behaves as an HTTP call');
       const callId = opts.callId ?? crypto.randomUUID();
       const s = senderOf(opts);
-      const wire = { callId, ...(s !== undefined ? { sender: s } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+      if (opts.wait !== undefined && opts.wait !== 'local' && opts.wait !== 'server') {
+        throw new UsageError('BAD_OPTION', `wait must be 'local' or 'server', got ${JSON.stringify(opts.wait)}`, { option: 'wait' });
+      }
+      const wire = { callId, ...(s !== undefined ? { sender: s } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(opts.wait !== undefined ? { wait: opts.wait } : {}) };
       return revive(await link.track(batcher.call({ fn, args, opts: wire }), { callId }));
     },
     query,
@@ -366,9 +387,76 @@ function facade(
       await link.track(remote.importDatabase(name, image));
     },
     storage,
+    ...(info.remote ? { sync: syncHandle(name, remote, link) } : {}),
     setTestHooks: (hooks) => link.track(remote.setTestHooks(name, hooks)),
     async close() {
       link.close(new ClosedError(`database ${name} was closed by close(): connect() again to continue`));
+    },
+  };
+}
+
+/** How often `db.sync` asks the worker for the status while a listener is registered. */
+const SYNC_POLL_MS = 500;
+
+/**
+ * `db.sync` of a synced database: `status()` asks the worker; `onStatus` polls it every
+ * SYNC_POLL_MS while a listener is registered and tells the listeners each status that differs
+ * from the last (the first one included). Polling stops with the last listener or the connection.
+ */
+function syncHandle(name: string, remote: Comlink.Remote<WorkerApi>, link: Link): SyncHandle {
+  const listeners = new Set<(s: SyncStatus) => void>();
+  let polling = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let last: { text: string; status: SyncStatus } | undefined;
+  const status = async (): Promise<SyncStatus> => {
+    const s = await link.track(remote.syncStatus(name));
+    if (!s) throw new UsageError('UNKNOWN_DATABASE', `database ${name} no longer follows a remote database: connect() again`, { database: name });
+    return s;
+  };
+  const tell = (l: (s: SyncStatus) => void, s: SyncStatus) => {
+    try {
+      l({ ...s });
+    } catch (thrown) {
+      console.error('lightcone: a sync status listener threw', thrown);
+    }
+  };
+  const poll = async () => {
+    timer = undefined;
+    try {
+      const s = await status();
+      const text = JSON.stringify(s);
+      if (text !== last?.text) {
+        last = { text, status: s };
+        for (const l of [...listeners]) tell(l, s);
+      }
+    } catch {
+      // The worker is reloading or restarting the database: the next poll asks again.
+    }
+    if (listeners.size > 0 && !link.closed) timer = setTimeout(() => void poll(), SYNC_POLL_MS);
+    else polling = false;
+  };
+  link.onClose(() => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    polling = false;
+    listeners.clear();
+  });
+  return {
+    status,
+    onStatus(listener) {
+      if (link.closed) return () => {};
+      listeners.add(listener);
+      if (!polling) {
+        polling = true;
+        last = undefined;
+        void poll();
+      } else if (last) {
+        const known = last.status;
+        queueMicrotask(() => listeners.has(listener) && tell(listener, known));
+      }
+      return () => {
+        listeners.delete(listener);
+      };
     },
   };
 }

@@ -10,9 +10,10 @@ import type { RouteRequest, RouteResponse } from '../host/http-wire.ts';
 import type { SqlResult } from '../sql/execute.ts';
 import { UsageError, type SerializedError } from '../errors.ts';
 import type { InitialRows, TableUpdate } from '../subscriptions/types.ts';
+import type { RemoteOptions, SyncStatus } from '../sync/replica.ts';
 
 /** Version of the worker protocol; bump on any change to `WorkerApi` or the shapes below. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** Refuses a client of another protocol version (another build of the app in another tab). */
 export function checkProtocol(client: number): void {
@@ -57,8 +58,11 @@ export interface EngineBoot {
   lock: string;
 }
 
-/** Messages on an engine's beat port. */
-export type BeatMessage = { ping: number } | { pong: number } | { busyMs: number };
+/**
+ * Messages on an engine's beat port. `waiting`: the call with this id (on a synced database) is in
+ * the outbox and applied locally, and now only waits for the server: it runs no code meanwhile.
+ */
+export type BeatMessage = { ping: number } | { pong: number } | { busyMs: number } | { waiting: string };
 
 /** How the worker answers `hello`. */
 export interface WorkerHello {
@@ -78,6 +82,8 @@ export interface DatabaseInfo {
   owner: string;
   /** What opening did: 'created', 'updated' (the module changed) or 'unchanged'. */
   published: PublishResult;
+  /** Set when the database follows a remote one (sync): where (the token stays in the worker). */
+  remote?: { uri: string; database: string };
 }
 
 /** Subscription options as they cross the boundary. */
@@ -106,6 +112,8 @@ export interface WireCallOptions {
   callId?: string;
   /** How long the call may keep the engine busy (`connect({ limits: { callTimeoutMs } })`). */
   timeoutMs?: number;
+  /** On a synced database: resolve once applied here (`local`) or once the server committed it (`server`, default). */
+  wait?: 'local' | 'server';
 }
 
 /**
@@ -138,9 +146,11 @@ export interface WorkerApi {
   hello(hello: ClientHello, engineHost?: EngineHost): Promise<WorkerHello>;
   /**
    * Opens a database, publishing `code` when it is new or differs from the running module. With
-   * `image` (from `exportDatabase`), a database that does not exist yet is created from it.
+   * `image` (from `exportDatabase`), a database that does not exist yet is created from it. With
+   * `remote`, the database follows that one (sync): the worker keeps it in the database's storage,
+   * so every later open, reload or engine restart follows it too, until an open names another.
    */
-  open(name: string, code: string | undefined, image?: Uint8Array): Promise<DatabaseInfo>;
+  open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions): Promise<DatabaseInfo>;
   /** Publishes `code` over database `name` (creating it if new): what `open` does with a module. */
   publish(name: string, code: string): Promise<DatabaseInfo>;
   call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown>;
@@ -154,6 +164,8 @@ export interface WorkerApi {
   describe(name: string): Promise<SchemaDescription>;
   /** A request to the module's HTTP handlers (`db.fetchRoute`). */
   fetchRoute(name: string, request: RouteRequest): Promise<RouteResponse>;
+  /** Where sync stands on database `name` (undefined: it follows no remote database). */
+  syncStatus(name: string): Promise<SyncStatus | undefined>;
   /**
    * Starts a subscription (resolves once its initial rows were handed to `sink.applied`).
    * Subscribing again with the same ids replaces it. `sink.applied` runs again with a fresh
@@ -187,6 +199,7 @@ export const FORWARDED_METHODS = [
   'logs',
   'describe',
   'fetchRoute',
+  'syncStatus',
   'exportDatabase',
   'importDatabase',
   'deleteDatabase',
