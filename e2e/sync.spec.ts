@@ -216,3 +216,28 @@ test('the tab that runs the engine closes after the call reached the server but 
   expect(await serverItems('mid-send')).toEqual(['mid-send']);
   await expect(b.locator('#items li', { hasText: 'mid-send' })).toHaveCount(1);
 });
+
+test("dedicated workers: a follower's call waits in the leader's outbox; when the leader's tab closes, the new leader sends it once", async ({ context }) => {
+  const link = await proxy();
+  const leader = await context.newPage();
+  await leader.goto(`/sync.html?server=${encodeURIComponent(link.url)}&db=sync-dedicated&transport=dedicated`);
+  await expect(leader.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  const follower = await context.newPage();
+  await follower.goto(`/sync.html?server=${encodeURIComponent(link.url)}&db=sync-dedicated&transport=dedicated`);
+  await expect(follower.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  expect(await follower.evaluate(() => (globalThis as unknown as { sync: SyncPage }).sync.db.mode)).toBe('follower');
+  await expect(sync(follower)).toHaveAttribute('data-state', 'online', { timeout: 20_000 });
+
+  link.cut();
+  await expect(sync(follower)).toHaveAttribute('data-state', 'offline');
+  const i = await call(follower, 'add_item', { text: 'dedicated-1' });
+  await expect(sync(leader)).toHaveAttribute('data-pending', '1');
+  await expect(leader.locator('#items li', { hasText: 'dedicated-1' })).toHaveCount(1);
+  await leader.close(); // the follower's worker leads now: it opens the database, which follows the same server
+
+  link.restore();
+  expect(await settled(follower, i)).toEqual({ fn: 'add_item', state: 'ok' });
+  await expect(sync(follower)).toHaveAttribute('data-pending', '0');
+  expect(await serverItems('dedicated-')).toEqual(['dedicated-1']);
+  await expect(follower.locator('#items li', { hasText: 'dedicated-1' })).toHaveCount(1);
+});
