@@ -3,101 +3,31 @@
 // MessageChannel per connection): connect, subscribe with the generated query builders, call the
 // generated reducers and procedures, and read rows through callbacks and the client cache.
 import { join } from 'node:path';
-import { ConnectionId, type Identity, ScheduleAt, SenderError, TimeDuration, Timestamp, Uuid } from 'spacetimedb';
+import { ConnectionId, ScheduleAt, SenderError, TimeDuration, Timestamp, Uuid } from 'spacetimedb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { memoryDurability, MemoryStore } from '../durability/memory.ts';
-import { Engine, randomIdentity } from '../engine/engine.ts';
-import { bundleModule } from '../host/bundle.ts';
-import { portWSFn, servePort } from '../protocol/port.ts';
-import { ProtocolServer } from '../protocol/server.ts';
-import { ROOT, tempProject } from './fixtures/temp-project.ts';
-import { generateBindings } from './generate.ts';
+import { generatedBindings, type Loose, nextEvent, type SdkClient, serveSdk, subscribed } from './fixtures/sdk-session.ts';
+import { ROOT } from './fixtures/temp-project.ts';
 
 // The bindings are generated while the tests run, so TypeScript cannot see their types here;
 // generate.test.ts type-checks the same bindings with tsc.
-// biome-ignore lint/suspicious/noExplicitAny: see above
-type Loose = any;
-
-interface Bindings {
-  DbConnection: { builder(): Loose };
-  tables: Loose;
-}
-
-interface Client {
-  conn: Loose;
-  identity: Identity;
-}
-
-const project = tempProject();
-afterAll(() => project.remove());
-
-/** Generates the bindings of `modulePath` into the temp project and imports their index.ts. */
-async function bindingsFor(modulePath: string, folder: string): Promise<Bindings> {
-  const outDir = join(project.dir, folder);
-  await generateBindings({ modulePath, outDir });
-  return (await import(join(outDir, 'index.ts'))) as Bindings;
-}
-
-/** A database running `modulePath`, served over the protocol; `connect` opens SDK connections built from `bindings`. */
-async function serve(modulePath: string, bindings: Bindings) {
-  const code = (await bundleModule(modulePath)).code;
-  const durability = memoryDurability(new MemoryStore());
-  const engine = await Engine.open({ name: 'db', durability, code, owner: randomIdentity() });
-  const server = new ProtocolServer({ engine, keys: durability });
-  const clients: Client[] = [];
-  return {
-    connect: () =>
-      new Promise<Client>((resolve, reject) => {
-        bindings.DbConnection.builder()
-          .withUri('lightcone://local')
-          .withDatabaseName('db')
-          .withWSFn(portWSFn((port) => servePort(server, port)))
-          .onConnect((conn: Loose, identity: Identity) => {
-            const c = { conn, identity };
-            clients.push(c);
-            resolve(c);
-          })
-          .onConnectError((_ctx: unknown, e: Error) => reject(e))
-          .build();
-      }),
-    close: async () => {
-      for (const c of clients) c.conn.disconnect();
-      await server.close();
-      await engine.close();
-    },
-  };
-}
-
-/** Subscribes and resolves once the rows are in the cache. */
-function subscribe(c: Client, queries: unknown): Promise<void> {
-  return new Promise((resolve, reject) => {
-    c.conn
-      .subscriptionBuilder()
-      .onApplied(() => resolve())
-      .onError((ctx: { event?: Error }) => reject(ctx.event ?? new Error('subscription failed')))
-      .subscribe(queries);
-  });
-}
-
-/** Resolves with the first row `register` reports. */
-function next<T>(register: (cb: (ctx: Loose, row: T) => void) => void): Promise<{ tag: string; row: T }> {
-  return new Promise((resolve) => register((ctx, row) => resolve({ tag: ctx.event.tag, row })));
-}
+type Bindings = Loose;
+/** Resolves with the event tag and the row of the first callback `register` reports. */
+const next = <T>(register: (cb: (ctx: Loose, row: T) => void) => void): Promise<{ tag: string; row: T }> => nextEvent<[T]>(register).then(({ tag, args }) => ({ tag, row: args[0] }));
 
 describe('generated bindings with the SDK: examples/chat', () => {
-  let db: Awaited<ReturnType<typeof serve>>;
+  let db: Awaited<ReturnType<typeof serveSdk>>;
   let b: Bindings;
   beforeAll(async () => {
-    b = await bindingsFor(join(ROOT, 'examples/chat'), 'chat');
+    b = await generatedBindings(join(ROOT, 'examples/chat'));
   });
   afterEach(async () => {
     await db.close();
   });
 
   it('connects, subscribes with the query builders, calls reducers, and sees rows in callbacks and the cache', async () => {
-    db = await serve(join(ROOT, 'examples/chat'), b);
+    db = await serveSdk(join(ROOT, 'examples/chat'), b);
     const a = await db.connect();
-    await subscribe(a, [b.tables.message, b.tables.user.where((r: Loose) => r.online.eq(true))]);
+    await subscribed(a, [b.tables.message, b.tables.user.where((r: Loose) => r.online.eq(true))]);
     // client_connected put the caller online.
     expect([...a.conn.db.user.iter()].map((u: Loose) => u.identity.isEqual(a.identity))).toEqual([true]);
 
@@ -120,10 +50,10 @@ describe('generated bindings with the SDK: examples/chat', () => {
   });
 
   it('shows one client’s reducer call to another as a Transaction event', async () => {
-    db = await serve(join(ROOT, 'examples/chat'), b);
+    db = await serveSdk(join(ROOT, 'examples/chat'), b);
     const a = await db.connect();
     const other = await db.connect();
-    await subscribe(other, b.tables.message);
+    await subscribed(other, b.tables.message);
     const seen = next<Loose>((cb) => other.conn.db.message.onInsert(cb));
     await a.conn.reducers.sendMessage({ text: 'from a' });
     const { tag, row } = await seen;
@@ -132,12 +62,12 @@ describe('generated bindings with the SDK: examples/chat', () => {
 });
 
 describe('generated bindings with the SDK: every column type (examples/all-types)', () => {
-  let db: Awaited<ReturnType<typeof serve>>;
+  let db: Awaited<ReturnType<typeof serveSdk>>;
   let b: Bindings;
-  let a: Client;
+  let a: SdkClient;
   beforeAll(async () => {
-    b = await bindingsFor(join(ROOT, 'examples/all-types'), 'all-types');
-    db = await serve(join(ROOT, 'examples/all-types'), b);
+    b = await generatedBindings(join(ROOT, 'examples/all-types'));
+    db = await serveSdk(join(ROOT, 'examples/all-types'), b);
     a = await db.connect();
   });
   afterAll(async () => {
@@ -145,7 +75,7 @@ describe('generated bindings with the SDK: every column type (examples/all-types
   });
 
   it('sends every type as reducer arguments and reads it back as a row, unchanged', async () => {
-    await subscribe(a, b.tables.allTypes);
+    await subscribed(a, b.tables.allTypes);
     const row = {
       id: 1,
       flag: true,
@@ -201,7 +131,7 @@ describe('generated bindings with the SDK: every column type (examples/all-types
     await a.conn.reducers.insertPerson({ id: 2, name: 'bob', age: 25, city: 'Oslo', email: 'bob@x', level: 3 });
     await a.conn.reducers.insertTag({ ownerId: 1, label: 'x' });
     // The bindings' `ownerId` is `owner_id` on the wire (and `u8` is `u_8`): SQL naming `ownerId` would be refused.
-    await subscribe(other, [b.tables.allTypes.where((r: Loose) => r.u8.eq(255)), b.tables.person.where((r: Loose) => r.age.gt(30)), b.tables.tag.where((r: Loose) => r.ownerId.eq(1))]);
+    await subscribed(other, [b.tables.allTypes.where((r: Loose) => r.u8.eq(255)), b.tables.person.where((r: Loose) => r.age.gt(30)), b.tables.tag.where((r: Loose) => r.ownerId.eq(1))]);
     expect([...other.conn.db.allTypes.iter()].map((r: Loose) => r.id).sort()).toEqual([1, 2]);
     expect([...other.conn.db.person.iter()].map((p: Loose) => p.name)).toEqual(['ann']);
     expect(other.conn.db.person.name.find('ann')?.id).toBe(1);
@@ -211,7 +141,7 @@ describe('generated bindings with the SDK: every column type (examples/all-types
   });
 
   it('delivers event table rows to onInsert without keeping them', async () => {
-    await subscribe(a, b.tables.notice);
+    await subscribed(a, b.tables.notice);
     const notice = next<Loose>((cb) => a.conn.db.notice.onInsert(cb));
     await a.conn.reducers.emitNotice({ kind: 'info', text: 'hi' });
     expect((await notice).row).toEqual({ kind: 'info', text: 'hi' });
@@ -221,16 +151,16 @@ describe('generated bindings with the SDK: every column type (examples/all-types
 
 describe('generated bindings with the SDK: explicit names, views and procedures (naming fixture)', () => {
   const NAMING = join(ROOT, 'src/generate/fixtures/naming.ts');
-  let db: Awaited<ReturnType<typeof serve>>;
+  let db: Awaited<ReturnType<typeof serveSdk>>;
   afterAll(async () => {
     await db.close();
   });
 
   it('reaches tables, views and reducers under their canonical names', async () => {
-    const b = await bindingsFor(NAMING, 'naming');
-    db = await serve(NAMING, b);
+    const b = await generatedBindings(NAMING);
+    db = await serveSdk(NAMING, b);
     const a = await db.connect();
-    await subscribe(a, [b.tables.hero1, b.tables.heroesAtLevel2, b.tables.guild2]);
+    await subscribed(a, [b.tables.hero1, b.tables.heroesAtLevel2, b.tables.guild2]);
     const viewRow = next<Loose>((cb) => a.conn.db.heroesAtLevel2.onInsert(cb));
     await a.conn.reducers.createHero1({ heroName: 'Zed', start2Level: 2 });
     expect((await viewRow).row).toEqual({ hero1Id: 1, heroName: 'Zed', level2Reached: 2, mood3: { tag: 'Calm1', value: {} } });

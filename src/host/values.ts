@@ -215,7 +215,10 @@ function coerceSum(ty: Ty & { tag: 'Sum' }, value: unknown, path: string, ts: Ty
   if (!variant) throw bad(path, ty, ts, value, `variants: ${variants.map((v) => v.name).join(', ')}`);
   const inner = resolveType(variant.algebraicType, ts);
   const isUnit = inner.tag === 'Product' && inner.value.elements.length === 0;
-  return { tag, value: isUnit ? {} : coerceValue(inner, payload, `${path}.${tag}`, ts) };
+  const coerced = isUnit ? {} : coerceValue(inner, payload, `${path}.${tag}`, ts);
+  // A result (`t.result`) is `{ ok }` or `{ err }` to the package's serializer, not `{ tag, value }`.
+  if (variants.length === 2 && variants[0]!.name === 'ok' && variants[1]!.name === 'err') return { [tag!]: coerced };
+  return { tag, value: coerced };
 }
 
 function coerceSpecial(kind: string, ty: Ty, value: unknown, path: string, ts: Typespace): unknown {
