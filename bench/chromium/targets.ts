@@ -64,6 +64,10 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
       measured: `${x(w10.median)} ms${w10.ratioToFloor != null ? ` = ${x(w10.ratioToFloor)} × one IndexedDB strict transaction` : ''}`,
       met: w10.median < 2,
     });
+  const w11 = lc('W11 sync: 8 replicas');
+  if (w11) out.push({ workload: 'W11 convergence', target: '< 100 ms from the last of 8 × 100 calls to all replicas converged', measured: `${x(w11.median)} ms`, met: w11.median < 100 });
+  const w11o = lc('W11 sync: optimistic call → local subscription callback, p50');
+  if (w11o) out.push({ workload: 'W11 optimistic', target: 'p50 < 2 ms (replica call → local subscriber)', measured: `${x(w11o.median)} ms`, met: w11o.median < 2 });
   for (const [size, limit] of [
     ['100k', 150],
     ['1M', 1000],

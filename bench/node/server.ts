@@ -20,12 +20,12 @@ wss.on('listening', () => console.log('listening on http://127.0.0.1:' + wss.add
 wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
 `;
 
-interface Child {
+export interface Child {
   process: ChildProcess;
   url: string;
 }
 
-function startChild(args: string[], cwd: string): Promise<Child> {
+export function startChild(args: string[], cwd: string): Promise<Child> {
   const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -39,7 +39,7 @@ function startChild(args: string[], cwd: string): Promise<Child> {
   });
 }
 
-async function stopChild(c: Child): Promise<void> {
+export async function stopChild(c: Child): Promise<void> {
   const exited = new Promise((r) => c.process.once('exit', r));
   c.process.kill('SIGTERM');
   await exited;
@@ -63,12 +63,12 @@ function connect(url: string): Promise<DbConnection> {
   });
 }
 
-const quantile = (xs: number[], q: number) => {
+export const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 };
 
-function result(workload: string, system: string, unit: string, samples: number[], floor?: number, lightcone?: number): Result {
+export function result(workload: string, system: string, unit: string, samples: number[], floor?: number, lightcone?: number): Result {
   const s = [...samples].sort((a, b) => a - b);
   const median = s[s.length >> 1]!;
   return {
