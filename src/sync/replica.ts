@@ -241,7 +241,14 @@ export class Replica {
       token: this.#token,
       socket,
       fetch,
-      onTransaction: (tables) => void this.#inLane(() => this.#rebase(tables, undefined)).catch(() => {}),
+      // A transaction the replica cannot apply (rows of a table it does not know, say) is shown in
+      // the status and ends this connection: the next one rebuilds the replica from scratch.
+      onTransaction: (tables) =>
+        void this.#inLane(() => this.#rebase(tables, undefined)).catch((e: unknown) => {
+          this.#fail(e);
+          wire.close();
+          this.#wake?.();
+        }),
       onClose: () => {
         if (this.#wire === wire) this.#wire = undefined;
         this.#setStatus({ state: 'offline' });
@@ -291,7 +298,12 @@ export class Replica {
       if (p.sent) continue;
       p.sent = true;
       wire.call(p.reducer, p.args, this.#callIds ? p.id : undefined).then(
-        (outcome) => this.#inLane(() => this.#settled(p, outcome)).catch(() => {}),
+        (outcome) =>
+          this.#inLane(() => this.#settled(p, outcome)).catch((e: unknown) => {
+            this.#fail(e);
+            wire.close();
+            this.#wake?.();
+          }),
         () => {
           p.sent = false; // the connection dropped: sent again on the next one
         },
@@ -434,6 +446,12 @@ export class Replica {
     const run = this.#lane.then(f);
     this.#lane = run.catch(() => {});
     return run;
+  }
+
+  /** Shows `e` in the status (sync goes on: the connection is made again). */
+  #fail(e: unknown): void {
+    const err = e as Error & { code?: string };
+    this.#setStatus({ error: { name: err.name ?? 'Error', code: err.code ?? 'SYNC_FAILED', message: err.message ?? String(e) } });
   }
 
   #setStatus(change: Partial<SyncStatus>): void {
