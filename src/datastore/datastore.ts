@@ -655,10 +655,13 @@ export class Datastore {
       if (table.def.isEvent) continue;
       for (const row of td.inserts) {
         this.insert(table, row);
+        if (table.sequences.length === 0) continue;
+        const d = this.#decode(table, row);
         for (const seq of table.sequences) {
-          const v = this.#decode(table, row).values[seq.def.column];
-          const n = typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : undefined;
-          if (n !== undefined && n >= seq.next) {
+          // The column's value as the integer the sequence counts in (read from the row's bytes:
+          // the decoded form of some widths is stored transformed, e.g. u64 sign-flipped).
+          const n = leInt(row, d.offsets[seq.def.column]!, seq.codec.width, seq.codec.kind.startsWith('i'));
+          if (n >= seq.next) {
             seq.next = n + 1n;
             this.#dirtySequences.add(seq);
           }
@@ -753,4 +756,12 @@ function netDelta(st: TxTableState): { inserts: Uint8Array[]; deletes: Uint8Arra
   const deletes: Uint8Array[] = [];
   for (const [rid, row] of st.deletes) if (!dropped.has(rid)) deletes.push(row);
   return { inserts, deletes };
+}
+
+/** The little-endian integer of `width` bytes at `at` (two's complement when `signed`). */
+function leInt(row: Uint8Array, at: number, width: number, signed: boolean): bigint {
+  let v = 0n;
+  for (let i = width - 1; i >= 0; i--) v = (v << 8n) | BigInt(row[at + i]!);
+  if (signed && width > 0 && (row[at + width - 1]! & 0x80) !== 0) v -= 1n << BigInt(width * 8);
+  return v;
 }

@@ -72,6 +72,8 @@ export interface ReplicaEnv {
   fetch: FetchLike;
   /** First and longest wait between connection attempts, ms (default 200 and 10,000). */
   backoff?: { min: number; max: number };
+  /** Calls the outbox may hold (default MAX_OUTBOX). */
+  maxOutbox?: number;
 }
 
 const META_OUTBOX = 'sync-outbox';
@@ -173,9 +175,17 @@ export class Replica {
       };
       const done = wait === 'server' ? new Promise<undefined>((resolve, reject) => p.waiters.push({ resolve, reject })) : undefined;
       if (!existing) {
-        if (this.#pending.length >= MAX_OUTBOX) throw new SyncError('OUTBOX_FULL', `${MAX_OUTBOX} calls are waiting for the server already: wait for the replica to reconnect before making more`);
+        const max = this.#env.maxOutbox ?? MAX_OUTBOX;
+        if (this.#pending.length >= max) throw new SyncError('OUTBOX_FULL', `${max} calls are waiting for the server already: wait for the replica to reconnect before making more`, { pending: max });
         this.#pending.push(p);
-        await this.#saveOutbox();
+        try {
+          await this.#saveOutbox();
+        } catch (e) {
+          // Storage refused the outbox (full, quota): the call was not made; nothing else changes.
+          this.#pending = this.#pending.filter((x) => x !== p);
+          this.#fail(e);
+          throw e;
+        }
         p.effect = await this.#runLocally(p);
         this.#setStatus({ pending: this.#pending.length });
         this.#sendPending();

@@ -10,6 +10,7 @@ import type { TableUpdate } from '../../src/subscriptions/types.ts';
 import { databaseFacade } from '../../src/api/database.ts';
 import { bundle, openServer, type TestServer } from '../server/harness.ts';
 import { tempDir } from '../helpers/paths.ts';
+import { StorageError } from '../../src/errors.ts';
 
 export const SYNC_MODULE = 'test/fixtures/sync.ts';
 
@@ -77,12 +78,28 @@ export interface TestReplica {
 export const nodeSocket = (url: string, protocols: string[]): SocketLike => new WebSocket(url, protocols) as unknown as SocketLike;
 
 /** `module`: the replica's module, the server's (default SYNC_MODULE). */
-export async function openReplica(remote: RemoteOptions, opts: { store?: MemoryStore; watch?: string; module?: string } = {}): Promise<TestReplica> {
+export interface ReplicaOptions {
+  store?: MemoryStore;
+  watch?: string;
+  module?: string;
+  maxOutbox?: number;
+  /** When it returns true, writing the outbox fails as a full disk would. */
+  refuseMeta?: () => boolean;
+}
+
+export async function openReplica(remote: RemoteOptions, opts: ReplicaOptions = {}): Promise<TestReplica> {
   const store = opts.store ?? new MemoryStore();
   const durability = memoryDurability(store);
   const code = await bundle(opts.module ?? SYNC_MODULE);
   const engine = await Engine.open({ name: 'shop', durability, code, owner: randomIdentity() });
-  const replica = new Replica({ engine, store: durability, code, socket: nodeSocket, fetch: (u, i) => fetch(u, i), backoff: { min: 50, max: 500 } }, remote);
+  const meta = {
+    getMeta: (k: string) => durability.getMeta(k),
+    putMeta: (k: string, v: Uint8Array) => (opts.refuseMeta?.() ? Promise.reject(new StorageError('WRITE_FAILED', 'no space left on the device (simulated)')) : durability.putMeta(k, v)),
+  };
+  const replica = new Replica(
+    { engine, store: meta, code, socket: nodeSocket, fetch: (u, i) => fetch(u, i), backoff: { min: 50, max: 500 }, ...(opts.maxOutbox !== undefined ? { maxOutbox: opts.maxOutbox } : {}) },
+    remote,
+  );
   const statuses: SyncStatus[] = [];
   const updates: TableUpdate[][] = [];
   const waiters: { pred: (s: SyncStatus) => boolean; resolve: (s: SyncStatus) => void }[] = [];

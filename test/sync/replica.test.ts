@@ -135,6 +135,44 @@ describe('sync: refusals, races, offline, exactly once', () => {
     expect(new Set(texts).size).toBe(60);
   });
 
+  it("a local insert into an auto-increment table after the server's rows arrived takes a fresh id and shows at once", async () => {
+    server = await syncServer();
+    await server.call('add_item', ['from the server 1']);
+    await server.call('add_item', ['from the server 2']);
+    const a = await replica();
+    expect(await a.rows('SELECT text FROM item')).toHaveLength(2);
+    await server.stop();
+    await a.until((s) => s.state === 'offline');
+    await a.replica.call('add_item', { text: 'mine' }, 'local');
+    const rows = await a.rows('SELECT id, text FROM item');
+    expect(rows.map((r) => r.text).sort()).toEqual(['from the server 1', 'from the server 2', 'mine']);
+    expect(new Set(rows.map((r) => r.id)).size).toBe(3);
+  });
+
+  it('an outbox past its limit or refused by storage refuses the call with a named error and loses nothing', async () => {
+    server = await syncServer();
+    let full = false;
+    const a = await replica({ maxOutbox: 2, refuseMeta: () => full });
+    await server.stop();
+    await a.until((s) => s.state === 'offline');
+    await a.replica.call('add_item', { text: 'a' }, 'local');
+    await a.replica.call('add_item', { text: 'b' }, 'local');
+    await expect(a.replica.call('add_item', { text: 'c' }, 'local')).rejects.toMatchObject({ name: 'SyncError', code: 'OUTBOX_FULL' });
+    expect(a.replica.status().pending).toBe(2);
+    await a.close();
+    replicas.splice(replicas.indexOf(a), 1);
+    const b = await openReplica({ uri: server.url, database: 'shop' }, { maxOutbox: 5, refuseMeta: () => full, store: a.store });
+    replicas.push(b);
+    full = true;
+    await expect(b.replica.call('add_item', { text: 'c' }, 'local')).rejects.toMatchObject({ name: 'StorageError' });
+    expect(b.replica.status()).toMatchObject({ pending: 2, error: { name: 'StorageError' } });
+    expect((await b.rows('SELECT text FROM item')).map((r) => r.text).sort()).toEqual(['a', 'b']);
+    full = false;
+    await server.restart();
+    await b.until((s) => s.state === 'online' && s.pending === 0);
+    expect((await server.rows('SELECT text FROM item')).map(([t]) => t).sort()).toEqual(['a', 'b']);
+  });
+
   it('against a server without call ids (plain SpacetimeDB mode) sync still works and says it is not exactly-once', async () => {
     server = await syncServer({ callIds: false });
     const a = await replica();
