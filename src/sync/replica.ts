@@ -28,7 +28,7 @@ import { InternalError, SenderError, SyncError, UsageError } from '../errors.ts'
 import { Host } from '../host/host.ts';
 import { encodeArgs } from '../host/values.ts';
 import { schemaJson } from '../server/sats-json.ts';
-import { WireClient, type FetchLike, type SocketFactory, type TableRows } from './wire-client.ts';
+import { WireClient, type CallOutcome, type FetchLike, type SocketFactory, type TableRows } from './wire-client.ts';
 
 /** Where the replica follows: `connect({ remote })` / `openDatabase({ remote })`. */
 export interface RemoteOptions {
@@ -96,6 +96,12 @@ interface Pending {
 
 const EMPTY: TxDelta = { tables: [], sequences: [] };
 
+/** One thing the server sent: a transaction, or a call's answer (with its transaction's rows). */
+interface Inbound {
+  tables: TableRows[];
+  answer?: { p: Pending; outcome: CallOutcome };
+}
+
 export class Replica {
   readonly #env: ReplicaEnv;
   readonly #remote: RemoteOptions;
@@ -112,6 +118,8 @@ export class Replica {
   #closed = false;
   #wake: (() => void) | undefined;
   #saving: Promise<void> | undefined;
+  #inbox: Inbound[] = [];
+  #draining = false;
   #counter = 0;
   readonly #prefix = Math.random().toString(36).slice(2, 10);
 
@@ -253,12 +261,7 @@ export class Replica {
       fetch,
       // A transaction the replica cannot apply (rows of a table it does not know, say) is shown in
       // the status and ends this connection: the next one rebuilds the replica from scratch.
-      onTransaction: (tables) =>
-        void this.#inLane(() => this.#rebase(tables, undefined)).catch((e: unknown) => {
-          this.#fail(e);
-          wire.close();
-          this.#wake?.();
-        }),
+      onTransaction: (tables) => this.#receive(wire, { tables }),
       onClose: () => {
         if (this.#wire === wire) this.#wire = undefined;
         this.#setStatus({ state: 'offline' });
@@ -308,12 +311,7 @@ export class Replica {
       if (p.sent) continue;
       p.sent = true;
       wire.call(p.reducer, p.args, this.#callIds ? p.id : undefined).then(
-        (outcome) =>
-          this.#inLane(() => this.#settled(p, outcome)).catch((e: unknown) => {
-            this.#fail(e);
-            wire.close();
-            this.#wake?.();
-          }),
+        (outcome) => this.#receive(wire, { tables: outcome.ok ? outcome.tables : [], answer: { p, outcome } }),
         () => {
           p.sent = false; // the connection dropped: sent again on the next one
         },
@@ -323,33 +321,58 @@ export class Replica {
 
   // ── rebasing ────────────────────────────────────────────────────────────────
 
-  /** The server answered `p`: it leaves the outbox with its rows replaced by the server's. */
-  async #settled(p: Pending, outcome: Awaited<ReturnType<WireClient['call']>>): Promise<void> {
-    if (!this.#pending.includes(p)) return;
-    await this.#rebase(outcome.ok ? outcome.tables : [], p);
-    if (outcome.ok) for (const w of p.waiters) w.resolve(undefined);
-    else {
-      const error = outcome.kind === 'sender' ? new SenderError(outcome.message, { reducer: p.reducer }) : new InternalError(outcome.message, { reducer: p.reducer });
-      for (const w of p.waiters) w.reject(error);
+  /**
+   * What the server sent (a transaction, or a call's answer with its transaction), in order. What
+   * arrives while a rebase runs is taken in ONE next rebase: under a burst the replica replays
+   * its outbox once per batch, not once per server transaction.
+   */
+  #receive(wire: WireClient, item: Inbound): void {
+    this.#inbox.push(item);
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#inLane(() => this.#drain()).catch((e: unknown) => {
+      // A transaction the replica cannot apply (rows of a table it does not know, say) is shown
+      // in the status and ends this connection: the next one rebuilds the replica from scratch.
+      this.#inbox = [];
+      this.#fail(e);
+      wire.close();
+      this.#wake?.();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = false; // what arrives from now on is the next batch
+    const items = this.#inbox.splice(0);
+    const answered = items.flatMap((i) => (i.answer && this.#pending.includes(i.answer.p) ? [i.answer] : []));
+    await this.#rebase(
+      items.map((i) => this.#toDelta(i.tables)),
+      new Set(answered.map((a) => a.p)),
+    );
+    for (const { p, outcome } of answered) {
+      if (outcome.ok) for (const w of p.waiters) w.resolve(undefined);
+      else {
+        const error = outcome.kind === 'sender' ? new SenderError(outcome.message, { reducer: p.reducer }) : new InternalError(outcome.message, { reducer: p.reducer });
+        for (const w of p.waiters) w.reject(error);
+      }
+      p.waiters = [];
     }
-    p.waiters = [];
   }
 
   /**
-   * Applies a server transaction to the confirmed store, replays the outbox (less `done`), and
-   * moves the replica to the result in one transaction.
+   * Applies server transactions to the confirmed store, replays the outbox (less the answered
+   * calls), and moves the replica to the result in one transaction.
    */
-  async #rebase(tables: TableRows[], done: Pending | undefined): Promise<void> {
+  async #rebase(server: TxDelta[], done: ReadonlySet<Pending>): Promise<void> {
     const c = this.#confirmed!;
-    const server = this.#toDelta(tables);
     const before = compose(this.#pending.map((p) => p.effect));
-    if (done) {
-      this.#pending = this.#pending.filter((x) => x !== done);
+    if (done.size > 0) {
+      this.#pending = this.#pending.filter((x) => !done.has(x));
       await this.#saveOutbox();
     }
-    applyTo(c.ds, server);
+    const confirmed = compose(server);
+    applyTo(c.ds, confirmed);
     const effects = this.#replay();
-    const net = compose([inverse(before), server, ...effects]);
+    const net = compose([inverse(before), confirmed, ...effects]);
     try {
       if (!isEmpty(net)) await this.#env.engine.applyRows(net, 'sync');
     } catch {
@@ -406,8 +429,9 @@ export class Replica {
     });
   }
 
+  /** Undoes the replays in one transaction (the inverse of their composition), sequences too. */
   #undo(c: { ds: Datastore }, runs: TxDelta[], positions: ReturnType<Datastore['sequencePositions']>): void {
-    for (let i = runs.length - 1; i >= 0; i--) if (!isEmpty(runs[i]!)) applyTo(c.ds, inverse(runs[i]!));
+    applyTo(c.ds, inverse(compose(runs)));
     c.ds.restoreSequencePositions(positions);
   }
 
