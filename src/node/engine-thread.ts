@@ -83,7 +83,7 @@ export interface ServerAccess {
    */
   serve(port: import('node:worker_threads').MessagePort): void;
   /** Calls as SpacetimeDB's `/call` does (arguments as SATS-JSON text, in its own client connection). */
-  clientCall(fn: string, argsJson: string, sender: string): Promise<{ kind: 'reducer' | 'procedure'; json?: string }>;
+  clientCall(fn: string, argsJson: string, sender: string, token?: string): Promise<{ kind: 'reducer' | 'procedure'; json?: string }>;
   /** What publishing `code` would change (undefined: nothing); throws the refusal. */
   prePublish(code: string): Promise<{ changes: string[]; sameSchema: boolean } | undefined>;
   /** BSATN of the module's RawModuleDef. */
@@ -201,8 +201,8 @@ class EngineThread {
         : {}),
       server: {
         serve: (port) => this.#serve(port),
-        clientCall: (fn, argsJson, sender) =>
-          this.#request({ op: 'clientCall', fn, argsJson, sender, callId: `${this.#callPrefix}.${(this.#callCounter++).toString(36)}` }) as Promise<{
+        clientCall: (fn, argsJson, sender, token) =>
+          this.#request({ op: 'clientCall', fn, argsJson, sender, callId: `${this.#callPrefix}.${(this.#callCounter++).toString(36)}`, ...(token !== undefined ? { token } : {}) }) as Promise<{
             kind: 'reducer' | 'procedure';
             json?: string;
           }>,

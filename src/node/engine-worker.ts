@@ -268,7 +268,8 @@ async function clientCall(e: Engine, req: Extract<EngineRequest, { op: 'clientCa
     throw new UsageError('UNKNOWN_REDUCER', `no reducer or procedure named ${req.fn}`);
   }
   const args = httpArgs(req.argsJson, fn, host, reducer ? 'reducer' : 'procedure');
-  const value = await e.call(fn.name, args, { sender: req.sender, ...(req.callId !== undefined && reducer ? { callId: req.callId } : {}) });
+  // The caller's token: what ctx.senderAuth shows the module (its claims).
+  const value = await e.call(fn.name, args, { sender: req.sender, ...(req.callId !== undefined && reducer ? { callId: req.callId } : {}), ...(req.token !== undefined ? { token: req.token } : {}) });
   if (!procedure) return { kind: 'reducer' };
   return { kind: 'procedure', json: procedureReturnJson(value, procedure.returnType, host.schema.typespace) };
 }

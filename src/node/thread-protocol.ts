@@ -66,7 +66,7 @@ export type EngineRequest =
   | { id: number; op: 'unsubscribe'; sub: number }
   | { id: number; op: 'close' }
   /** A call as SpacetimeDB's HTTP API makes it: `client_connected`, the call, `client_disconnected`, arguments as SATS-JSON text. */
-  | { id: number; op: 'clientCall'; fn: string; argsJson: string; sender: string; callId: string | undefined }
+  | { id: number; op: 'clientCall'; fn: string; argsJson: string; sender: string; callId: string | undefined; token?: string }
   /** What publishing `code` over the database would do (throws the refusal). */
   | { id: number; op: 'prePublish'; code: string }
   /** The module definition: BSATN of RawModuleDef (`__describe_module__`). */

@@ -243,7 +243,7 @@ async function call(ctx: ServerContext, req: IncomingMessage, res: ServerRespons
   const started = performance.now();
   let out: { kind: 'reducer' | 'procedure'; json?: string };
   try {
-    out = await db.server.clientCall(fn!, body.trim() === '' ? '[]' : body, caller.identity.toHexString());
+    out = await db.server.clientCall(fn!, body.trim() === '' ? '[]' : body, caller.identity.toHexString(), caller.token);
   } catch (e) {
     const timing = durationHeaders(started);
     if (e instanceof LightconeError && (e.name === 'SenderError' || e.name === 'InternalError')) return sendText(res, 530, e.message, timing);

@@ -193,6 +193,14 @@ describe('HTTP API', () => {
       expect(v9.reducers.map((x) => x.name)).toContain('add_room');
     });
 
+    it("shows the caller's token claims to the module (ctx.senderAuth) in an HTTP call", async () => {
+      const { token } = await s.publish('surface', 'test/fixtures/runtime-surface.ts');
+      expect((await s.http('/v1/database/surface/call/whoami', { method: 'POST', headers: json, body: '["http"]', token })).status).toBe(200);
+      const id = (await s.http('/v1/database/surface/identity', { token })).headers.get('spacetime-identity');
+      const rows = (await (await s.http('/v1/database/surface/sql', { method: 'POST', body: "SELECT has_jwt, subject, issuer FROM auth WHERE at = 'http'", token })).json()) as { rows: unknown[] }[];
+      expect(rows[0]!.rows).toEqual([[true, id, 'lightcone']]);
+    });
+
     it('answers a procedure with its return value as JSON', async () => {
       const r = await s.http('/v1/database/chat/call/echo', { method: 'POST', headers: json, body: '["hi"]' });
       expect([r.status, await r.json()]).toEqual([200, 'echo:hi']);
