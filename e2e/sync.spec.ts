@@ -76,23 +76,27 @@ test('a call is applied here before the server answers, in every tab; the outbox
   link.cut(); // the server cannot answer anything now
   await expect(sync(a)).toHaveAttribute('data-state', 'offline');
   const read = await a.evaluate(async () => {
-    const { db } = (globalThis as unknown as { sync: SyncPage }).sync;
-    await db.call('withdraw', { name: 'optimistic', amount: 30 }, { wait: 'local' });
-    return String((await db.sql("SELECT balance FROM account WHERE name = 'optimistic'"))[0]?.balance);
+    const page = (globalThis as unknown as { sync: SyncPage }).sync;
+    // Made in the same microtask: a call that waits for the server does not hold this one.
+    page.call('add_item', { text: 'optimistic-item' });
+    await page.db.call('withdraw', { name: 'optimistic', amount: 30 }, { wait: 'local' });
+    return String((await page.db.sql("SELECT balance FROM account WHERE name = 'optimistic'"))[0]?.balance);
   });
   expect(read).toBe('70'); // read at once, with the server out of reach
   await expect(balance(a, 'optimistic')).toHaveAttribute('data-balance', '70');
   await expect(balance(b, 'optimistic')).toHaveAttribute('data-balance', '70'); // the other tab sees the same state
   // A call from the other tab waits for the server in the same outbox.
   const fromB = await call(b, 'withdraw', { name: 'optimistic', amount: 20 });
-  await expect(sync(a)).toHaveAttribute('data-pending', '2');
+  await expect(sync(a)).toHaveAttribute('data-pending', '3');
   await expect(balance(a, 'optimistic')).toHaveAttribute('data-balance', '50');
   expect(await serverBalance('optimistic')).toEqual([100]);
 
   link.restore();
   expect(await settled(b, fromB)).toEqual({ fn: 'withdraw', state: 'ok' });
+  expect(await settled(a, 0)).toEqual({ fn: 'add_item', state: 'ok' });
   await expect(sync(a)).toHaveAttribute('data-pending', '0');
   expect(await serverBalance('optimistic')).toEqual([50]);
+  expect(await serverItems('optimistic-')).toEqual(['optimistic-item']);
   await expect(balance(a, 'optimistic')).toHaveAttribute('data-balance', '50');
   await expect(balance(b, 'optimistic')).toHaveAttribute('data-balance', '50');
 });

@@ -102,6 +102,24 @@ describe('WorkerHost sync', () => {
     expect(server).not.toContain('here only');
   });
 
+  it('a call waiting for the server when the database is replaced by an image is not run locally: ClosedError', async () => {
+    const h = host();
+    const name = fresh();
+    await h.open(name, code, undefined, { uri: srv.url, database: 'shop' });
+    await until(h, name, (s) => s.state === 'online');
+    await srv.stop();
+    try {
+      const waiting = h.call(name, 'add_item', { text: 'before the import' }, { callId: 'imported' });
+      await until(h, name, (s) => s.pending === 1);
+      const image = await h.exportDatabase(name);
+      await h.importDatabase(name, image);
+      await expect(waiting).rejects.toMatchObject({ name: 'ClosedError', message: expect.stringContaining('no longer follows a remote database') });
+      expect(await h.syncStatus(name)).toBeUndefined(); // an imported database follows nothing until an open names a remote
+    } finally {
+      await srv.restart();
+    }
+  });
+
   it('a malformed remote is UsageError BAD_OPTION and the database stays unsynced', async () => {
     const h = host();
     const name = fresh();

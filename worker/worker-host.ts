@@ -188,9 +188,15 @@ export class WorkerHost implements WorkerApi {
     const callId = opts.callId ?? crypto.randomUUID();
     const callOpts = { ...(opts.sender !== undefined ? { sender: opts.sender } : {}), callId };
     const slot = this.#slot(name);
+    let synced = false;
     return this.#withDb(name, (db) => {
       const sync = slot.sync;
-      if (sync && opts.sender === undefined && sync.replica.syncs(fn)) return this.#synced(name, sync, fn, revive(args), opts.wait ?? 'server', callId);
+      if (sync && opts.sender === undefined && sync.replica.syncs(fn)) {
+        synced = true;
+        return this.#synced(name, sync, fn, revive(args), opts.wait ?? 'server', callId);
+      }
+      // Run again after its replica was replaced by none (an import or a delete): it was meant for the server.
+      if (synced) throw new ClosedError(`database ${name} no longer follows a remote database (it was imported or deleted): the call was not sent`, { database: name, callId });
       return db.call(fn, revive(args), callOpts);
     });
   }

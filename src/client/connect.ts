@@ -312,7 +312,10 @@ function facade(
         throw new UsageError('BAD_OPTION', `wait must be 'local' or 'server', got ${JSON.stringify(opts.wait)}`, { option: 'wait' });
       }
       const wire = { callId, ...(s !== undefined ? { sender: s } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(opts.wait !== undefined ? { wait: opts.wait } : {}) };
-      return revive(await link.track(batcher.call({ fn, args, opts: wire }), { callId }));
+      // A batch is answered as a whole: a call that may wait for the server goes alone, so that
+      // the calls made beside it are not held until the server answers it.
+      const sent = info.remote !== undefined && opts.wait !== 'local' ? remote.call(name, fn, args, wire) : batcher.call({ fn, args, opts: wire });
+      return revive(await link.track(sent, { callId }));
     },
     query,
     sql: async (q, opts) => (await query(q, opts)).rows,
