@@ -28,11 +28,18 @@ export default defineConfig(({ mode }) => ({
     // e2e builds add the durability contract page (Chromium's IndexedDB against the shared suite)
     // and the sync page (a database following a `lightcone start` server, e2e/sync.spec.ts).
     // demo/react/: the same chat on SpacetimeDB's own SDK and React hooks over local().
+    // demo/notes.html: collaborative notes (examples/notes) following a server (e2e/notes.spec.ts).
     rollupOptions: {
       input:
         mode === 'e2e'
-          ? { main: here('./demo/index.html'), react: here('./demo/react/index.html'), contract: here('./demo/contract.html'), sync: here('./demo/sync.html') }
-          : { main: here('./demo/index.html'), react: here('./demo/react/index.html') },
+          ? {
+              main: here('./demo/index.html'),
+              react: here('./demo/react/index.html'),
+              notes: here('./demo/notes.html'),
+              contract: here('./demo/contract.html'),
+              sync: here('./demo/sync.html'),
+            }
+          : { main: here('./demo/index.html'), react: here('./demo/react/index.html'), notes: here('./demo/notes.html') },
     },
   },
   worker: { format: 'es' },

@@ -1,8 +1,9 @@
-// A `lightcone start` server in the Playwright process for e2e/sync.spec.ts: `startServer` from
-// src/server/server.ts over a temp data directory on 127.0.0.1, with test/fixtures/sync.ts
-// published as `shop`, stoppable and restartable on the same port. Playwright's loader does not
-// compile the TypeScript inside the spacetimedb package that src/protocol reaches, so the server
-// is bundled with esbuild first (as scripts/build.mjs bundles the CLI), from the current source.
+// A `lightcone start` server in the Playwright process for e2e/sync.spec.ts and e2e/notes.spec.ts:
+// `startServer` from src/server/server.ts over a temp data directory on 127.0.0.1, with
+// test/fixtures/sync.ts published as `shop` (more with `publish`), stoppable and restartable on
+// the same port. Playwright's loader does not compile the TypeScript inside the spacetimedb
+// package that src/protocol reaches, so the server is bundled with esbuild first (as
+// scripts/build.mjs bundles the CLI), from the current source.
 //
 // "Offline" for one browser context is a TCP proxy in front of the server (`cuttableProxy`): the
 // context's pages follow the server through it, and the test cuts it (every connection reset, new
@@ -54,8 +55,10 @@ export interface SyncTestServer {
   /** Stops it (connections close); `start` brings it back on the same port and data. */
   stop(): Promise<void>;
   start(): Promise<void>;
-  /** SQL as the owner: the rows of the first statement. */
-  rows(sql: string): Promise<unknown[][]>;
+  /** SQL as the owner (of `shop`, or of `database`): the rows of the first statement. */
+  rows(sql: string, database?: string): Promise<unknown[][]>;
+  /** Publishes the module at `modulePath` (bundled as the CLI does) as `database`, owned by the owner of `shop`. */
+  publish(database: string, modulePath: string): Promise<void>;
   /** Calls a reducer as the owner (args as a JSON array); throws unless the server answers 200. */
   call(reducer: string, args: unknown[]): Promise<void>;
 }
@@ -66,9 +69,12 @@ export async function startSyncServer(): Promise<SyncTestServer> {
   let server: Awaited<ReturnType<typeof startServer>> | undefined = await startServer({ dataDir, listen: '127.0.0.1:0' });
   const url = server.url;
   const port = server.port;
-  const published = await fetch(`${url}/v1/database/shop?host_type=Js`, { method: 'PUT', body: (await bundleModule('test/fixtures/sync.ts')).code });
-  if (published.status !== 200) throw new Error(`publishing shop failed: ${published.status} ${await published.text()}`);
-  const owner = published.headers.get('spacetime-identity-token')!;
+  const publish = async (database: string, modulePath: string, headers: Record<string, string> = {}) => {
+    const r = await fetch(`${url}/v1/database/${database}?host_type=Js`, { method: 'PUT', body: (await bundleModule(modulePath)).code, headers });
+    if (r.status !== 200) throw new Error(`publishing ${database} failed: ${r.status} ${await r.text()}`);
+    return r;
+  };
+  const owner = (await publish('shop', 'test/fixtures/sync.ts')).headers.get('spacetime-identity-token')!;
   const auth = { authorization: `Bearer ${owner}` };
   return {
     url,
@@ -79,8 +85,11 @@ export async function startSyncServer(): Promise<SyncTestServer> {
     async start() {
       server ??= await startServer({ dataDir, listen: `127.0.0.1:${port}` });
     },
-    async rows(sql) {
-      const r = await fetch(`${url}/v1/database/shop/sql`, { method: 'POST', body: sql, headers: auth });
+    async publish(database, modulePath) {
+      await publish(database, modulePath, auth);
+    },
+    async rows(sql, database = 'shop') {
+      const r = await fetch(`${url}/v1/database/${database}/sql`, { method: 'POST', body: sql, headers: auth });
       if (r.status !== 200) throw new Error(`${r.status} ${await r.text()}`);
       return ((await r.json()) as { rows: unknown[][] }[])[0]!.rows;
     },
