@@ -77,6 +77,8 @@ export interface ConnectionOptions {
   identity: Identity;
   connectionId: ConnectionId;
   token: string;
+  /** What `clientConnected` and `ctx.senderAuth` see of the caller's token. */
+  authJwt: string;
   confirmedReads: boolean;
   tagged: boolean;
   compress: { tag: 1 | 2; compress: (payload: Uint8Array) => Uint8Array } | undefined;
@@ -102,6 +104,7 @@ export class ProtocolConnection {
   readonly identity: Identity;
   readonly connectionId: ConnectionId;
   readonly token: string;
+  readonly #authJwt: string;
   readonly confirmedReads: boolean;
   readonly #hub: Hub;
   readonly #link: Link;
@@ -124,6 +127,7 @@ export class ProtocolConnection {
     this.identity = opts.identity;
     this.connectionId = opts.connectionId;
     this.token = opts.token;
+    this.#authJwt = opts.authJwt;
     this.confirmedReads = opts.confirmedReads;
     const { protocol, tagged, compress } = opts;
     this.#outbox = new Outbox({
@@ -142,7 +146,7 @@ export class ProtocolConnection {
   /** Runs `clientConnected`, then sends `InitialConnection` and handles what the client sent meanwhile. */
   async start(): Promise<void> {
     try {
-      await this.#hub.engine.connectClient(this.identity, this.connectionId.__connection_id__, this.token);
+      await this.#hub.engine.connectClient(this.identity, this.connectionId.__connection_id__, this.#authJwt);
     } catch (e) {
       // As SpacetimeDB: the connection was opened, and is dropped without a message.
       if (this.#state !== 'closed') this.#close(e instanceof SenderError ? CLOSE_CODE.refused : CLOSE_CODE.error, `client_connected refused the connection: ${errorText(e)}`);

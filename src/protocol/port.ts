@@ -23,6 +23,8 @@ type WebSocketAdapter = Awaited<ReturnType<WebSocketFactory>>;
 export interface TrustedConnect {
   /** Hex of the identity the transport verified (or minted) for `token`. */
   identity: string;
+  /** The caller's token without its signature: what `ctx.senderAuth` shows (the token itself stays outside). */
+  claims: string;
   compression: 'gzip' | 'brotli' | 'none';
 }
 
@@ -84,6 +86,7 @@ export function servePort(server: ProtocolServer, port: MessagePort, options: Se
       const trusted = options.trusted && m.trusted;
       if (trusted) {
         request.identity = Identity.fromString(trusted.identity);
+        request.authJwt = trusted.claims;
         request.framing = 'tagged';
         const kind = trusted.compression;
         const compress = kind !== 'none' ? options.trusted?.compress[kind] : undefined;

@@ -31,6 +31,12 @@ export interface OpenRequest {
    * not checked against this database's key.
    */
   identity?: Identity | undefined;
+  /**
+   * The JWT the module sees as `ctx.senderAuth` (default: `token`). A transport that keeps
+   * credentials out of the engine's thread passes the token without its signature here, and a
+   * stand-in as `token` that it replaces in `InitialConnection` on the way out.
+   */
+  authJwt?: string | undefined;
   /** Hold messages that carry a transaction until it is durable. Default true, as SpacetimeDB 2.x. */
   confirmedReads?: boolean | undefined;
   /**
@@ -158,6 +164,7 @@ export class ProtocolServer {
       identity,
       connectionId,
       token,
+      authJwt: request.authJwt ?? token,
       confirmedReads: request.confirmedReads ?? true,
       tagged: request.framing === 'tagged',
       compress: compression ? { tag: COMPRESSION_TAG[compression.kind], compress: compression.compress } : undefined,

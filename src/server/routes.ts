@@ -9,7 +9,7 @@ import { LightconeError, UsageError } from '../errors.ts';
 import type { ThreadDatabase } from '../node/engine-thread.ts';
 import { AuthError, type Caller } from './auth.ts';
 import { PermissionError } from './databases.ts';
-import { errorResponse, sendText, type ServerContext } from './server.ts';
+import { errorResponse, sendText, withoutSignature, type ServerContext } from './server.ts';
 import { schemaJson, sqlHttpResponse } from './sats-json.ts';
 
 const CORS: Record<string, string> = {
@@ -197,7 +197,9 @@ async function publish(ctx: ServerContext, req: IncomingMessage, res: ServerResp
 
 async function prePublish(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL, [name]: string[]): Promise<void> {
   checkHostType(url);
-  await callerOf(ctx, req, res, url);
+  const caller = await callerOf(ctx, req, res, url);
+  // Checking a module runs its top-level code in the database's thread: only its owner may.
+  if (ctx.databases.owner(name!) !== undefined) mustOwn(ctx, name!, caller, 'check a module against it (pre_publish)');
   const code = await ctx.prepareBundle((await readBody(ctx, req)).toString('utf8'));
   const plan = await ctx.databases.prePublish(name!, code);
   if (plan.kind === 'new') return sendText(res, 404, `UsageError UNKNOWN_DATABASE: no database named ${name}: publishing creates it`);
@@ -243,7 +245,8 @@ async function call(ctx: ServerContext, req: IncomingMessage, res: ServerRespons
   const started = performance.now();
   let out: { kind: 'reducer' | 'procedure'; json?: string };
   try {
-    out = await db.server.clientCall(fn!, body.trim() === '' ? '[]' : body, caller.identity.toHexString(), caller.token);
+    // The claims only: a module must never see a credential it could use against other databases.
+    out = await db.server.clientCall(fn!, body.trim() === '' ? '[]' : body, caller.identity.toHexString(), withoutSignature(caller.token));
   } catch (e) {
     const timing = durationHeaders(started);
     if (e instanceof LightconeError && (e.name === 'SenderError' || e.name === 'InternalError')) return sendText(res, 530, e.message, timing);

@@ -7,6 +7,7 @@
 // every other database goes on.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LightconeError, UsageError } from '../errors.ts';
@@ -100,14 +101,14 @@ export async function startServer(opts: ServerOptions): Promise<LightconeServer>
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: ctx.maxBodyBytes, handleProtocols: (offered) => negotiateProtocol([...offered]) ?? false });
   const server: Server = createServer((req, res) => {
     routeHttp(ctx, req, res).catch((e: unknown) => {
-      log(`internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
+      log(`internal error on ${req.method} ${redact(req.url)}: ${(e as Error)?.stack ?? String(e)}`);
       if (!res.headersSent) sendText(res, 500, `InternalError: ${(e as Error)?.message ?? String(e)}`);
       else res.destroy();
     });
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgrade(ctx, wss, req, socket, head, sockets, maxBuffered).catch((e: unknown) => {
-      log(`internal error on upgrade ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
+      log(`internal error on upgrade ${redact(req.url)}: ${(e as Error)?.stack ?? String(e)}`);
       refuseUpgrade(socket, 500, `InternalError: ${(e as Error)?.message ?? String(e)}`);
     });
   });
@@ -140,6 +141,11 @@ export async function startServer(opts: ServerOptions): Promise<LightconeServer>
   };
 }
 
+/** A request URL without its token (logs must not hold credentials). */
+function redact(url: string | undefined): string {
+  return (url ?? '').replace(/([?&]token=)[^&]*/g, '$1…');
+}
+
 function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen) ?? /^()()(\d+)$/.exec(listen);
   const port = m ? Number(m[3]) : Number.NaN;
@@ -155,7 +161,7 @@ async function upgrade(ctx: ServerContext, wss: WebSocketServer, req: IncomingMe
   const url = new URL(req.url ?? '/', 'http://localhost');
   const m = /^\/v1\/database\/([^/]+)\/subscribe\/?$/.exec(url.pathname);
   if (!m) return refuseUpgrade(socket, 404, 'not found: WebSockets are served at /v1/database/<name>/subscribe');
-  const name = decodeURIComponent(m[1]!);
+  const name = await ctx.databases.nameOf(decodeURIComponent(m[1]!));
   const offered = (req.headers['sec-websocket-protocol'] ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -216,6 +222,11 @@ type FromDatabase =
 function relay(ws: WebSocket, serve: (port: import('node:worker_threads').MessagePort) => void, o: RelayOptions): void {
   const { port1, port2 } = new MessageChannel();
   let ended = false;
+  // The token never enters the database's thread (module code runs there): the thread gets a
+  // stand-in of the same length and the claims without the signature; the stand-in is replaced
+  // by the token in InitialConnection, the first frame, on its way to the client.
+  const standIn = Buffer.from(randomBytes(o.token.length).map((b) => STAND_IN_CHARS.charCodeAt(b % STAND_IN_CHARS.length)));
+  let first = true;
   const end = (code: number, reason: string) => {
     if (ended) return;
     ended = true;
@@ -227,13 +238,22 @@ function relay(ws: WebSocket, serve: (port: import('node:worker_threads').Messag
     switch (m.type) {
       case 'open':
         return;
-      case 'frame':
-        ws.send(m.data, { binary: true });
+      case 'frame': {
+        let data = m.data;
+        if (first) {
+          first = false;
+          const at = data[0] === 0 ? Buffer.from(data.buffer, data.byteOffset, data.byteLength).indexOf(standIn) : -1;
+          if (at < 0) return end(1011, 'internal error: the connection could not be set up; reconnect');
+          data = new Uint8Array(data);
+          data.set(Buffer.from(o.token), at);
+        }
+        ws.send(data, { binary: true });
         if (ws.bufferedAmount > o.maxBuffered) {
           end(1008, `the client reads too slowly: more than ${o.maxBuffered} bytes were waiting to be sent`);
           ws.terminate();
         }
         return;
+      }
       case 'close':
         return end(m.code, m.reason);
       case 'error':
@@ -260,11 +280,22 @@ function relay(ws: WebSocket, serve: (port: import('node:worker_threads').Messag
     type: 'connect',
     version: PORT_PROTOCOL_VERSION,
     protocols: o.protocols,
-    token: o.token,
+    token: standIn.toString('latin1'),
     ...(o.confirmed !== undefined ? { confirmed: o.confirmed } : {}),
     ...(o.connectionId !== undefined ? { connectionId: o.connectionId } : {}),
-    trusted: { identity: o.identity, compression: o.compression },
+    trusted: { identity: o.identity, compression: o.compression, claims: withoutSignature(o.token) },
   });
+}
+
+const STAND_IN_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * A JWT without its signature: its claims (what `ctx.senderAuth` shows a module), useless as a
+ * credential. What is not a JWT becomes ''.
+ */
+export function withoutSignature(token: string): string {
+  const parts = token.split('.');
+  return parts.length === 3 ? `${parts[0]}.${parts[1]}.` : '';
 }
 
 /** A fresh copy of what `ws` delivered (a Buffer may be a view into a larger pool). */

@@ -108,6 +108,9 @@ describe('HTTP API', () => {
       const v1 = await s.publish('people', 'test/fixtures/migrate/v1.ts');
       const fresh = await s.http('/v1/database/nobody/pre_publish?host_type=Js', { method: 'POST', body: await bundle('test/fixtures/migrate/v1.ts') });
       expect(fresh.status).toBe(404);
+      // Checking runs the module's top-level code in the database's thread: the owner's only.
+      const stranger = await s.http('/v1/database/people/pre_publish?host_type=Js', { method: 'POST', body: await bundle('test/fixtures/migrate/v2.ts') });
+      expect(stranger.status).toBe(403);
       const auto = (await (await s.http('/v1/database/people/pre_publish?host_type=Js', { method: 'POST', body: await bundle('test/fixtures/migrate/v2.ts'), token: v1.token })).json()) as {
         AutoMigrate: { migrate_plan: string; break_clients: boolean };
       };

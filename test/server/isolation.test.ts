@@ -98,6 +98,22 @@ describe('the module sandbox', () => {
     );
   });
 
+  it("never sees a caller's token (good for every database), over HTTP or WebSocket, even wrapping built-ins", async () => {
+    const victim = await s.publish('victim', 'test/fixtures/tiny.ts');
+    await s.publish('thief', 'test/fixtures/token-thief.ts');
+    expect((await s.http('/v1/database/thief/call/poke', { method: 'POST', headers: json, body: '[]', token: victim.token })).status).toBe(200);
+    const sdk = await connectSdk(s.url, 'thief', { token: victim.token });
+    expect(sdk.token).toBe(victim.token); // the client still gets its token back in InitialConnection
+    await sdk.close();
+    const control = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJjb250cm9sIn0.c2lnbmVk';
+    expect((await s.http('/v1/database/thief/call/note', { method: 'POST', headers: json, body: JSON.stringify([control]) })).status).toBe(200);
+    expect((await s.http('/v1/database/thief/call/loot', { method: 'POST', headers: json, body: '[]' })).status).toBe(200);
+    const loot = (await (await s.http('/v1/database/thief/sql', { method: 'POST', body: 'SELECT value FROM caught' })).json()) as { rows: [string][] }[];
+    expect(loot[0]!.rows.map(([v]) => v)).toContain(control); // it does see what passes through
+    expect(loot[0]!.rows.map(([v]) => v)).not.toContain(victim.token);
+    expect(loot[0]!.rows.filter(([v]) => victim.token.startsWith(v.split('.').slice(0, 2).join('.')) && v.split('.')[2] !== '')).toEqual([]);
+  });
+
   it("cannot load Node's modules with import(), directly or from generated code", async () => {
     expect((await s.http('/v1/database/escape/call/try_import', { method: 'POST', headers: json, body: '[]' })).status).toBe(200);
     let outcome = 'pending';
