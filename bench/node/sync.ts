@@ -138,13 +138,16 @@ async function openBare(uri: string): Promise<Bare> {
     if (++seen === waiting?.n) waiting.resolve();
   };
   const client = await WireClient.open({ uri, database: 'shop', token, socket, fetch: (u, i) => fetch(u, i), onTransaction: saw, onClose: () => {} });
-  await client.subscribe(['SELECT * FROM item']);
+  await client.subscribe(['SELECT * FROM item'], () => {});
   return {
     client,
     reach: (n) => (seen >= n ? Promise.resolve() : new Promise((resolve) => (waiting = { n, resolve }))),
     call: async (args, id) => {
-      const o = await client.call('add_item', args, id);
-      if (!o.ok) throw new Error(`W11 floor: add_item failed: ${o.message}`);
+      let failed: string | undefined;
+      await client.call('add_item', args, id, (o) => {
+        if (!o.ok) failed = o.message;
+      });
+      if (failed !== undefined) throw new Error(`W11 floor: add_item failed: ${failed}`);
       saw();
     },
   };

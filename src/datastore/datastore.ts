@@ -643,14 +643,23 @@ export class Datastore {
    * row that moves between keys never meets itself. A sequence moves past the values of rows it
    * receives, so rows made here later do not take ids the rows from elsewhere hold.
    */
-  applyRows(delta: TxDelta): void {
+  applyRows(delta: TxDelta, strict = false): void {
     this.#requireTx();
     const tables = delta.tables.map((td) => {
       const table = this.tableByName(td.table);
       if (!table) throw new DatastoreError(Errno.NO_SUCH_TABLE, `rows for table ${td.table}, which the module does not define`);
       return { table, td };
     });
-    for (const { table, td } of tables) if (!table.def.isEvent) this.deleteByRows(table, td.deletes);
+    for (const { table, td } of tables) {
+      if (table.def.isEvent) continue;
+      const n = this.deleteByRows(table, td.deletes);
+      if (strict && n !== td.deletes.length) {
+        throw new DatastoreError(
+          Errno.NO_SUCH_ROW,
+          `${td.deletes.length - n} of the rows to delete from ${table.def.name} are not there: this copy no longer matches the one the changes were made on`,
+        );
+      }
+    }
     for (const { table, td } of tables) {
       if (table.def.isEvent) continue;
       for (const row of td.inserts) {

@@ -80,6 +80,8 @@ const META_OUTBOX = 'sync-outbox';
 const META_TOKEN = 'sync-token';
 /** Calls the outbox holds at most; one more is refused with SyncError OUTBOX_FULL. */
 export const MAX_OUTBOX = 100_000;
+/** Calls sent and not yet answered, at most (the server ends a connection with 16,384 waiting). */
+export const MAX_IN_FLIGHT = 1_000;
 
 interface Pending {
   id: string;
@@ -270,8 +272,13 @@ export class Replica {
     });
     try {
       this.#identity = Identity.fromString(wire.identity);
-      const rows = await wire.subscribe(this.#queries());
-      await this.#inLane(() => this.#resync(rows));
+      // The rebuild is queued as the rows are read, so a transaction right behind them queues after it.
+      let rebuilt: Promise<void> | undefined;
+      await wire.subscribe(this.#queries(), (rows) => {
+        rebuilt = this.#inLane(() => this.#resync(rows));
+        rebuilt.catch(() => {}); // awaited below
+      });
+      await rebuilt;
     } catch (e) {
       wire.close();
       throw e;
@@ -303,19 +310,25 @@ export class Replica {
     return this.#env.engine.host.schema.tables.filter((t) => t.isPublic && !t.isEvent).map((t) => `SELECT * FROM ${t.name}`);
   }
 
-  /** Sends every pending call not yet sent on this connection, in order. */
+  /**
+   * Sends pending calls not yet sent on this connection, in order, at most MAX_IN_FLIGHT at a time
+   * (more are sent as answers come), so a large outbox never overruns the server's queue.
+   */
   #sendPending(): void {
     const wire = this.#wire;
     if (!wire) return;
+    let inFlight = this.#pending.filter((p) => p.sent).length;
     for (const p of this.#pending) {
+      if (inFlight >= MAX_IN_FLIGHT) return;
       if (p.sent) continue;
       p.sent = true;
-      wire.call(p.reducer, p.args, this.#callIds ? p.id : undefined).then(
-        (outcome) => this.#receive(wire, { tables: outcome.ok ? outcome.tables : [], answer: { p, outcome } }),
-        () => {
+      inFlight++;
+      // The answer is handed over as it is read, in order with the transactions around it.
+      wire
+        .call(p.reducer, p.args, this.#callIds ? p.id : undefined, (outcome) => this.#receive(wire, { tables: outcome.ok ? outcome.tables : [], answer: { p, outcome } }))
+        .catch(() => {
           p.sent = false; // the connection dropped: sent again on the next one
-        },
-      );
+        });
     }
   }
 
@@ -333,7 +346,6 @@ export class Replica {
     this.#inLane(() => this.#drain()).catch((e: unknown) => {
       // A transaction the replica cannot apply (rows of a table it does not know, say) is shown
       // in the status and ends this connection: the next one rebuilds the replica from scratch.
-      this.#inbox = [];
       this.#fail(e);
       wire.close();
       this.#wake?.();
@@ -344,17 +356,29 @@ export class Replica {
     this.#draining = false; // what arrives from now on is the next batch
     const items = this.#inbox.splice(0);
     const answered = items.flatMap((i) => (i.answer && this.#pending.includes(i.answer.p) ? [i.answer] : []));
-    await this.#rebase(
-      items.map((i) => this.#toDelta(i.tables)),
-      new Set(answered.map((a) => a.p)),
-    );
-    for (const { p, outcome } of answered) {
-      if (outcome.ok) for (const w of p.waiters) w.resolve(undefined);
-      else {
-        const error = outcome.kind === 'sender' ? new SenderError(outcome.message, { reducer: p.reducer }) : new InternalError(outcome.message, { reducer: p.reducer });
-        for (const w of p.waiters) w.reject(error);
+    const done = new Set(answered.map((a) => a.p));
+    try {
+      await this.#rebase(
+        items.map((i) => this.#toDelta(i.tables)),
+        done,
+      );
+    } finally {
+      // The server's answer is final whatever happened here: the calls leave the outbox (never
+      // to be sent again) and their promises settle. A failed rebase is repaired by the rebuild
+      // of the next connection.
+      if (this.#pending.some((p) => done.has(p))) {
+        this.#pending = this.#pending.filter((p) => !done.has(p));
+        await this.#saveOutbox().catch((e: unknown) => this.#fail(e));
       }
-      p.waiters = [];
+      for (const { p, outcome } of answered) {
+        if (outcome.ok) for (const w of p.waiters) w.resolve(undefined);
+        else {
+          const error = outcome.kind === 'sender' ? new SenderError(outcome.message, { reducer: p.reducer }) : new InternalError(outcome.message, { reducer: p.reducer });
+          for (const w of p.waiters) w.reject(error);
+        }
+        p.waiters = [];
+      }
+      this.#sendPending();
     }
   }
 
@@ -516,12 +540,15 @@ function isLifecycle(engine: Engine, name: string): boolean {
   return name === l.init || name === l.onConnect || name === l.onDisconnect;
 }
 
-/** Applies rows to a datastore in a transaction of its own. */
+/**
+ * Applies rows to the confirmed store in a transaction of its own. Strict: a deleted row that is
+ * not there means the store no longer matches the server's, which must not pass silently.
+ */
 function applyTo(ds: Datastore, delta: TxDelta): void {
   if (isEmpty(delta)) return;
   ds.begin();
   try {
-    ds.applyRows(delta);
+    ds.applyRows(delta, true);
     ds.commit();
   } catch (e) {
     ds.rollback();

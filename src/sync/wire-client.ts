@@ -42,6 +42,8 @@ export interface WireClientOptions {
 }
 
 const PROTOCOL = 'v2.bsatn.spacetimedb';
+/** How long a connection may take to say InitialConnection. */
+const CONNECT_TIMEOUT_MS = 15_000;
 
 /** Rows of a BsatnRowList, each a view into its data. */
 export function rowsOf(list: BsatnRowList): Uint8Array[] {
@@ -79,7 +81,20 @@ export function transactionRows(update: TransactionUpdate): TableRows[] {
 /** A reducer call's outcome as the server answered it. */
 export type CallOutcome = { ok: true; tables: TableRows[] } | { ok: false; kind: 'sender' | 'internal'; message: string };
 
-type Waiter = { resolve: (m: ServerMessage) => void; reject: (e: Error) => void };
+type Waiter = { resolve: (m: ServerMessage) => void; reject: (e: Error) => void; now?: (m: ServerMessage) => void };
+
+function outcomeOf(r: ReducerOutcome): CallOutcome {
+  switch (r.tag) {
+    case 'Ok':
+      return { ok: true, tables: transactionRows(r.value.transactionUpdate) };
+    case 'OkEmpty':
+      return { ok: true, tables: [] };
+    case 'Err':
+      return { ok: false, kind: 'sender', message: new BinaryReader(r.value).readString() };
+    case 'InternalError':
+      return { ok: false, kind: 'internal', message: r.value };
+  }
+}
 
 export class WireClient {
   readonly identity: string;
@@ -123,7 +138,14 @@ export class WireClient {
         if (client) client.#ended(`the connection closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
         else reject(new SyncError('CONNECT_FAILED', `could not connect to database ${o.database} at ${o.uri} (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`));
       };
+      const timer = setTimeout(() => {
+        if (client) return;
+        ws.onclose = null;
+        ws.close();
+        reject(new SyncError('CONNECT_FAILED', `database ${o.database} at ${o.uri} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
+      }, CONNECT_TIMEOUT_MS);
       ws.onmessage = (ev) => {
+        if (client && client.#closed) return;
         let msg: ServerMessage;
         try {
           msg = decodeFrame(ev.data);
@@ -139,6 +161,7 @@ export class WireClient {
             reject(new SyncError('PROTOCOL_ERROR', `the server's first message is ${msg.tag}, not InitialConnection`));
             return;
           }
+          clearTimeout(timer);
           client = new WireClient(ws, msg.value.identity.toHexString(), o);
           resolve(client);
           return;
@@ -148,21 +171,32 @@ export class WireClient {
     });
   }
 
-  /** Subscribes `queries` as one query set; resolves with the rows per table. */
-  async subscribe(queries: string[]): Promise<TableRows[]> {
+  /**
+   * Subscribes `queries` as one query set. `onApplied` gets the rows per table synchronously, as
+   * the message is read, before any later message is handled (a transaction right after the
+   * rows must come after them). Resolves once that happened; rejects when the server refuses.
+   */
+  async subscribe(queries: string[], onApplied: (rows: TableRows[]) => void): Promise<void> {
     const requestId = this.#nextRequest++;
-    const reply = this.#wait(`sub:${requestId}`);
+    const reply = this.#wait(`sub:${requestId}`, (m) => {
+      if (m.tag === 'SubscribeApplied') onApplied(m.value.rows.tables.map((t) => ({ table: t.table, inserts: rowsOf(t.rows), deletes: [] })));
+    });
     this.#send({ tag: 'Subscribe', value: { requestId, querySetId: { id: 1 }, queryStrings: queries } });
     const m = await reply;
     if (m.tag === 'SubscriptionError') throw new SyncError('SUBSCRIBE_FAILED', `the server refused the replica's subscription: ${m.value.error}`, { queries });
     if (m.tag !== 'SubscribeApplied') throw new SyncError('PROTOCOL_ERROR', `expected SubscribeApplied, got ${m.tag}`);
-    return m.value.rows.tables.map((t) => ({ table: t.table, inserts: rowsOf(t.rows), deletes: [] }));
   }
 
-  /** Calls a reducer (BSATN args), with `callId` when the server offers call ids. */
-  async call(reducer: string, args: Uint8Array, callId: string | undefined): Promise<CallOutcome> {
+  /**
+   * Calls a reducer (BSATN args), with `callId` when the server offers call ids. `onAnswer` gets
+   * the outcome synchronously as the answer is read, in order with the transactions around it;
+   * the promise rejects only when the connection ends first.
+   */
+  async call(reducer: string, args: Uint8Array, callId: string | undefined, onAnswer: (outcome: CallOutcome) => void): Promise<void> {
     const requestId = this.#nextRequest++;
-    const reply = this.#wait(`call:${requestId}`);
+    const reply = this.#wait(`call:${requestId}`, (m) => {
+      if (m.tag === 'ReducerResult') onAnswer(outcomeOf(m.value.result as ReducerOutcome));
+    });
     let payload = args;
     if (callId !== undefined) {
       // The id as a BSATN string (u32 length, UTF-8), then the reducer's own args.
@@ -173,19 +207,7 @@ export class WireClient {
       payload.set(args, 4 + id.length);
     }
     this.#send({ tag: 'CallReducer', value: { requestId, flags: callId !== undefined ? CALL_ID_FLAG : 0, reducer, args: payload } });
-    const m = await reply;
-    if (m.tag !== 'ReducerResult') throw new SyncError('PROTOCOL_ERROR', `expected ReducerResult, got ${m.tag}`);
-    const r = m.value.result as ReducerOutcome;
-    switch (r.tag) {
-      case 'Ok':
-        return { ok: true, tables: transactionRows(r.value.transactionUpdate) };
-      case 'OkEmpty':
-        return { ok: true, tables: [] };
-      case 'Err':
-        return { ok: false, kind: 'sender', message: new BinaryReader(r.value).readString() };
-      case 'InternalError':
-        return { ok: false, kind: 'internal', message: r.value };
-    }
+    await reply;
   }
 
   close(): void {
@@ -202,9 +224,9 @@ export class WireClient {
     this.#ws.send(w.getBuffer().slice());
   }
 
-  #wait(key: string): Promise<ServerMessage> {
+  #wait(key: string, now?: (m: ServerMessage) => void): Promise<ServerMessage> {
     if (this.#closed) return Promise.reject(new SyncError('DISCONNECTED', 'the connection to the server is closed'));
-    return new Promise((resolve, reject) => this.#waiting.set(key, { resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiting.set(key, { resolve, reject, ...(now ? { now } : {}) }));
   }
 
   #dispatch(m: ServerMessage): void {
@@ -215,7 +237,11 @@ export class WireClient {
         break;
       case 'SubscriptionError':
         if (m.value.requestId !== undefined) key = `sub:${m.value.requestId}`;
-        else return this.#ended(`the server ended the replica's subscription: ${m.value.error}`);
+        else {
+          this.#ws.onclose = null;
+          this.#ws.close(1000, 'subscription ended');
+          return this.#ended(`the server ended the replica's subscription: ${m.value.error}`);
+        }
         break;
       case 'ReducerResult':
         key = `call:${m.value.requestId}`;
@@ -229,6 +255,7 @@ export class WireClient {
     const w = this.#waiting.get(key);
     if (!w) return;
     this.#waiting.delete(key);
+    w.now?.(m);
     w.resolve(m);
   }
 
