@@ -145,7 +145,7 @@ export class WireClient {
         reject(new SyncError('CONNECT_FAILED', `database ${o.database} at ${o.uri} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
       }, CONNECT_TIMEOUT_MS);
       ws.onmessage = (ev) => {
-        if (client && client.#closed) return;
+        if (client?.closed) return;
         let msg: ServerMessage;
         try {
           msg = decodeFrame(ev.data);
@@ -208,6 +208,11 @@ export class WireClient {
     }
     this.#send({ tag: 'CallReducer', value: { requestId, flags: callId !== undefined ? CALL_ID_FLAG : 0, reducer, args: payload } });
     await reply;
+  }
+
+  /** Whether the connection ended (closed here, or by the server). */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   close(): void {

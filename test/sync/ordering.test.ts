@@ -18,11 +18,13 @@ async function clumpingProxy(target: string, ms: number): Promise<{ url: string;
     sockets.add(client).add(upstream);
     client.pipe(upstream);
     let held: Buffer[] = [];
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let flushing = false;
     upstream.on('data', (d: Buffer) => {
       held.push(d);
-      timer ??= setTimeout(() => {
-        timer = undefined;
+      if (flushing) return;
+      flushing = true;
+      setTimeout(() => {
+        flushing = false;
         client.write(Buffer.concat(held));
         held = [];
       }, ms);
