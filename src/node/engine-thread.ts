@@ -39,6 +39,7 @@ import {
   W_SLOTS,
   W_START,
   W_STATE,
+  W_BEAT,
   watchClock,
   type EngineRequest,
   type EngineThreadInit,
@@ -137,6 +138,9 @@ interface Generation {
   /** Whether the thread keeps the process alive now. */
   refd: boolean;
 }
+
+/** A thread whose heartbeat stopped this long (or the time limit, if longer) is stuck. */
+const STUCK_MS = 5_000;
 
 /** Requests that run in the engine's call queue (their start is marked in the watch slots). */
 const QUEUED = new Set<EngineRequest['op']>(['call', 'query', 'subscribe', 'clientCall', 'prePublish']);
@@ -415,6 +419,7 @@ class EngineThread {
       watch,
       clockBase,
       remote: this.#opts.remote,
+      beatMs: Math.max(20, Math.min(250, Math.floor(this.#opts.callTimeoutMs / 4))),
     };
     const worker = new Worker(this.#script, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: this.#opts.maxHeapMb } });
     return new Promise<void>((resolve, reject) => {
@@ -544,7 +549,8 @@ class EngineThread {
     if (this.#gen !== gen || gen.expected || gen.killed) return;
     const limit = this.#opts.callTimeoutMs;
     let wait = limit;
-    if (Atomics.load(gen.slots, W_STATE) === 1) {
+    const state = Atomics.load(gen.slots, W_STATE);
+    if (state === 1) {
       const elapsed = (watchClock(gen.clockBase) - Atomics.load(gen.slots, W_START)) | 0;
       if (elapsed >= limit) {
         gen.killed = 'time';
@@ -552,6 +558,18 @@ class EngineThread {
         return;
       }
       wait = limit - elapsed;
+    } else if (state === 0) {
+      // No watched module code runs, yet the thread's heartbeat stopped: it is stuck in code no
+      // call covers (a loop a module deferred with a timer or a promise). (State 2, waiting on
+      // HTTP, blocks the thread on purpose.)
+      const stuckAfter = Math.max(limit, STUCK_MS);
+      const silent = (watchClock(gen.clockBase) - Atomics.load(gen.slots, W_BEAT)) | 0;
+      if (silent >= stuckAfter) {
+        gen.killed = 'time';
+        void gen.worker.terminate();
+        return;
+      }
+      wait = Math.min(wait, stuckAfter - silent);
     }
     gen.timer = setTimeout(() => this.#watch(gen), Math.max(1, wait));
     gen.timer.unref();

@@ -23,8 +23,8 @@ import {
   W_REQ_MODE,
   W_START,
   W_STATE,
+  W_BEAT,
   MODULE_RUN_KINDS,
-  watchClock,
   type EngineOut,
   type EngineRequest,
   type EngineThreadInit,
@@ -50,6 +50,15 @@ const port = parentPort;
 const init = workerData as EngineThreadInit;
 if (init.sqlite) useCompiledSqlite(init.sqlite);
 const slots = new Int32Array(init.watch);
+// Taken before any module loads: module code may replace the globals, never these.
+const store = Atomics.store;
+const load = Atomics.load;
+const perfNow = performance.now.bind(performance);
+const origin = performance.timeOrigin;
+const clock = (): number => (origin + perfNow() - init.clockBase) | 0;
+const beat = setInterval(() => store(slots, W_BEAT, clock()), init.beatMs);
+beat.unref();
+store(slots, W_BEAT, clock());
 const kindIndex = Object.fromEntries(MODULE_RUN_KINDS.map((k, i) => [k, i])) as Record<ModuleRunKind, number>;
 
 const post = (msg: FromEngine, transfer?: ArrayBuffer[]): void => port.postMessage(msg, transfer);
@@ -65,25 +74,25 @@ let depth = 0;
 setModuleRunWatcher({
   enter(kind, id) {
     if (depth++ > 0) return;
-    Atomics.store(slots, W_KIND, kindIndex[kind]);
-    Atomics.store(slots, W_FN, id);
-    Atomics.store(slots, W_START, watchClock(init.clockBase));
-    Atomics.store(slots, W_STATE, 1);
+    store(slots, W_KIND, kindIndex[kind]);
+    store(slots, W_FN, id);
+    store(slots, W_START, clock());
+    store(slots, W_STATE, 1);
   },
   exit() {
-    if (--depth === 0) Atomics.store(slots, W_STATE, 0);
+    if (--depth === 0) store(slots, W_STATE, 0);
   },
 });
 
 /** Waiting on an HTTP response is not running: the time limit restarts once it is back. */
 const http: SyncHttp = (req) => {
-  const state = Atomics.load(slots, W_STATE);
-  Atomics.store(slots, W_STATE, 2);
+  const state = load(slots, W_STATE);
+  store(slots, W_STATE, 2);
   try {
     return nodeSyncHttp(req);
   } finally {
-    Atomics.store(slots, W_START, watchClock(init.clockBase));
-    Atomics.store(slots, W_STATE, state);
+    store(slots, W_START, clock());
+    store(slots, W_STATE, state);
   }
 };
 
@@ -297,9 +306,9 @@ function mark(e: Engine, mode: 1 | 2, id: number): void {
   const hi = Math.floor(id / 2 ** 31);
   const lo = id - hi * 2 ** 31;
   e.exclusive(() => {
-    Atomics.store(slots, W_REQ_HI, hi);
-    Atomics.store(slots, W_REQ_LO, lo);
-    Atomics.store(slots, W_REQ_MODE, mode);
+    store(slots, W_REQ_HI, hi);
+    store(slots, W_REQ_LO, lo);
+    store(slots, W_REQ_MODE, mode);
   }).catch(() => {}); // a closed engine: the request itself says so
 }
 

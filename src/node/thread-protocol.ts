@@ -27,6 +27,8 @@ export interface EngineThreadInit {
   clockBase: number;
   /** The remote database this one follows (sync), if any. */
   remote: RemoteOptions | undefined;
+  /** How often the thread writes its heartbeat (W_BEAT), ms. */
+  beatMs: number;
 }
 
 /** Watch slot: 0 no module code running, 1 module code running, 2 module code waiting on HTTP. */
@@ -45,8 +47,14 @@ export const W_REQ_MODE = 4;
 /** Watch slots: a request id as hi * 2^31 + lo (read only once the thread is gone or stuck). */
 export const W_REQ_HI = 5;
 export const W_REQ_LO = 6;
+/**
+ * Watch slot: the engine thread's heartbeat (its clock, written every `beatMs` from a timer). A
+ * thread whose beat stops is stuck, also in code no watched call covers (a loop a module deferred
+ * with a timer or a promise): the main thread stops it.
+ */
+export const W_BEAT = 7;
 /** Number of watch slots. */
-export const W_SLOTS = 7;
+export const W_SLOTS = 8;
 export const MODULE_RUN_KINDS: readonly ModuleRunKind[] = ['load', 'reducer', 'view', 'procedure', 'http'];
 
 /** The clock of the watch slots: ms since `clockBase`, the same in every thread of the process. */

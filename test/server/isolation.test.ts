@@ -81,6 +81,26 @@ describe('isolation between databases', () => {
   }
 });
 
+describe('module code that no call covers', () => {
+  for (const reducer of ['defer_spin', 'timer_spin']) {
+    it(`${reducer}: a loop left behind after the call returned is found by the heartbeat and stopped; the database goes on`, async () => {
+      const s = await openServer({ callTimeoutMs: 400 });
+      try {
+        const { token } = await s.publish('runaway', 'test/fixtures/runaway.ts');
+        // A microtask runs before the call is answered, so that call may be the one stopped.
+        const first = await s.http(`/v1/database/runaway/call/${reducer}`, { method: 'POST', headers: json, body: '[]', token });
+        if (first.status !== 200) expect([first.status, await first.text()]).toEqual([530, expect.stringMatching(/time limit/)]);
+        // The thread is stuck now; the next call waits until it is replaced, then runs.
+        expect((await s.http('/v1/database/runaway/call/add', { method: 'POST', headers: json, body: '[3, "after"]', token })).status).toBe(200);
+        const logs = await (await s.http('/v1/database/runaway/logs', { token })).text();
+        expect(logs).toMatch(/was stopped/);
+      } finally {
+        await s.close(); // and the server can still shut down
+      }
+    });
+  }
+});
+
 describe('the module sandbox', () => {
   let s: TestServer;
   beforeEach(async () => {
