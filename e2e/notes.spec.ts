@@ -54,7 +54,9 @@ test('two people edit one note offline; back online, both pages and the server s
 
   await a.getByLabel('Title').fill(title);
   await a.getByRole('button', { name: 'New note' }).click();
+  await expect(noteText(a)).toBeVisible(); // the new note is open (typing into a hidden textarea goes nowhere)
   await noteText(a).pressSequentially('shared line.');
+  await expect(noteText(a)).toHaveValue('shared line.');
   await b.getByRole('button', { name: title }).click();
   await expect(noteText(b)).toHaveValue('shared line.');
   await expect(status(a)).toHaveAttribute('data-pending', '0');
