@@ -18,6 +18,9 @@ export default defineConfig(({ mode }) => ({
       { find: /^vitest$/, replacement: here('./e2e/vitest-shim.ts') },
     ],
   },
+  // The engine worker imports spacetimedb's TypeScript sources (src/protocol/client-api.js), whose
+  // CommonJS dependency base64-js the dev server must pre-bundle (else the worker fails to load).
+  optimizeDeps: { include: ['base64-js'] },
   define: { __LIGHTCONE_TEST_HOOKS__: JSON.stringify(mode === 'e2e') },
   server: { host: 'localhost', port: 5173, fs: { allow: [here('.')] } },
   preview: { host: 'localhost', port: 4173 },
