@@ -33,7 +33,9 @@ export function lightcone(): Plugin {
     config() {
       return {
         // sqlite-wasm finds its .wasm next to itself (import.meta.url): pre-bundling would move it.
-        optimizeDeps: { exclude: ['@sqlite.org/sqlite-wasm', 'lightcone'] },
+        // base64-js (CommonJS, reached through the protocol codec's import of spacetimedb's own
+        // sources) must be pre-bundled, or the dev server serves it without its named exports.
+        optimizeDeps: { exclude: ['@sqlite.org/sqlite-wasm', 'lightcone'], include: ['base64-js'] },
         worker: { format: 'es' },
       };
     },
