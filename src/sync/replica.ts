@@ -24,7 +24,7 @@ import type { Datastore, TxDelta } from '../datastore/datastore.ts';
 import { openDatastore } from '../datastore/datastore.ts';
 import { compose, inverse, isEmpty } from '../datastore/delta-math.ts';
 import type { Engine } from '../engine/engine.ts';
-import { InternalError, SenderError, SyncError, UsageError } from '../errors.ts';
+import { ClosedError, InternalError, SenderError, SyncError, UsageError } from '../errors.ts';
 import { Host } from '../host/host.ts';
 import { encodeArgs } from '../host/values.ts';
 import { schemaJson } from '../server/sats-json.ts';
@@ -211,6 +211,12 @@ export class Replica {
     this.#wake?.();
     await this.#lane.catch(() => {});
     this.#confirmed?.ds.close();
+    // Calls waiting for the server stay in the outbox for the next open; their promises end here.
+    const closed = new ClosedError('the database was closed before the server answered this call: it stays in the outbox and is sent when the database is opened again', { retryable: false });
+    for (const p of this.#pending) {
+      for (const w of p.waiters) w.reject(closed);
+      p.waiters = [];
+    }
     this.#setStatus({ state: 'stopped' });
   }
 

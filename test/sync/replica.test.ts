@@ -104,8 +104,10 @@ describe('sync: refusals, races, offline, exactly once', () => {
     await a.replica.call('add_item', { text: 'three' }, 'local');
     expect((await a.rows('SELECT text FROM item')).map((r) => r.text).sort()).toEqual(['one', 'three', 'two']);
     expect(a.replica.status()).toMatchObject({ state: 'offline', pending: 3 });
-    // The replica process goes away and comes back on the same storage, still offline.
+    // The replica process goes away and comes back on the same storage, still offline. The calls
+    // waiting for the server end with ClosedError; they stay in the outbox.
     await a.close();
+    for (const m of made) await expect(m).rejects.toMatchObject({ name: 'ClosedError' });
     replicas.splice(replicas.indexOf(a), 1);
     const again = await openReplica({ uri: server.url, database: 'shop' }, { store: a.store });
     replicas.push(again);
