@@ -170,7 +170,24 @@ export class Engine {
   }
 
   /** Arms the schedule tables and runs what is already due (before the database is handed out). */
+  /**
+   * Stops running the module's schedules here for good (a sync replica: the server runs them, and
+   * their effects arrive from it). Rows of scheduled tables stay; nothing fires.
+   */
+  stopSchedules(): void {
+    this.#schedulesStopped = true;
+    this.#scheduler.close();
+  }
+
+  /** How many scheduled rows have a timer armed (diagnostics and tests). */
+  get armedSchedules(): number {
+    return this.#scheduler.armed;
+  }
+
+  #schedulesStopped = false;
+
   async #startSchedules(): Promise<void> {
+    if (this.#schedulesStopped) return;
     for (const e of this.#scheduler.armAll(this.#clock.nowMicros())) await this.#fireSchedule(e);
   }
 

@@ -132,6 +132,8 @@ export class Replica {
 
   /** Loads the outbox and the token, then keeps connecting in the background until `close`. */
   async start(): Promise<void> {
+    // The server runs the module's schedules; their effects arrive from it like any transaction.
+    this.#env.engine.stopSchedules();
     const saved = await this.#env.store.getMeta(META_OUTBOX);
     if (saved) this.#pending = decodeOutbox(saved);
     this.#token = this.#remote.token ?? text(await this.#env.store.getMeta(META_TOKEN));

@@ -175,6 +175,19 @@ describe('sync: refusals, races, offline, exactly once', () => {
     expect((await server.rows('SELECT text FROM item')).map(([t]) => t).sort()).toEqual(['a', 'b']);
   });
 
+  it("a replica does not run the module's schedules: the server runs them and their rows arrive from it", async () => {
+    server = await syncServer({ module: 'test/fixtures/schedules.ts' });
+    const a = await replica({ module: 'test/fixtures/schedules.ts' });
+    await server.stop(); // offline: the optimistic row stays here until the server has it
+    await a.until((s) => s.state === 'offline');
+    await a.replica.call('every', { ms: 60_000n, note: 'tick' }, 'local');
+    expect(await a.rows('SELECT note FROM tick')).toEqual([{ note: 'tick' }]);
+    expect(a.engine.armedSchedules).toBe(0); // the row is here, no timer: nothing fires locally
+    await server.restart();
+    await a.until((s) => s.state === 'online' && s.pending === 0);
+    expect(a.engine.armedSchedules).toBe(0);
+  });
+
   it('against a server without call ids (plain SpacetimeDB mode) sync still works and says it is not exactly-once', async () => {
     server = await syncServer({ callIds: false });
     const a = await replica();
