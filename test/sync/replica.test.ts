@@ -205,7 +205,11 @@ describe('sync: refusals, races, offline, exactly once', () => {
     const refused = await replica({}, { token: 'not-a-token' });
     expect(refused.replica.status()).toMatchObject({ state: 'stopped', error: { name: 'SyncError', code: 'TOKEN_REFUSED' } });
     // The server now runs another module under that name.
-    const put = await server.s.http('/v1/database/shop?host_type=Js&clear=true', { method: 'PUT', body: await (await import('../server/harness.ts')).bundle('test/fixtures/tiny.ts'), token: server.owner });
+    const put = await server.s.http('/v1/database/shop?host_type=Js&clear=true', {
+      method: 'PUT',
+      body: await (await import('../server/harness.ts')).bundle('test/fixtures/tiny.ts'),
+      token: server.owner,
+    });
     expect([put.status, put.status === 200 ? '' : await put.text()]).toEqual([200, '']);
     expect(await (await server.s.http('/v1/database/shop/schema?version=10')).text()).not.toContain('"account"');
     const mismatched = await replica();
