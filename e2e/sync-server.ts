@@ -12,13 +12,12 @@
 // context's workers fail, but the engine worker's open WebSocket stays up with its frames held
 // until the context is online again (the replica never sees a disconnect), and a page cannot be
 // reloaded while offline.
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { bundleModule } from '../src/host/bundle.ts';
+import { bundleToCache } from '../src/node/engine-worker-script.ts';
 
 type ServerModule = typeof import('../src/server/server.ts');
 
@@ -27,23 +26,8 @@ let loaded: Promise<ServerModule> | undefined;
 /** src/server/server.ts, bundled into node_modules/.cache/lightcone/ (where its packages resolve). */
 function serverModule(): Promise<ServerModule> {
   loaded ??= (async () => {
-    const esbuild = await import('esbuild');
-    const out = await esbuild.build({
-      entryPoints: [join(process.cwd(), 'src/server/server.ts')],
-      bundle: true,
-      write: false,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'silent',
-    });
-    const code = out.outputFiles[0]!.contents;
-    const dir = join(process.cwd(), 'node_modules', '.cache', 'lightcone');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `e2e-server-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
-    writeFileSync(file, code);
-    return (await import(pathToFileURL(file).href)) as ServerModule;
+    const url = await bundleToCache(join(process.cwd(), 'src/server/server.ts'), process.cwd(), 'e2e-server');
+    return (await import(url.href)) as ServerModule;
   })();
   return loaded;
 }

@@ -45,14 +45,19 @@ async function locate(): Promise<URL> {
   const here = dirname(fileURLToPath(import.meta.url));
   const root = packageRoot(here);
   for (const source of [join(here, 'engine-worker.ts'), ...(root ? [join(root, 'src', 'node', 'engine-worker.ts')] : [])]) {
-    if (existsSync(source) && root) return bundle(source, root);
+    if (existsSync(source) && root) return bundleToCache(source, root, 'engine-worker');
   }
   const inDist = root && join(root, 'dist', 'engine-worker.js');
   if (inDist && existsSync(inDist)) return pathToFileURL(inDist);
   throw new InternalError(`the engine thread's script was not found next to ${fileURLToPath(import.meta.url)}: rebuild Lightcone with \`npm run build\``, {}, { code: 'ENGINE_MISSING' });
 }
 
-async function bundle(source: string, root: string): Promise<URL> {
+/**
+ * Bundles the TypeScript entry `source` for Node (packages external) into
+ * `<root>/node_modules/.cache/lightcone/<name>-<hash>.mjs`, where its packages resolve; resolves
+ * with that file's URL. Also what e2e uses to run src/server in the Playwright process.
+ */
+export async function bundleToCache(source: string, root: string, name: string): Promise<URL> {
   const esbuild = await import('esbuild');
   const out = await esbuild.build({
     entryPoints: [source],
@@ -66,7 +71,7 @@ async function bundle(source: string, root: string): Promise<URL> {
   });
   const code = out.outputFiles[0]!.contents;
   const dir = join(root, 'node_modules', '.cache', 'lightcone');
-  const file = join(dir, `engine-worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+  const file = join(dir, `${name}-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
   if (!existsSync(file)) {
     mkdirSync(dir, { recursive: true });
     // Another process may write the same file at the same time: write aside, then rename.
