@@ -789,7 +789,8 @@ function checkRouteRequest(req: RouteRequest): Required<RouteRequest> {
   return { method: normalizeMethod(req.method), path: req.path, uri: req.uri ?? req.path, headers, body: req.body ?? new Uint8Array(0) };
 }
 
-function isLifecycle(host: Host, name: string): boolean {
+/** Whether `name` is one of the module's lifecycle reducers (init, clientConnected, clientDisconnected). */
+export function isLifecycle(host: Host, name: string): boolean {
   const l = host.schema.lifecycle;
   return name === l.init || name === l.onConnect || name === l.onDisconnect;
 }

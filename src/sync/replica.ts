@@ -23,7 +23,7 @@ import { Identity } from 'spacetimedb';
 import type { Datastore, TxDelta } from '../datastore/datastore.ts';
 import { openDatastore } from '../datastore/datastore.ts';
 import { compose, inverse, isEmpty } from '../datastore/delta-math.ts';
-import type { Engine } from '../engine/engine.ts';
+import { isLifecycle, type Engine } from '../engine/engine.ts';
 import { ClosedError, InternalError, SenderError, SyncError, UsageError } from '../errors.ts';
 import { Host } from '../host/host.ts';
 import { encodeArgs } from '../host/values.ts';
@@ -155,7 +155,7 @@ export class Replica {
   /** Whether `name` is a reducer this replica syncs (procedures run locally only). */
   syncs(name: string): boolean {
     const r = this.#env.engine.host.reducer(name);
-    return r !== undefined && !isLifecycle(this.#env.engine, r.name);
+    return r !== undefined && !isLifecycle(this.#env.engine.host, r.name);
   }
 
   /**
@@ -541,11 +541,6 @@ function checkRemote(r: RemoteOptions): RemoteOptions {
     throw new UsageError('BAD_OPTION', `remote.uri ${JSON.stringify(r.uri)} is not an http:// or https:// URL`, { option: 'remote.uri' });
   }
   return r;
-}
-
-function isLifecycle(engine: Engine, name: string): boolean {
-  const l = engine.host.schema.lifecycle;
-  return name === l.init || name === l.onConnect || name === l.onDisconnect;
 }
 
 /**
