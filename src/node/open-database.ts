@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import type { Identity } from 'spacetimedb';
 import { fileBackend, fileDurability } from '../durability/files.ts';
+import { decodeMeta } from '../durability/file-format.ts';
 import { MemoryStore, memoryBackend } from '../durability/memory.ts';
 import type { DurabilityBackend } from '../durability/group-commit.ts';
 import type { Database } from '../api/database.ts';
@@ -188,9 +189,9 @@ function readDatabaseMeta(dir: string): { identity?: string; owner?: string; cre
   for (const file of [join(dir, 'meta', 'database.meta')]) {
     if (existsSync(file)) {
       try {
-        const text = readFileSync(file, 'utf8');
-        const start = text.indexOf('{');
-        return JSON.parse(text.slice(start, text.lastIndexOf('}') + 1)) as { identity?: string; owner?: string; createdAt?: number };
+        // The meta header (length, checksum) is binary and may hold a '{' byte: decode it, never search the text.
+        const value = decodeMeta(new Uint8Array(readFileSync(file)), file);
+        return JSON.parse(new TextDecoder().decode(value)) as { identity?: string; owner?: string; createdAt?: number };
       } catch {
         return {}; // damaged: still listed (opening it says what is wrong), without what it would tell
       }
