@@ -25,7 +25,8 @@ export default defineConfig(({ mode }) => ({
   server: { host: 'localhost', port: 5173, fs: { allow: [here('.')] } },
   preview: { host: 'localhost', port: 4173 },
   build: {
-    outDir: here('./dist/demo'),
+    // LIGHTCONE_DEMO_OUT: another output folder (two e2e runs on one machine must not share one).
+    outDir: process.env.LIGHTCONE_DEMO_OUT ? here(`./${process.env.LIGHTCONE_DEMO_OUT}`) : here('./dist/demo'),
     emptyOutDir: true,
     target: 'es2022',
     // e2e builds add the durability contract page (Chromium's IndexedDB against the shared suite)
@@ -37,12 +38,13 @@ export default defineConfig(({ mode }) => ({
         mode === 'e2e'
           ? {
               main: here('./demo/index.html'),
+              chat: here('./demo/chat.html'),
               react: here('./demo/react/index.html'),
               notes: here('./demo/notes.html'),
               contract: here('./demo/contract.html'),
               sync: here('./demo/sync.html'),
             }
-          : { main: here('./demo/index.html'), react: here('./demo/react/index.html'), notes: here('./demo/notes.html') },
+          : { main: here('./demo/index.html'), chat: here('./demo/chat.html'), react: here('./demo/react/index.html'), notes: here('./demo/notes.html') },
     },
   },
   worker: { format: 'es' },

@@ -1,7 +1,7 @@
 // Drives the demo chat page (demo/): open it on a database, set a name, send, read the list.
 import { expect, type Page } from '@playwright/test';
 
-/** What the page exposes for tests (`globalThis.lightcone`, see demo/main.ts). */
+/** What the page exposes for tests (`globalThis.lightcone`, see demo/chat.ts). */
 export interface PageHandle {
   db: import('../src/client/connect.ts').BrowserDatabase;
   me: string;
@@ -9,7 +9,7 @@ export interface PageHandle {
 
 /** Opens the chat on database `db` and waits until it is connected and its rows arrived. */
 export async function openChat(page: Page, db: string, query = ''): Promise<void> {
-  await page.goto(`/?db=${db}${query}`);
+  await page.goto(`/chat.html?db=${db}${query}`);
   await expect(page.locator('#status')).toHaveAttribute('data-state', 'connected', { timeout: 20_000 });
   await expect(page.locator('#messages')).toHaveAttribute('data-ready', 'true');
 }

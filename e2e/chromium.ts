@@ -8,5 +8,5 @@ export const CHROMIUM = process.env.LIGHTCONE_CHROMIUM ?? (existsSync('/usr/lib/
 /** Launch flags (Playwright adds --headless itself). */
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** The port `vite preview` serves the e2e build on. */
-export const PORT = 4317;
+/** The port `vite preview` serves the e2e build on (LIGHTCONE_E2E_PORT overrides it, so two runs can share a machine). */
+export const PORT = Number(process.env.LIGHTCONE_E2E_PORT ?? 4317);
