@@ -1,0 +1,10 @@
+// Types of the imports Vite resolves for the playground.
+declare module 'virtual:spacetimedb-files' {
+  const data: import('./vite-plugin.ts').SpacetimedbFiles;
+  export default data;
+}
+
+declare module '*?url' {
+  const url: string;
+  export default url;
+}

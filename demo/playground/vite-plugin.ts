@@ -1,0 +1,103 @@
+// Build-time half of the playground's bundler (runs in Node, inside Vite): the virtual module
+// `virtual:spacetimedb-files` holds the installed `spacetimedb` package's files that a module can
+// reach from `spacetimedb` and `spacetimedb/server` (found by letting esbuild resolve them, as
+// src/host/bundle.ts does), with how each import among them resolves. The page's bundler worker
+// (bundler.worker.ts) bundles a module with esbuild-wasm against exactly these files, so a module
+// bundled in the page matches one bundled by `lightcone publish`. It also lists the names the
+// editor completes after `t.` and after a column builder, read from the package itself.
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Plugin } from 'vite';
+
+const VIRTUAL = 'virtual:spacetimedb-files';
+const RESOLVED = `\0${VIRTUAL}`;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** What `virtual:spacetimedb-files` exports (see demo/playground/env.d.ts). */
+export interface SpacetimedbFiles {
+  /** Package specifier (`spacetimedb`, `spacetimedb/server`) → file path. */
+  entries: Record<string, string>;
+  /** File path → its text. */
+  files: Record<string, string>;
+  /** `${importer}\0${specifier}` → file path, for imports between these files. */
+  resolutions: Record<string, string>;
+  /** File paths whose package declares them free of side effects (esbuild may drop unused ones). */
+  pure: string[];
+  /** `t.<name>` builders. */
+  builders: string[];
+  /** Methods of a column builder (`.primaryKey()`, …). */
+  columnMethods: string[];
+}
+
+export function playgroundFiles(): Plugin {
+  let cached: Promise<string> | undefined;
+  return {
+    name: 'lightcone-playground-files',
+    resolveId: (id) => (id === VIRTUAL ? RESOLVED : null),
+    load(id) {
+      if (id !== RESOLVED) return null;
+      cached ??= collect().then((data) => `export default ${JSON.stringify(data)};\n`);
+      return cached;
+    },
+  };
+}
+
+async function collect(): Promise<SpacetimedbFiles> {
+  const esbuild = await import('esbuild');
+  const specifiers = ['spacetimedb', 'spacetimedb/server'];
+  const result = await esbuild.build({
+    stdin: { contents: specifiers.map((s, i) => `export * as m${i} from ${JSON.stringify(s)};`).join('\n'), resolveDir: ROOT, loader: 'js', sourcefile: 'entry.js' },
+    absWorkingDir: ROOT,
+    bundle: true,
+    write: false,
+    format: 'cjs',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    conditions: ['import', 'default'],
+    external: ['spacetime:sys@2.0', 'spacetime:sys@2.1'],
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const entries: Record<string, string> = {};
+  const files: Record<string, string> = {};
+  const resolutions: Record<string, string> = {};
+  const pure: string[] = [];
+  for (const [path, input] of Object.entries(result.metafile.inputs)) {
+    for (const imp of input.imports) {
+      if (imp.external || imp.original === undefined) continue;
+      if (path === '<stdin>') entries[imp.original] = imp.path;
+      else resolutions[`${path}\0${imp.original}`] = imp.path;
+    }
+    if (path === '<stdin>') continue;
+    files[path] = readFileSync(join(ROOT, path), 'utf8');
+    if (sideEffectFree(join(ROOT, path))) pure.push(path);
+  }
+  for (const s of specifiers) if (!entries[s]) throw new Error(`the playground could not resolve ${s} from the installed package`);
+  const { t } = await import('spacetimedb');
+  const methods = new Set<string>();
+  for (let p = Object.getPrototypeOf(t.u32()); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) if (name !== 'constructor' && !name.startsWith('_')) methods.add(name);
+  }
+  for (const internal of ['serialize', 'deserialize']) methods.delete(internal);
+  return { entries, files, resolutions, pure, builders: Object.keys(t), columnMethods: [...methods] };
+}
+
+/** Whether the file's package.json says it has no side effects (`sideEffects: false`, or a list that does not name it). */
+function sideEffectFree(file: string): boolean {
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    let pkg: { sideEffects?: boolean | string[] };
+    try {
+      pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (pkg.sideEffects === false) return true;
+    if (Array.isArray(pkg.sideEffects)) {
+      const rel = relative(dir, file);
+      return !pkg.sideEffects.some((p) => p.replace(/^\.\//, '') === rel);
+    }
+    return false;
+  }
+  return false;
+}
