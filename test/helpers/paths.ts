@@ -8,6 +8,7 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'bin', 'lightcone.js');
 export const CHAT = join(ROOT, 'examples', 'chat', 'index.ts');
 export const BANK_DIR = join(ROOT, 'examples', 'bank');
+export const TODO = join(ROOT, 'examples', 'todo', 'index.ts');
 export const ALL_TYPES = join(ROOT, 'examples', 'all-types', 'index.ts');
 
 /** Temp directories made by `tempDir`, removed by `removeTempDirs`. */
