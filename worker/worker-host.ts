@@ -186,7 +186,7 @@ export class WorkerHost implements WorkerApi {
   call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown> {
     // An id even when none was given: a synced call may run again on the next replica (see #synced).
     const callId = opts.callId ?? crypto.randomUUID();
-    const callOpts = { ...(opts.sender !== undefined ? { sender: opts.sender } : {}), callId };
+    const callOpts = { ...(opts.sender !== undefined ? { sender: opts.sender } : {}), ...(opts.timestamp !== undefined ? { timestamp: opts.timestamp } : {}), callId };
     const slot = this.#slot(name);
     let synced = false;
     return this.#withDb(name, (db) => {

@@ -311,7 +311,13 @@ function facade(
       if (opts.wait !== undefined && opts.wait !== 'local' && opts.wait !== 'server') {
         throw new UsageError('BAD_OPTION', `wait must be 'local' or 'server', got ${JSON.stringify(opts.wait)}`, { option: 'wait' });
       }
-      const wire = { callId, ...(s !== undefined ? { sender: s } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(opts.wait !== undefined ? { wait: opts.wait } : {}) };
+      const wire = {
+        callId,
+        ...(s !== undefined ? { sender: s } : {}),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
+        ...(opts.timestamp !== undefined ? { timestamp: opts.timestamp } : {}),
+      };
       // A batch is answered as a whole: a call that may wait for the server goes alone, so that
       // the calls made beside it are not held until the server answers it.
       const sent = info.remote !== undefined && opts.wait !== 'local' ? remote.call(name, fn, args, wire) : batcher.call({ fn, args, opts: wire });

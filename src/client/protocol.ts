@@ -114,6 +114,8 @@ export interface WireCallOptions {
   timeoutMs?: number;
   /** On a synced database: resolve once applied here (`local`) or once the server committed it (`server`, default). */
   wait?: 'local' | 'server';
+  /** The call's time in µs since the epoch (`CallOptions.timestamp`); default now. */
+  timestamp?: bigint;
 }
 
 /**

@@ -87,6 +87,14 @@ export interface CallOptions {
    * durable outbox and applied here (the server may still refuse it). Ignored otherwise.
    */
   wait?: 'local' | 'server';
+  /**
+   * Runs the call at this time (microseconds since the Unix epoch) instead of now: `ctx.timestamp`
+   * of the reducer or procedure and of the lifecycle hooks around it, and what the module derives
+   * from it (`ctx.random` is seeded by it). A recorded call replayed with its own timestamp, sender
+   * and arguments does what it did (the playground's session replay). UsageError BAD_OPTION when
+   * it is not a bigint in the i64 range. A call that goes to a server (sync) runs at the server's time.
+   */
+  timestamp?: bigint;
 }
 
 /** What `publish` did. */
@@ -539,7 +547,8 @@ export class Engine {
     }
     const given = opts.connectionId === undefined ? undefined : typeof opts.connectionId === 'bigint' ? opts.connectionId : opts.connectionId.__connection_id__;
     const connectionId = given ?? randomConnectionId();
-    const ctx = (): CallContext => ({ sender: sender.__identity__, connectionId, timestamp: this.#clock.nowMicros() });
+    const at = checkTimestamp(opts.timestamp);
+    const ctx = (): CallContext => ({ sender: sender.__identity__, connectionId, timestamp: at ?? this.#clock.nowMicros() });
     this.#logsDirty = true;
     const turn = this.#beginTurn();
     // The token's claims belong to this call's connection while it runs (lifecycle hooks included).
@@ -812,6 +821,15 @@ function randomConnectionId(): bigint {
   }
   connectionCounter = (connectionCounter + 1n) & ((1n << 64n) - 1n);
   return connectionPrefix | connectionCounter;
+}
+
+/** `CallOptions.timestamp`, checked: a bigint of microseconds in the i64 range (what a Timestamp holds). */
+function checkTimestamp(t: unknown): bigint | undefined {
+  if (t === undefined) return undefined;
+  if (typeof t === 'bigint' && t >= -(1n << 63n) && t < 1n << 63n) return t;
+  throw new UsageError('BAD_OPTION', `timestamp must be a bigint of microseconds since the Unix epoch (i64), got ${typeof t === 'bigint' ? `${t}n` : (JSON.stringify(t) ?? String(t))}`, {
+    option: 'timestamp',
+  });
 }
 
 /** A fresh identity in SpacetimeDB's shape (0xc200 prefix, random rest). */

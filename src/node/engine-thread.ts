@@ -249,7 +249,17 @@ class EngineThread {
     const connectionId = c === undefined ? undefined : typeof c === 'bigint' ? c : c.__connection_id__;
     // Every call carries an id, so that sending it again to a new thread never applies it twice.
     const callId = opts.callId ?? `${this.#callPrefix}.${(this.#callCounter++).toString(36)}`;
-    return this.#request({ op: 'call', fn, args, sender, connectionId, callId, ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.token !== undefined ? { token: opts.token } : {}) });
+    return this.#request({
+      op: 'call',
+      fn,
+      args,
+      sender,
+      connectionId,
+      callId,
+      ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
+      ...(opts.token !== undefined ? { token: opts.token } : {}),
+      ...(opts.timestamp !== undefined ? { timestamp: opts.timestamp } : {}),
+    });
   }
 
   async #query(sql: string, opts: SqlOptions = {}): Promise<SqlResult> {

@@ -172,6 +172,7 @@ function serve(e: Engine, d: Database, req: EngineRequest): void {
       if (req.connectionId !== undefined) opts.connectionId = req.connectionId;
       if (req.callId !== undefined) opts.callId = req.callId;
       if (req.token !== undefined) opts.token = req.token;
+      if (req.timestamp !== undefined) opts.timestamp = req.timestamp;
       mark(e, 1, req.id);
       if (replica?.syncs(req.fn) && req.sender === undefined) answer(req.id, replica.call(req.fn, reviveArgs(req.args), req.wait ?? 'server', req.callId));
       else answer(req.id, d.call(req.fn, reviveArgs(req.args), opts));
