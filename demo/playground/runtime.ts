@@ -48,6 +48,8 @@ export type PlaygroundEvent =
       /** Positional arguments, in the module library's own JS types (bigint, Identity, …). */
       args: unknown[];
       sender: PlaygroundIdentity;
+      /** The call's ctx.timestamp (µs since the epoch): a replay passes it back (`call(…, { timestamp })`). */
+      timestamp: bigint;
       outcome: CallOutcome;
       /** What the call's transaction changed, as the runtime's own subscription saw it (best effort: a scheduled reducer running meanwhile lands here too). */
       changes: TableUpdate[];
@@ -86,6 +88,13 @@ export class Runtime {
   /** Updates seen by the runtime's own subscription while a call is pending. */
   #collecting: TableUpdate[] | undefined;
   #watch: { unsubscribe(): void } | undefined;
+  /** The last call's timestamp: each call gets a later one, even when the clock stands still. */
+  #lastTimestamp = 0n;
+  /**
+   * Awaited in the queue before each call runs, with the call's id (the session keeps the
+   * database's image from just before it: "restore to before this call"). What it throws is ignored.
+   */
+  beforeCall: ((db: BrowserDatabase, id: string) => Promise<void>) | undefined;
 
   constructor(base = 'playground') {
     this.#base = base;
@@ -241,11 +250,14 @@ export class Runtime {
    * Calls a reducer or procedure as the current identity (or `opts.sender`). Never throws: the
    * outcome says (a SenderError, a time limit, …).
    */
-  call(name: string, args: unknown[], opts: { sender?: PlaygroundIdentity; replay?: boolean } = {}): Promise<CallOutcome> {
+  call(name: string, args: unknown[], opts: { sender?: PlaygroundIdentity; replay?: boolean; timestamp?: bigint } = {}): Promise<CallOutcome> {
     return this.#serial(async () => {
       const sender = opts.sender ?? this.identity;
       const id = crypto.randomUUID();
       const at = Date.now();
+      const now = BigInt(at) * 1000n;
+      const timestamp = opts.timestamp ?? (now > this.#lastTimestamp ? now : this.#lastTimestamp + 1n);
+      this.#lastTimestamp = timestamp;
       const kind: 'reducer' | 'procedure' = this.schema?.procedures.some((p) => p.name === name) ? 'procedure' : 'reducer';
       const changes: TableUpdate[] = [];
       let outcome: CallOutcome;
@@ -253,11 +265,12 @@ export class Runtime {
       if (!db) {
         outcome = { ok: false, error: new Error('no module is running: publish one first'), senderError: false, timeLimit: false };
       } else {
+        await this.beforeCall?.(db, id).catch(() => {});
         this.#collecting = changes;
         this.#setState('busy');
         try {
           const senderHex = sender.label === 'owner' ? db.owner.toHexString() : sender.hex;
-          const value = await db.call(name, args, { sender: senderHex, callId: id });
+          const value = await db.call(name, args, { sender: senderHex, callId: id, timestamp });
           outcome = { ok: true, value };
           // The subscription's update travels beside the answer: let it arrive (a query is one more round trip behind the commit).
           await db.query('SELECT * FROM __lightcone_none__').catch(() => {});
@@ -270,7 +283,7 @@ export class Runtime {
           this.#setState('ready');
         }
       }
-      this.#emit({ type: 'call', id, at, kind, name, args, sender, outcome, changes, replay: opts.replay === true });
+      this.#emit({ type: 'call', id, at, kind, name, args, sender, timestamp, outcome, changes, replay: opts.replay === true });
       return outcome;
     });
   }
@@ -286,6 +299,28 @@ export class Runtime {
       });
     }
     return this.publish(source, { reset: true, ...opts });
+  }
+
+  /**
+   * Replaces the database with `image` (from `db.export()`) whose module is `source`: the session's
+   * "restore to before this call". Subscriptions continue on the restored rows; forms rebuild.
+   */
+  restoreImage(image: Uint8Array, source: string | undefined): Promise<void> {
+    return this.#serial(async () => {
+      if (!this.db) await this.#open(undefined);
+      if (!this.db) throw new Error('the engine is not running: restart it first');
+      this.#setState('busy');
+      try {
+        await this.db.import(image);
+        this.publishedSource = source;
+        this.schema = await this.db.describe().catch(() => undefined);
+        this.#watch?.unsubscribe();
+        this.#watchChanges();
+      } finally {
+        this.#setState('ready');
+      }
+      this.#emit({ type: 'schema', schema: this.schema });
+    });
   }
 
   /** Stops the engine (ending whatever runs in it) and starts it again from durable state. */
