@@ -1,15 +1,17 @@
-// Vite serves and builds the demo (demo/, the chat example as an app): `npm run demo` for the dev
+// Vite serves and builds the demo (demo/: the playground at its root, the chat and other examples beside it): `npm run demo` for the dev
 // server, `vite build && vite preview` for e2e. `--mode e2e` compiles the worker's storage fault
 // hooks in (see worker/test-hooks.ts); no other build has them.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import lightcone from './src/vite/plugin.ts';
+import { playgroundFiles } from './demo/playground/vite-plugin.ts';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig(({ mode }) => ({
   root: here('./demo'),
-  plugins: [lightcone()],
+  // playgroundFiles: the spacetimedb files the playground's in-page bundler (esbuild-wasm) bundles against.
+  plugins: [lightcone(), playgroundFiles()],
   resolve: {
     alias: [
       // Inside this repository `lightcone` is the source itself (an app gets it from node_modules).
@@ -47,5 +49,5 @@ export default defineConfig(({ mode }) => ({
           : { main: here('./demo/index.html'), chat: here('./demo/chat.html'), react: here('./demo/react/index.html'), notes: here('./demo/notes.html') },
     },
   },
-  worker: { format: 'es' },
+  worker: { format: 'es', plugins: () => [playgroundFiles()] },
 }));

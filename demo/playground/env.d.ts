@@ -8,3 +8,8 @@ declare module '*?url' {
   const url: string;
   export default url;
 }
+
+declare module 'virtual:spacetimedb-vocabulary' {
+  const data: Pick<import('./vite-plugin.ts').SpacetimedbFiles, 'builders' | 'columnMethods'>;
+  export default data;
+}

@@ -81,7 +81,8 @@ export class Runtime {
   state: EngineState = 'starting';
   readonly bundler = new Bundler();
   readonly #listeners = new Set<Listener>();
-  readonly #base: string;
+  /** The database's base name (`?db=` or 'playground'); resets add `-<n>`. */
+  readonly base: string;
   #generation: number;
   /** Calls and publishes run one at a time (the call log is a sequence). */
   #queue: Promise<unknown> = Promise.resolve();
@@ -97,13 +98,13 @@ export class Runtime {
   beforeCall: ((db: BrowserDatabase, id: string) => Promise<void>) | undefined;
 
   constructor(base = 'playground') {
-    this.#base = base;
+    this.base = base;
     this.#generation = Number(localStorage.getItem(`${GENERATION_KEY}:${base}`) ?? '0') || 0;
   }
 
   /** The database's name now (`<base>` or `<base>-<n>` after resets). */
   get dbName(): string {
-    return this.#generation === 0 ? this.#base : `${this.#base}-${this.#generation}`;
+    return this.#generation === 0 ? this.base : `${this.base}-${this.#generation}`;
   }
 
   /** Every identity one may call as, the owner first. */
@@ -339,7 +340,7 @@ export class Runtime {
     await this.db?.close(); // ends the dedicated worker and its engine: nothing holds the storage
     this.db = undefined;
     this.#generation += 1;
-    localStorage.setItem(`${GENERATION_KEY}:${this.#base}`, String(this.#generation));
+    localStorage.setItem(`${GENERATION_KEY}:${this.base}`, String(this.#generation));
     await deleteStorage(oldName);
   }
 }

@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 
 const VIRTUAL = 'virtual:spacetimedb-files';
-const RESOLVED = `\0${VIRTUAL}`;
+/** Only the names the editor completes (small: the page loads it, the files go to the worker). */
+const VOCABULARY = 'virtual:spacetimedb-vocabulary';
+/** The name of the probe that imports the package's entries (never a file). */
+const ENTRY = '<playground-probe>';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** What `virtual:spacetimedb-files` exports (see demo/playground/env.d.ts). */
@@ -31,14 +34,16 @@ export interface SpacetimedbFiles {
 }
 
 export function playgroundFiles(): Plugin {
-  let cached: Promise<string> | undefined;
+  let cached: Promise<SpacetimedbFiles> | undefined;
   return {
     name: 'lightcone-playground-files',
-    resolveId: (id) => (id === VIRTUAL ? RESOLVED : null),
-    load(id) {
-      if (id !== RESOLVED) return null;
-      cached ??= collect().then((data) => `export default ${JSON.stringify(data)};\n`);
-      return cached;
+    resolveId: (id) => (id === VIRTUAL || id === VOCABULARY ? `\0${id}` : null),
+    async load(id) {
+      if (id !== `\0${VIRTUAL}` && id !== `\0${VOCABULARY}`) return null;
+      cached ??= collect();
+      const data = await cached;
+      const value = id === `\0${VIRTUAL}` ? data : { builders: data.builders, columnMethods: data.columnMethods };
+      return `export default ${JSON.stringify(value)};\n`;
     },
   };
 }
@@ -47,7 +52,7 @@ async function collect(): Promise<SpacetimedbFiles> {
   const esbuild = await import('esbuild');
   const specifiers = ['spacetimedb', 'spacetimedb/server'];
   const result = await esbuild.build({
-    stdin: { contents: specifiers.map((s, i) => `export * as m${i} from ${JSON.stringify(s)};`).join('\n'), resolveDir: ROOT, loader: 'js', sourcefile: 'entry.js' },
+    stdin: { contents: specifiers.map((s, i) => `export * as m${i} from ${JSON.stringify(s)};`).join('\n'), resolveDir: ROOT, loader: 'js', sourcefile: ENTRY },
     absWorkingDir: ROOT,
     bundle: true,
     write: false,
@@ -66,10 +71,10 @@ async function collect(): Promise<SpacetimedbFiles> {
   for (const [path, input] of Object.entries(result.metafile.inputs)) {
     for (const imp of input.imports) {
       if (imp.external || imp.original === undefined) continue;
-      if (path === '<stdin>') entries[imp.original] = imp.path;
+      if (path === ENTRY) entries[imp.original] = imp.path;
       else resolutions[`${path}\0${imp.original}`] = imp.path;
     }
-    if (path === '<stdin>') continue;
+    if (path === ENTRY) continue;
     files[path] = readFileSync(join(ROOT, path), 'utf8');
     if (sideEffectFree(join(ROOT, path))) pure.push(path);
   }
