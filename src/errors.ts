@@ -157,6 +157,9 @@ export type UsageErrorCode =
   | 'BAD_OPTION'
   | 'BAD_OUT_DIR'
   | 'BAD_USAGE'
+  | 'CONFIRMATION_REQUIRED'
+  | 'FILES_EXIST'
+  | 'NO_SUCH_FILE'
   | 'UNSUPPORTED_LANGUAGE'
   | 'UNSUPPORTED_OPTION'
   // lifecycles called out of order

@@ -281,12 +281,12 @@ describe('publishing again (LIGHTCONE_DATA_DIR)', () => {
     expect(logs.split('\n').filter((l) => l.includes('Chat module initialised'))).toHaveLength(1);
   });
 
-  it('publish -c deletes the data and publishes anew (init runs again)', async () => {
+  it('publish -c --yes deletes the data and publishes anew (init runs again)', async () => {
     const env = { LIGHTCONE_DATA_DIR: tempDir() };
     const id = publishedIdentity(ok(await lightcone(['publish', '--module-path', CHAT, 'chat'], { env })));
     ok(await lightcone(['call', 'chat', 'set_name', '"Grace"'], { env }));
     ok(await lightcone(['call', 'chat', 'send_message', '"gone"'], { env }));
-    const out = ok(await lightcone(['publish', '-c', '--module-path', CHAT, 'chat'], { env }));
+    const out = ok(await lightcone(['publish', '-c', '--yes', '--module-path', CHAT, 'chat'], { env }));
     expect(out).toContain('chat');
     expect(publishedIdentity(out)).toMatch(HEX64);
     void id;
@@ -296,7 +296,7 @@ describe('publishing again (LIGHTCONE_DATA_DIR)', () => {
     expect(users).toEqual([]);
     // --delete-data, the long form, after the positional.
     ok(await lightcone(['call', 'chat', 'send_message', '"again"'], { env }));
-    ok(await lightcone(['publish', 'chat', '--module-path', CHAT, '--delete-data'], { env }));
+    ok(await lightcone(['publish', 'chat', '--module-path', CHAT, '--delete-data', '-y'], { env }));
     expect(JSON.parse(ok(await lightcone(['sql', 'chat', 'SELECT * FROM message', '--json'], { env })))).toEqual([]);
   });
 

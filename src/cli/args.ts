@@ -26,6 +26,8 @@ const VALUE_OPTIONS: Record<string, string> = {
   'max-body': 'max-body',
   server: 'server',
   s: 'server',
+  template: 'template',
+  t: 'template',
 };
 const FLAGS: Record<string, string> = {
   'delete-data': 'delete-data',
@@ -38,6 +40,7 @@ const FLAGS: Record<string, string> = {
   'include-private': 'include-private',
   follow: 'follow',
   f: 'follow',
+  version: 'version',
 };
 
 /** Parses argv (without node and the script). Throws UsageError BAD_USAGE on unknown options or missing values. */

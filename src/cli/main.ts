@@ -4,81 +4,173 @@
 // directory between calls; both targets hand back the same shapes (target.ts), printed here the
 // same way. Failures exit non-zero with the message on stderr.
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { startServer } from '../server/server.ts';
 import { generateBindings } from '../generate/generate.ts';
 import type { LogEntry, Row } from '../api/database.ts';
 import type { OpenDatabaseOptions } from '../node/open-database.ts';
+import type { PublishResult } from '../engine/engine.ts';
 import { LightconeError, UsageError } from '../errors.ts';
+import { bundleModule, resolveModuleEntry } from '../host/bundle.ts';
 import { formatCell, formatSqlResult, formatTable, stringifyJson, toJsonValue } from '../sql/format.ts';
 import { parseArgs, type ParsedArgs } from './args.ts';
-import { remoteTarget } from './remote.ts';
+import { runDev } from './dev.ts';
+import { commandHelp, findCommand, overview, version } from './help.ts';
+import { initApp } from './init.ts';
+import { configDir, remoteTarget } from './remote.ts';
+import { runRepl } from './repl.ts';
+import { confirm, formatBytes, processIo, progress, type CliIo } from './terminal.ts';
+import { databaseExists, exportToFile, importFromImage, readImageFile } from './transfer.ts';
 import { embeddedTarget, type SubscribeHandlers, type Target } from './target.ts';
 
-const HELP = `lightcone — SpacetimeDB modules, local-first
-
-Usage:
-  lightcone publish --module-path <file|dir> [-c|--delete-data] [--server <url>] <database>
-  lightcone call <database> <reducer|procedure> [json-arg ...] [--server <url>]
-  lightcone sql <database> <query> [--json] [--server <url>]
-  lightcone subscribe <database> <query> [<query> ...] [-n <updates>] [--json] [--server <url>]
-      the queries' rows, then what each transaction changes in them, until Ctrl-C or -n updates;
-      --json: one JSON object a line ({"type":"initial",…} per table, then {"type":"update",…})
-  lightcone logs <database> [-n <lines>] [-f|--follow] [--json] [--server <url>]
-      -f: then each new entry as it is logged, until Ctrl-C (--json: one entry a line)
-  lightcone describe <database> [--json] [--server <url>]
-  lightcone list [--json] [--server <url>]
-  lightcone delete <database> [--server <url>]
-  lightcone start [--listen <host:port>] [--max-body <bytes>]
-      serve SpacetimeDB's HTTP API and WebSocket protocol for the databases of the data directory
-      (default 127.0.0.1:3000); Ctrl-C stops it cleanly
-  lightcone generate --lang typescript --out-dir <dir> [--module-path <file|dir>] [--include-private]
-      client bindings for the official SDK, as \`spacetime generate\` writes them (module default:
-      ./spacetimedb if it exists, else the current folder)
-
-Options (before or after the arguments):
-  -s, --server <url>   act on the databases of a running server (\`lightcone start\`), e.g.
-                       http://127.0.0.1:3000, instead of the data directory; the identity the
-                       server gives this CLI is kept per server in credentials.json of the
-                       config directory
-  --data-dir <dir>     data directory (default: $LIGHTCONE_DATA_DIR or .lightcone); while
-                       \`subscribe\` or \`logs -f\` runs on it, other processes cannot open that
-                       database: serve the directory with \`lightcone start\` and use --server
-  --identity <hex>     act as this identity instead of the data directory's owner (not with --server)
-  --call-timeout <ms>  stop module code (a reducer, procedure, view) that runs longer (default 30000)
-  --max-heap <MiB>     the engine's heap limit (default: what Node gives this machine)
-  -h, --help           this help
-
-Environment: LIGHTCONE_DATA_DIR (the data directory), LIGHTCONE_CONFIG_DIR (the config directory,
-default ~/.config/lightcone), LIGHTCONE_DEBUG=1 (show the stack of an unexpected error).
-`;
-
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
-export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+export async function main(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+  io: CliIo = processIo(),
+): Promise<number> {
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);
   } catch (e) {
-    err(`error: ${(e as Error).message}\n\n${HELP}`);
+    const command = argv.find((a) => findCommand(a) !== undefined);
+    err(`error: ${(e as Error).message}\n(\`lightcone help${command ? ` ${command}` : ''}\` lists the options)\n`);
     return 2;
   }
-  if (args.flags.help || args.command === undefined) {
-    out(HELP);
-    return args.command === undefined && !args.flags.help ? 2 : 0;
+  if (args.flags.version) {
+    out(`${version()}\n`);
+    return 0;
+  }
+  if (args.command === undefined) {
+    (args.flags.help ? out : err)(overview());
+    return args.flags.help ? 0 : 2;
+  }
+  if (args.command === 'help' || args.flags.help) {
+    const name = args.command === 'help' ? args.positionals[0] : args.command;
+    if (name === undefined) {
+      out(overview());
+      return 0;
+    }
+    const c = findCommand(name);
+    if (!c) {
+      err(`error: there is no command ${name}\n\n${overview()}`);
+      return 2;
+    }
+    out(commandHelp(c));
+    return 0;
   }
   const dataDir = args.options['data-dir'] ?? process.env.LIGHTCONE_DATA_DIR ?? '.lightcone';
   const identity = args.options.identity;
   const json = Boolean(args.flags.json);
+  const yes = Boolean(args.flags.yes);
   try {
     const limits = { ...limitOption(args.options['call-timeout'], '--call-timeout', 'callTimeoutMs'), ...limitOption(args.options['max-heap'], '--max-heap', 'maxHeapMb') };
-    const target = () => (args.options.server !== undefined ? remote(args) : embeddedTarget(dataDir, limits, identity));
+    const server = args.options.server;
+    const target = () => (server !== undefined ? remote(args) : embeddedTarget(dataDir, limits, identity));
+    const where = server !== undefined ? `on ${server}` : `in the data directory ${dataDir}`;
     switch (args.command) {
       case 'publish': {
         const name = need(args.positionals[0], 'publish needs a database name: lightcone publish --module-path <file|dir> <database>');
-        const module = need(args.options['module-path'], 'publish needs --module-path <file|dir> (the module entry file or its folder)');
-        const p = await target().publish(name, module, Boolean(args.flags['delete-data']));
+        const modulePath = moduleOption(args, 'publish');
+        const t = target();
+        const clear = Boolean(args.flags['delete-data']);
+        if (clear && (await t.exists(name))) {
+          const go = await confirm(io, err, {
+            warning: `This will DESTROY database ${name} ${where} and ALL its data.`,
+            question: `Are you sure you want to proceed? [deleting ${name}]`,
+            yes,
+            flag: 'publish -c',
+          });
+          if (!go) {
+            err(`Aborted: database ${name} is unchanged.\n`);
+            return 1;
+          }
+        }
+        const shown = progress(io, err, `Bundling ${displayPath(modulePath)}`);
+        let p: { op: PublishResult; identity: string };
+        try {
+          const { code } = await bundleModule(modulePath);
+          shown.step(`Publishing ${name} (${formatBytes(code.length)} module)`);
+          p = await t.publish(name, code, clear);
+        } finally {
+          shown.done();
+        }
         const what = p.op === 'created' ? 'Created new database' : p.op === 'updated' ? 'Updated database' : 'Database is unchanged:';
         out(`${what} ${name} with identity: ${p.identity}\n`);
+        return 0;
+      }
+      case 'dev': {
+        const name = need(args.positionals[0], 'dev needs a database name: lightcone dev [--module-path <file|dir>] <database>');
+        const modulePath = moduleOption(args, 'dev');
+        resolveModuleEntry(modulePath);
+        const t = target();
+        const clear = Boolean(args.flags['delete-data']);
+        if (clear && (await t.exists(name))) {
+          const go = await confirm(io, err, {
+            warning: `This will DESTROY database ${name} ${where} and ALL its data.`,
+            question: `Are you sure you want to proceed? [deleting ${name}]`,
+            yes,
+            flag: 'dev -c',
+          });
+          if (!go) {
+            err(`Aborted: database ${name} is unchanged.\n`);
+            return 1;
+          }
+        }
+        let code = 0;
+        await untilSignal(new AbortController(), async (signal) => {
+          code = await runDev({ database: name, modulePath, target: t, dataDir: server === undefined ? dataDir : undefined, clear, out, err, signal, logLine: (l) => logLine(l, false) });
+        });
+        return code;
+      }
+      case 'init': {
+        const r = initApp(args.positionals[0], args.options.template);
+        const rel = relative(process.cwd(), r.dir);
+        out(`Created a ${args.options.template ?? 'chat'} app in ${r.dir}:\n${r.files.map((f) => `  ${f}\n`).join('')}`);
+        if (r.lightcone.startsWith('file:')) out(`package.json takes lightcone from ${r.lightcone.slice(5)} (the copy running this command; it is not on the npm registry yet).\n`);
+        out(`\nNext:\n${rel && rel !== '.' ? `  cd ${rel}\n` : ''}  npm install\n  npm run dev\n`);
+        return 0;
+      }
+      case 'export': {
+        if (server !== undefined) throw new UsageError('BAD_USAGE', 'export works on the data directory: a server does not hand out database images (run it where the data directory is)');
+        const name = need(args.positionals[0], 'export needs a database and a file: lightcone export <database> <file>');
+        const file = need(args.positionals[1], `export needs a file to write: lightcone export ${name} ${name}.lcdb`);
+        const shown = progress(io, err, `Exporting ${name}`);
+        let size: number;
+        try {
+          size = await exportToFile(dataDir, name, file, limits);
+        } finally {
+          shown.done();
+        }
+        out(`Exported database ${name} (${formatBytes(size)}) to ${file}\n`);
+        return 0;
+      }
+      case 'import': {
+        if (server !== undefined) throw new UsageError('BAD_USAGE', 'import works on the data directory: run it where the data directory is, then serve it (lightcone start)');
+        const file = need(args.positionals[0], 'import needs an image file and a database: lightcone import <file> <database>');
+        const name = need(args.positionals[1], `import needs the database to create: lightcone import ${file} <database>`);
+        const image = readImageFile(file);
+        if (databaseExists(dataDir, name)) {
+          const go = await confirm(io, err, {
+            warning: `This will REPLACE database ${name} ${where}: ALL its data is deleted, and the image's takes its place.`,
+            question: `Are you sure you want to proceed? [replacing ${name}]`,
+            yes,
+            flag: 'import',
+          });
+          if (!go) {
+            err(`Aborted: database ${name} is unchanged.\n`);
+            return 1;
+          }
+        }
+        const shown = progress(io, err, `Importing ${formatBytes(image.length)} into ${name}`);
+        let r: { identity: string; tables: number };
+        try {
+          r = await importFromImage(dataDir, name, image);
+        } finally {
+          shown.done();
+        }
+        out(`Imported ${file} (${formatBytes(image.length)}) as database ${name} with identity: ${r.identity}\n`);
         return 0;
       }
       case 'call': {
@@ -89,8 +181,26 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return 0;
       }
       case 'sql': {
-        const name = need(args.positionals[0], 'sql needs a database: lightcone sql <database> <query>');
-        const query = need(args.positionals.slice(1).join(' ') || undefined, 'sql needs a query: lightcone sql <database> "SELECT * FROM <table>"');
+        const name = need(args.positionals[0], 'sql needs a database: lightcone sql <database> [<query>]');
+        const query = args.positionals.slice(1).join(' ');
+        if (query.trim() === '') {
+          // No query: the interactive prompt (or statements read from stdin).
+          const session = await target().session(name);
+          try {
+            return await runRepl(session, {
+              database: name,
+              where: server ?? `data directory ${dataDir}`,
+              io,
+              out,
+              err,
+              json,
+              historyFile: join(configDir(), 'sql_history'),
+              ...(io.stdinIsTTY ? { output: process.stdout } : {}),
+            });
+          } finally {
+            await session.close();
+          }
+        }
         for (const res of await target().sql(name, query)) out(json ? `${stringifyJson(res.rows, 2)}\n` : formatSqlResult(res));
         return 0;
       }
@@ -124,7 +234,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       case 'logs': {
         const name = need(args.positionals[0], 'logs needs a database: lightcone logs <database>');
         const n = count(args.options['num-lines'], 'lines');
-        const line = (l: LogEntry) => (json ? `${stringifyJson(l)}\n` : `${new Date(l.ts).toISOString()} ${l.level.toUpperCase().padStart(5)}: ${l.message}\n`);
+        const line = (l: LogEntry) => logLine(l, json);
         if (args.flags.follow) {
           await untilSignal(new AbortController(), (signal) => target().followLogs(name, n, (l) => out(line(l)), signal));
           return 0;
@@ -173,7 +283,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await start(args, dataDir, limits, out);
       case 'generate': {
         const outDir = need(args.options['out-dir'], 'generate needs --out-dir <dir>: the folder for the bindings, e.g. --out-dir src/module_bindings');
-        const modulePath = args.options['module-path'] ?? (existsSync('spacetimedb') ? 'spacetimedb' : '.');
+        const modulePath = moduleOption(args, 'generate');
         const r = await generateBindings({ modulePath, outDir, ...(args.options.lang !== undefined ? { lang: args.options.lang } : {}), includePrivate: Boolean(args.flags['include-private']) });
         if (r.privateTables.length > 0) out(`Skipped private tables: ${r.privateTables.join(', ')} (--include-private includes them)\n`);
         for (const f of r.written) out(`Wrote ${join(r.outDir, f)}\n`);
@@ -182,7 +292,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return 0;
       }
       default:
-        err(`error: unknown command ${args.command}\n\n${HELP}`);
+        err(`error: there is no command ${args.command}\n\n${overview()}`);
         return 2;
     }
   } catch (e) {
@@ -196,6 +306,28 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     err(`error: ${text}\n${debug ? '' : '(set LIGHTCONE_DEBUG=1 to see where it happened; if it looks like a Lightcone bug, please report it)\n'}`);
     return 1;
   }
+}
+
+/** A log entry as `logs` prints it. */
+function logLine(l: LogEntry, json: boolean): string {
+  return json ? `${stringifyJson(l)}\n` : `${new Date(l.ts).toISOString()} ${l.level.toUpperCase().padStart(5)}: ${l.message}\n`;
+}
+
+/**
+ * `--module-path`, or where `spacetime` keeps a project's module: ./spacetimedb. Without either,
+ * publish and dev ask for the option; generate falls back to the current folder, as before.
+ */
+function moduleOption(args: ParsedArgs, command: 'publish' | 'dev' | 'generate'): string {
+  const given = args.options['module-path'];
+  if (given !== undefined) return given;
+  if (existsSync('spacetimedb')) return 'spacetimedb';
+  if (command === 'generate') return '.';
+  throw new UsageError('BAD_USAGE', `${command} needs --module-path <file|dir>, the module's entry file or folder (there is no ./spacetimedb folder here to take by default)`);
+}
+
+function displayPath(p: string): string {
+  const rel = relative(process.cwd(), resolve(p));
+  return rel === '' ? '.' : rel.startsWith('..') ? resolve(p) : rel;
 }
 
 /** `--call-timeout 500` / `--max-heap 256` as openDatabase's option; absent, the default applies. */

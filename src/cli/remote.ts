@@ -14,8 +14,7 @@ import type { InitialRows, LogEntry, Row, SchemaDescription, SqlResult, TableUpd
 import type { TableDef } from '../datastore/schema.ts';
 import { describeSchema } from '../engine/describe.ts';
 import type { Engine, PublishResult } from '../engine/engine.ts';
-import { errorFromJSON, LightconeError, SenderError, UsageError } from '../errors.ts';
-import { bundleModule } from '../host/bundle.ts';
+import { errorFromJSON, LightconeError, ModuleError, SenderError, UsageError } from '../errors.ts';
 import { readModuleDef, viewTableDef, type RawModuleDefV10Like } from '../host/module-def.ts';
 import { ProductType as ProductTypeDef, RawModuleDefV10 } from '../host/module-def-types.js';
 import { decodeValue } from '../host/values.ts';
@@ -25,7 +24,7 @@ import { splitStatements } from '../server/routes.ts';
 import type { ModuleSchema } from '../datastore/schema.ts';
 import { parseExactJson, parseJsonArg } from './json-arg.ts';
 import { readSatsJson, type Typespace } from './sats-read.ts';
-import type { ListedDatabase, SubscribeHandlers, Target } from './target.ts';
+import type { ListedDatabase, PublishPlan, SubscribeHandlers, Target } from './target.ts';
 
 /** A server's answer the CLI reports as it is (unreachable, refused, not understood). */
 export class ServerError extends LightconeError<'SERVER_UNREACHABLE' | 'PERMISSION_DENIED' | 'BAD_CREDENTIALS' | 'BAD_RESPONSE' | 'HTTP_ERROR' | 'DISCONNECTED' | 'SUBSCRIPTION_REFUSED'> {
@@ -64,7 +63,19 @@ export function serverUrl(server: string): string {
 export function remoteTarget(server: string): Target {
   const client = new RemoteClient(serverUrl(server), join(configDir(), 'credentials.json'));
   return {
-    publish: (name, module, clear) => client.publish(name, module, clear),
+    publish: (name, code, clear) => client.publish(name, code, clear),
+    prePublish: (name, code) => client.prePublish(name, code),
+    exists: (name) => client.exists(name),
+    session: async (name) => {
+      await client.exists(name).then((there) => {
+        if (!there) throw new UsageError('UNKNOWN_DATABASE', `database ${name} does not exist on ${client.url}`, { database: name });
+      });
+      return {
+        query: async (q) => (await client.sql(name, q))[0] ?? { columns: [], rows: [] },
+        describe: () => client.describe(name),
+        close: async () => {},
+      };
+    },
     call: (name, fn, args) => client.call(name, fn, args),
     sql: (name, query) => client.sql(name, query),
     logs: (name, limit) => client.logs(name, limit),
@@ -114,8 +125,7 @@ export class RemoteClient {
     return (this.#credentials ??= this.#saved()[this.url]);
   }
 
-  async publish(name: string, module: string, clear: boolean): Promise<{ op: PublishResult; identity: string }> {
-    const { code } = await bundleModule(module);
+  async publish(name: string, code: string, clear: boolean): Promise<{ op: PublishResult; identity: string }> {
     const res = await this.#request(`/v1/database/${encodeURIComponent(name)}?host_type=Js${clear ? '&clear=true' : ''}`, { method: 'PUT', body: code, accept: [400, 403] });
     const text = await res.text();
     if (res.status === 403) {
@@ -133,6 +143,34 @@ export class RemoteClient {
     const ok = (parseJson(text, 'the publish answer') as { Success?: { database_identity?: string; op?: PublishResult } }).Success;
     if (!ok?.database_identity || !ok.op) throw new ServerError('BAD_RESPONSE', `the server answered the publish with ${text.slice(0, 200)}, not {"Success": …}`);
     return { op: ok.op, identity: ok.database_identity };
+  }
+
+  /** `pre_publish`: what publishing `code` over `name` would change; a refusal throws ModuleError MIGRATION_REFUSED with the server's reasons. */
+  async prePublish(name: string, code: string): Promise<PublishPlan> {
+    const res = await this.#request(`${dbPath(name)}/pre_publish?host_type=Js`, { method: 'POST', body: code, accept: [400, 403, 404] });
+    const text = await res.text();
+    if (res.status === 404) return { kind: 'new' };
+    if (res.status === 403) throw new ServerError('PERMISSION_DENIED', `database ${name} on ${this.url} belongs to another identity; you are ${this.known!.identity}`, { database: name });
+    if (res.status === 400) throw errorFromText(text, res.status);
+    const answer = parseJson(text, 'the pre-publish answer') as { AutoMigrate?: { migrate_plan?: string }; ManualMigrate?: { reason?: string } };
+    if (answer.ManualMigrate) {
+      const reason = String(answer.ManualMigrate.reason ?? '');
+      const refused = reason
+        .split('\n')
+        .filter((l) => /^\s+- /.test(l))
+        .map((l) => l.replace(/^\s+- /, ''));
+      throw new ModuleError('MIGRATION_REFUSED', reason, { database: name, refused: refused.length > 0 ? refused : [reason] });
+    }
+    const changes = String(answer.AutoMigrate?.migrate_plan ?? '')
+      .split('\n')
+      .map((l) => l.replace(/^- /, '').trim())
+      .filter((l) => l !== '' && l !== 'no changes');
+    return changes.length === 0 ? { kind: 'unchanged' } : { kind: 'changes', changes };
+  }
+
+  /** Whether the server has a database `name`. */
+  async exists(name: string): Promise<boolean> {
+    return (await this.#request(dbPath(name), { accept: [404] })).ok;
   }
 
   async call(name: string, fn: string, args: string[]): Promise<unknown> {

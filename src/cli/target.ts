@@ -2,8 +2,10 @@
 // (`--server`, remote.ts). Both hand back the same shapes, so main.ts prints them the same way.
 import type { LogEntry, SchemaDescription, SqlResult, SubscribeCallbacks } from '../api/database.ts';
 import type { PublishResult } from '../engine/engine.ts';
-import { deleteDatabase, listDatabases, openDatabase, type NodeDatabase, type OpenDatabaseOptions } from '../node/open-database.ts';
+import { databaseInfo, deleteDatabase, listDatabases, openDatabase, openThreadDatabase, type NodeDatabase, type OpenDatabaseOptions } from '../node/open-database.ts';
+import { splitStatements } from '../server/routes.ts';
 import { parseJsonArg } from './json-arg.ts';
+import type { SqlSession } from './repl.ts';
 
 /** A database as `list` shows it (a server may not tell a name). */
 export interface ListedDatabase {
@@ -14,9 +16,18 @@ export interface ListedDatabase {
 /** Live-query callbacks of `subscribe` (rows keyed by column canonical name, as `db.subscribe` gives). */
 export type SubscribeHandlers = Required<Pick<SubscribeCallbacks, 'onApplied' | 'onUpdate'>>;
 
+/** What publishing a module over a database would do. */
+export type PublishPlan = { kind: 'new' } | { kind: 'unchanged' } | { kind: 'changes'; changes: string[] };
+
 export interface Target {
-  /** Publishes `modulePath` as `name` (`clear`: its data deleted first); the database identity in hex. */
-  publish(name: string, modulePath: string, clear: boolean): Promise<{ op: PublishResult; identity: string }>;
+  /** Publishes the bundle `code` as `name` (`clear`: its data deleted first); the database identity in hex. */
+  publish(name: string, code: string, clear: boolean): Promise<{ op: PublishResult; identity: string }>;
+  /** What publishing `code` over `name` would change; throws ModuleError MIGRATION_REFUSED listing what the rules refuse. */
+  prePublish(name: string, code: string): Promise<PublishPlan>;
+  /** Whether database `name` exists. */
+  exists(name: string): Promise<boolean>;
+  /** The database held open for a series of statements (the SQL prompt). */
+  session(name: string): Promise<SqlSession>;
   /** Calls a reducer (undefined) or procedure (its value) with arguments given as JSON texts. */
   call(name: string, fn: string, args: string[]): Promise<unknown>;
   /** One result per statement. */
@@ -48,16 +59,38 @@ export function embeddedTarget(dataDir: string, limits: Pick<OpenDatabaseOptions
     }
   };
   return {
-    async publish(name, module, clear) {
-      const db = await openDatabase({ dataDir, name, ...limits, module, deleteData: clear });
+    async publish(name, code, clear) {
+      const db = await openDatabase({ dataDir, name, ...limits, code, deleteData: clear });
       await db.close();
       return { op: db.published, identity: db.identity.toHexString() };
+    },
+    async prePublish(name, code) {
+      if (databaseInfo(dataDir, name) === undefined) return { kind: 'new' };
+      const db = await openThreadDatabase({ dataDir, name, ...limits });
+      try {
+        const plan = await db.server.prePublish(code);
+        return plan === undefined ? { kind: 'unchanged' } : { kind: 'changes', changes: plan.changes };
+      } finally {
+        await db.close();
+      }
+    },
+    exists: async (name) => databaseInfo(dataDir, name) !== undefined,
+    async session(name) {
+      const db = await openDatabase({ dataDir, name, ...limits });
+      return { query: (q) => db.query(q, sender), describe: () => db.describe(), close: () => db.close() };
     },
     call: (name, fn, args) => {
       const values = args.map((a, i) => parseJsonArg(a, i + 1));
       return withDb(name, (db) => db.call(fn, values, sender));
     },
-    sql: (name, query) => withDb(name, async (db) => [await db.query(query, sender)]),
+    // One result per statement, as the server's /sql answers (the engine takes one statement at a time).
+    sql: (name, query) =>
+      withDb(name, async (db) => {
+        const results: SqlResult[] = [];
+        for (const statement of splitStatements(query)) results.push(await db.query(statement, sender));
+        if (results.length === 0) results.push(await db.query(query, sender)); // nothing but `;`: the engine names what is wrong
+        return results;
+      }),
     logs: (name, limit) => withDb(name, (db) => db.logs(limit !== undefined ? { limit } : {})),
     followLogs: (name, limit, onEntry, signal) =>
       withDb(name, async (db) => {

@@ -72,6 +72,8 @@ export interface EngineThreadOptions {
 /** A database with its engine in a worker thread, plus what publishing did. */
 export interface ThreadDatabase extends Database {
   readonly published: PublishResult;
+  /** The whole database as one `LCDB` image (identity, owner, module, rows), as the browser's `export()` writes it. */
+  export(): Promise<Uint8Array>;
   /** What the server needs beyond `Database`. */
   readonly server: ServerAccess;
 }
@@ -192,6 +194,7 @@ class EngineThread {
       fetchRoute: (req) => this.#request({ op: 'fetchRoute', req }) as Promise<RouteResponse>,
       subscribe: (queries, callbacks, opts) => this.#subscribe(queries, callbacks, opts),
       close: () => this.#close(),
+      export: () => this.#request({ op: 'exportImage' }) as Promise<Uint8Array>,
       ...(this.#opts.remote
         ? {
             sync: {

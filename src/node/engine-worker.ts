@@ -237,6 +237,9 @@ function serve(e: Engine, d: Database, req: EngineRequest): void {
     case 'moduleDef':
       answer(req.id, Promise.resolve(e.host.describe));
       return;
+    case 'exportImage':
+      answer(req.id, e.exportImage());
+      return;
   }
 }
 

@@ -67,6 +67,12 @@ export function defaultMaxHeapMb(): number {
 export interface NodeDatabase extends Database {
   /** 'created', 'updated' (same schema, new code) or 'unchanged'. */
   readonly published: PublishResult;
+  /**
+   * The whole database as one `LCDB` image (identity, owner, module, rows), consistent between
+   * calls: the bytes the browser's `export()` writes, so `connect({ name, image })`, `db.import()`
+   * and `lightcone import` take it.
+   */
+  export(): Promise<Uint8Array>;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;

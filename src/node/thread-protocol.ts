@@ -78,7 +78,9 @@ export type EngineRequest =
   /** What publishing `code` over the database would do (throws the refusal). */
   | { id: number; op: 'prePublish'; code: string }
   /** The module definition: BSATN of RawModuleDef (`__describe_module__`). */
-  | { id: number; op: 'moduleDef' };
+  | { id: number; op: 'moduleDef' }
+  /** The whole database as an `LCDB` image (what the browser's `export()` writes). */
+  | { id: number; op: 'exportImage' };
 
 /** How one request ended. */
 export type EngineSettled = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
