@@ -26,6 +26,11 @@ export type {
   SyncHandle,
   SyncStatus,
   TableUpdate,
+  RowOf,
+  TableName,
+  TablesOf,
+  TypedInitialRows,
+  TypedTableUpdate,
 } from './api/database.ts';
 export type { RemoteOptions } from './sync/replica.ts';
 export { LightconeError, SenderError, InternalError, UsageError, ModuleError, SqlError, StorageError, ClosedError, SyncError, type SerializedError } from './errors.ts';

@@ -11,14 +11,20 @@ import type { RouteRequest, RouteResponse } from '../host/http-wire.ts';
 import { routeFetch } from './fetch.ts';
 import { SubscriptionManager } from '../subscriptions/manager.ts';
 import type { InitialRows, Row, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate } from '../subscriptions/types.ts';
+import type { CallName, CallRest, CallResult, SqlRow, TypedSqlResult, TypedSubscribeCallbacks } from './typed.ts';
 
 import type { SyncStatus } from '../sync/replica.ts';
 export type { SyncStatus };
 export type { CallOptions, LogEntry, SqlOptions, SqlResult, SchemaDescription, RouteRequest, RouteResponse };
 export type { InitialRows, Row, SubscribeCallbacks, SubscribeOptions, SubscriptionHandle, TableUpdate };
+export type { CallName, CallRest, CallResult, RowOf, SnakeCase, SqlRow, TableName, TablesOf, TypedInitialRows, TypedSqlResult, TypedSubscribeCallbacks, TypedTableUpdate } from './typed.ts';
 
-/** One Lightcone database. */
-export interface Database {
+/**
+ * One Lightcone database. `M` is the module's type (`typeof import('./chat/index.ts')`): with it,
+ * `call` takes only the module's reducers and procedures with their argument types, and rows of
+ * tables are typed (see src/api/typed.ts); without it (the default) everything is untyped.
+ */
+export interface Database<M = unknown> {
   /** The database's name. */
   readonly name: string;
   /** The database's own identity (what `ctx.databaseIdentity` returns). */
@@ -30,11 +36,14 @@ export interface Database {
    * parameter order. Resolves once the transaction is durable, with a procedure's return value
    * (undefined for reducers); rejects with `SenderError` or `InternalError`.
    */
-  call(name: string, args?: unknown, opts?: CallOptions): Promise<unknown>;
-  /** Runs SpacetimeDB SQL; resolves with the rows as objects keyed by column name. */
-  sql(query: string, opts?: SqlOptions): Promise<Record<string, unknown>[]>;
+  call<F extends CallName<M>>(name: F, ...rest: CallRest<M, F>): Promise<CallResult<M, F>>;
+  /**
+   * Runs SpacetimeDB SQL; resolves with the rows as objects keyed by column name (typed as the
+   * table's rows for `SELECT * FROM <table> [WHERE …]` when the database is typed).
+   */
+  sql<Q extends string>(query: Q, opts?: SqlOptions): Promise<SqlRow<M, Q>[]>;
   /** Like `sql`, with column names and types (what `lightcone sql` prints). */
-  query(query: string, opts?: SqlOptions): Promise<SqlResult>;
+  query<Q extends string>(query: Q, opts?: SqlOptions): Promise<TypedSqlResult<M, Q>>;
   /** The module's log, oldest first. */
   logs(opts?: { limit?: number }): Promise<LogEntry[]>;
   /** Tables, reducers, procedures and views of the module. */
@@ -57,7 +66,7 @@ export interface Database {
    * sub.unsubscribe();
    * ```
    */
-  subscribe(queries: string[], callbacks: SubscribeCallbacks, opts?: SubscribeOptions): SubscriptionHandle;
+  subscribe(queries: string[], callbacks: TypedSubscribeCallbacks<M>, opts?: SubscribeOptions): SubscriptionHandle;
   /**
    * Calls the module's HTTP handlers (`spacetimedb.httpHandler` + `httpRouter`) as SpacetimeDB
    * serves them at `/v1/database/<name>/route/<path>`: `db.fetch('/hello')`, or a Request or URL

@@ -45,18 +45,25 @@ import { deserializeError, installTransferHandlers, revive } from './wire.ts';
 
 export type { PublishResult, TestHooks };
 
-/** A module bundled for the worker: what `import m from './module.ts?lightcone'` gives (see `lightcone/vite`). */
-export interface LightconeModule {
+/**
+ * A module bundled for the worker: what `import m from './module.ts?lightcone'` gives (see
+ * `lightcone/vite`). `M`, the module's type (`typeof import('./module.ts')`), types the database
+ * `connect` returns; the import itself carries none (TypeScript cannot type one file's import
+ * through a wildcard module declaration), so pass it to `connect<M>`.
+ */
+export interface LightconeModule<M = unknown> {
   /** The bundle (CommonJS text with the module runtime inside). */
   readonly code: string;
   /** The module's entry file, for messages. */
   readonly entry?: string;
   /** A hash of `code`. */
   readonly hash?: string;
+  /** Never present: carries `M` for inference (a method, so any module converts to any other). */
+  __module?(types: M): void;
 }
 
-/** Options of `connect`. */
-export interface ConnectOptions {
+/** Options of `connect`; `M` is the module's type (see `connect`). */
+export interface ConnectOptions<M = unknown> {
   /** Database name: letters, digits, `-` and `_`. */
   name: string;
   /**
@@ -64,7 +71,7 @@ export interface ConnectOptions {
    * when the database is new, and again when it differs from the running one (SpacetimeDB's
    * migration rules). Without it the database must exist already.
    */
-  module?: LightconeModule;
+  module?: LightconeModule<M>;
   /**
    * A database image (from `export()`): when the database does not exist yet, it is created from
    * the image (then `module`, if given, is published over it). An existing database is untouched.
@@ -118,7 +125,7 @@ export interface StorageInfo {
  * engine behind it is replaced (another tab published a different module, an import, or the
  * leader tab closed): replace the rows you hold when it does.
  */
-export interface BrowserDatabase extends Database {
+export interface BrowserDatabase<M = unknown> extends Database<M> {
   /**
    * Who held the engine when this connection opened: 'shared' (a SharedWorker), or this tab's
    * dedicated worker as 'leader' / 'follower' (a follower becomes leader when the leader's tab closes).
@@ -144,19 +151,22 @@ export interface BrowserDatabase extends Database {
 }
 
 /**
- * Opens a database in the origin's Lightcone worker, publishing `module` if needed.
+ * Opens a database in the origin's Lightcone worker, publishing `module` if needed. With the
+ * module's type as `M`, calls and rows are typed: `db.call('send_mesage', …)` does not compile,
+ * arguments are checked, and the rows of `subscribe` and of `sql('SELECT * FROM t …')` have the
+ * table's type. Without it the database is untyped.
  *
  * @example
  * ```ts
  * import { connect } from 'lightcone';
  * import chat from './chat/index.ts?lightcone';
  *
- * const db = await connect({ name: 'chat', module: chat });
+ * const db = await connect<typeof import('./chat/index.ts')>({ name: 'chat', module: chat });
  * db.subscribe(['SELECT * FROM message'], { onUpdate: (u) => console.log(u) });
  * await db.call('send_message', { text: 'hello' });
  * ```
  */
-export async function connect(opts: ConnectOptions): Promise<BrowserDatabase> {
+export async function connect<M = unknown>(opts: ConnectOptions<M>): Promise<BrowserDatabase<M>> {
   installTransferHandlers();
   if (opts.persist !== false) void askPersist();
   const sender = opts.sender === undefined ? undefined : hex(opts.sender);
@@ -192,7 +202,7 @@ export async function connect(opts: ConnectOptions): Promise<BrowserDatabase> {
         return link.closed;
       },
     });
-    return db;
+    return db as BrowserDatabase as BrowserDatabase<M>;
   } catch (error) {
     link.close(new ClosedError('connect failed'));
     throw error;

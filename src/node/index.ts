@@ -13,6 +13,11 @@ export type {
   SubscribeOptions,
   SubscriptionHandle,
   TableUpdate,
+  RowOf,
+  TableName,
+  TablesOf,
+  TypedInitialRows,
+  TypedTableUpdate,
 } from '../api/database.ts';
 export { bundleModule, type ModuleBundle } from '../host/bundle.ts';
 export { generateBindings, type GenerateBindingsOptions, type GenerateBindingsResult } from '../generate/generate.ts';

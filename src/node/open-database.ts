@@ -63,8 +63,8 @@ export function defaultMaxHeapMb(): number {
   return Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
 }
 
-/** A database opened from Node, plus what publishing did. */
-export interface NodeDatabase extends Database {
+/** A database opened from Node, plus what publishing did; `M` types it (see `openDatabase`). */
+export interface NodeDatabase<M = unknown> extends Database<M> {
   /** 'created', 'updated' (same schema, new code) or 'unchanged'. */
   readonly published: PublishResult;
   /**
@@ -78,16 +78,17 @@ export interface NodeDatabase extends Database {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /**
- * Opens (publishing or recovering) a database.
+ * Opens (publishing or recovering) a database. With the module's type as `M`
+ * (`typeof import('./chat/index.ts')`), calls and rows are typed as `connect`'s are.
  *
  * @example
  * ```ts
- * const db = await openDatabase({ name: 'chat', module: 'examples/chat/index.ts' });
+ * const db = await openDatabase<typeof import('./examples/chat/index.ts')>({ name: 'chat', module: 'examples/chat/index.ts' });
  * await db.call('set_name', { name: 'Ada' });
  * ```
  */
-export function openDatabase(opts: OpenDatabaseOptions): Promise<NodeDatabase> {
-  return openThreadDatabase(opts);
+export function openDatabase<M = unknown>(opts: OpenDatabaseOptions): Promise<NodeDatabase<M>> {
+  return openThreadDatabase(opts) as Promise<NodeDatabase> as Promise<NodeDatabase<M>>;
 }
 
 /** `openDatabase`, with the requests only the server makes (see ServerAccess). */
