@@ -7,8 +7,12 @@ import { readArgs, writeArgs, writeValue } from '../demo/playground/session/args
 import { readDocument, SESSION_FORMAT, SESSION_VERSION, writeDocument, type SessionDocument } from '../demo/playground/session/document.ts';
 import { SessionError } from '../demo/playground/session/errors.ts';
 import { hasSharedSession, readShareHash, shareHash, shareUrl } from '../demo/playground/session/share.ts';
-import { ALL_TYPES, CHAT } from './helpers/paths.ts';
-import { readFileSync } from 'node:fs';
+import { ALL_TYPES, CHAT, ROOT, removeTempDirs, tempDir } from './helpers/paths.ts';
+import { bundleModule } from '../src/host/bundle.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+afterAll(removeTempDirs);
 
 const U128_MAX = (1n << 128n) - 1n;
 const I256_MIN = -(1n << 255n);
@@ -249,6 +253,48 @@ describe('share links', () => {
       );
       expect(e).toBeInstanceOf(SessionError);
       expect((e as SessionError).code).toBe(code);
+    }
+  });
+});
+
+describe('examples menu', () => {
+  it('offers chat, bank, todo and notes; each is one file that bundles and runs its first call', async () => {
+    const { EXAMPLES } = await import('../demo/playground/session/examples.ts');
+    expect(EXAMPLES.map((e) => e.id)).toEqual(['chat', 'bank', 'todo', 'notes']);
+    const dir = tempDir('lightcone-examples-');
+    for (const ex of EXAMPLES) {
+      if (ex.imports.length > 0) continue; // notes imports yjs: its source is the example file itself
+      expect(ex.source).not.toMatch(/from '\.\//);
+      const file = join(dir, `${ex.id}.ts`);
+      writeFileSync(file, ex.source);
+      const db = await openDatabase({ name: ex.id, code: (await bundleModule(file)).code });
+      try {
+        await db.call(ex.tryIt.reducer, ex.tryIt.args);
+        const tables = (await db.describe()).tables;
+        const rows = await Promise.all(tables.map((t) => db.sql(`SELECT * FROM ${t.name}`)));
+        expect(rows.flat().length).toBeGreaterThan(0);
+      } finally {
+        await db.close();
+      }
+    }
+    expect(EXAMPLES.find((e) => e.id === 'notes')!.source).toBe(readFileSync(join(ROOT, 'examples', 'notes', 'index.ts'), 'utf8'));
+  });
+
+  it('the bank, made one file, keeps its schema and refuses a transfer beyond the balance', async () => {
+    const { exampleById } = await import('../demo/playground/session/examples.ts');
+    const bank = exampleById('bank')!;
+    expect(bank.source.match(/^import \{[^}]*\} from 'spacetimedb\/server';$/gm)).toEqual(["import { t, SenderError, schema, table } from 'spacetimedb/server';"]);
+    const file = join(tempDir('lightcone-examples-'), 'bank.ts');
+    writeFileSync(file, bank.source);
+    const db = await openDatabase({ name: 'bank', code: (await bundleModule(file)).code });
+    try {
+      expect((await db.describe()).tables.map((t) => t.name).sort()).toEqual(['account', 'audit']);
+      await db.call('open_account', { id: 1n, owner: 'ann', balance: 10n });
+      await db.call('open_account', { id: 2n, owner: 'bob', balance: 0n });
+      const err = await db.call('transfer', { from: 1n, to: 2n, amount: 11n }).catch((e: unknown) => e);
+      expect((err as Error).message).toBe('Insufficient funds');
+    } finally {
+      await db.close();
     }
   });
 });

@@ -21,5 +21,7 @@
 // - Tabs: `app.addTab(id, label, panel)` mounts a panel as one more tab (role=tab/tabpanel).
 // - `window.playground` is `app` (for tests and the console).
 import { startApp } from './app.ts';
+import { installSession } from './session/index.ts';
 
-void startApp();
+// The session listens from the start (it records the first publish too).
+installSession(startApp());
