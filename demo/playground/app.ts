@@ -36,7 +36,10 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const BUSY_NOTICE_MS = 800;
 
 export function startApp(): App {
-  const runtime = new Runtime(new URLSearchParams(location.search).get('db') ?? 'playground');
+  // ?db=<name>: another database; ?limit=<ms>: another call budget (CALL_TIMEOUT_MS by default).
+  const params = new URLSearchParams(location.search);
+  const limit = Number(params.get('limit'));
+  const runtime = new Runtime(params.get('db') ?? 'playground', Number.isFinite(limit) && limit > 0 ? { callTimeoutMs: limit } : {});
   const names: IdentityNames = (hex) => runtime.identities.find((i) => i.hex === hex)?.label;
 
   // ── editor ──

@@ -72,8 +72,8 @@ async function bundle(source: string): Promise<BundleReply> {
 /** esbuild's message with a position in the source (esbuild's column counts UTF-8 bytes; ours counts UTF-16 units). */
 function diagnostic(m: esbuild.Message, source: string): Diagnostic {
   const loc = m.location;
-  const inSource = loc && loc.namespace === 'playground';
-  if (!loc || !inSource) return { text: loc ? `${loc.file}:${loc.line}:${loc.column}: ${m.text}` : m.text, severity: 'error' };
+  const inSource = loc && (loc.namespace === 'playground' || loc.file === `playground:${ENTRY}`);
+  if (!loc || !inSource) return { text: loc ? `${loc.file}:${loc.line}:${loc.column + 1}: ${m.text}` : m.text, severity: 'error' };
   const lineText = source.split('\n')[loc.line - 1] ?? loc.lineText;
   const bytes = new TextEncoder().encode(lineText);
   const column = new TextDecoder().decode(bytes.slice(0, loc.column)).length;

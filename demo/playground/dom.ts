@@ -24,8 +24,10 @@ export function append(el: Element, children: Child[]): void {
   }
 }
 
-/** An error's text as people read it: `SenderError: Names must not be empty`. */
+/** An error's text as people read it: `SenderError: Names must not be empty`, `InternalError TIME_LIMIT: …` (the code when it says more than the class). */
 export function errorText(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const named = typeof code === 'string' && !['SENDER_ERROR', 'INTERNAL_ERROR', 'ERROR'].includes(code);
+  return `${error.name}${named ? ` ${code}` : ''}: ${error.message}`;
 }

@@ -97,7 +97,11 @@ export class Runtime {
    */
   beforeCall: ((db: BrowserDatabase, id: string) => Promise<void>) | undefined;
 
-  constructor(base = 'playground') {
+  /** This runtime's call budget (CALL_TIMEOUT_MS unless given). */
+  readonly callTimeoutMs: number;
+
+  constructor(base = 'playground', opts: { callTimeoutMs?: number } = {}) {
+    this.callTimeoutMs = opts.callTimeoutMs ?? CALL_TIMEOUT_MS;
     this.base = base;
     this.#generation = Number(localStorage.getItem(`${GENERATION_KEY}:${base}`) ?? '0') || 0;
   }
@@ -159,7 +163,7 @@ export class Runtime {
     await old?.close();
     let db: BrowserDatabase;
     try {
-      db = await connect({ name: this.dbName, transport: 'dedicated', limits: { callTimeoutMs: CALL_TIMEOUT_MS }, ...(code !== undefined ? { module: { code } } : {}) });
+      db = await connect({ name: this.dbName, transport: 'dedicated', limits: { callTimeoutMs: this.callTimeoutMs }, ...(code !== undefined ? { module: { code } } : {}) });
     } catch (error) {
       // No module yet (a new database without one), or one that no longer loads.
       if (code === undefined && isNoDatabase(error)) {

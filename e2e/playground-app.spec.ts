@@ -1,0 +1,238 @@
+// The playground (demo/index.html) driven as a person would, through its accessible names: edit
+// the module in the editor, publish, call a reducer through its form, see the rows; SQL with an
+// error at its position; a refused migration's reasons and "Reset data"; bundling errors at their
+// line; a module that throws while loading; a runaway reducer that leaves the page responsive,
+// and "Stop and restart engine". Each test gets a fresh browser profile (its own IndexedDB).
+import { expect, type Page, test } from '@playwright/test';
+
+const message = (page: Page) => page.locator('#message');
+
+/** Opens the playground; a first visit publishes the starter module (a task list). */
+async function open(page: Page, query = ''): Promise<void> {
+  await page.goto(`/${query}`);
+  await expect(message(page)).toHaveText('Published: a new database.', { timeout: 45_000 });
+}
+
+/** Appends text at the end of the module, typed into the editor. */
+async function appendToModule(page: Page, text: string): Promise<void> {
+  const editor = page.getByRole('textbox', { name: 'Module source (TypeScript)' });
+  await editor.click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.insertText(text);
+}
+
+/** Replaces `from` by `to` in the module (through the editor's own API, as a paste would). */
+async function replaceInModule(page: Page, from: string, to: string): Promise<void> {
+  await page.evaluate(
+    ([a, b]) => {
+      const app = (globalThis as unknown as { playground: { editor: { source: string; setSource(s: string): void } } }).playground;
+      if (!app.editor.source.includes(a!)) throw new Error(`the module has no ${a}`);
+      app.editor.setSource(app.editor.source.replace(a!, b!));
+    },
+    [from, to],
+  );
+}
+
+async function publish(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Publish' }).click();
+}
+
+async function callForm(page: Page, fn: string) {
+  await page.getByRole('tab', { name: 'Call' }).click();
+  return page.getByRole('form', { name: new RegExp(`^(reducer|procedure) ${fn}$`) });
+}
+
+async function addTask(page: Page, title: string, priority: 'Low' | 'Normal' | 'High') {
+  const form = await callForm(page, 'add_task');
+  await form.getByLabel('title').fill(title);
+  await form.getByLabel('priority').selectOption(priority);
+  await form.getByRole('button', { name: 'Call' }).click();
+  await expect(form.locator('output')).toHaveText('ok');
+}
+
+test.describe.configure({ timeout: 120_000 });
+
+/** A reducer that inserts a row (never committed) and never returns. */
+const SPIN = `
+export const spin = spacetimedb.reducer((ctx) => {
+  ctx.db.task.insert({ id: 0n, owner: ctx.sender, title: 'never', priority: { tag: 'Low' }, due: undefined, done: false, created: ctx.timestamp });
+  for (;;) {}
+});
+`;
+
+test('edit the module, publish, call through the forms, see the rows', async ({ page }) => {
+  await open(page);
+  await expect(page.getByRole('tablist', { name: 'Panels' })).toBeVisible();
+  for (const name of ['Tables', 'Call', 'SQL', 'Logs', 'Subscriptions', 'Storage']) await expect(page.getByRole('tab', { name })).toBeVisible();
+
+  // An allowed change (a new table and a reducer): the data is kept.
+  await addTask(page, 'Buy milk', 'High');
+  await replaceInModule(
+    page,
+    'const spacetimedb = schema({ task });',
+    `const tag = table({ public: true }, { id: t.u32().primaryKey(), label: t.string(), color: t.option(t.string()) });
+const spacetimedb = schema({ task, tag });`,
+  );
+  await appendToModule(
+    page,
+    `
+export const add_tag = spacetimedb.reducer({ id: t.u32(), label: t.string(), color: t.option(t.string()) }, (ctx, row) => {
+  ctx.db.tag.insert(row);
+});
+`,
+  );
+  await publish(page);
+  await expect(message(page)).toHaveText('Published: the module was updated, data kept.', { timeout: 30_000 });
+
+  const form = await callForm(page, 'add_tag');
+  await form.getByLabel('id').fill('70000');
+  await form.getByLabel('label').fill('errand');
+  await form.getByRole('button', { name: 'Call' }).click();
+  await expect(form.locator('output')).toHaveText('ok');
+  // Checked before the call: a u32 out of range is refused in the page, naming the range.
+  await form.getByLabel('id').fill('5000000000');
+  await form.getByRole('button', { name: 'Call' }).click();
+  await expect(form.getByLabel('id')).toHaveAttribute('aria-invalid', 'true');
+  await expect(form.getByLabel('id')).toHaveAccessibleDescription(/out of range 0\.\.4294967295/);
+  await expect(form.locator('output')).toHaveText('Fix the fields marked above.');
+
+  // A SenderError's message, and a procedure's result.
+  const complete = await callForm(page, 'complete');
+  await complete.getByLabel('id').fill('42');
+  await complete.getByRole('button', { name: 'Call' }).click();
+  await expect(complete.locator('output')).toHaveText('SenderError: No task 42');
+  const open_tasks = await callForm(page, 'open_tasks');
+  await open_tasks.getByRole('button', { name: 'Call' }).click();
+  await expect(open_tasks.locator('output')).toHaveText('returned 1');
+
+  await page.getByRole('tab', { name: 'Tables' }).click();
+  const tasks = page.getByRole('table', { name: 'table task' });
+  await expect(tasks.getByRole('row')).toHaveCount(2);
+  const row = tasks.getByRole('row').nth(1);
+  await expect(row.getByRole('cell').nth(2)).toHaveText('Buy milk');
+  await expect(row.getByRole('cell').nth(3)).toHaveText('High'); // an enum by its tag
+  await expect(row.getByRole('cell').nth(1)).toHaveText(/^owner \([0-9a-f]{8}…\)$/); // an identity by its name
+  await expect(row.getByRole('cell').nth(4)).toHaveText('none'); // an empty option
+  await expect(row.getByRole('cell').nth(6)).toHaveText(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/); // a timestamp as a date
+  const tags = page.getByRole('table', { name: 'table tag' });
+  await expect(tags.getByRole('row').nth(1).getByRole('cell')).toHaveText(['70000', 'errand', 'none']);
+
+  // Another identity: the module's sender check refuses it.
+  await page.getByLabel('Identity').selectOption('alice');
+  const again = await callForm(page, 'complete');
+  await again.getByLabel('id').fill('1');
+  await again.getByRole('button', { name: 'Call' }).click();
+  await expect(again.locator('output')).toHaveText('SenderError: Only its owner can complete a task');
+  await page.getByLabel('Identity').selectOption('owner');
+  await again.getByRole('button', { name: 'Call' }).click();
+  await expect(again.locator('output')).toHaveText('ok');
+  await page.getByRole('tab', { name: 'Tables' }).click();
+  await expect(tasks.getByRole('row').nth(1).getByRole('cell').nth(5)).toHaveText('true');
+
+  // The log shows what the reducer logged.
+  await page.getByRole('tab', { name: 'Logs' }).click();
+  await expect(page.getByRole('list', { name: 'module log' })).toContainText('added "Buy milk"');
+});
+
+test('SQL: results as a table, an error at its position', async ({ page }) => {
+  await open(page);
+  await addTask(page, 'Write tests', 'Normal');
+  await page.getByRole('tab', { name: 'SQL' }).click();
+  const box = page.getByRole('textbox', { name: 'SQL' });
+  await box.fill("SELECT title, priority FROM task WHERE title = 'Write tests'");
+  await page.getByRole('button', { name: 'Run' }).click();
+  const result = page.getByRole('table', { name: 'query result' });
+  await expect(result.getByRole('row').nth(1).getByRole('cell')).toHaveText(['Write tests', 'Normal']);
+
+  await box.fill('SELECT * FROM task WHERE');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('alert')).toContainText('SqlError');
+  const at = page.locator('.sql-error');
+  await expect(at).toHaveAttribute('data-line', '1');
+  await expect(at).toHaveAttribute('data-column', '25');
+  await expect(page.locator('.sql-position')).toHaveText(`SELECT * FROM task WHERE\n${' '.repeat(24)}^`);
+});
+
+test('a refused migration shows each reason; Reset data publishes over an empty database', async ({ page }) => {
+  await open(page);
+  await addTask(page, 'Keep me?', 'Low');
+  await replaceInModule(page, 'title: t.string(),\n', 'title: t.u32(),\n');
+  await publish(page);
+  const reasons = page.getByRole('list', { name: 'refused changes' });
+  await expect(reasons).toBeVisible({ timeout: 30_000 });
+  await expect(reasons.getByRole('listitem').first()).toContainText('title');
+  await expect(message(page)).toContainText('the database and its module are unchanged');
+  // Unchanged indeed: the row is still there, under the old module.
+  await page.getByRole('tab', { name: 'Tables' }).click();
+  await expect(page.getByRole('table', { name: 'table task' }).getByRole('row')).toHaveCount(2);
+
+  await page.getByRole('button', { name: 'Reset data' }).click();
+  await expect(message(page)).toHaveText('Published: a new database.', { timeout: 30_000 });
+  await expect(page.getByRole('table', { name: 'table task' }).getByRole('row')).toHaveCount(1);
+  await expect(page.getByRole('table', { name: 'table task' }).getByRole('columnheader', { name: /title/ })).toContainText('u32');
+});
+
+test('a module that does not compile is marked at its line; one that throws while loading leaves the old one running', async ({ page }) => {
+  await open(page);
+  await appendToModule(page, '\nexport const broken = (;\n');
+  await publish(page);
+  await expect(message(page)).toContainText('The module does not compile:');
+  await expect(message(page)).toContainText(/^The module does not compile:module\.ts:42:24: /);
+  await expect(page.locator('.cm-lintRange-error')).toHaveCount(1);
+
+  await replaceInModule(page, 'export const broken = (;\n', "throw new Error('boom while loading');\n");
+  await publish(page);
+  await expect(message(page)).toContainText('The module failed to load:', { timeout: 30_000 });
+  await expect(message(page)).toContainText('boom while loading');
+  await expect(message(page)).toContainText('The module that ran before is still running.');
+  await addTask(page, 'still works', 'Normal');
+});
+
+test('a runaway reducer is stopped at the time limit; committed data is intact and calls work again', async ({ page }) => {
+  await open(page);
+  await addTask(page, 'before the loop', 'Normal');
+  await appendToModule(page, SPIN);
+  await publish(page);
+  await expect(message(page)).toHaveText('Published: the module was updated, data kept.', { timeout: 30_000 });
+
+  const spin = await callForm(page, 'spin');
+  await spin.getByRole('button', { name: 'Call' }).click();
+  await expect(spin.locator('output')).toContainText('TIME_LIMIT', { timeout: 30_000 });
+  await expect(spin.locator('output')).toContainText('the engine was stopped and restarted from durable state');
+  await expect(message(page)).toContainText('spin ran longer than the playground');
+
+  // Committed data is intact, the runaway's insert is not there, and calls work again.
+  await addTask(page, 'after the loop', 'Normal');
+  await page.getByRole('tab', { name: 'Tables' }).click();
+  const titles = page.getByRole('table', { name: 'table task' }).locator('tbody tr td:nth-child(3)');
+  await expect(titles).toHaveText(['before the loop', 'after the loop']);
+});
+
+test('while a reducer loops the page stays responsive; Stop and restart engine ends it, from durable state', async ({ page }) => {
+  // A budget far beyond the test (?limit=): only the button stops this loop.
+  await open(page, '?limit=600000');
+  await addTask(page, 'before the loop', 'Normal');
+  await appendToModule(page, SPIN);
+  await publish(page);
+  await expect(message(page)).toHaveText('Published: the module was updated, data kept.', { timeout: 30_000 });
+  const spin = await callForm(page, 'spin');
+  await spin.getByRole('button', { name: 'Call' }).click();
+  await expect(spin.locator('output')).toHaveText('calling as owner…');
+  // The page answers while the engine spins: tabs switch, the editor and the SQL box take text.
+  await page.getByRole('tab', { name: 'SQL' }).click();
+  await page.getByRole('textbox', { name: 'SQL' }).fill('SELECT * FROM task');
+  await expect(page.getByRole('textbox', { name: 'SQL' })).toHaveValue('SELECT * FROM task');
+  await appendToModule(page, '// typed while the engine spins\n');
+  await expect(page.getByRole('textbox', { name: 'Module source (TypeScript)' })).toContainText('typed while the engine spins');
+  await page.getByRole('tab', { name: 'Call' }).click();
+  await expect(spin.locator('output')).toHaveText('calling as owner…');
+  await page.locator('#engine').getByRole('button', { name: 'Stop and restart engine' }).click();
+  await expect(message(page)).toHaveText('The engine restarted from durable state: committed data is intact.', { timeout: 30_000 });
+  await expect(spin.locator('output')).toContainText('ClosedError');
+  await page.getByRole('tab', { name: 'Tables' }).click();
+  const titles = page.getByRole('table', { name: 'table task' }).locator('tbody tr td:nth-child(3)');
+  await expect(titles).toHaveText(['before the loop']);
+  await addTask(page, 'after the restart', 'High');
+  await page.getByRole('tab', { name: 'Tables' }).click();
+  await expect(titles).toHaveText(['before the loop', 'after the restart']);
+});
