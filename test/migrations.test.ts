@@ -11,6 +11,7 @@ import { Engine, randomIdentity } from '../src/engine/engine.ts';
 import { ModuleError } from '../src/errors.ts';
 import { bundleModule } from '../src/host/bundle.ts';
 import { openDatabase } from '../src/node/open-database.ts';
+import { lightcone } from './helpers/cli.ts';
 
 const dir = 'test/fixtures/migrate';
 const fresh = () => mkdtempSync(join(tmpdir(), 'lc-migrate-'));
@@ -62,8 +63,28 @@ describe('migrations', () => {
     // and it all survives a restart
     const db2 = await openDatabase({ dataDir, name: 'm' });
     expect((await db2.sql('SELECT * FROM person')).length).toBe(3);
-    expect((await db2.describe()).tables.map((t) => t.name)).toEqual(['person', 'note', 'pet']);
+    const described = await db2.describe();
+    expect(described.tables.map((t) => t.name)).toEqual(['person', 'note', 'pet']);
+    // describe shows the defaults of the appended columns (and no default elsewhere)
+    expect(described.tables[0]!.columns).toEqual([
+      { name: 'id', type: 'u64' },
+      { name: 'name', type: 'string' },
+      { name: 'score', type: 'u32' },
+      { name: 'level', type: 'u32', default: '7' },
+      { name: 'nick', type: 'Option<string>', default: '(none)' },
+    ]);
     await db2.close();
+  });
+
+  it('lightcone describe prints the default of a column', async () => {
+    const dataDir = fresh();
+    await seeded(dataDir);
+    await (await openDatabase({ dataDir, name: 'm', module: `${dir}/v2.ts` })).close();
+    const r = await lightcone(['describe', 'm', '--data-dir', dataDir]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('    level: u32 (default 7)\n');
+    expect(r.stdout).toContain('    nick: Option<string> (default (none))\n');
+    expect(r.stdout).toContain('    score: u32\n');
   });
 
   it('refuses forbidden changes, naming each, and leaves data and module in place', async () => {

@@ -267,7 +267,10 @@ export async function main(
           out(`database ${d.database} (identity ${d.identity})\n\ntables:\n`);
           for (const t of d.tables) {
             out(`  ${t.name} (${t.access}${t.event ? ', event' : ''}${t.scheduled ? `, scheduled → ${t.scheduled}` : ''}) ${Number.isNaN(t.rows) ? '?' : t.rows} row(s)\n`);
-            for (const c of t.columns) out(`    ${c.name}: ${c.type}${c.name === t.primaryKey ? ' (primary key)' : ''}${t.autoInc.includes(c.name) ? ' (auto-inc)' : ''}\n`);
+            for (const c of t.columns)
+              out(
+                `    ${c.name}: ${c.type}${c.name === t.primaryKey ? ' (primary key)' : ''}${t.autoInc.includes(c.name) ? ' (auto-inc)' : ''}${c.default !== undefined ? ` (default ${c.default})` : ''}\n`,
+              );
             for (const i of t.indexes) out(`    index ${i.accessor}: ${i.algorithm}(${i.columns.join(', ')})${i.unique ? ' unique' : ''}\n`);
           }
           out('\nreducers:\n');

@@ -1,5 +1,7 @@
 // `describe`: a readable summary of a database's module (what `lightcone describe` prints).
 import { typeName } from '../datastore/columns.ts';
+import { decodeValue } from '../host/values.ts';
+import { formatCell } from '../sql/format.ts';
 import type { Engine } from './engine.ts';
 
 export interface SchemaDescription {
@@ -10,7 +12,8 @@ export interface SchemaDescription {
     access: 'public' | 'private';
     event: boolean;
     rows: number;
-    columns: { name: string; type: string }[];
+    /** `default`: what rows written before the column existed hold (a column added with `.default(value)`), as `lightcone sql` shows values. */
+    columns: { name: string; type: string; default?: string }[];
     primaryKey: string | undefined;
     indexes: { name: string; accessor: string; algorithm: string; columns: string[]; unique: boolean }[];
     autoInc: string[];
@@ -40,7 +43,10 @@ export function describeSchema(engine: Engine): SchemaDescription {
       access: t.isPublic ? 'public' : 'private',
       event: t.isEvent,
       rows: host.datastore.tableByName(t.name)?.count ?? 0,
-      columns: t.columns.map((c) => ({ name: c.canonicalName, type: typeName(c.type, ts) })),
+      columns: t.columns.map((c, i) => {
+        const bytes = t.defaultValues.get(i);
+        return { name: c.canonicalName, type: typeName(c.type, ts), ...(bytes !== undefined ? { default: showDefault(c.type, bytes, ts) } : {}) };
+      }),
       primaryKey: t.primaryKey === undefined ? undefined : t.columns[t.primaryKey]?.canonicalName,
       indexes: t.indexes.map((i) => ({
         name: i.sourceName,
@@ -62,4 +68,13 @@ export function describeSchema(engine: Engine): SchemaDescription {
     rowLevelSecurity: s.rls,
     httpRoutes: s.httpRoutes.map((r) => ({ method: r.method, path: r.path, handler: s.httpHandlers.find((h) => h.name === r.handler)?.canonicalName ?? r.handler })),
   };
+}
+
+/** A column default as a cell shows it; bytes that do not decode are shown as such, never thrown. */
+function showDefault(ty: Parameters<typeof decodeValue>[0], bytes: Uint8Array, ts: Parameters<typeof decodeValue>[2]): string {
+  try {
+    return formatCell(decodeValue(ty, bytes, ts));
+  } catch {
+    return `(undecodable: ${bytes.length} bytes)`;
+  }
 }
