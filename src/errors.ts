@@ -136,8 +136,17 @@ export function errorFromJSON(e: SerializedError): LightconeError {
 
 // ---- codes ------------------------------------------------------------------------------------
 
-/** InternalError: the module failed, or the call exceeded a limit, or the engine behind it died. */
-export type InternalErrorCode = 'INTERNAL_ERROR' | 'TIME_LIMIT' | 'HEAP_LIMIT' | 'ENGINE_FAILED' | 'ENGINE_MISSING' | 'CRASHED';
+/** InternalError: the module failed, or the call exceeded a limit, or the engine behind it died or could not load. */
+export type InternalErrorCode =
+  | 'INTERNAL_ERROR'
+  | 'TIME_LIMIT'
+  | 'HEAP_LIMIT'
+  | 'ENGINE_FAILED'
+  | 'ENGINE_MISSING'
+  | 'CRASHED'
+  // the browser's engine could not load its files (how the app serves them: see lightcone/vite)
+  | 'WORKER_LOAD_FAILED'
+  | 'WASM_LOAD_FAILED';
 
 /** UsageError: what the caller asked for does not exist or does not fit. */
 export type UsageErrorCode =

@@ -439,10 +439,18 @@ export class EngineSupervisor implements WorkerApi {
         },
         (error: unknown) => {
           this.#starting = false;
-          if (++this.#startFailures < START_ATTEMPTS) return this.#pump();
+          // A script that did not load (the app does not serve it) fails the same way every time.
+          const final = isLoadFailure(error);
+          if (!final && ++this.#startFailures < START_ATTEMPTS) return this.#pump();
           this.#startFailures = 0;
           const why = error instanceof Error ? error.message : String(error);
-          for (const u of this.#queue.splice(0)) this.#finish(u, false, new ClosedError(`the Lightcone engine could not start: ${why}`, { ...u.details, retryable: true }));
+          for (const u of this.#queue.splice(0)) {
+            this.#finish(
+              u,
+              false,
+              final ? new InternalError(why, { ...u.details }, { code: 'WORKER_LOAD_FAILED' }) : new ClosedError(`the Lightcone engine could not start: ${why}`, { ...u.details, retryable: true }),
+            );
+          }
         },
       );
   }
@@ -575,7 +583,9 @@ export class PageHosts {
         const boot = await withTimeout(host.spawnEngine(this.#supervisor), ENGINE_START_TIMEOUT_MS + 1000);
         // terminate: a page that is gone took its engine with it.
         return { rpc: boot.rpc, beat: boot.beat, gone: whenReleased(boot.lock), terminate: () => void host.terminateEngine(boot.lock).catch(() => {}) };
-      } catch {
+      } catch (error) {
+        // The engine's script did not load: every tab of the site would fail alike, and the tab is fine.
+        if (isLoadFailure(error)) throw error;
         this.#hosts.delete(clientId); // this tab cannot: try the next (the error below says that none could)
       }
     }
@@ -622,6 +632,11 @@ function crashed(u: Unit): InternalError {
     { ...u.details },
     { code: 'CRASHED' },
   );
+}
+
+/** An engine worker whose script did not load (src/client/engine-boot.ts), also as it arrives from a page through Comlink. */
+function isLoadFailure(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === 'WORKER_LOAD_FAILED';
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -39,7 +39,7 @@ import type { RemoteOptions, SyncStatus } from '../sync/replica.ts';
 import { routeFetch } from '../api/fetch.ts';
 import { ClosedError, errorFromJSON, UsageError } from '../errors.ts';
 import { holdLock, whenReleased } from './locks.ts';
-import { bootEngine } from './engine-boot.ts';
+import { bootEngine, workerLoadFailed } from './engine-boot.ts';
 import { PROTOCOL_VERSION, type EngineHost, type SubscriptionSink, type TestHooks, type WireCall, type WorkerApi, type WorkerHello } from './protocol.ts';
 import { deserializeError, installTransferHandlers, revive } from './wire.ts';
 
@@ -487,7 +487,7 @@ function spawn(transport: 'auto' | 'shared' | 'dedicated'): { endpoint: Comlink.
   let fail!: (error: Error) => void;
   const failed = new Promise<never>((_, reject) => (fail = reject));
   failed.catch(() => {}); // observed by whoever races it against the connect; never unhandled
-  const onError = (event: Event) => fail(new ClosedError(`the Lightcone worker could not start${event instanceof ErrorEvent && event.message ? `: ${event.message}` : ''}`));
+  const onError = (event: Event) => fail(workerLoadFailed(transport !== 'dedicated' && hasShared ? 'shared worker' : 'worker', event instanceof ErrorEvent ? event.message : undefined));
   if (transport !== 'dedicated' && hasShared) {
     const worker = new SharedWorker(new URL('../../worker/shared-worker.ts', import.meta.url), { type: 'module', name: 'lightcone' });
     worker.addEventListener('error', onError);

@@ -2,7 +2,7 @@
 // the SharedWorker (Chromium's SharedWorkers cannot start workers), the leader's dedicated worker
 // does it nested. The engine answers once it holds its liveness lock, so whoever watches that
 // lock afterwards learns of the engine's end, never of a start that had not happened yet.
-import { ClosedError } from '../errors.ts';
+import { ClosedError, InternalError } from '../errors.ts';
 import type { EngineBoot } from './protocol.ts';
 
 /** How long an engine worker may take to load its script and answer. */
@@ -27,13 +27,17 @@ export function bootEngine(worker: Worker, supervisor: string): Promise<EngineBo
   const rpc = new MessageChannel();
   const beat = new MessageChannel();
   return new Promise<EngineBoot>((resolve, reject) => {
-    const fail = (why: string) => {
+    const fail = (error: Error) => {
       clearTimeout(timer);
       worker.terminate();
-      reject(new ClosedError(`the Lightcone engine worker could not start (${why}): reload the page`, { retryable: true }));
+      reject(error);
     };
-    const timer = setTimeout(() => fail(`no answer within ${ENGINE_START_TIMEOUT_MS / 1000} s`), ENGINE_START_TIMEOUT_MS);
-    worker.onerror = (event) => fail(event.message || 'its script failed to load');
+    const timer = setTimeout(
+      () => fail(new ClosedError(`the Lightcone engine worker could not start (no answer within ${ENGINE_START_TIMEOUT_MS / 1000} s): reload the page`, { retryable: true })),
+      ENGINE_START_TIMEOUT_MS,
+    );
+    // Its script did not load (not served, or served as something else): no retry will change that.
+    worker.onerror = (event) => fail(workerLoadFailed('engine worker', event.message));
     worker.onmessage = (event: MessageEvent<{ ready?: string }>) => {
       if (event.data?.ready !== lock) return;
       clearTimeout(timer);
@@ -44,4 +48,16 @@ export function bootEngine(worker: Worker, supervisor: string): Promise<EngineBo
     const boot: EngineBootMessage = { rpc: rpc.port2, beat: beat.port2, lock, supervisor };
     worker.postMessage(boot, [rpc.port2, beat.port2]);
   });
+}
+
+/**
+ * A Lightcone worker whose script failed to load (its `error` event): the app does not serve
+ * Lightcone's files, which no retry or reload changes, so the message says what to fix.
+ */
+export function workerLoadFailed(which: string, detail?: string): InternalError {
+  return new InternalError(
+    `the Lightcone ${which} could not start: its script did not load${detail ? ` (${detail})` : ''}. In a Vite app, add the plugin to vite.config.ts (\`import lightcone from 'lightcone/vite'\`, \`plugins: [lightcone()]\`): it serves Lightcone's worker files in dev and bundles them into builds. A built app must be served with all of its assets as they are (a missing file answered with index.html fails too)`,
+    { worker: which },
+    { code: 'WORKER_LOAD_FAILED' },
+  );
 }

@@ -1,6 +1,7 @@
 // Loads @sqlite.org/sqlite-wasm once per realm and opens in-memory databases, optionally from a
 // serialized image (a snapshot). The rest of the datastore only sees `oo1.DB` handles.
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
+import { InternalError } from '../errors.ts';
 
 export type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>;
 export type SqliteDb = InstanceType<Sqlite3['oo1']['DB']>;
@@ -36,7 +37,7 @@ function initSqlite(module: WebAssembly.Module | undefined): Promise<Sqlite3> {
   const init = sqlite3InitModule as unknown as (opts: object) => Promise<Sqlite3>;
   // sqlite-wasm reports failed steps on stderr; the datastore turns them into named errors instead.
   const quiet = { print: () => {}, printErr: () => {} };
-  if (!module) return init(quiet);
+  if (!module) return init(quiet).catch((error: unknown) => Promise.reject(wasmLoadFailed(error)));
   // The instantiation hook has no way to fail: a failed instantiation rejects through `failed`.
   let fail!: (error: unknown) => void;
   const failed = new Promise<never>((_, reject) => (fail = reject));
@@ -45,6 +46,19 @@ function initSqlite(module: WebAssembly.Module | undefined): Promise<Sqlite3> {
     return {};
   };
   return Promise.race([init({ ...quiet, instantiateWasm }), failed]);
+}
+
+/**
+ * sqlite3.wasm did not load (sqlite-wasm fetches it from next to its own script): in a browser
+ * that is how the app serves its files, so the message says what to fix there.
+ */
+function wasmLoadFailed(error: unknown): InternalError {
+  const why = error instanceof Error ? error.message : String(error);
+  const browser = typeof process === 'undefined' || !process.versions?.node;
+  const fix = browser
+    ? "In a Vite app, add the plugin to vite.config.ts (`import lightcone from 'lightcone/vite'`, `plugins: [lightcone()]`): it serves sqlite3.wasm in dev and copies it into builds. A built app must serve that file as it is, with Content-Type application/wasm (a missing file answered with index.html fails too)"
+    : 'Reinstall the package @sqlite.org/sqlite-wasm (its dist/sqlite3.wasm is missing or damaged)';
+  return new InternalError(`SQLite's WebAssembly (sqlite3.wasm) could not be loaded: ${why.replace(/\.+$/, '')}. ${fix}`, {}, { cause: error, code: 'WASM_LOAD_FAILED' });
 }
 
 /** Opens an in-memory database, from `image` (a `sqlite3_js_db_export` result) when given. */

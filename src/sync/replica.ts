@@ -28,7 +28,8 @@ import { ClosedError, InternalError, SenderError, SyncError, UsageError } from '
 import { Host } from '../host/host.ts';
 import { encodeArgs } from '../host/values.ts';
 import { schemaJson } from '../server/sats-json.ts';
-import { WireClient, type CallOutcome, type FetchLike, type SocketFactory, type TableRows } from './wire-client.ts';
+import type { FetchLike, SocketFactory } from './transport.ts';
+import { WireClient, type CallOutcome, type TableRows } from './wire-client.ts';
 
 /** Where the replica follows: `connect({ remote })` / `openDatabase({ remote })`. */
 export interface RemoteOptions {

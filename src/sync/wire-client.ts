@@ -7,20 +7,9 @@
 import { BinaryReader, BinaryWriter, ClientMessage, ServerMessage, type BsatnRowList, type ReducerOutcome, type TransactionUpdate } from '../protocol/client-api.js';
 import { CALL_ID_FLAG } from '../protocol/connection.ts';
 import { SyncError } from './errors.ts';
+import type { FetchLike, SocketFactory, SocketLike } from './transport.ts';
 
-/** What sync needs of a WebSocket (the browser's, undici's and `ws`'s all fit). */
-export interface SocketLike {
-  binaryType: string;
-  send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-
-export type SocketFactory = (url: string, protocols: string[]) => SocketLike;
-export type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => Promise<{ status: number; text(): Promise<string> }>;
+export type { FetchLike, SocketFactory, SocketLike } from './transport.ts';
 
 /** One table's rows of a message. */
 export interface TableRows {

@@ -1,11 +1,18 @@
 // `lightcone/vite`: a Vite plugin that bundles a SpacetimeDB module for the worker at dev and
 // build time, with the same esbuild bundler as the Node host (src/host/bundle.ts). An app writes
-// `import chat from './chat/index.ts?lightcone'` and passes it to `connect({ name, module: chat })`;
-// the plugin also sets what the worker needs (sqlite-wasm unoptimized, ES module workers).
+// `import chat from './chat/index.ts?lightcone'` and passes it to `connect({ name, module: chat })`.
+//
+// It also makes Vite serve and bundle what `lightcone` needs, wherever the package comes from
+// (the registry, a tarball, a linked folder): `lightcone` spawns its workers with
+// `new Worker(new URL('./x.js', import.meta.url))` and sqlite-wasm finds its .wasm the same way,
+// so neither may be pre-bundled (that moves them away from their files); what they import is
+// pre-bundled instead (the CommonJS inside spacetimedb would not load raw); and a package outside
+// the app's folder (linked) is added to the folders the dev server may serve.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import type { Plugin } from 'vite';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { searchForWorkspaceRoot, type Plugin, type UserConfig } from 'vite';
 import { bundleModule } from '../host/bundle.ts';
 
 /** The import suffix that marks a module to bundle: `import m from './module.ts?lightcone'`. */
@@ -30,14 +37,8 @@ export function lightcone(): Plugin {
   return {
     name: 'lightcone',
     enforce: 'pre',
-    config() {
-      return {
-        // sqlite-wasm finds its .wasm next to itself (import.meta.url): pre-bundling would move it.
-        // base64-js (CommonJS, reached through the protocol codec's import of spacetimedb's own
-        // sources) must be pre-bundled, or the dev server serves it without its named exports.
-        optimizeDeps: { exclude: ['@sqlite.org/sqlite-wasm', 'lightcone'], include: ['base64-js'] },
-        worker: { format: 'es' },
-      };
+    config(user) {
+      return servingConfig(resolve(user.root ?? process.cwd()), user);
     },
     configResolved(config) {
       root = config.root;
@@ -63,6 +64,69 @@ export function lightcone(): Plugin {
 }
 
 export default lightcone;
+
+/** Lightcone's package folder (of dist/vite.js, or of src/vite/plugin.ts in this repository). */
+const PACKAGE_DIR = (() => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+    if (isLightcone(join(dir, 'package.json'))) return dir;
+  }
+  return undefined;
+})();
+
+function isLightcone(pkg: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'lightcone';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The packages that `lightcone`'s browser files import (dist/browser, see scripts/build.mjs, which
+ * checks this list against what it built). Pre-bundled as `lightcone > name`, resolved from
+ * Lightcone's folder; sqlite-wasm is served as it is, so that its .wasm stays next to it.
+ */
+export const BROWSER_DEPENDENCIES = ['comlink', 'idb', 'jose', 'lossless-json', 'spacetimedb'];
+const UNBUNDLED = ['lightcone', '@sqlite.org/sqlite-wasm'];
+
+/** What Vite needs to serve `lightcone` as the app at `root` installed it. */
+function servingConfig(root: string, user: UserConfig): UserConfig {
+  const config: UserConfig = { optimizeDeps: { exclude: UNBUNDLED }, worker: { format: 'es' } };
+  const installed = installedLightcone(root);
+  // Inside this repository (the demo) `lightcone` is an alias of the sources: nothing to pre-bundle by package name.
+  if (!installed) return config;
+  config.optimizeDeps!.include = BROWSER_DEPENDENCIES.map((name) => `lightcone > ${name}`);
+  // Files the dev server serves from outside the app's workspace (a linked Lightcone, and what it
+  // resolves from its own node_modules) must be allowed; Vite's default allows the workspace only.
+  const workspace = searchForWorkspaceRoot(root);
+  const outside = [installed, packageDir('@sqlite.org/sqlite-wasm', installed)].filter((dir): dir is string => dir !== undefined && !within(dir, workspace));
+  if (outside.length > 0) {
+    // Setting `allow` replaces the default (the workspace): keep it, unless the app chose its own list.
+    config.server = { fs: { allow: user.server?.fs?.allow ? outside : [workspace, ...outside] } };
+  }
+  return config;
+}
+
+/** The real folder of the `lightcone` package the app at `root` imports, if it imports one. */
+function installedLightcone(root: string): string | undefined {
+  const dir = packageDir('lightcone', root);
+  // This plugin is the package's own: a folder named lightcone elsewhere would be another copy.
+  return dir !== undefined && PACKAGE_DIR !== undefined && dir === realpathSync(PACKAGE_DIR) && existsSync(join(dir, 'dist', 'browser', 'index.js')) ? dir : undefined;
+}
+
+/** The real folder of package `name` in the node_modules folders from `from` up (as Vite finds packages), or undefined. */
+function packageDir(name: string, from: string): string | undefined {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(pkg)) return realpathSync(dirname(pkg));
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+function within(dir: string, parent: string): boolean {
+  const p = realpathSync(parent);
+  return dir === p || dir.startsWith(p.endsWith(sep) ? p : p + sep);
+}
 
 /** The module's source files (its folder, recursively, without node_modules), to watch in dev. */
 function sourceFiles(dir: string, depth = 0): string[] {
