@@ -171,6 +171,8 @@ export function startApp(): App {
 
   // ── start ──
   const ready = (async () => {
+    // esbuild-wasm loads in its worker while the engine opens the database.
+    runtime.bundler.warm();
     try {
       await runtime.start();
     } catch (error) {
@@ -181,7 +183,6 @@ export function startApp(): App {
     // A first visit publishes the starter module; a shared link (#…) is the session's to load.
     if (!runtime.db && location.hash === '') await publish();
     else if (runtime.db) say('ok', 'The database is open: edit the module and Publish.');
-    runtime.bundler.warm();
   })();
   runtime.on((event) => {
     if (event.type === 'publish' && event.outcome.ok) localStorage.setItem(`${DRAFT_KEY}:${runtime.base}:published`, event.source);

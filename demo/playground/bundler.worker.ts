@@ -81,6 +81,9 @@ function diagnostic(m: esbuild.Message, source: string): Diagnostic {
   return { text: m.text, line: loc.line, column, length: Math.max(0, end - column), severity: 'error' };
 }
 
+// Compile esbuild's WebAssembly as soon as the worker starts (the page starts it early, see Bundler.warm).
+void init().catch(() => {}); // a failure is reported by the first bundle that awaits it
+
 self.onmessage = async (event: MessageEvent<BundleRequest>) => {
   const { id, source } = event.data;
   let reply: BundleReply;

@@ -215,7 +215,9 @@ export class Runtime {
   }
 
   async #publish(source: string, reset: boolean): Promise<PublishOutcome> {
+    performance.mark('playground:publish-start');
     const bundled = await this.bundler.bundle(source);
+    performance.mark('playground:bundled');
     if (!bundled.ok) return { ok: false, stage: 'bundle', diagnostics: bundled.diagnostics, message: bundled.diagnostics.map(formatDiagnostic).join('\n') };
     const { code } = bundled.bundle;
     this.#setState('busy');
@@ -229,6 +231,7 @@ export class Runtime {
       } else {
         result = await this.db.publish({ code, entry: 'module.ts', hash: bundled.bundle.hash });
       }
+      performance.mark('playground:published');
       this.publishedSource = source;
       this.schema = await this.db!.describe().catch(() => undefined);
       if (result !== 'created') {
