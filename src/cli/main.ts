@@ -47,7 +47,7 @@ export async function main(
     return args.flags.help ? 0 : 2;
   }
   if (args.command === 'help' || args.flags.help) {
-    const name = args.command === 'help' ? args.positionals[0] : args.command;
+    const name = args.command === 'help' ? (args.positionals[0] ?? (args.flags.help ? 'help' : undefined)) : args.command;
     if (name === undefined) {
       out(overview());
       return 0;

@@ -56,7 +56,10 @@ export function spawnCli(args: string[], opts: CliChildOptions = {}): CliChild {
     wake();
   });
   child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => (stderr += chunk));
+  child.stderr!.on('data', (chunk: string) => {
+    stderr += chunk;
+    wake(); // a condition may look at stderr too
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
     child.on('close', (code, signal) => {
       running.delete(child);
