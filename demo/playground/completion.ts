@@ -94,7 +94,7 @@ function tableDefinition(source: string, variable: string): Omit<SourceTable, 'a
   return { columns: cols, indexes };
 }
 
-/** The text between the bracket at `open` and its match (brackets of any kind nest; strings and line comments are skipped). */
+/** The text between the bracket at `open` and its match (brackets of any kind nest; strings and comments are skipped). */
 function balanced(text: string, open: number): string | undefined {
   let depth = 0;
   let quote: string | undefined;
@@ -106,10 +106,8 @@ function balanced(text: string, open: number): string | undefined {
       continue;
     }
     if (c === '"' || c === "'" || c === '`') quote = c;
-    else if (c === '/' && text[i + 1] === '/') {
-      const end = text.indexOf('\n', i);
-      i = end < 0 ? text.length : end;
-    } else if ('([{'.includes(c)) depth++;
+    else if (c === '/' && (text[i + 1] === '/' || text[i + 1] === '*')) i = commentEnd(text, i);
+    else if ('([{'.includes(c)) depth++;
     else if (')]}'.includes(c)) {
       depth--;
       if (depth === 0) return text.slice(open + 1, i);
@@ -118,28 +116,47 @@ function balanced(text: string, open: number): string | undefined {
   return undefined;
 }
 
-/** Splits on commas at depth 0. */
+/** The index of the last character of the comment starting at `i` (a line comment to the line's end, or a block comment to its closing mark). */
+function commentEnd(text: string, i: number): number {
+  if (text[i + 1] === '/') {
+    const end = text.indexOf('\n', i);
+    return end < 0 ? text.length : end;
+  }
+  const end = text.indexOf('*/', i + 2);
+  return end < 0 ? text.length : end + 1;
+}
+
+/** Splits on commas at depth 0 (strings and comments skipped); comments are removed from the parts. */
 function splitTop(text: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let quote: string | undefined;
-  let start = 0;
+  let part = '';
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (quote) {
-      if (c === '\\') i++;
-      else if (c === quote) quote = undefined;
+      if (c === '\\') part += text.slice(i, ++i + 1);
+      else {
+        if (c === quote) quote = undefined;
+        part += c;
+      }
+      continue;
+    }
+    if (c === '/' && (text[i + 1] === '/' || text[i + 1] === '*')) {
+      i = commentEnd(text, i);
       continue;
     }
     if (c === '"' || c === "'" || c === '`') quote = c;
     else if ('([{'.includes(c)) depth++;
     else if (')]}'.includes(c)) depth--;
     else if (c === ',' && depth === 0) {
-      out.push(text.slice(start, i));
-      start = i + 1;
+      out.push(part);
+      part = '';
+      continue;
     }
+    part += c;
   }
-  if (text.slice(start).trim()) out.push(text.slice(start));
+  out.push(part);
   return out.filter((s) => s.trim() !== '');
 }
 
