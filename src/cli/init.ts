@@ -215,7 +215,9 @@ async function main() {
       }),
     );
   };
-  const keep = (row: Record<string, unknown>) => messages.set(String(row.id), { text: String(row.text), sent: String(row.sent).slice(11, 19) });
+  // \`sent\` is a SpacetimeDB Timestamp: toDate() gives a JS Date.
+  const keep = (row: Record<string, unknown>) =>
+    messages.set(String(row.id), { text: String(row.text), sent: (row.sent as { toDate(): Date }).toDate().toLocaleTimeString() });
 
   db.subscribe(['SELECT * FROM message'], {
     onApplied: (initial) => {
