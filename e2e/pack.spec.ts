@@ -167,6 +167,23 @@ test("a build whose server does not deliver sqlite3.wasm or a worker's script re
   }
 });
 
+test("the installed package's Node entry and CLI run the README's module", () => {
+  test.setTimeout(60_000);
+  const script = [
+    "import { openDatabase } from 'lightcone/node';",
+    "const db = await openDatabase({ name: 'guestbook', module: 'src/guestbook' });",
+    "await db.call('sign', { text: 'from Node' });",
+    "console.log(JSON.stringify(await db.sql('SELECT text FROM entry')));",
+    'await db.close();',
+  ].join('\n');
+  writeFileSync(join(app, 'node-check.mjs'), script);
+  expect(JSON.parse(run(process.execPath, ['node-check.mjs'], app))).toEqual([{ text: 'from Node' }]);
+  const cli = join(app, 'node_modules', '.bin', 'lightcone');
+  run(cli, ['publish', '--module-path', 'src/guestbook', 'book'], app);
+  run(cli, ['call', 'book', 'sign', '"from the CLI"'], app);
+  expect(run(cli, ['sql', 'book', 'SELECT text FROM entry'], app)).toContain('"from the CLI"');
+});
+
 test('the README app runs in the dev server with Lightcone linked (npm link) instead of installed', async ({ page }) => {
   test.setTimeout(90_000);
   // What `npm link lightcone` leaves: a symlink to the checkout, which lies outside the app's folder.
