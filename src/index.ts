@@ -11,6 +11,7 @@ export {
   type TestHooks,
 } from './client/connect.ts';
 export { local, type LocalOptions } from './client/local.ts';
+export { MigrationRefusedError, type ErrorEventDetail } from './client/refused.ts';
 export type {
   Database,
   CallOptions,

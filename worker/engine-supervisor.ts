@@ -208,8 +208,8 @@ export class EngineSupervisor implements WorkerApi {
     return { protocol: PROTOCOL_VERSION, lock: this.#opts.lock, mode: this.#opts.mode };
   }
 
-  open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions): Promise<DatabaseInfo> {
-    return this.#request('open', [name, code, image, remote], `opening ${name}`) as Promise<DatabaseInfo>;
+  open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions, onRefused?: 'reject' | 'reset'): Promise<DatabaseInfo> {
+    return this.#request('open', [name, code, image, remote, onRefused], `opening ${name}`) as Promise<DatabaseInfo>;
   }
   publish(name: string, code: string): Promise<DatabaseInfo> {
     return this.#request('publish', [name, code], `publishing to ${name}`) as Promise<DatabaseInfo>;

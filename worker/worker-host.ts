@@ -17,7 +17,7 @@ import { indexedDbDurability } from '../src/durability/indexeddb.ts';
 import type { Durability } from '../src/durability/durability.ts';
 import { databaseFacade, type Database, type SchemaDescription } from '../src/api/database.ts';
 import { Engine, type PublishResult } from '../src/engine/engine.ts';
-import { ClosedError, StorageError, SyncError, UsageError } from '../src/errors.ts';
+import { ClosedError, ModuleError, StorageError, SyncError, UsageError } from '../src/errors.ts';
 import { META_MODULE } from '../src/engine/publish.ts';
 import { Replica, type RemoteOptions, type SyncStatus } from '../src/sync/replica.ts';
 import type { FetchLike, SocketFactory, SocketLike } from '../src/sync/wire-client.ts';
@@ -32,6 +32,7 @@ import { checkProtocol, PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import { hasWebLocks, holdLock, whenReleased } from '../src/client/locks.ts';
 import { revive, serializeError, toSerialized } from '../src/client/wire.ts';
 import { originOwner } from './origin-owner.ts';
+import { inBrowser } from './browser-errors.ts';
 import { delayAcks } from './test-hooks.ts';
 
 /** How a host is set up by its entry. */
@@ -160,15 +161,28 @@ export class WorkerHost implements WorkerApi {
     for (const live of subs?.values() ?? []) this.#stop(live);
   }
 
-  async open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions): Promise<DatabaseInfo> {
+  async open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions, onRefused?: 'reject' | 'reset'): Promise<DatabaseInfo> {
     const slot = this.#slot(name);
+    if (onRefused !== undefined && onRefused !== 'reject' && onRefused !== 'reset') {
+      throw new UsageError('BAD_OPTION', `onMigrationRefused must be 'reject' or 'reset', got ${JSON.stringify(onRefused)}`, { option: 'onMigrationRefused' });
+    }
     return slot.exclusive(async () => {
       const seeded = !slot.engine && image !== undefined && (await this.#seed(name, slot, image));
       const sameRemote = remote === undefined || remoteKey(remote) === slot.sync?.key;
       if (slot.engine && (code === undefined || code === slot.code) && sameRemote) return info(slot, seeded ? 'created' : 'unchanged');
       // A different module (or one given for the first time), or another remote: reopen with it.
       await this.#closeSlot(slot);
-      const engine = await this.#openEngine(name, slot, code, remote);
+      let engine: Engine;
+      try {
+        engine = await this.#openEngine(name, slot, code, remote);
+      } catch (error) {
+        // The app asked to start over when the stored database cannot take this module: delete
+        // its storage (rows, log, outbox) and publish the module anew. Subscriptions continue on
+        // the new database (onApplied runs again), as after an import.
+        if (onRefused !== 'reset' || code === undefined || !(error instanceof ModuleError && (error.code === 'MIGRATION_REFUSED' || error.code === 'MODULE_MISSING'))) throw error;
+        await indexedDbDurability(name).destroy();
+        engine = await this.#openEngine(name, slot, code, remote);
+      }
       return info(slot, seeded && engine.publishResult === 'unchanged' ? 'created' : engine.publishResult);
     });
   }
@@ -413,7 +427,7 @@ export class WorkerHost implements WorkerApi {
       engine = await Engine.open({ name, durability: storage, owner, http: this.#opts.http ?? xhrSyncHttp, onNotDurable, ...(code !== undefined ? { code } : {}) });
     } catch (error) {
       unlock();
-      throw error;
+      throw inBrowser(error, name);
     }
     try {
       // Before the engine is the slot's: no call may reach it around the replica.

@@ -42,6 +42,7 @@ import { holdLock, whenReleased } from './locks.ts';
 import { bootEngine, workerLoadFailed } from './engine-boot.ts';
 import { PROTOCOL_VERSION, type EngineHost, type SubscriptionSink, type TestHooks, type WireCall, type WorkerApi, type WorkerHello } from './protocol.ts';
 import { deserializeError, installTransferHandlers, revive } from './wire.ts';
+import { announce, isRefused, MigrationRefusedError } from './refused.ts';
 
 export type { PublishResult, TestHooks };
 
@@ -72,6 +73,13 @@ export interface ConnectOptions<M = unknown> {
    * migration rules). Without it the database must exist already.
    */
   module?: LightconeModule<M>;
+  /**
+   * When the database in this browser cannot take `module` (SpacetimeDB refuses the migration, or
+   * no module is stored): 'reject' (default) rejects with a `MigrationRefusedError` listing the
+   * reasons, whose `reset()` is the way out; 'reset' deletes the database's data in this browser
+   * and publishes `module` anew. Nothing is deleted unless the app asks for it here or by `reset()`.
+   */
+  onMigrationRefused?: 'reject' | 'reset';
   /**
    * A database image (from `export()`): when the database does not exist yet, it is created from
    * the image (then `module`, if given, is published over it). An existing database is untouched.
@@ -133,7 +141,8 @@ export interface BrowserDatabase<M = unknown> extends Database<M> {
   readonly mode: WorkerHello['mode'];
   /**
    * Publishes a new version of the module over this database (SpacetimeDB's migration rules:
-   * the same schema swaps the code; allowed changes migrate; others are refused with ModuleError).
+   * the same schema swaps the code; allowed changes migrate; others are refused with
+   * `MigrationRefusedError`, a ModuleError listing them, whose `reset()` starts the database over).
    * Every tab's subscriptions continue on the new module (`onApplied` runs again).
    */
   publish(module: LightconeModule): Promise<PublishResult>;
@@ -193,7 +202,7 @@ export async function connect<M = unknown>(opts: ConnectOptions<M>): Promise<Bro
     void whenReleased(hello.lock, watching.signal).then(() =>
       link.fail(new ClosedError('the Lightcone worker stopped (crashed, or its tab was closed): call connect() again; a call that was in flight may retry with its callId', { retryable: true })),
     );
-    const info = await link.track(remote.open(opts.name, opts.module?.code, opts.image, opts.remote));
+    const info = await link.track(remote.open(opts.name, opts.module?.code, opts.image, opts.remote, opts.onMigrationRefused));
     const db = facade(opts.name, info, hello.mode, sender, callTimeoutMs, clientId, remote, link);
     protocolPorts.set(db, {
       serve: (port) => link.track(remote.serveProtocol(opts.name, Comlink.transfer(port, [port]))),
@@ -205,6 +214,8 @@ export async function connect<M = unknown>(opts: ConnectOptions<M>): Promise<Bro
     return db as BrowserDatabase as BrowserDatabase<M>;
   } catch (error) {
     link.close(new ClosedError('connect failed'));
+    announce(error, opts.name);
+    if (isRefused(error) && opts.module !== undefined) throw new MigrationRefusedError(error, () => connect<M>({ ...opts, onMigrationRefused: 'reset' }));
     throw error;
   }
 }
@@ -400,7 +411,15 @@ function facade(
         },
       };
     },
-    publish: async (module: LightconeModule) => (await link.track(remote.publish(name, module.code))).published,
+    async publish(module: LightconeModule) {
+      try {
+        return (await link.track(remote.publish(name, module.code))).published;
+      } catch (error) {
+        announce(error, name);
+        if (isRefused(error)) throw new MigrationRefusedError(error, async () => (await link.track(remote.open(name, module.code, undefined, undefined, 'reset'))).published);
+        throw error;
+      }
+    },
     export: () => link.track(remote.exportDatabase(name)),
     async import(image: Uint8Array) {
       await link.track(remote.importDatabase(name, image));

@@ -151,8 +151,10 @@ export interface WorkerApi {
    * `image` (from `exportDatabase`), a database that does not exist yet is created from it. With
    * `remote`, the database follows that one (sync): the worker keeps it in the database's storage,
    * so every later open, reload or engine restart follows it too, until an open names another.
+   * `onRefused: 'reset'`: when the stored database cannot take `code` (a refused migration, no
+   * stored module), its data is deleted and `code` published anew; by default that rejects.
    */
-  open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions): Promise<DatabaseInfo>;
+  open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions, onRefused?: 'reject' | 'reset'): Promise<DatabaseInfo>;
   /** Publishes `code` over database `name` (creating it if new): what `open` does with a module. */
   publish(name: string, code: string): Promise<DatabaseInfo>;
   call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown>;

@@ -28,7 +28,7 @@ export function planMigration(oldS: ModuleSchema, newS: ModuleSchema): Migration
   for (const ot of oldS.tables) {
     const nt = newS.tables.find((t) => t.name === ot.name);
     if (!nt) {
-      refused.push(`table ${ot.name} was removed (tables cannot be removed; keep it, or publish with --delete-data)`);
+      refused.push(`table ${ot.name} was removed (tables cannot be removed: keep it in the module)`);
       continue;
     }
     const n = ot.columns.length;

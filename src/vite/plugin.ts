@@ -14,6 +14,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { searchForWorkspaceRoot, type Plugin, type UserConfig } from 'vite';
 import { bundleModule } from '../host/bundle.ts';
+import { devErrors } from './dev-errors.ts';
 
 /** The import suffix that marks a module to bundle: `import m from './module.ts?lightcone'`. */
 export const MODULE_QUERY = '?lightcone';
@@ -37,6 +38,7 @@ export function lightcone(): Plugin {
   return {
     name: 'lightcone',
     enforce: 'pre',
+    ...devErrors(), // module errors found in the browser, in the dev overlay
     config(user) {
       return servingConfig(resolve(user.root ?? process.cwd()), user);
     },
