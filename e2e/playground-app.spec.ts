@@ -117,8 +117,13 @@ export const add_tag = spacetimedb.reducer({ id: t.u32(), label: t.string(), col
   const tags = page.getByRole('table', { name: 'table tag' });
   await expect(tags.getByRole('row').nth(1).getByRole('cell')).toHaveText(['70000', 'errand', 'none']);
 
-  // Another identity: the module's sender check refuses it.
+  // Another identity: the tables as alice sees them (the per-sender view is hers), and the
+  // module's sender check refuses her.
+  const mine = page.getByRole('table', { name: 'view my_tasks' });
+  await expect(mine.locator('tbody tr')).toHaveCount(1);
   await page.getByLabel('Identity').selectOption('alice');
+  await expect(page.getByRole('region', { name: 'my_tasks' }).getByRole('heading')).toHaveText('my_tasks (0 rows, view per sender)');
+  await expect(tasks.locator('tbody tr')).toHaveCount(1);
   const again = await callForm(page, 'complete');
   await again.getByLabel('id').fill('1');
   await again.getByRole('button', { name: 'Call' }).click();
@@ -153,6 +158,37 @@ test('SQL: results as a table, an error at its position', async ({ page }) => {
   await expect(page.locator('.sql-position')).toHaveText(`SELECT * FROM task WHERE\n${' '.repeat(24)}^`);
 });
 
+test('a large table is paged', async ({ page }) => {
+  await open(page);
+  await appendToModule(
+    page,
+    `
+export const seed = spacetimedb.reducer({ n: t.u32() }, (ctx, { n }) => {
+  for (let i = 1; i <= n; i++) ctx.db.task.insert({ id: 0n, owner: ctx.sender, title: \`task \${i}\`, priority: { tag: 'Normal' }, due: undefined, done: false, created: ctx.timestamp });
+});
+`,
+  );
+  await publish(page);
+  await expect(message(page)).toHaveText('Published: the module was updated, data kept.', { timeout: 30_000 });
+  const seed = await callForm(page, 'seed');
+  await seed.getByLabel('n').fill('120');
+  await seed.getByRole('button', { name: 'Call' }).click();
+  await expect(seed.locator('output')).toHaveText('ok');
+  await page.getByRole('tab', { name: 'Tables' }).click();
+  const section = page.getByRole('region', { name: 'task', exact: true });
+  const titles = section.locator('tbody tr td:nth-child(3)');
+  await expect(section.getByRole('heading')).toHaveText('task (120 rows)');
+  await expect(section.locator('.pager')).toContainText('rows 1–50 of 120');
+  await expect(titles).toHaveCount(50);
+  await expect(titles.first()).toHaveText('task 1');
+  await section.getByRole('button', { name: 'Next page of task' }).click();
+  await section.getByRole('button', { name: 'Next page of task' }).click();
+  await expect(section.locator('.pager')).toContainText('rows 101–120 of 120');
+  await expect(titles).toHaveCount(20);
+  await expect(titles.last()).toHaveText('task 120');
+  await expect(section.getByRole('button', { name: 'Next page of task' })).toBeDisabled();
+});
+
 test('a refused migration shows each reason; Reset data publishes over an empty database', async ({ page }) => {
   await open(page);
   await addTask(page, 'Keep me?', 'Low');
@@ -177,7 +213,12 @@ test('a module that does not compile is marked at its line; one that throws whil
   await appendToModule(page, '\nexport const broken = (;\n');
   await publish(page);
   await expect(message(page)).toContainText('The module does not compile:');
-  await expect(message(page)).toContainText(/^The module does not compile:module\.ts:42:24: /);
+  const line = await page.evaluate(() => {
+    const app = (globalThis as unknown as { playground: { editor: { source: string } } }).playground;
+    return app.editor.source.split('\n').findIndex((l) => l.startsWith('export const broken')) + 1;
+  });
+  expect(line).toBeGreaterThan(40);
+  await expect(message(page)).toContainText(new RegExp(`^The module does not compile:module\\.ts:${line}:24: `));
   await expect(page.locator('.cm-lintRange-error')).toHaveCount(1);
 
   await replaceInModule(page, 'export const broken = (;\n', "throw new Error('boom while loading');\n");

@@ -1,6 +1,6 @@
 // The module the playground opens with (before anything was written or shared): a small task
-// list that shows identities, timestamps, an enum, an option, a unique index, a SenderError and
-// a procedure.
+// list that shows identities, timestamps, an enum, an option, a unique index, a SenderError, a
+// per-sender view and a procedure.
 export const STARTER = `// A SpacetimeDB module: edit it, then Publish (Ctrl+Enter).
 import { schema, table, t, SenderError } from 'spacetimedb/server';
 
@@ -34,6 +34,9 @@ export const complete = spacetimedb.reducer({ id: t.u64() }, (ctx, { id }) => {
   if (!row.owner.isEqual(ctx.sender)) throw new SenderError('Only its owner can complete a task');
   ctx.db.task.id.update({ ...row, done: true });
 });
+
+// A view computed for each caller: switch the Identity in the header to see another's.
+export const my_tasks = spacetimedb.view({ public: true }, t.array(task.rowType), (ctx) => [...ctx.db.task.owner.filter(ctx.sender)]);
 
 export const open_tasks = spacetimedb.procedure({}, t.u64(), (ctx) =>
   ctx.withTx((tx) => {

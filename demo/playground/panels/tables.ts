@@ -1,5 +1,7 @@
-// Tables panel: every table of the running module, live through one subscription (`SELECT *` of
-// each), paged (PAGE_SIZE rows a page), values formatted by type (values.ts).
+// Tables panel: every table and view of the running module, live (one subscription each, `SELECT *`),
+// as the identity chosen in the header sees them: row-level security filters the rows of anyone
+// but the owner, a private table is the owner's alone (its section says so), and a view is computed
+// for that identity. Paged (PAGE_SIZE rows a page); values formatted by type (values.ts).
 import type { BrowserDatabase, Row, SchemaDescription, SubscriptionHandle } from 'lightcone';
 import { errorText, h } from '../dom.ts';
 import type { Runtime } from '../runtime.ts';
@@ -9,10 +11,18 @@ export const PAGE_SIZE = 50;
 
 type Table = SchemaDescription['tables'][number];
 
-interface Live {
-  def: Table;
+/** One section: a table or a view, its rows and where its pager stands. */
+interface Source {
+  name: string;
+  kind: 'table' | 'view';
+  /** Columns with types (tables); a view's come from its rows. */
+  columns: { name: string; type: string }[] | undefined;
+  primaryKey: string | undefined;
+  note: string;
   rows: Map<string, { row: Row; count: number }>;
   page: number;
+  error: string | undefined;
+  sub: SubscriptionHandle | undefined;
 }
 
 /** A key for a row: its JSON with bigints and bytes spelled out (rows have no identity of their own). */
@@ -28,24 +38,26 @@ function compare(a: unknown, b: unknown): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
+function tableNote(t: Table): string {
+  return [t.access === 'private' ? 'private' : '', t.event ? 'event table' : '', t.scheduled ? `schedules ${t.scheduled}` : ''].filter(Boolean).join(', ');
+}
+
 export function tablesPanel(runtime: Runtime, names: IdentityNames): { element: HTMLElement; onShow: () => void } {
   const body = h('div', { className: 'tables' });
   const status = h('p', { className: 'hint', role: 'status' });
   const element = h('div', {}, status, body);
-  const live = new Map<string, Live>();
-  let sub: SubscriptionHandle | undefined;
+  let sources: Source[] = [];
   let scheduled = false;
 
   const render = () => {
     scheduled = false;
-    const schema = runtime.schema;
-    if (!runtime.db || !schema) {
+    if (!runtime.db || !runtime.schema) {
       status.textContent = 'No module is running: publish one.';
       body.replaceChildren();
       return;
     }
-    status.textContent = schema.tables.length === 0 ? 'The module has no tables.' : '';
-    body.replaceChildren(...schema.tables.map((t) => renderTable(t, live.get(t.name))));
+    status.textContent = sources.length === 0 ? 'The module has no tables.' : `Rows as ${runtime.identity.label} sees them.`;
+    body.replaceChildren(...sources.map(section));
   };
   const schedule = () => {
     if (scheduled) return;
@@ -53,18 +65,19 @@ export function tablesPanel(runtime: Runtime, names: IdentityNames): { element: 
     requestAnimationFrame(render);
   };
 
-  const renderTable = (def: Table, state: Live | undefined): HTMLElement => {
-    const rows = state ? [...state.rows.values()].flatMap((r) => Array<Row>(r.count).fill(r.row)) : [];
-    const pk = def.primaryKey;
+  const section = (s: Source): HTMLElement => {
+    const rows = [...s.rows.values()].flatMap((r) => Array<Row>(r.count).fill(r.row));
+    const pk = s.primaryKey;
     if (pk !== undefined) rows.sort((a, b) => compare(a[pk], b[pk]));
+    const columns = s.columns ?? Object.keys(rows[0] ?? {}).map((name) => ({ name, type: '' }));
     const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
-    const page = Math.min(state?.page ?? 0, pages - 1);
+    const page = Math.min(s.page, pages - 1);
     const shown = rows.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
-    const caption = `${def.name} (${rows.length} ${rows.length === 1 ? 'row' : 'rows'}${def.access === 'private' ? ', private' : ''}${def.event ? ', event table' : ''})`;
+    const caption = `${s.name} (${s.error ? 'not readable' : `${rows.length} ${rows.length === 1 ? 'row' : 'rows'}`}${s.note ? `, ${s.note}` : ''})`;
     const table = h(
       'table',
-      { 'aria-label': `table ${def.name}` },
-      h('thead', {}, h('tr', {}, ...def.columns.map((c) => h('th', { scope: 'col', title: c.type }, c.name, h('span', { className: 'type' }, ` ${c.type}${c.name === pk ? ' · key' : ''}`))))),
+      { 'aria-label': `${s.kind} ${s.name}` },
+      h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { scope: 'col', title: c.type }, c.name, h('span', { className: 'type' }, ` ${c.type}${c.name === pk ? ' · key' : ''}`))))),
       h(
         'tbody',
         {},
@@ -72,7 +85,7 @@ export function tablesPanel(runtime: Runtime, names: IdentityNames): { element: 
           h(
             'tr',
             {},
-            ...def.columns.map((c) => {
+            ...columns.map((c) => {
               const f = formatValue(row[c.name], names);
               return h('td', { className: `v-${f.kind}`, title: f.title }, f.text);
             }),
@@ -85,73 +98,93 @@ export function tablesPanel(runtime: Runtime, names: IdentityNames): { element: 
         ? h(
             'div',
             { className: 'pager' },
-            h('button', { type: 'button', disabled: page === 0, onclick: () => setPage(def.name, page - 1) }, `Previous page of ${def.name}`),
+            h('button', { type: 'button', disabled: page === 0, onclick: () => setPage(s, page - 1) }, `Previous page of ${s.name}`),
             ` rows ${page * PAGE_SIZE + 1}–${page * PAGE_SIZE + shown.length} of ${rows.length} `,
-            h('button', { type: 'button', disabled: page >= pages - 1, onclick: () => setPage(def.name, page + 1) }, `Next page of ${def.name}`),
+            h('button', { type: 'button', disabled: page >= pages - 1, onclick: () => setPage(s, page + 1) }, `Next page of ${s.name}`),
           )
         : null;
     return h(
       'section',
-      { className: 'table', 'aria-label': def.name },
+      { className: 'table', 'aria-label': s.name },
       h('h3', {}, caption),
-      def.event ? h('p', { className: 'hint' }, 'Rows of an event table exist only inside the transaction that inserts them.') : null,
-      table,
+      s.note.includes('event table') ? h('p', { className: 'hint' }, 'Rows of an event table exist only inside the transaction that inserts them.') : null,
+      s.error ? h('p', { className: 'hint' }, s.error) : s.columns || rows.length > 0 ? table : h('p', { className: 'hint' }, 'No rows.'),
       pager,
     );
   };
 
-  const setPage = (name: string, page: number) => {
-    const state = live.get(name);
-    if (state) state.page = Math.max(0, page);
+  const setPage = (s: Source, page: number) => {
+    s.page = Math.max(0, page);
     schedule();
   };
 
-  const subscribe = (db: BrowserDatabase | undefined, schema: SchemaDescription | undefined) => {
-    sub?.unsubscribe();
-    sub = undefined;
-    const keep = new Map([...live].map(([k, v]) => [k, v.page]));
-    live.clear();
-    if (!db || !schema) return schedule();
-    for (const def of schema.tables) live.set(def.name, { def, rows: new Map(), page: keep.get(def.name) ?? 0 });
-    const queries = schema.tables.filter((t) => !t.event).map((t) => `SELECT * FROM ${t.name}`);
-    if (queries.length === 0) return schedule();
-    sub = db.subscribe(queries, {
-      onApplied: (initial) => {
-        for (const state of live.values()) state.rows.clear();
-        for (const [name, rows] of Object.entries(initial)) for (const row of rows) add(name, row, 1);
-        schedule();
-      },
-      onUpdate: (update) => {
-        for (const u of update) {
-          for (const row of u.deletes) add(u.table, row, -1);
-          for (const row of u.inserts) add(u.table, row, 1);
-        }
-        schedule();
-      },
-      onError: (error) => {
-        status.textContent = `The tables' subscription ended: ${errorText(error)}`;
-      },
-    });
+  const add = (s: Source, row: Row, n: number) => {
+    const key = rowKey(row);
+    const count = (s.rows.get(key)?.count ?? 0) + n;
+    if (count <= 0) s.rows.delete(key);
+    else s.rows.set(key, { row, count });
   };
 
-  const add = (table: string, row: Row, n: number) => {
-    const state = live.get(table);
-    if (!state) return;
-    const key = rowKey(row);
-    const entry = state.rows.get(key);
-    const count = (entry?.count ?? 0) + n;
-    if (count <= 0) state.rows.delete(key);
-    else state.rows.set(key, { row, count });
+  const subscribe = (db: BrowserDatabase | undefined, schema: SchemaDescription | undefined) => {
+    const pages = new Map(sources.map((s) => [s.name, s.page]));
+    for (const s of sources) s.sub?.unsubscribe();
+    sources = [];
+    if (!db || !schema) return schedule();
+    const who = runtime.identity;
+    const sender = who.label === 'owner' ? db.owner.toHexString() : who.hex;
+    sources = [
+      ...schema.tables.map(
+        (t): Source => ({ name: t.name, kind: 'table', columns: t.columns, primaryKey: t.primaryKey, note: tableNote(t), rows: new Map(), page: 0, error: undefined, sub: undefined }),
+      ),
+      ...schema.views.map(
+        (v): Source => ({
+          name: v.name,
+          kind: 'view',
+          columns: undefined,
+          primaryKey: undefined,
+          note: `view${v.perSender ? ' per sender' : ''}`,
+          rows: new Map(),
+          page: 0,
+          error: undefined,
+          sub: undefined,
+        }),
+      ),
+    ];
+    for (const s of sources) {
+      s.page = pages.get(s.name) ?? 0;
+      if (s.note.includes('event table')) continue;
+      s.sub = db.subscribe(
+        [`SELECT * FROM ${s.name}`],
+        {
+          onApplied: (initial) => {
+            s.rows.clear();
+            for (const row of initial[s.name] ?? Object.values(initial).flat()) add(s, row, 1);
+            schedule();
+          },
+          onUpdate: (update) => {
+            for (const u of update) {
+              for (const row of u.deletes) add(s, row, -1);
+              for (const row of u.inserts) add(s, row, 1);
+            }
+            schedule();
+          },
+          onError: (error) => {
+            s.error = `Its subscription ended: ${errorText(error)}`;
+            schedule();
+          },
+        },
+        { sender },
+      );
+    }
+    schedule();
   };
 
   runtime.on((event) => {
     if (event.type === 'connected') subscribe(event.db, event.schema);
     else if (event.type === 'schema') subscribe(runtime.db, event.schema);
+    else if (event.type === 'identity') subscribe(runtime.db, runtime.schema);
     else if (event.type === 'engine' && event.state === 'stopped') subscribe(undefined, undefined);
   });
   subscribe(runtime.db, runtime.schema);
-  return {
-    element,
-    onShow: schedule,
-  };
+  return { element, onShow: schedule };
 }
