@@ -6,10 +6,11 @@
 // a worker script or sqlite3.wasm must make `connect` reject with the named error the README names.
 // npm installs from its cache where it can (the repository's own install filled it).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, type Page, test } from '@playwright/test';
 
@@ -159,11 +160,14 @@ test("a build whose server does not deliver sqlite3.wasm or a worker's script re
     const out = join(app, `dist-without-${what}`);
     cpSync(join(app, 'dist'), out, { recursive: true });
     for (const a of assets) if (missing.test(a)) rmSync(join(out, 'assets', a));
-    // vite preview answers a missing file with index.html, as many static servers do.
-    await withServer(['preview', '--outDir', out], async (url) => {
-      await page.goto(url);
-      await expect(page.locator('#app')).toHaveText(expected, { timeout: 20_000 });
-    });
+    // vite preview answers a missing file with index.html, as many static servers do; a strict
+    // server answers 404.
+    for (const serve of [(f: (url: string) => Promise<void>) => withServer(['preview', '--outDir', out], f), (f: (url: string) => Promise<void>) => withStaticServer(out, f)]) {
+      await serve(async (url) => {
+        await page.goto(url);
+        await expect(page.locator('#app')).toHaveText(expected, { timeout: 20_000 });
+      });
+    }
   }
 });
 
@@ -234,6 +238,24 @@ async function withServer(args: string[], f: (url: string) => Promise<void>): Pr
     throw new Error(`${(e as Error).message}\n--- vite ${args.join(' ')} said:\n${output}`);
   } finally {
     server.kill();
+  }
+}
+
+/** Serves the files of `dir` as they are (404 for any other path) on a free port until `f` is done. */
+async function withStaticServer(dir: string, f: (url: string) => Promise<void>): Promise<void> {
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+  const server = createHttpServer((req, res) => {
+    const path = join(dir, decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname).replace(/\/$/, '/index.html'));
+    if (!path.startsWith(dir) || !existsSync(path) || !statSync(path).isFile()) return void res.writeHead(404).end('not found');
+    res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path));
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, 'localhost', resolve));
+  try {
+    await f(`http://localhost:${port}/`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 }
 
