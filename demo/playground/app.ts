@@ -107,6 +107,9 @@ export function startApp(): App {
           h('pre', {}, errorText(outcome.error)),
           h('p', {}, runtime.db ? 'The module that ran before is still running.' : 'No module is running.'),
           restartButton(),
+          ' ',
+          // The way out when the stored data itself keeps the engine from starting (an overdue scheduled reducer that loops).
+          resetButton(),
         );
       }
     }
@@ -146,14 +149,38 @@ export function startApp(): App {
       engine.textContent = 'engine: busy';
       busyTimer = setTimeout(() => engine.replaceChildren('engine: still busy… ', restartButton()), BUSY_NOTICE_MS);
     } else if (event.state === 'stopped') {
-      engine.replaceChildren(`engine: stopped${event.message ? ` (${event.message})` : ''} `, restartButton());
+      engine.replaceChildren(`engine: stopped${event.message ? ` (${event.message})` : ''} `, restartButton(), ' ', resetButton());
     } else {
       engine.textContent = `engine: ${event.state}`;
     }
   });
+  /** Ends the engine even if it is stuck, then publishes the last module over an empty database. */
+  const resetButton = () =>
+    h(
+      'button',
+      {
+        type: 'button',
+        className: 'danger',
+        onclick: async () => {
+          say('info', 'Deleting the data and publishing…');
+          await runtime.stop();
+          const outcome = await runtime.resetData();
+          if (runtime.publishedSource !== undefined) showOutcome(outcome);
+          else say('info', 'The data was deleted: publish a module.');
+        },
+      },
+      'Reset data',
+    );
+
   runtime.on((event) => {
     if (event.type === 'call' && !event.outcome.ok && event.outcome.timeLimit) {
-      say('error', h('strong', {}, `${event.name} ran longer than the playground's budget and was stopped.`), h('p', {}, errorText(event.outcome.error)));
+      say(
+        'error',
+        h('strong', {}, `${event.name} ran longer than the playground's budget and was stopped.`),
+        h('p', {}, errorText(event.outcome.error)),
+        h('p', {}, 'If the engine stays busy after a restart (a scheduled reducer that loops runs again when the engine starts), start over with an empty database:'),
+        resetButton(),
+      );
     }
   });
 

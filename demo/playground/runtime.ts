@@ -273,9 +273,9 @@ export class Runtime {
       if (!db) {
         outcome = { ok: false, error: new Error('no module is running: publish one first'), senderError: false, timeLimit: false };
       } else {
+        this.#setState('busy');
         await this.beforeCall?.(db, id).catch(() => {});
         this.#collecting = changes;
-        this.#setState('busy');
         try {
           const senderHex = sender.label === 'owner' ? db.owner.toHexString() : sender.hex;
           const value = await db.call(name, args, { sender: senderHex, callId: id, timestamp });
@@ -288,7 +288,7 @@ export class Runtime {
           outcome = { ok: false, error: e, senderError: e instanceof SenderError, timeLimit };
         } finally {
           this.#collecting = undefined;
-          this.#setState('ready');
+          if (this.db === db) this.#setState('ready'); // else stop() or a restart replaced it and says where it stands
         }
       }
       this.#emit({ type: 'call', id, at, kind, name, args, sender, timestamp, outcome, changes, replay: opts.replay === true });
@@ -331,11 +331,25 @@ export class Runtime {
     });
   }
 
-  /** Stops the engine (ending whatever runs in it) and starts it again from durable state. */
-  restart(): Promise<void> {
-    // Not queued behind a stuck call: that is what it is for. The stuck call rejects with ClosedError.
+  /**
+   * Ends the engine now, whatever it runs (a call in flight rejects with ClosedError), and does not
+   * start it again: `restart()` or `resetData()` next. Not queued behind a stuck call: that is what
+   * it is for.
+   */
+  async stop(): Promise<void> {
     this.#queue = Promise.resolve();
-    return this.#serial(async () => {
+    this.#watch?.unsubscribe();
+    this.#watch = undefined;
+    const db = this.db;
+    this.db = undefined;
+    await db?.close(); // ends the dedicated worker and the engine inside it
+    this.#setState('stopped', 'stopped by hand');
+  }
+
+  /** Stops the engine (ending whatever runs in it) and starts it again from durable state. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#serial(async () => {
       await this.#open(undefined);
     });
   }
