@@ -310,6 +310,7 @@ describe('init', () => {
     ok(await lightcone(['call', 'basic', 'add', '"Ada"'], { env }));
     ok(await lightcone(['call', 'basic', 'say_hello'], { env }));
     expect(ok(await lightcone(['logs', 'basic', '-n', '2'], { env }))).toMatch(/Hello, Ada!\n.*Hello, World!\n$/);
+    expect(ok(await lightcone(['logs', 'basic', '-n', '0'], { env }))).toBe(''); // none, not the whole log
 
     writeFileSync(join(dir, 'index.html'), 'mine');
     const r = await lightcone(['init', dir]);

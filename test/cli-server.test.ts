@@ -1,11 +1,12 @@
 // The `lightcone` CLI against a running server (`--server`): each command is its own process, the
 // server (`lightcone start`'s) runs in this test process. The CLI keeps one identity per server in
 // its config directory (LIGHTCONE_CONFIG_DIR); `subscribe` and `logs -f` are watched while they run.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lightcone, type CliResult } from './helpers/cli.ts';
+import { killCliChildren, spawnCli } from './helpers/cli-child.ts';
 import { killLineChildren, spawnLineChild } from './helpers/line-child.ts';
 import { CHAT, CLI, removeTempDirs, tempDir } from './helpers/paths.ts';
 import { openServer, type TestServer } from './server/harness.ts';
@@ -169,5 +170,65 @@ describe('subscribe on the data directory', () => {
     ok(await lightcone(['call', 'chat', 'send_message', '"hi"', '--data-dir', dir]));
     const out = ok(await lightcone(['subscribe', 'chat', 'SELECT * FROM message', '-n', '0', '--data-dir', dir]));
     expect(out).toMatch(/^message: 1 row\n id \| sender +\| sent +\| text\n[-+]+\n 1 {2}\| 0x[0-9a-f]{64} \| \S+Z \| "hi"\n$/);
+  });
+});
+
+describe('dev, the SQL prompt and publish -c with --server', () => {
+  let s: TestServer;
+  let env: Record<string, string>;
+  const run = (args: string[]) => lightcone([...args, '--server', s.url], { env });
+
+  beforeAll(async () => {
+    s = await openServer();
+    env = { LIGHTCONE_CONFIG_DIR: tempDir('lightcone-config-') };
+  });
+
+  afterAll(async () => {
+    killCliChildren();
+    await s?.close();
+  });
+
+  it("dev publishes to the server on every save, prints the migration and each refusal, and follows the server's log", async () => {
+    const module = join(tempDir(), 'module');
+    cpSync(dirname(CHAT), module, { recursive: true });
+    const file = join(module, 'index.ts');
+    const original = readFileSync(file, 'utf8');
+    const dev = spawnCli(['dev', '--module-path', module, 'chat', '--server', s.url], { env });
+    await dev.until((out) => /Created database chat with identity [0-9a-f]{64}/.test(out));
+    await dev.until((out) => out.includes('INFO: Chat module initialised'));
+    const withNote = original.replace(
+      'const spacetimedb = schema({ user, message });',
+      'const note = table({ public: true }, { body: t.string() });\nconst spacetimedb = schema({ user, message, note });',
+    );
+    writeFileSync(file, withNote);
+    await dev.until((out) => /Updated database chat:\n(?: {2}\+ .*\n)*? {2}\+ add table note\n/.test(out));
+    ok(await run(['call', 'chat', 'send_message', '"via the server"']));
+    await dev.until((out) => out.includes(': via the server'));
+    writeFileSync(file, original);
+    await dev.until((out) => /Refused: .*still runs the previous module:\n {2}- table note was removed/.test(out));
+    expect(ok(await run(['sql', 'chat', 'SELECT * FROM note']))).toContain('body');
+    dev.child.kill('SIGINT');
+    const end = await dev.exited;
+    expect(end.code, end.stderr).toBe(0);
+  });
+
+  it('sql without a query reads statements from stdin against the server', async () => {
+    const sql = spawnCli(['sql', 'chat', '--server', s.url], { env });
+    sql.write('\\dt\nSELECT text FROM message\n');
+    sql.end();
+    const end = await sql.exited;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stdout).toMatch(/^ message +\| public +\| 1$/m);
+    expect(end.stdout).toMatch(/^ note +\| public +\| 0$/m);
+    expect(end.stdout).toMatch(/^ "via the server"$/m);
+  });
+
+  it('publish -c needs --yes without a terminal, and keeps the data until it gets it; export and import say they are for data directories', async () => {
+    expect(failed(await run(['publish', '-c', '--module-path', CHAT, 'chat']))).toMatch(/This will DESTROY database chat on http:\/\/127\.0\.0\.1:\d+ and ALL its data\. .*add --yes/);
+    expect(ok(await run(['sql', 'chat', 'SELECT text FROM message']))).toContain('"via the server"');
+    ok(await run(['publish', '-c', '--yes', '--module-path', CHAT, 'chat']));
+    expect(ok(await run(['sql', 'chat', 'SELECT text FROM message']))).not.toContain('"via the server"');
+    expect(failed(await run(['export', 'chat', join(tempDir(), 'x.lcdb')]))).toMatch(/^error: export works on the data directory/);
+    expect(failed(await run(['import', join(tempDir(), 'x.lcdb'), 'chat']))).toMatch(/^error: import works on the data directory/);
   });
 });

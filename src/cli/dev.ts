@@ -226,19 +226,21 @@ function fileLogs(dataDir: string, name: string, out: (s: string) => void, line:
 function serverLogs(o: DevOptions): LogSource {
   const stop = new AbortController();
   let following: Promise<void> | undefined;
-  const follow = () => {
+  // From the start: only what is logged from now on; from a database the first publish created:
+  // all of its log (what `init` printed came before the follow began).
+  const follow = (limit: number | undefined) => {
     following ??= o.target
-      .followLogs(o.database, 0, (e) => o.out(o.logLine(e)), stop.signal)
+      .followLogs(o.database, limit, (e) => o.out(o.logLine(e)), stop.signal)
       .catch(() => {
         following = undefined; // the database is not there yet, or the server restarted: follow again after the next publish
       });
   };
   return {
     async start() {
-      if (await o.target.exists(o.database)) follow();
+      if (await o.target.exists(o.database)) follow(0);
     },
     async published() {
-      follow();
+      follow(undefined);
     },
     async stop() {
       stop.abort();

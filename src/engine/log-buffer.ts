@@ -17,7 +17,8 @@ export class LogBuffer {
   /** The newest `limit` entries (default: all kept), oldest first. */
   entries(limit = this.#cap): LogEntry[] {
     const all = this.#entries.length > this.#cap ? this.#entries.slice(-this.#cap) : this.#entries;
-    return all.slice(-Math.max(0, limit)).map((e) => ({ ...e }));
+    // slice(-0) would be the whole log: a limit of 0 is none of it.
+    return limit > 0 ? all.slice(-limit).map((e) => ({ ...e })) : [];
   }
 
   save(): Uint8Array {
