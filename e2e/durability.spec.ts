@@ -37,12 +37,13 @@ test('data survives a reload and a full browser restart', async () => {
   page = browser.pages()[0] ?? (await browser.newPage());
   await openChat(page, 'restart');
   await expect(texts(page)).toHaveText(['written before the reload', 'written before the restart']);
-  // A new browser session is a new tab identity: the name was stored with the old one.
+  // The identity is kept (localStorage) across the restart: still Ada, and only one user.
+  await expect(page.locator('#me')).toHaveText('you are Ada');
   const users = await page.evaluate(async () => {
     const { db } = (globalThis as unknown as { lightcone: import('./chat-page.ts').PageHandle }).lightcone;
     return (await db.sql('SELECT * FROM user')).map((u) => u.name);
   });
-  expect(users).toContain('Ada');
+  expect(users).toEqual(['Ada']);
   await browser.close();
 });
 

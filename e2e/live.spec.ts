@@ -12,8 +12,9 @@ test('a reducer call updates the list live in the same tab and in a second tab',
   await expect(texts(a)).toHaveText(['hello from a']);
   await expect(a.locator('#messages li .who')).toHaveText(['Ada']);
 
+  // Another user of this browser (`?user=`: an identity of its own).
   const b = await context.newPage();
-  await openChat(b, 'live');
+  await openChat(b, 'live', '&user=grace');
   await expect(texts(b)).toHaveText(['hello from a']);
   await setName(b, 'Grace');
   await send(b, 'hi from b');
@@ -25,6 +26,52 @@ test('a reducer call updates the list live in the same tab and in a second tab',
   await expect(a.locator('#storage')).toHaveAttribute('data-usage', /^[1-9]\d*$/);
   await expect(a.locator('#storage')).toHaveAttribute('data-persisted', /^(true|false)$/);
   await expect(a.locator('#storage')).toContainText('used');
+  // Who is online (the module's user.online): both tabs hold a client connection; closing b ends Grace's.
+  await expect(a.locator('#people li[data-online="true"]')).toHaveText(['Ada (you)', 'Grace']);
+  await b.close();
+  await expect(a.locator('#people li[data-online="true"]')).toHaveText(['Ada (you)']);
+  await expect(a.locator('#people li[data-online="false"]')).toHaveText(['Grace']);
+});
+
+test('the message input clears when a message is sent; what is typed while the call is in flight stays; each message shows its time', async ({ page }) => {
+  await openChat(page, 'input');
+  // Hold the call in flight (its write waits), type the next message meanwhile.
+  await page.evaluate(() => (globalThis as unknown as { lightcone: import('./chat-page.ts').PageHandle }).lightcone.db.setTestHooks({ writeDelayMs: 1_500 }));
+  await send(page, 'first');
+  await expect(page.locator('#message-form')).toHaveAttribute('data-busy', 'true');
+  await expect(page.locator('#text')).toHaveValue('');
+  await page.locator('#text').pressSequentially('second, typed meanwhile');
+  await expect(page.locator('#message-form')).not.toHaveAttribute('data-busy', 'true');
+  await expect(texts(page)).toHaveText(['first']);
+  await expect(page.locator('#text')).toHaveValue('second, typed meanwhile');
+  await page.evaluate(() => (globalThis as unknown as { lightcone: import('./chat-page.ts').PageHandle }).lightcone.db.setTestHooks({ writeDelayMs: 0 }));
+  // A message that fails (storage refuses the write) comes back into the input, with the error.
+  await page.evaluate(() => (globalThis as unknown as { lightcone: import('./chat-page.ts').PageHandle }).lightcone.db.setTestHooks({ failWrites: true }));
+  await send(page, 'refused by storage');
+  await expect(page.locator('#error')).toHaveAttribute('data-name', 'StorageError');
+  await expect(page.locator('#text')).toHaveValue('refused by storage');
+  await page.evaluate(() => (globalThis as unknown as { lightcone: import('./chat-page.ts').PageHandle }).lightcone.db.setTestHooks({ failWrites: false }));
+  // The time of each message: the module's `sent` timestamp.
+  const stamp = await page.locator('#messages li .time').first().getAttribute('datetime');
+  const sent = await page.evaluate(async () => {
+    const { db } = (globalThis as unknown as { lightcone: import('./chat-page.ts').PageHandle }).lightcone;
+    const [m] = await db.sql("SELECT * FROM message WHERE text = 'first'");
+    return (m!.sent as { toDate(): Date }).toDate().toISOString();
+  });
+  expect(stamp).toBe(sent);
+  await expect(page.locator('#messages li .time').first()).toHaveText(/^\d{1,2}:\d{2}/);
+});
+
+test('offline: the page says so, and the chat keeps working on the database in this browser', async ({ context, page }) => {
+  await openChat(page, 'offline');
+  await expect(page.locator('#network')).toHaveAttribute('data-state', 'online');
+  await context.setOffline(true);
+  await expect(page.locator('#network')).toHaveAttribute('data-state', 'offline');
+  await expect(page.locator('#network')).toContainText('offline');
+  await send(page, 'written offline');
+  await expect(texts(page)).toHaveText(['written offline']);
+  await context.setOffline(false);
+  await expect(page.locator('#network')).toHaveAttribute('data-state', 'online');
 });
 
 test('export and import move a database between names', async ({ page }) => {

@@ -98,6 +98,7 @@ type EngineApi = WorkerApi & { dropClient(clientId: string): void };
 type Method =
   | 'open'
   | 'publish'
+  | 'attach'
   | 'call'
   | 'query'
   | 'logs'
@@ -213,6 +214,9 @@ export class EngineSupervisor implements WorkerApi {
   }
   publish(name: string, code: string): Promise<DatabaseInfo> {
     return this.#request('publish', [name, code], `publishing to ${name}`) as Promise<DatabaseInfo>;
+  }
+  attach(name: string, clientId: string, sender: string | undefined): Promise<string> {
+    return this.#request('attach', [name, clientId, sender], `connecting a client to ${name}`) as Promise<string>;
   }
   call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown> {
     const unit = this.#callUnit(name, { fn, args, opts });

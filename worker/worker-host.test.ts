@@ -194,6 +194,37 @@ describe('WorkerHost', () => {
     await expect(h.publish(name, '')).rejects.toMatchObject({ code: 'BAD_MODULE' });
   });
 
+  it('client connections: clientConnected once, calls on them run no hooks, clientDisconnected when the client goes; a new worker disconnects what a dead one held', async () => {
+    const h = host();
+    const name = fresh();
+    await h.open(name, chat);
+    const ada = `c200${'ad'.repeat(30)}`;
+    const bob = `c200${'b0'.repeat(30)}`;
+    const presence = async (w: WorkerHost) =>
+      (await w.query(name, 'SELECT * FROM user', undefined)).rows
+        .map((r) => `${(r.identity as { toHexString(): string }).toHexString() === ada ? 'ada' : 'bob'} ${r.online ? 'online' : 'offline'}`)
+        .sort();
+    const until = async (w: WorkerHost, want: string[]) => {
+      for (let i = 0; i < 200 && JSON.stringify(await presence(w)) !== JSON.stringify(want); i++) await new Promise((r) => setTimeout(r, 10));
+      return presence(w);
+    };
+    const id = await h.attach(name, 'page-1', ada);
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(await h.attach(name, 'page-1', ada)).toBe(id); // asked again: the same connection
+    expect(await presence(h)).toEqual(['ada online']);
+    // A call on the connection runs no lifecycle hooks; one without runs them around it (HTTP-like).
+    await h.call(name, 'send_message', { text: 'on the connection' }, { sender: ada, connectionId: id });
+    await h.call(name, 'send_message', { text: 'as an HTTP call' }, { sender: bob });
+    expect(await presence(h)).toEqual(['ada online', 'bob offline']);
+    // The page goes: clientDisconnected runs.
+    h.dropClient('page-1');
+    expect(await until(h, ['ada offline', 'bob offline'])).toEqual(['ada offline', 'bob offline']);
+    // A connection whose worker dies without disconnecting it is disconnected by the next worker that opens the database.
+    await h.attach(name, 'page-2', ada);
+    expect(await presence(h)).toEqual(['ada online', 'bob offline']);
+    expect(await presence(host())).toEqual(['ada offline', 'bob offline']);
+  });
+
   it('test hooks are refused in builds without them', async () => {
     const h = new WorkerHost({ mode: 'shared', lock: 'test', lockHeld: Promise.resolve(), testHooks: false });
     await expect(h.setTestHooks('x', { failWrites: true })).rejects.toMatchObject({ code: 'NO_TEST_HOOKS' });

@@ -33,6 +33,7 @@ import { hasWebLocks, holdLock, whenReleased } from '../src/client/locks.ts';
 import { revive, serializeError, toSerialized } from '../src/client/wire.ts';
 import { originOwner } from './origin-owner.ts';
 import { inBrowser } from './browser-errors.ts';
+import { toIdentity } from '../src/host/identity.ts';
 import { delayAcks } from './test-hooks.ts';
 
 /** How a host is set up by its entry. */
@@ -69,6 +70,21 @@ const workerFetch: FetchLike = (url, init) => {
 
 /** The meta record that says which remote database a database follows (JSON of `RemoteOptions`). */
 export const META_REMOTE = 'sync-remote';
+
+/**
+ * The meta record of a database's open client connections (`attach`): JSON `[{ connectionId,
+ * sender }]` (hex). An engine that opens the database disconnects those that no client of its
+ * worker holds (their worker died before it could), as SpacetimeDB does when it starts.
+ */
+export const META_SESSIONS = 'client-connections';
+
+/** A page's client connection to a database (see `WorkerApi.attach`). */
+interface Session {
+  name: string;
+  clientId: string;
+  sender: string;
+  connectionId: bigint;
+}
 
 /** A slot's replica while its engine runs. */
 interface SlotSync {
@@ -134,6 +150,8 @@ export class WorkerHost implements WorkerApi {
   readonly #slots = new Map<string, Slot>();
   /** clientId → subscriptionId → subscription. */
   readonly #clients = new Map<string, Map<string, Live>>();
+  /** The client connections this worker holds, by clientId and database name (`sessionKey`). */
+  readonly #sessions = new Map<string, Session>();
   #owner: Promise<Identity> | undefined;
 
   constructor(opts: WorkerHostOptions) {
@@ -159,6 +177,33 @@ export class WorkerHost implements WorkerApi {
     const subs = this.#clients.get(clientId);
     this.#clients.delete(clientId);
     for (const live of subs?.values() ?? []) this.#stop(live);
+    for (const [key, session] of this.#sessions) {
+      if (session.clientId !== clientId) continue;
+      this.#sessions.delete(key);
+      void this.#detach(session);
+    }
+  }
+
+  async attach(name: string, clientId: string, sender: string | undefined): Promise<string> {
+    const key = sessionKey(clientId, name);
+    const known = this.#sessions.get(key);
+    if (known) return connectionHex(known.connectionId);
+    const { engine } = await this.#current(name);
+    const again = this.#sessions.get(key); // asked twice meanwhile
+    if (again) return connectionHex(again.connectionId);
+    const session: Session = { name, clientId, sender: toIdentity(sender ?? engine.owner, 'sender').toHexString(), connectionId: randomConnectionId() };
+    this.#sessions.set(key, session);
+    try {
+      await engine.connectClient(toIdentity(session.sender, 'sender'), session.connectionId);
+    } catch (error) {
+      if (this.#sessions.get(key) === session) this.#sessions.delete(key); // clientConnected refused it
+      throw error;
+    }
+    await this.#saveSessions(name, this.#slot(name));
+    // After the hook: a client already gone is disconnected at once. (Without Web Locks, in
+    // Node's tests, whoever hosts this worker calls dropClient.)
+    if (hasWebLocks()) this.watchClient(clientId, `lightcone:client:${clientId}`);
+    return connectionHex(session.connectionId);
   }
 
   async open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions, onRefused?: 'reject' | 'reset'): Promise<DatabaseInfo> {
@@ -211,7 +256,7 @@ export class WorkerHost implements WorkerApi {
       }
       // Run again after its replica was replaced by none (an import or a delete): it was meant for the server.
       if (synced) throw new ClosedError(`database ${name} no longer follows a remote database (it was imported or deleted): the call was not sent`, { database: name, callId });
-      return db.call(fn, revive(args), callOpts);
+      return db.call(fn, revive(args), opts.connectionId !== undefined ? { ...callOpts, connectionId: BigInt(`0x${opts.connectionId}`) } : callOpts);
     });
   }
 
@@ -446,7 +491,55 @@ export class WorkerHost implements WorkerApi {
     // Subscriptions of the previous engine continue here, from a fresh snapshot.
     // One refused here ends through its onError (sink.error); this only prevents an unhandled rejection.
     for (const live of slot.subs) void this.#start(live, db).catch(() => {});
+    await this.#settleSessions(name, slot, engine, storage);
     return engine;
+  }
+
+  /**
+   * On a newly opened engine: the client connections the database's storage lists that no client
+   * of this worker holds are disconnected (`clientDisconnected` runs: their worker died first),
+   * and this worker's own are connected again (the module may be new, or the data imported).
+   */
+  async #settleSessions(name: string, slot: Slot, engine: Engine, storage: Durability): Promise<void> {
+    const mine = [...this.#sessions.values()].filter((s) => s.name === name);
+    const stored = await storage.getMeta(META_SESSIONS).catch(() => undefined);
+    let listed: { connectionId: string; sender: string }[] = [];
+    try {
+      listed = stored ? (JSON.parse(new TextDecoder().decode(stored)) as typeof listed) : [];
+    } catch {
+      // An unreadable list: nothing to disconnect.
+    }
+    if (listed.length === 0 && mine.length === 0) return;
+    for (const s of listed) {
+      if (mine.some((m) => connectionHex(m.connectionId) === s.connectionId)) continue;
+      await engine.disconnectClient(toIdentity(s.sender, 'sender'), BigInt(`0x${s.connectionId}`)).catch(() => {}); // a failing hook is logged by the engine
+    }
+    for (const s of mine) {
+      await engine.connectClient(toIdentity(s.sender, 'sender'), s.connectionId).catch(() => {
+        this.#sessions.delete(sessionKey(s.clientId, s.name)); // refused now: the client's next attach says why
+      });
+    }
+    await this.#saveSessions(name, slot);
+  }
+
+  /** Writes the list of this worker's client connections to `name` into its storage. */
+  async #saveSessions(name: string, slot: Slot): Promise<void> {
+    const list = [...this.#sessions.values()].filter((s) => s.name === name).map((s) => ({ connectionId: connectionHex(s.connectionId), sender: s.sender }));
+    await slot.storage?.putMeta(META_SESSIONS, new TextEncoder().encode(JSON.stringify(list))).catch(() => {}); // the next open cleans up what is not written
+  }
+
+  /** A client went: its connection's `clientDisconnected` runs (now if the engine runs, else on the next open). */
+  async #detach(session: Session): Promise<void> {
+    const slot = this.#slots.get(session.name);
+    if (!slot) return;
+    await slot
+      .exclusive(async () => {
+        const engine = slot.engine;
+        if (!engine) return;
+        await engine.disconnectClient(toIdentity(session.sender, 'sender'), session.connectionId);
+        await this.#saveSessions(session.name, slot);
+      })
+      .catch(() => {}); // a failing hook is logged by the engine; a closed one cleans up on its next open
   }
 
   /** Closes the slot's engine; its subscriptions stay registered to move to the next engine. */
@@ -612,6 +705,21 @@ export class WorkerHost implements WorkerApi {
     });
     return delayAcks(storage, () => slot.hooks.ackDelayMs ?? 0);
   }
+}
+
+function sessionKey(clientId: string, name: string): string {
+  return `${clientId}\n${name}`;
+}
+
+function connectionHex(id: bigint): string {
+  return id.toString(16).padStart(32, '0');
+}
+
+/** A random connection id (128 bits, never 0). */
+function randomConnectionId(): bigint {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[0]! |= 1;
+  return bytes.reduce((v, b) => (v << 8n) | BigInt(b), 0n);
 }
 
 /** How many reloads one operation waits through before it gives up with RELOADING. */

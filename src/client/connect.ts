@@ -81,6 +81,16 @@ export interface ConnectOptions<M = unknown> {
    */
   onMigrationRefused?: 'reject' | 'reset';
   /**
+   * Hold a client connection while this connection is open, as SpacetimeDB's SDK clients do: the
+   * module's `clientConnected` runs once (as `sender`), calls as `sender` run on that connection
+   * (no lifecycle hooks around each), and `clientDisconnected` runs when the page closes or
+   * `close()` is called — what a module's presence (`user.online`) is made of. Default false:
+   * each call behaves as SpacetimeDB's HTTP call (`clientConnected` before it, `clientDisconnected`
+   * after it). When the engine restarts, it disconnects the connections it held and the page
+   * connects again within a few seconds.
+   */
+  connection?: boolean;
+  /**
    * A database image (from `export()`): when the database does not exist yet, it is created from
    * the image (then `module`, if given, is published over it). An existing database is untouched.
    */
@@ -203,7 +213,22 @@ export async function connect<M = unknown>(opts: ConnectOptions<M>): Promise<Bro
       link.fail(new ClosedError('the Lightcone worker stopped (crashed, or its tab was closed): call connect() again; a call that was in flight may retry with its callId', { retryable: true })),
     );
     const info = await link.track(remote.open(opts.name, opts.module?.code, opts.image, opts.remote, opts.onMigrationRefused));
-    const db = facade(opts.name, info, hello.mode, sender, callTimeoutMs, clientId, remote, link);
+    let session: Session | undefined;
+    if (opts.connection === true) {
+      const attach = () => remote.attach(opts.name, clientId, sender);
+      const held: Session = { connectionId: await link.track(attach()) };
+      session = held;
+      // Asked again now and then: an engine that restarted has forgotten it (and disconnected it).
+      const timer = setInterval(() => {
+        if (!link.closed)
+          attach().then(
+            (id) => (held.connectionId = id),
+            () => {},
+          ); // the next round asks again
+      }, ATTACH_EVERY_MS);
+      link.onClose(() => clearInterval(timer));
+    }
+    const db = facade(opts.name, info, hello.mode, sender, callTimeoutMs, clientId, remote, link, session);
     protocolPorts.set(db, {
       serve: (port) => link.track(remote.serveProtocol(opts.name, Comlink.transfer(port, [port]))),
       closed: new Promise((resolve) => link.onClose(resolve)),
@@ -238,6 +263,14 @@ export function protocolPortsOf(db: BrowserDatabase): ProtocolPorts {
   if (!ports) throw new UsageError('BAD_ARGUMENT', 'this database was not made by connect(): use the one connect() returned');
   return ports;
 }
+
+/** The page's client connection (`connection: true`): its id changes when an engine restart made a new one. */
+interface Session {
+  connectionId: string;
+}
+
+/** How often a page with `connection: true` makes sure the engine still holds its connection. */
+const ATTACH_EVERY_MS = 2_000;
 
 /** How long `connect` waits for the worker to answer at all (script load, WASM compile). */
 const HELLO_TIMEOUT_MS = 30_000;
@@ -307,6 +340,7 @@ function facade(
   clientId: string,
   remote: Comlink.Remote<WorkerApi>,
   link: Link,
+  session: Session | undefined,
 ): BrowserDatabase {
   const subscriptions = new Map<string, { onError: (error: Error) => void }>();
   link.onClose(() => {
@@ -338,6 +372,8 @@ function facade(
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
         ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
         ...(opts.timestamp !== undefined ? { timestamp: opts.timestamp } : {}),
+        // On the page's client connection when the call is made as its sender.
+        ...(session && opts.sender === undefined ? { connectionId: session.connectionId } : {}),
       };
       // A batch is answered as a whole: a call that may wait for the server goes alone, so that
       // the calls made beside it are not held until the server answers it.

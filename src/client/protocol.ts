@@ -116,6 +116,8 @@ export interface WireCallOptions {
   wait?: 'local' | 'server';
   /** The call's time in µs since the epoch (`CallOptions.timestamp`); default now. */
   timestamp?: bigint;
+  /** The client connection (hex, from `attach`) the call runs on: no lifecycle hooks around it. */
+  connectionId?: string;
 }
 
 /**
@@ -157,6 +159,14 @@ export interface WorkerApi {
   open(name: string, code: string | undefined, image?: Uint8Array, remote?: RemoteOptions, onRefused?: 'reject' | 'reset'): Promise<DatabaseInfo>;
   /** Publishes `code` over database `name` (creating it if new): what `open` does with a module. */
   publish(name: string, code: string): Promise<DatabaseInfo>;
+  /**
+   * Holds a client connection to database `name` for client `clientId` as `sender` (hex; default
+   * the owner), as SpacetimeDB's SDK clients have one: `clientConnected` runs once now, and
+   * `clientDisconnected` when the client goes (its Web Lock is released). Resolves with the
+   * connection id (hex), which calls pass to run on it. Idempotent: a client asks again now and
+   * then, so that an engine that restarted (and forgot it) connects it again.
+   */
+  attach(name: string, clientId: string, sender: string | undefined): Promise<string>;
   call(name: string, fn: string, args: unknown, opts: WireCallOptions): Promise<unknown>;
   /**
    * Several calls in one message (the client batches the calls made in one microtask): each runs
@@ -197,6 +207,7 @@ export interface WorkerApi {
 export const FORWARDED_METHODS = [
   'open',
   'publish',
+  'attach',
   'call',
   'callMany',
   'query',
