@@ -146,6 +146,15 @@ function fakeEngines(clock: ManualClock) {
         await sink.applied({ engine: [{ index: fake.index }] });
       },
       unsubscribe: async () => {},
+      // A module's HTTP handler: `/hang` never answers on the first engine; the rest answer at once.
+      fetchRoute: (_name: string, req: { method: string; path: string }) => {
+        runs.push(`${req.method} ${req.path} on engine ${fake.index}`);
+        return req.path === '/hang' && fake.index === 0 ? new Promise<never>(() => {}) : Promise.resolve({ status: 200, headers: [], body: new Uint8Array() });
+      },
+      query: async (_name: string, sql: string) => {
+        runs.push(`${sql} on engine ${fake.index}`);
+        return sql.includes('hang') && fake.index === 0 ? new Promise<never>(() => {}) : { columns: [], rows: [] };
+      },
       setTestHooks: async (_name: string, hooks: TestHooks) => void fake.hooks.push(hooks),
       dropClient: () => {},
     };
@@ -291,6 +300,28 @@ describe('EngineSupervisor', () => {
     server.answer('p');
     await settle();
     expect(synced).toMatchObject({ state: 'resolved', value: 'committed p' });
+  });
+
+  it('an HTTP handler or SQL write in flight when its engine dies is not run again: ClosedError, not retryable (as in Node); reads and calls are', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines, runs } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    const route = outcome(s.fetchRoute('db', { method: 'POST', path: '/hang', headers: [], body: new Uint8Array() }));
+    const write = outcome(s.query('db', "UPDATE t SET x = 1 WHERE name = 'hang'", undefined));
+    const read = outcome(s.query('db', "SELECT * FROM t WHERE name = 'hang'", undefined));
+    const call = outcome(s.call('db', 'spin', [], opts('c', 1_000))); // keeps the first engine busy: the rest stays in flight
+    await settle();
+    await s.setTestHooks('db', { crashEngine: true });
+    await settle();
+    expect(engines[0]!.terminated).toBe(true);
+    expect(route).toMatchObject({ state: 'rejected', error: { name: 'ClosedError', code: 'CLOSED', details: { database: 'db', restarted: true, retryable: false } } });
+    expect(route.error?.message).toMatch(/^the HTTP request POST \/hang on db was in flight when the engine's worker died, and may have run/);
+    expect(write).toMatchObject({ state: 'rejected', error: { name: 'ClosedError', details: { restarted: true, retryable: false } } });
+    // The read and the call (by its id) went to the next engine; the handler and the write did not.
+    expect(read).toMatchObject({ state: 'resolved', value: { rows: [] } });
+    expect(runs.filter((r) => r.endsWith('engine 1'))).toEqual(["SELECT * FROM t WHERE name = 'hang' on engine 1"]);
+    expect(call.state).toBe('pending'); // `spin`, sent again, keeps engine 1 busy
+    expect(runs.filter((r) => r.includes('/hang'))).toEqual(['POST /hang on engine 0']);
   });
 
   it('synchronous HTTP announces how long it may block: that wait is not a stall', async () => {

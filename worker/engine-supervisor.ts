@@ -18,6 +18,9 @@
 // - When the engine's worker dies (terminated, its page closed, out of memory), the requests in
 //   flight are sent again to a new engine; one in flight through two deaths rejects with
 //   InternalError CRASHED.
+// - Except requests that may not run twice and carry no call id (a module's HTTP handler, an SQL
+//   write): in flight when their engine stops, they reject with ClosedError (`details.restarted`,
+//   `retryable: false`), as in Node (src/node/engine-thread.ts).
 // - Subscriptions are made again on the new engine (`onApplied` runs again), test hooks too.
 import * as Comlink from 'comlink';
 import { bootEngine, ENGINE_START_TIMEOUT_MS } from '../src/client/engine-boot.ts';
@@ -532,6 +535,7 @@ export class EngineSupervisor implements WorkerApi {
         u.parked = false; // sent again, it joins its outbox entry on the next engine
         again.push(u);
       } else if (why === 'stall' ? suspects === 1 : ++u.deaths >= 2) this.#finish(u, false, why === 'stall' ? timeLimit(u) : crashed(u));
+      else if (!repeatable(u)) this.#finish(u, false, lost(u, why));
       else {
         again.push(u);
         suspected++;
@@ -627,6 +631,25 @@ function timeLimit(u: Unit): InternalError {
     `${u.what} kept the engine busy for more than ${u.budgetMs} ms, so the engine was stopped: what it had done rolled back and the database was reloaded from storage (committed data is intact). Make it do less per call, or raise the budget with connect({ limits: { callTimeoutMs } })`,
     { ...u.details, limitMs: u.budgetMs },
     { code: 'TIME_LIMIT' },
+  );
+}
+
+/**
+ * Whether a request that may have run on an engine that stopped can be sent to the next one
+ * without doing its work twice: calls (reducers commit once by call id), reads, and the rest of
+ * the API; not a module's HTTP handler (its transactions carry no call id) nor an SQL write.
+ */
+function repeatable(u: Unit): boolean {
+  if (u.method === 'fetchRoute') return false;
+  if (u.method === 'query') return /^\s*select\b/i.test(String(u.args[1]));
+  return true;
+}
+
+/** For a request that may have run before its engine stopped, and is not sent again (see `repeatable`). */
+function lost(u: Unit, why: 'stall' | 'death'): ClosedError {
+  return new ClosedError(
+    `${u.method === 'fetchRoute' ? `the HTTP request ${u.what}` : u.what} was in flight when the engine${why === 'death' ? "'s worker died" : ' was stopped (a request kept it busy past its budget)'}, and may have run: its outcome is lost, and it was not sent again so that it cannot run twice. Check its effects before sending it again`,
+    { ...u.details, restarted: true, retryable: false },
   );
 }
 
