@@ -3,10 +3,14 @@
 // The session (demo/playground/session/) records from these events and replays through the same
 // methods with `replay: true`, so a replayed call is not recorded twice.
 //
+// "Reset data" after a refused migration uses the refusal's own reset() (the data is deleted in
+// place); any other reset (the session's replays, a stuck engine) moves to a fresh database name
+// (`<base>-<n>`) and deletes the old one's storage.
+//
 // The database runs in a dedicated worker (transport 'dedicated'): closing the connection ends
 // that worker and its engine, which is what "Stop and restart the engine" needs; the engine's own
 // time limit (a short budget, CALL_TIMEOUT_MS) stops a reducer that loops forever.
-import { connect, ModuleError, SenderError, type BrowserDatabase, type PublishResult, type SchemaDescription, type TableUpdate } from 'lightcone';
+import { connect, MigrationRefusedError, ModuleError, SenderError, type BrowserDatabase, type PublishResult, type SchemaDescription, type TableUpdate } from 'lightcone';
 import { type BundleResult, type Diagnostic, Bundler } from './bundler.ts';
 
 /** How long one call may keep the engine busy in the playground (a loop is stopped after this). */
@@ -84,6 +88,8 @@ export class Runtime {
   /** The database's base name (`?db=` or 'playground'); resets add `-<n>`. */
   readonly base: string;
   #generation: number;
+  /** The last publish's refusal (its bundle and the error whose `reset()` is the way past it). */
+  #refused: { code: string; db: BrowserDatabase; error: MigrationRefusedError } | undefined;
   /** Calls and publishes run one at a time (the call log is a sequence). */
   #queue: Promise<unknown> = Promise.resolve();
   /** Updates seen by the runtime's own subscription while a call is pending. */
@@ -223,18 +229,26 @@ export class Runtime {
     this.#setState('busy');
     try {
       let result: PublishResult | undefined;
-      if (reset) {
+      let opened = false; // a new handle (#open) comes with its own change watch
+      const refused = this.#refused;
+      this.#refused = undefined;
+      if (reset && refused?.code === code && refused.db === this.db) {
+        // Reset after a refusal: the error's own way out deletes the data in place and publishes anew.
+        result = (await refused.error.reset()) as PublishResult;
+      } else if (reset) {
         await this.#freshDatabase();
         result = await this.#open(code);
+        opened = true;
       } else if (!this.db) {
         result = await this.#open(code);
+        opened = true;
       } else {
         result = await this.db.publish({ code, entry: 'module.ts', hash: bundled.bundle.hash });
       }
       performance.mark('playground:published');
       this.publishedSource = source;
       this.schema = await this.db!.describe().catch(() => undefined);
-      if (result !== 'created') {
+      if (!opened) {
         this.#watch?.unsubscribe();
         this.#watchChanges();
       }
@@ -244,6 +258,7 @@ export class Runtime {
     } catch (error) {
       const e = error as Error;
       if (e instanceof ModuleError && e.code === 'MIGRATION_REFUSED') {
+        if (e instanceof MigrationRefusedError && this.db) this.#refused = { code, db: this.db, error: e };
         this.#setState('ready');
         const refused = (e.details as { refused?: unknown }).refused;
         const reasons = Array.isArray(refused) ? refused.map(String) : [e.message];
