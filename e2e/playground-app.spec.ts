@@ -3,7 +3,9 @@
 // error at its position; a refused migration's reasons and "Reset data"; bundling errors at their
 // line; a module that throws while loading; a runaway reducer that leaves the page responsive,
 // and "Stop and restart engine". Each test gets a fresh browser profile (its own IndexedDB).
+import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
+import { bundleModule } from '../src/host/bundle.ts';
 
 const message = (page: Page) => page.locator('#message');
 
@@ -276,4 +278,20 @@ test('while a reducer loops the page stays responsive; Stop and restart engine e
   await addTask(page, 'after the restart', 'High');
   await page.getByRole('tab', { name: 'Tables' }).click();
   await expect(titles).toHaveText(['before the loop', 'after the restart']);
+});
+
+test("the page's bundler gives the bundle lightcone publish gives (but for names taken from file names)", async ({ page }) => {
+  await open(page);
+  const node = await bundleModule('examples/chat/index.ts');
+  const source = readFileSync('examples/chat/index.ts', 'utf8');
+  const inPage = await page.evaluate(async (text) => {
+    const app = (globalThis as unknown as { playground: { runtime: { bundler: { bundle(s: string): Promise<{ ok: boolean; bundle?: { code: string } }> } } } }).playground;
+    const reply = await app.runtime.bundler.bundle(text);
+    return reply.ok ? reply.bundle!.code : undefined;
+  }, source);
+  // What differs is named after the files: path comments (the page's carry a namespace) and the entry's `<file>_exports`/`<file>_default`.
+  const withoutFileComments = (code: string) =>
+    code.replace(/^\s*\/\/ (?:\w+:)?(?:examples\/chat\/index\.ts|module\.ts|node_modules\/\S+)\n/gm, '').replace(/\b(?:index|module)_(exports|default)\b/g, 'entry_$1');
+  expect(inPage).toBeDefined();
+  expect(withoutFileComments(inPage!)).toBe(withoutFileComments(node.code));
 });

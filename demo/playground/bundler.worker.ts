@@ -56,6 +56,8 @@ async function bundle(source: string): Promise<BundleReply> {
       logLevel: 'silent',
       sourcemap: false,
       legalComments: 'none',
+      // A module is an ES module, so strict ("use strict" in the bundle, as the repository's tsconfig gives `lightcone publish`).
+      tsconfigRaw: { compilerOptions: { alwaysStrict: true } },
       plugins: [playgroundPlugin, { name: 'source', setup: (b) => b.onLoad({ filter: /.*/, namespace: 'playground' }, () => ({ contents: source, loader: 'ts' })) }],
     });
     const code = result.outputFiles?.[0]?.text ?? '';
