@@ -10,3 +10,9 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
 
 /** The port `vite preview` serves the e2e build on (LIGHTCONE_E2E_PORT overrides it, so two runs can share a machine). */
 export const PORT = Number(process.env.LIGHTCONE_E2E_PORT ?? 4317);
+
+/** The port of the plain static server for the built playground (LIGHTCONE_STATIC_PORT, else the e2e port + 100). */
+export const STATIC_PORT = Number(process.env.LIGHTCONE_STATIC_PORT ?? PORT + 100);
+
+/** The sub-path the static server mounts the build under: the build must work from any path. */
+export const STATIC_PREFIX = '/lightcone/playground/';

@@ -5,7 +5,7 @@
 //   node e2e/static-server.mjs <folder> [--port 4405] [--prefix /sub/path/]
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { basename, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const TYPES = {
@@ -92,7 +92,8 @@ function redirect(res, location) {
   res.end();
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as a script (not when imported, nor when bundled into another script such as the bench's).
+if (process.argv[1] && basename(process.argv[1]) === 'static-server.mjs' && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const flag = (name) => {
     const i = args.indexOf(name);
