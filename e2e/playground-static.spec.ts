@@ -296,3 +296,26 @@ test('a damaged share link gets a clear error and loses nothing', async ({ page 
   await expect(entries(page)).toHaveCount(2);
   await expect.poll(async () => (await tableRows(page, 'task')).map((r) => r[2])).toEqual(['mine']);
 });
+
+test('the examples menu: bank and notes (Yjs inside the reducer) load into the editor, publish over a fresh database and take their first calls', async ({ page }) => {
+  await open(page);
+  await page.getByLabel('Load example').selectOption('Bank');
+  await expect(message(page)).toContainText('The Bank example is in the editor');
+  expect(await editorText(page)).toContain('export const transfer = spacetimedb.reducer');
+  await page.getByRole('button', { name: 'Publish' }).click();
+  await page.getByRole('button', { name: 'Reset data' }).click({ timeout: 60_000 });
+  await expect(message(page)).toHaveText('Published: a new database.', { timeout: 60_000 });
+  await call(page, 'open_account', { id: '1', owner: 'ann', balance: '18446744073709551615' });
+  await call(page, 'open_account', { id: '2', owner: 'bob', balance: '0' });
+  await call(page, 'transfer', { from: '2', to: '1', amount: '1' }, 'SenderError: Insufficient funds');
+  await expect.poll(async () => (await tableRows(page, 'account')).map((r) => r.join(' '))).toEqual(['1 ann 18446744073709551615', '2 bob 0']);
+
+  await page.getByLabel('Load example').selectOption('Notes (Yjs)');
+  await page.getByRole('button', { name: 'Publish' }).click();
+  await page.getByRole('button', { name: 'Reset data' }).click({ timeout: 60_000 });
+  await expect(message(page)).toHaveText('Published: a new database.', { timeout: 60_000 });
+  await call(page, 'create_note', { id: 'n1', title: 'first note' });
+  await expect.poll(async () => (await tableRows(page, 'note')).map((r) => [r[0], r[1]])).toEqual([['n1', 'first note']]);
+  await showSession(page);
+  await expect(entries(page).last()).toContainText('#4 create_note("n1","first note") as owner');
+});

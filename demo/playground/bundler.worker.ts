@@ -1,7 +1,7 @@
 // The playground's bundler, off the main thread: esbuild-wasm bundles the module's source into
 // the CommonJS script the engine loads, with the same options as src/host/bundle.ts, against the
 // installed spacetimedb package's files (virtual:spacetimedb-files, see vite-plugin.ts). A module
-// is one file; it may import `spacetimedb` and `spacetimedb/server`. Errors come back with their
+// is one file; it may import `spacetimedb`, `spacetimedb/server` and `yjs`. Errors come back with their
 // line and column in the source.
 import * as esbuild from 'esbuild-wasm/esm/browser.js';
 import wasmURL from 'esbuild-wasm/esbuild.wasm?url';

@@ -50,7 +50,8 @@ export function playgroundFiles(): Plugin {
 
 async function collect(): Promise<SpacetimedbFiles> {
   const esbuild = await import('esbuild');
-  const specifiers = ['spacetimedb', 'spacetimedb/server'];
+  // yjs: the notes example (examples/notes) merges Yjs documents inside its reducer.
+  const specifiers = ['spacetimedb', 'spacetimedb/server', 'yjs'];
   const result = await esbuild.build({
     stdin: { contents: specifiers.map((s, i) => `export * as m${i} from ${JSON.stringify(s)};`).join('\n'), resolveDir: ROOT, loader: 'js', sourcefile: ENTRY },
     absWorkingDir: ROOT,
