@@ -68,6 +68,19 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
   if (w11) out.push({ workload: 'W11 convergence', target: '< 100 ms from the last of 8 × 100 calls to all replicas converged', measured: `${x(w11.median)} ms`, met: w11.median < 100 });
   const w11o = lc('W11 sync: optimistic call → local subscription callback, p50');
   if (w11o) out.push({ workload: 'W11 optimistic', target: 'p50 < 2 ms (replica call → local subscriber)', measured: `${x(w11o.median)} ms`, met: w11o.median < 2 });
+  const p1 = lc('P1 playground: first usable paint');
+  if (p1) out.push({ workload: 'P1 playground', target: '< 1500 ms to the first usable paint (built files, cold cache)', measured: `${x(p1.median)} ms`, met: p1.median < 1500 });
+  const p3 = lc('P3 playground: typing while bundling, longest input delay');
+  const p3floor = find(results, 'P3 playground: typing while bundling, longest input delay', 'floor: the same typing, nothing else running');
+  if (p3 && p3floor) {
+    const limit = Math.max(50, 1.25 * p3floor.median);
+    out.push({
+      workload: 'P3 playground',
+      target: 'typing never blocked by bundling: longest input delay while bundling ≤ max(50 ms, 1.25 × the same typing with nothing running)',
+      measured: `${x(p3.median)} ms while bundling, ${x(p3floor.median)} ms typing alone`,
+      met: p3.median <= limit,
+    });
+  }
   for (const [size, limit] of [
     ['100k', 150],
     ['1M', 1000],

@@ -1,5 +1,5 @@
 // `npm run bench`: runs the Node workloads and the Chromium ones (bench/chromium/), prints one
-// table and the targets, writes bench/results/latest.json. `--only=store|live|server|sync|browser` (comma
+// table and the targets, writes bench/results/latest.json. `--only=store|live|server|sync|browser|playground` (comma
 // separated) runs some parts; `--phases=w123,w45,w6,w10,w7,w8` limits the Chromium part.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runStore } from './store.ts';
@@ -9,10 +9,11 @@ import { runSync } from './sync.ts';
 import type { Result } from './measure.ts';
 import { runBrowser, type BrowserMeta, type BrowserResult, type Phase } from '../chromium/run.ts';
 import { checkTargets } from '../chromium/targets.ts';
+import { runPlayground } from '../chromium/playground.ts';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-const parts = only?.split(',') ?? ['store', 'live', 'server', 'sync', 'browser'];
+const parts = only?.split(',') ?? ['store', 'live', 'server', 'sync', 'browser', 'playground'];
 const phases = process.argv
   .find((a) => a.startsWith('--phases='))
   ?.slice('--phases='.length)
@@ -22,6 +23,7 @@ const results: (Result & { durability?: string; note?: string })[] = [...(parts.
 for (const r of results) r.durability = 'memory (Node)';
 if (parts.includes('server')) for (const r of await runServer({ quick })) results.push({ ...r, durability: 'files, fsync (lightcone start)' });
 if (parts.includes('sync')) for (const r of await runSync({ quick })) results.push({ ...r, durability: 'server: files, fsync; replicas: memory' });
+if (parts.includes('playground')) results.push(...(await runPlayground({ quick })));
 let browser: BrowserMeta | undefined;
 if (parts.includes('browser')) {
   const b: { results: BrowserResult[]; meta: BrowserMeta } = await runBrowser({ quick, ...(phases ? { phases } : {}) });
