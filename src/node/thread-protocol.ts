@@ -64,7 +64,18 @@ export function watchClock(clockBase: number): number {
 
 /** One request from the main thread. Ids grow per database (not per thread). */
 export type EngineRequest =
-  | { id: number; op: 'call'; fn: string; args: unknown; sender: string | bigint | undefined; connectionId: bigint | undefined; callId: string | undefined; wait?: 'local' | 'server'; token?: string; timestamp?: bigint }
+  | {
+      id: number;
+      op: 'call';
+      fn: string;
+      args: unknown;
+      sender: string | bigint | undefined;
+      connectionId: bigint | undefined;
+      callId: string | undefined;
+      wait?: 'local' | 'server';
+      token?: string;
+      timestamp?: bigint;
+    }
   | { id: number; op: 'query'; sql: string; sender: string | undefined }
   | { id: number; op: 'logs'; limit: number | undefined }
   | { id: number; op: 'describe' }
