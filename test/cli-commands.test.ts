@@ -6,7 +6,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { main } from '../src/cli/main.ts';
 import { COMMANDS } from '../src/cli/help.ts';
 import { progress } from '../src/cli/terminal.ts';
@@ -329,6 +329,8 @@ describe('dev', () => {
     const original = readFileSync(file, 'utf8');
     const env = { LIGHTCONE_DATA_DIR: join(dir, 'data') };
     const dev = spawnCli(['dev', '--module-path', module, 'chat'], { env });
+    // Which step it stuck at, if it does: what dev printed.
+    onTestFailed(() => console.error(`lightcone dev printed:\n${dev.stdout}\nstderr:\n${dev.stderr}`));
     await dev.until((s) => /Created database chat with identity [0-9a-f]{64}/.test(s));
     await dev.until((s) => s.includes('INFO: Chat module initialised'));
 
@@ -363,5 +365,7 @@ describe('dev', () => {
     expect(end.code).toBe(0);
     expect(end.stdout).toContain('lightcone dev: stopped');
     expect(end.stderr).toBe('');
-  });
+    // Four publishes and five other CLI processes: alone about 6 s; on a loaded 2-core CI machine
+    // running other test files beside it, it went past the default 30 s.
+  }, 120_000);
 });
