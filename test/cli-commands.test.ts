@@ -368,4 +368,24 @@ describe('dev', () => {
     // Four publishes and five other CLI processes: alone about 6 s; on a loaded 2-core CI machine
     // running other test files beside it, it went past the default 30 s.
   }, 120_000);
+
+  it('a save made while the first publish runs is published too', async () => {
+    const dir = tempDir();
+    const module = join(dir, 'module');
+    cpSync(join(ROOT, 'examples', 'chat'), module, { recursive: true });
+    const file = join(module, 'index.ts');
+    const dev = spawnCli(['dev', '--module-path', module, 'chat'], { env: { LIGHTCONE_DATA_DIR: join(dir, 'data') } });
+    onTestFailed(() => console.error(`lightcone dev printed:\n${dev.stdout}\nstderr:\n${dev.stderr}`));
+    await dev.until((s) => s.includes('Created database chat'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        'const spacetimedb = schema({ user, message });',
+        'const note = table({ public: true }, { id: t.u64().primaryKey() });\nconst spacetimedb = schema({ user, message, note });',
+      ),
+    );
+    await dev.until((s) => s.includes('  + add table note\n'));
+    dev.child.kill('SIGINT');
+    expect((await dev.exited).code).toBe(0);
+  });
 });

@@ -98,8 +98,8 @@ export async function runDev(o: DevOptions): Promise<number> {
   let pending: ReturnType<typeof setTimeout> | undefined;
   try {
     await logs.start();
-    schedule();
-    await running;
+    // Watching starts before the first publish: a save made while it runs (or right after it
+    // printed, before a watcher made later would exist) publishes again instead of being missed.
     // Editors save in bursts (a temp file, a rename, a chmod): wait for 50 ms of quiet.
     watcher = watch(folder, { recursive: true }, (_event, file) => {
       const name = String(file ?? '');
@@ -111,6 +111,8 @@ export async function runDev(o: DevOptions): Promise<number> {
         schedule();
       }, 50);
     });
+    schedule();
+    await running;
     await new Promise<void>((resolve) => {
       if (o.signal.aborted) resolve();
       else o.signal.addEventListener('abort', () => resolve(), { once: true });
