@@ -4,7 +4,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fileDurability } from '../durability/files.ts';
 import { memoryDurability, MemoryStore } from '../durability/memory.ts';
 import { StorageError } from '../errors.ts';
@@ -141,6 +141,61 @@ describe('engine snapshots under load', () => {
     const e2 = await Engine.open({ name: 'bank', durability: memoryDurability(store), owner });
     const total = (await e2.sql('SELECT balance FROM account')).rows.reduce((n, r) => n + (r.balance as bigint), 0n);
     expect(total).toBe(8n * 1000n);
+    await e2.close();
+  });
+});
+
+describe('engine snapshots after a load', () => {
+  // The first snapshot's write is held until the test lets it go; the calls made meanwhile are
+  // logged after the image it carries.
+  const holding = () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = { armed: false };
+    const store = new MemoryStore();
+    const d = memoryDurability(store, {
+      beforeSnapshot: () => {
+        if (!held.armed) return undefined;
+        held.armed = false;
+        return gate;
+      },
+    });
+    return { store, d, release, held };
+  };
+  /** Resolves once 150 calls have run after the held snapshot; they are durable once it is written. */
+  const load = async (e: Engine, held: { armed: boolean }): Promise<{ calls: Promise<unknown> }> => {
+    await e.call('seed', [8]);
+    held.armed = true; // not the image the publish wrote: the first snapshot of the calls
+    // The 4th record starts a snapshot, held; the calls after it run meanwhile.
+    const calls = Promise.all(Array.from({ length: 153 }, () => e.call('transfer', [2n, 3n, 1n])));
+    await e.exclusive(() => undefined); // all of them have run
+    expect(e.snapshotStats).toEqual({ started: 1, written: 0 });
+    return { calls }; // wrapped: an async function returning the promise itself would wait for it
+  };
+
+  it('calls logged while an image was being written get their own snapshot once it is done, with no further call', async () => {
+    const { store, d, release, held: h } = holding();
+    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: 4 });
+    const { calls } = await load(e, h);
+    expect(e.snapshotStats.started).toBe(1); // one image at a time
+    release();
+    await calls;
+    await vi.waitFor(() => expect(e.snapshotStats.written).toBe(2));
+    expect(store.log).toHaveLength(0);
+    await e.close();
+  });
+
+  it('closing while an image is being written waits for it, then covers the rest of the log', async () => {
+    const { store, d, release, held: h } = holding();
+    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: 4 });
+    const { calls } = await load(e, h);
+    const closed = e.close();
+    release();
+    await calls;
+    await closed;
+    expect(store.log).toHaveLength(0);
+    const e2 = await Engine.open({ name: 'bank', durability: memoryDurability(store), owner });
+    expect((await e2.sql('SELECT balance FROM account WHERE id = 3')).rows).toEqual([{ balance: 1153n }]);
     await e2.close();
   });
 });

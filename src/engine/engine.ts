@@ -696,7 +696,13 @@ export class Engine {
     this.#snapshots.started(snapshot.image.length);
     // writeSnapshot waits for the appends before it; a failure only means the log stays longer.
     this.#snapshotting = this.#durability.writeSnapshot(snapshot).then(
-      () => this.#snapshots.settled(true),
+      () => {
+        this.#snapshots.settled(true);
+        // Calls that committed while the image was written were not covered by it: when they are
+        // already due, take the next one now, not at the next commit, which may never come
+        // (a bulk load that ended, a tab left open), so the log a cold start replays stays short.
+        if (!this.#closed && this.#snapshots.due()) this.#serial(() => this.#maybeSnapshot()).catch(() => {});
+      },
       (e: unknown) => {
         this.#snapshots.settled(false);
         this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot failed (the commit log keeps everything): ${(e as Error).message}` });
@@ -767,6 +773,9 @@ export class Engine {
     this.#closed = true;
     try {
       await this.#durability.flush();
+      // A snapshot still being written covers only the log before it: wait for it, then cover
+      // the rest (while one is in flight, the policy starts no other).
+      await this.#snapshotting;
       if (this.#snapshots.dueAtClose()) this.#maybeSnapshot(true);
       await this.#snapshotting;
       if (this.#logsDirty) await this.#durability.putMeta(META_LOGS, this.#logs.save());
