@@ -2,7 +2,9 @@
 // the module in the editor, publish, call a reducer through its form, see the rows; SQL with an
 // error at its position; a refused migration's reasons and "Reset data"; bundling errors at their
 // line; a module that throws while loading; a runaway reducer that leaves the page responsive,
-// and "Stop and restart engine". Each test gets a fresh browser profile (its own IndexedDB).
+// and "Stop and restart engine"; the editor's TypeScript service (type errors at their range,
+// completion and hover types, the page usable while it loads, the fallback when it cannot load).
+// Each test gets a fresh browser profile (its own IndexedDB).
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
 import { bundleModule } from '../src/host/bundle.ts';
@@ -294,4 +296,115 @@ test("the page's bundler gives the bundle lightcone publish gives (but for names
     code.replace(/^\s*\/\/ (?:\w+:)?(?:examples\/chat\/index\.ts|module\.ts|node_modules\/\S+)\n/gm, '').replace(/\b(?:index|module)_(exports|default)\b/g, 'entry_$1');
   expect(inPage).toBeDefined();
   expect(withoutFileComments(inPage!)).toBe(withoutFileComments(node.code));
+});
+
+// ── the editor's TypeScript language service (demo/playground/typescript.ts) ──
+
+const typesStatus = (page: Page) => page.locator('#types');
+
+/** Waits until the type checker is ready (it loads once the page is up and idle). */
+async function typesReady(page: Page): Promise<void> {
+  await expect(typesStatus(page)).toHaveText(/^types: TypeScript 5\.\d+\.\d+$/, { timeout: 60_000 });
+}
+
+/** Appends an empty reducer and puts the cursor in its body. */
+async function cursorInNewReducer(page: Page, name: string): Promise<void> {
+  await appendToModule(page, `\nexport const ${name} = spacetimedb.reducer((ctx) => {\n  \n});\n`);
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('End');
+}
+
+/** The screen point of the `offset`th character of the first `text` in the module. */
+async function pointAt(page: Page, text: string, offset: number): Promise<{ x: number; y: number }> {
+  return page.evaluate(
+    ([t, o]) => {
+      const app = (globalThis as unknown as { playground: { editor: { source: string; view: { coordsAtPos(pos: number): { left: number; top: number; bottom: number } | null } } } }).playground;
+      const at = app.editor.source.indexOf(t as string);
+      if (at < 0) throw new Error(`the module has no ${t}`);
+      const c = app.editor.view.coordsAtPos(at + (o as number));
+      if (!c) throw new Error(`${t} is not on screen`);
+      return { x: c.left + 2, y: (c.top + c.bottom) / 2 };
+    },
+    [text, offset] as const,
+  );
+}
+
+test("type errors: TypeScript's message at the exact range, after typing pauses; a syntax error is shown once; hover gives the type", async ({ page }) => {
+  await open(page);
+  await typesReady(page);
+  // Hover: the type of what is under the pointer.
+  const at = await pointAt(page, 'id: t.u64()', 'id: t.'.length + 1);
+  await page.mouse.move(at.x, at.y);
+  await expect(page.locator('.cm-type-info')).toContainText('(property) u64: () => U64Builder');
+  await expect(page.locator('.cm-type-info')).toContainText('Represented as `bigint` in TypeScript.'); // its documentation
+  await page.mouse.move(0, 0);
+
+  // A string where the u64 primary key is expected.
+  await appendToModule(page, "\nexport const lookup = spacetimedb.reducer((ctx) => {\n  ctx.db.task.id.find('one');\n});\n");
+  const marked = page.locator('.cm-lintRange-error', { hasText: "'one'" });
+  await expect(marked).toHaveText("'one'");
+  await expect(page.locator('.cm-line', { has: marked })).toHaveText("  ctx.db.task.id.find('one');");
+  await marked.hover();
+  const tooltip = page.locator('.cm-tooltip-lint');
+  await expect(tooltip).toContainText("Argument of type 'string' is not assignable to parameter of type 'bigint'.");
+  await expect(tooltip).toContainText('TypeScript (TS2345)');
+  await page.mouse.move(0, 0);
+
+  // A syntax error both esbuild and TypeScript see: shown once, as esbuild says it.
+  await appendToModule(page, '\nexport const broken = (;\n');
+  const brokenLine = page.locator('.cm-line', { hasText: 'export const broken' });
+  await expect(brokenLine.locator('.cm-lintRange-error')).toHaveCount(1);
+  await brokenLine.locator('.cm-lintRange-error').hover();
+  await expect(page.locator('.cm-tooltip-lint')).toContainText('Unexpected ";"');
+  await expect(page.locator('.cm-tooltip-lint')).not.toContainText('Expression expected');
+});
+
+test('completion comes from the TypeScript service: ctx.db. lists the tables, a table its methods and indexes, t. the builders, each with its type', async ({ page }) => {
+  await open(page);
+  await typesReady(page);
+  await cursorInNewReducer(page, 'probe');
+  await page.keyboard.type('ctx.db.');
+  const list = page.locator('.cm-tooltip-autocomplete');
+  // The table, with its type (the schema-aware completion says "table, 6 columns").
+  await expect(list.getByRole('option', { name: /^task/ }).locator('.cm-completionDetail')).toContainText('{ insert: (row: {');
+  await page.keyboard.type('task.');
+  await expect(list.getByRole('option', { name: /^owner/ }).locator('.cm-completionDetail')).toContainText('RangedIndex<');
+  await expect(list.getByRole('option', { name: /^id/ }).locator('.cm-completionDetail')).toContainText('UniqueIndex<');
+  await expect(list.getByRole('option', { name: /^count/ }).locator('.cm-completionDetail')).toHaveText('(): bigint');
+  await page.keyboard.press('Escape');
+  await page.keyboard.type('count();\n  const column = t.u6');
+  await expect(list.getByRole('option', { name: /^u64/ }).locator('.cm-completionDetail')).toHaveText('() => U64Builder');
+});
+
+test('the editor works while the type checker loads, with the schema-aware completion meanwhile; then the service answers', async ({ page }) => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/typescript\.worker[^/]*\.js/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await open(page);
+  await expect(typesStatus(page)).toHaveText('types: loading TypeScript…');
+  await cursorInNewReducer(page, 'meanwhile');
+  await page.keyboard.type('ctx.db.');
+  const list = page.locator('.cm-tooltip-autocomplete');
+  await expect(list.getByRole('option', { name: /^task/ }).locator('.cm-completionDetail')).toHaveText('table, 6 columns');
+  await page.keyboard.press('Escape');
+  await page.keyboard.type('task.count();');
+  await expect(page.locator('.cm-line', { hasText: 'ctx.db.task.count();' })).toHaveCount(1);
+
+  release();
+  await typesReady(page);
+  await page.keyboard.type('\n  ctx.db.');
+  await expect(list.getByRole('option', { name: /^task/ }).locator('.cm-completionDetail')).toContainText('{ insert: (row: {');
+});
+
+test('when the type checker cannot load, the status says so and the editor keeps the schema-aware completion', async ({ page }) => {
+  await page.route(/typescript\.worker[^/]*\.js/, (route) => route.abort());
+  await open(page);
+  await expect(typesStatus(page)).toHaveText('types: unavailable (completion from the schema only)');
+  await cursorInNewReducer(page, 'without');
+  await page.keyboard.type('ctx.db.');
+  await expect(page.locator('.cm-tooltip-autocomplete').getByRole('option', { name: /^task/ }).locator('.cm-completionDetail')).toHaveText('table, 6 columns');
 });

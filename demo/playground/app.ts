@@ -14,11 +14,14 @@ import { tablesPanel } from './panels/tables.ts';
 import { formatDiagnostic, type PublishOutcome, Runtime } from './runtime.ts';
 import { STARTER } from './starter.ts';
 import { createTabs, type TabSet } from './tabs.ts';
+import { TypeService } from './typescript.ts';
 import type { IdentityNames } from './values.ts';
 
 export interface App {
   runtime: Runtime;
   editor: ModuleEditor;
+  /** The editor's TypeScript language service (its own worker, loaded once the page is up). */
+  types: TypeService;
   tabs: TabSet;
   /** Mounts one more panel as a tab. */
   addTab(id: string, label: string, panel: HTMLElement, hooks?: { onShow?: () => void; onHide?: () => void }): void;
@@ -45,17 +48,31 @@ export function startApp(): App {
   // ── editor ──
   const source = localStorage.getItem(`${DRAFT_KEY}:${runtime.base}`) ?? STARTER;
   let draftTimer: ReturnType<typeof setTimeout> | undefined;
+  const types = new TypeService();
+  const startTypes = () => types.start(editor.source);
   const editor = createEditor({
     parent: $('editor'),
     source,
     bundle: (text) => runtime.bundler.bundle(text),
     vocabulary: () => vocabulary,
     schema: () => runtime.schema,
+    types,
     onPublish: () => void publish(),
     onChange: (text) => {
+      startTypes(); // the first edit starts the type checker if the page has not yet
       clearTimeout(draftTimer);
       draftTimer = setTimeout(() => localStorage.setItem(`${DRAFT_KEY}:${runtime.base}`, text), 300);
     },
+  });
+
+  // The type checker's state, quietly, in the editor's toolbar.
+  const typesStatus = h('small', { id: 'types', className: 'hint', role: 'status', 'aria-label': 'type checker' });
+  $('publish').parentElement?.append(typesStatus);
+  types.onState((s) => {
+    typesStatus.dataset.state = s.state;
+    typesStatus.textContent =
+      s.state === 'off' ? '' : s.state === 'loading' ? 'types: loading TypeScript…' : s.state === 'ready' ? `types: TypeScript ${s.version}` : 'types: unavailable (completion from the schema only)';
+    typesStatus.title = s.state === 'failed' ? `The TypeScript worker did not load: ${s.reason}` : '';
   });
 
   // ── publish ──
@@ -211,11 +228,17 @@ export function startApp(): App {
     if (!runtime.db && location.hash === '') await publish();
     else if (runtime.db) say('ok', 'The database is open: edit the module and Publish.');
   })();
+  // The type checker (a few MB of TypeScript) loads once the page is up and idle: never before
+  // the first paint, nor in the way of opening the database and the first publish.
+  void ready.finally(() => {
+    if ('requestIdleCallback' in globalThis) requestIdleCallback(startTypes, { timeout: 2000 });
+    else setTimeout(startTypes, 200);
+  });
   runtime.on((event) => {
     if (event.type === 'publish' && event.outcome.ok) localStorage.setItem(`${DRAFT_KEY}:${runtime.base}:published`, event.source);
   });
 
-  const app: App = { runtime, editor, tabs, addTab: (id, label, panel, hooks) => tabs.add(id, label, panel, hooks), publish, ready };
+  const app: App = { runtime, editor, types, tabs, addTab: (id, label, panel, hooks) => tabs.add(id, label, panel, hooks), publish, ready };
   (globalThis as { playground?: App }).playground = app;
   return app;
 }

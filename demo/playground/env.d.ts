@@ -13,3 +13,8 @@ declare module 'virtual:spacetimedb-vocabulary' {
   const data: Pick<import('./vite-plugin.ts').SpacetimedbFiles, 'builders' | 'columnMethods'>;
   export default data;
 }
+
+declare module 'virtual:spacetimedb-types' {
+  const data: import('./vite-plugin.ts').SpacetimedbTypes;
+  export default data;
+}

@@ -5,14 +5,21 @@
 // (bundler.worker.ts) bundles a module with esbuild-wasm against exactly these files, so a module
 // bundled in the page matches one bundled by `lightcone publish`. It also lists the names the
 // editor completes after `t.` and after a column builder, read from the package itself.
+// `virtual:spacetimedb-types` is what the editor's type checker (typescript.worker.ts) needs: the
+// declaration files TypeScript reads, in Node, to type a module importing `spacetimedb`,
+// `spacetimedb/server` and `yjs` (their package.json files included, for `exports`), and the
+// ES2023 library files, with the compiler options of typescript-options.ts.
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
+import { GLOBALS, GLOBALS_FILE, TYPESCRIPT_OPTIONS } from './typescript-options.ts';
 
 const VIRTUAL = 'virtual:spacetimedb-files';
 /** Only the names the editor completes (small: the page loads it, the files go to the worker). */
 const VOCABULARY = 'virtual:spacetimedb-vocabulary';
+/** The type checker's files (only its worker imports it). */
+const TYPES = 'virtual:spacetimedb-types';
 /** The name of the probe that imports the package's entries (never a file). */
 const ENTRY = '<playground-probe>';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,12 +40,24 @@ export interface SpacetimedbFiles {
   columnMethods: string[];
 }
 
+/** What `virtual:spacetimedb-types` exports. */
+export interface SpacetimedbTypes {
+  /** Path in the checker's file system (`/node_modules/…`) → text. */
+  files: Record<string, string>;
+  /** The folder of TypeScript's library files in that file system. */
+  libDir: string;
+  /** The TypeScript version the files were chosen with (the worker's). */
+  version: string;
+}
+
 export function playgroundFiles(): Plugin {
   let cached: Promise<SpacetimedbFiles> | undefined;
+  let types: Promise<SpacetimedbTypes> | undefined;
   return {
     name: 'lightcone-playground-files',
-    resolveId: (id) => (id === VIRTUAL || id === VOCABULARY ? `\0${id}` : null),
+    resolveId: (id) => (id === VIRTUAL || id === VOCABULARY || id === TYPES ? `\0${id}` : null),
     async load(id) {
+      if (id === `\0${TYPES}`) return `export default ${JSON.stringify(await (types ??= collectTypes()))};\n`;
       if (id !== `\0${VIRTUAL}` && id !== `\0${VOCABULARY}`) return null;
       cached ??= collect();
       const data = await cached;
@@ -87,6 +106,49 @@ async function collect(): Promise<SpacetimedbFiles> {
   }
   for (const internal of ['serialize', 'deserialize']) methods.delete(internal);
   return { entries, files, resolutions, pure, builders: Object.keys(t), columnMethods: [...methods] };
+}
+
+/** The files TypeScript reads to check a module importing the playground's packages (see the header). */
+async function collectTypes(): Promise<SpacetimedbTypes> {
+  const { default: ts } = await import('typescript-js');
+  const { options, errors } = ts.convertCompilerOptionsFromJson(TYPESCRIPT_OPTIONS, ROOT);
+  if (errors.length) throw new Error(ts.flattenDiagnosticMessageText(errors[0]!.messageText, '\n'));
+  // Paths as the page sees them, even when node_modules is a link.
+  options.preserveSymlinks = true;
+  const probe = join(ROOT, '__playground-types-probe.ts');
+  const globals = join(ROOT, GLOBALS_FILE.slice(1));
+  const probeText = "import * as a from 'spacetimedb';\nimport * as b from 'spacetimedb/server';\nimport * as c from 'yjs';\nexport { a, b, c };\n";
+  const host = ts.createCompilerHost(options);
+  const read = new Set<string>();
+  const readFile = host.readFile.bind(host);
+  host.readFile = (file) => {
+    const text = readFile(file);
+    if (text !== undefined) read.add(file);
+    return text;
+  };
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (file, version, ...rest) => {
+    if (file === probe) return ts.createSourceFile(file, probeText, version);
+    if (file === globals) return ts.createSourceFile(file, GLOBALS, version);
+    const source = getSourceFile(file, version, ...rest);
+    if (source) read.add(file);
+    return source;
+  };
+  const program = ts.createProgram([probe, globals], options, host);
+  const problems = ts.getPreEmitDiagnostics(program).filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (problems.length) throw new Error(`the playground's type checker could not type its packages: ${ts.flattenDiagnosticMessageText(problems[0]!.messageText, '\n')}`);
+  const files: Record<string, string> = {};
+  for (const file of [...read].sort()) {
+    const rel = relative(ROOT, file).split('\\').join('/');
+    if (rel.startsWith('..')) throw new Error(`the playground's type checker reads ${file}, outside the repository`);
+    const text = readFileSync(file, 'utf8');
+    // Source maps of declarations are not needed.
+    files[`/${rel}`] = file.endsWith('.d.ts') ? text.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n') : text;
+  }
+  const libDir = `/${relative(ROOT, dirname(ts.getDefaultLibFilePath(options)))
+    .split('\\')
+    .join('/')}`;
+  return { files, libDir, version: ts.version };
 }
 
 /** Whether the file's package.json says it has no side effects (`sideEffects: false`, or a list that does not name it). */
