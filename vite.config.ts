@@ -22,8 +22,8 @@ export default defineConfig(({ mode }) => ({
   },
   // The engine worker imports spacetimedb's TypeScript sources (src/protocol/client-api.js), whose
   // CommonJS dependency base64-js the dev server must pre-bundle (else the worker fails to load).
-  // esbuild-wasm: the playground's bundler worker (known up front, so the dev server does not reload the page to add it).
-  optimizeDeps: { include: ['base64-js', 'esbuild-wasm/esm/browser.js'] },
+  // esbuild-wasm: the playground's bundler worker, typescript-js its type checker (known up front, so the dev server does not reload the page to add them).
+  optimizeDeps: { include: ['base64-js', 'esbuild-wasm/esm/browser.js', 'typescript-js'] },
   define: { __LIGHTCONE_TEST_HOOKS__: JSON.stringify(mode === 'e2e') },
   server: { host: 'localhost', port: 5173, fs: { allow: [here('.')] } },
   preview: { host: 'localhost', port: 4173 },
