@@ -408,3 +408,14 @@ test('when the type checker cannot load, the status says so and the editor keeps
   await page.keyboard.type('ctx.db.');
   await expect(page.locator('.cm-tooltip-autocomplete').getByRole('option', { name: /^task/ }).locator('.cm-completionDetail')).toHaveText('table, 6 columns');
 });
+
+test("the starter and the repository's examples type-check clean with the playground's libraries (ES2023 and the module's console)", async ({ page }) => {
+  await open(page);
+  await typesReady(page);
+  const sources = ['chat', 'todo', 'notes'].map((name) => readFileSync(`examples/${name}/index.ts`, 'utf8'));
+  const found = await page.evaluate(async (texts) => {
+    const app = (globalThis as unknown as { playground: { editor: { source: string }; types: { diagnostics(s: string): Promise<{ message: string }[] | undefined> } } }).playground;
+    return Promise.all([app.editor.source, ...texts].map(async (text) => (await app.types.diagnostics(text))?.map((d) => d.message)));
+  }, sources);
+  expect(found).toEqual([[], [], [], []]);
+});

@@ -319,3 +319,21 @@ test('the examples menu: bank and notes (Yjs inside the reducer) load into the e
   await showSession(page);
   await expect(entries(page).last()).toContainText('#4 create_note("n1","first note") as owner');
 });
+
+test("the editor's type checker loads from the build's own files under the sub-path: type errors from TypeScript", async ({ page }) => {
+  const workers: string[] = [];
+  page.on('request', (request) => {
+    if (/typescript\.worker/.test(request.url())) workers.push(request.url());
+  });
+  await open(page);
+  await expect(page.locator('#types')).toHaveText(/^types: TypeScript 5\.\d+\.\d+$/, { timeout: 120_000 });
+  expect(workers).toHaveLength(1);
+  expect(workers[0]).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/lightcone\/playground\/assets\/typescript\.worker-[\w-]+\.js$/);
+  // A t.u64() column given a string.
+  await replaceInModule(page, 'ctx.db.task.id.update({ ...row, done: true });', "ctx.db.task.id.update({ ...row, id: 'seven', done: true });");
+  const marked = page.locator('.cm-lintRange-error', { hasText: 'id' });
+  await expect(marked).toHaveText('id');
+  await expect(page.locator('.cm-line', { has: marked })).toContainText("id: 'seven'");
+  await marked.hover();
+  await expect(page.locator('.cm-tooltip-lint')).toContainText("Type 'string' is not assignable to type 'bigint'.");
+});
