@@ -141,6 +141,8 @@ async function collectTypes(): Promise<SpacetimedbTypes> {
   for (const file of [...read].sort()) {
     const rel = relative(ROOT, file).split('\\').join('/');
     if (rel.startsWith('..')) throw new Error(`the playground's type checker reads ${file}, outside the repository`);
+    // The repository's own package.json (read for the probe's module format) is not the module's.
+    if (!rel.startsWith('node_modules/')) continue;
     const text = readFileSync(file, 'utf8');
     // Source maps of declarations are not needed.
     files[`/${rel}`] = file.endsWith('.d.ts') ? text.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n') : text;
