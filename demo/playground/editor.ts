@@ -125,8 +125,9 @@ export function createEditor(opts: EditorOptions): ModuleEditor {
     { delay: 700 },
   );
   const hover = hoverTooltip(async (view, pos) => {
-    const info = await opts.types?.quickInfo(view.state.doc.toString(), pos);
-    if (!info) return null;
+    const source = view.state.doc.toString();
+    const info = await opts.types?.quickInfo(source, pos);
+    if (!info || view.state.doc.toString() !== source) return null; // none, or about a text since edited
     return {
       pos: info.from,
       end: info.to,
