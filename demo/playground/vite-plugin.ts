@@ -10,7 +10,7 @@
 // `spacetimedb/server` and `yjs` (their package.json files included, for `exports`), and the
 // ES2023 library files, with the compiler options of typescript-options.ts.
 import { readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import { GLOBALS, GLOBALS_FILE, TYPESCRIPT_OPTIONS } from './typescript-options.ts';
@@ -138,18 +138,21 @@ async function collectTypes(): Promise<SpacetimedbTypes> {
   const problems = ts.getPreEmitDiagnostics(program).filter((d) => d.category === ts.DiagnosticCategory.Error);
   if (problems.length) throw new Error(`the playground's type checker could not type its packages: ${ts.flattenDiagnosticMessageText(problems[0]!.messageText, '\n')}`);
   const files: Record<string, string> = {};
+  // TypeScript's library files wherever the package really is (a linked node_modules), at one place in the worker's file system.
+  const libFolder = dirname(ts.getDefaultLibFilePath(options));
+  const libDir = '/node_modules/typescript-js/lib';
+  const withoutMap = (text: string) => text.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n'); // source maps of declarations are not needed
   for (const file of [...read].sort()) {
+    if (dirname(file) === libFolder && /^lib\..*\.d\.ts$/.test(basename(file))) {
+      files[`${libDir}/${basename(file)}`] = readFileSync(file, 'utf8');
+      continue;
+    }
     const rel = relative(ROOT, file).split('\\').join('/');
-    if (rel.startsWith('..')) throw new Error(`the playground's type checker reads ${file}, outside the repository`);
-    // The repository's own package.json (read for the probe's module format) is not the module's.
-    if (!rel.startsWith('node_modules/')) continue;
-    const text = readFileSync(file, 'utf8');
-    // Source maps of declarations are not needed.
-    files[`/${rel}`] = file.endsWith('.d.ts') ? text.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n') : text;
+    // The packages' files (paths kept under node_modules even when linked: preserveSymlinks); not
+    // the repository's own package.json (read for the probe's module format), nor TypeScript's.
+    if (!rel.startsWith('node_modules/') || rel.startsWith('node_modules/typescript-js/')) continue;
+    files[`/${rel}`] = withoutMap(readFileSync(file, 'utf8'));
   }
-  const libDir = `/${relative(ROOT, dirname(ts.getDefaultLibFilePath(options)))
-    .split('\\')
-    .join('/')}`;
   return { files, libDir, version: ts.version };
 }
 
