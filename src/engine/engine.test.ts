@@ -180,7 +180,7 @@ describe('engine snapshots after a load', () => {
     expect(e.snapshotStats.started).toBe(1); // one image at a time
     release();
     await calls;
-    await vi.waitFor(() => expect(e.snapshotStats.written).toBe(2));
+    await vi.waitFor(() => expect(e.snapshotStats.written).toBe(2), { timeout: 20_000 });
     expect(store.log).toHaveLength(0);
     await e.close();
   });
@@ -196,6 +196,22 @@ describe('engine snapshots after a load', () => {
     expect(store.log).toHaveLength(0);
     const e2 = await Engine.open({ name: 'bank', durability: memoryDurability(store), owner });
     expect((await e2.sql('SELECT balance FROM account WHERE id = 3')).rows).toEqual([{ balance: 1153n }]);
+    await e2.close();
+  });
+});
+
+describe('engine snapshots when idle', () => {
+  it('a log that outweighs a 64th of the image is snapshotted away once no call came for idleSnapshotMs', async () => {
+    const store = new MemoryStore();
+    const e = await Engine.open({ name: 'bank', durability: memoryDurability(store), code, owner, idleSnapshotMs: 20 });
+    await e.call('seed', [3000]); // one record of about 100 KiB: under the 1 MiB the load rule needs
+    expect(e.snapshotStats.started).toBe(0);
+    expect(store.log).toHaveLength(1);
+    await vi.waitFor(() => expect(e.snapshotStats.written).toBe(1), { timeout: 20_000 });
+    expect(store.log).toHaveLength(0);
+    await e.close();
+    const e2 = await Engine.open({ name: 'bank', durability: memoryDurability(store), owner });
+    expect((await e2.sql('SELECT COUNT(*) AS n FROM account')).rows).toEqual([{ n: 3000n }]);
     await e2.close();
   });
 });

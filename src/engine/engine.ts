@@ -47,6 +47,11 @@ export interface EngineOptions {
   owner: Identity;
   /** Write a snapshot once this many records follow the last one. */
   snapshotEvery?: number;
+  /**
+   * Milliseconds without a commit after which a log that outweighs a 64th of the image is
+   * snapshotted away (so a cold start replays little); default 1000, 0 turns it off.
+   */
+  idleSnapshotMs?: number;
   /** The clock for call timestamps and schedule timers (tests pass a manual one); default: wall time. */
   clock?: Clock;
   /** Synchronous HTTP for procedures (`ctx.http.fetch`); the platform provides it. */
@@ -102,6 +107,8 @@ export type PublishResult = 'created' | 'unchanged' | 'updated';
 
 /** Default of EngineOptions.snapshotEvery. */
 const SNAPSHOT_EVERY = 10_000;
+/** Default of EngineOptions.idleSnapshotMs. */
+const IDLE_SNAPSHOT_MS = 1000;
 
 /** The context of the work running now (see Engine.#turn). */
 interface Turn {
@@ -137,6 +144,10 @@ export class Engine {
   #lastLsn: bigint;
   readonly #snapshots: SnapshotPolicy;
   #snapshotting: Promise<void> = Promise.resolve();
+  readonly #idleMs: number;
+  /** The pending idle check, and when the last commit was checked (it runs `#idleMs` after that). */
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastCommitAt = 0;
   #diverged: unknown;
   readonly #onNotDurable: ((error: unknown) => void) | undefined;
 
@@ -166,6 +177,7 @@ export class Engine {
     this.#logs = logs;
     this.#lastLsn = lastLsn;
     this.#snapshots = snapshots;
+    this.#idleMs = opts.idleSnapshotMs ?? IDLE_SNAPSHOT_MS;
     this.#http = opts.http;
     this.#onNotDurable = opts.onNotDurable;
     this.#clock = opts.clock ?? systemClock;
@@ -688,7 +700,38 @@ export class Engine {
 
   /** Starts a snapshot when the policy says one is due (between transactions, so the image is consistent). */
   #maybeSnapshot(force = false): void {
+    this.#armIdle();
     if (this.#diverged !== undefined || !this.#snapshots.due(force)) return;
+    this.#snapshot();
+  }
+
+  /**
+   * After each commit: once `#idleMs` pass with no other, snapshot if the policy's idle rule says
+   * so. One timer at a time; a commit meanwhile only moves the time it waits for.
+   */
+  #armIdle(): void {
+    if (this.#idleMs <= 0 || this.#closed) return;
+    this.#lastCommitAt = Date.now();
+    if (this.#idleTimer !== undefined) return;
+    const check = (): void => {
+      const wait = this.#lastCommitAt + this.#idleMs - Date.now();
+      if (wait > 0) {
+        this.#idleTimer = setTimeout(check, wait);
+        (this.#idleTimer as { unref?: () => void }).unref?.(); // never what keeps a Node process alive
+        return;
+      }
+      this.#idleTimer = undefined;
+      if (this.#closed) return;
+      this.#serial(() => {
+        if (this.#diverged === undefined && this.#snapshots.dueWhenIdle()) this.#snapshot();
+      }).catch(() => {});
+    };
+    this.#idleTimer = setTimeout(check, this.#idleMs);
+    (this.#idleTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Exports an image and writes it (between transactions, so the image is consistent). */
+  #snapshot(): void {
     // The ids the log prefix held travel inside the image, so they are dropped with that prefix
     // only when the snapshot that carries them is durable (and share its checksum).
     this.#host.datastore.setMeta(META_CALLS_IN_IMAGE, this.#calls.save());
@@ -701,7 +744,9 @@ export class Engine {
         // Calls that committed while the image was written were not covered by it: when they are
         // already due, take the next one now, not at the next commit, which may never come
         // (a bulk load that ended, a tab left open), so the log a cold start replays stays short.
-        if (!this.#closed && this.#snapshots.due()) this.#serial(() => this.#maybeSnapshot()).catch(() => {});
+        if (this.#closed) return;
+        if (this.#snapshots.due()) this.#serial(() => this.#maybeSnapshot()).catch(() => {});
+        else this.#armIdle(); // and the idle rule, which could not take one while this was written
       },
       (e: unknown) => {
         this.#snapshots.settled(false);
@@ -771,6 +816,8 @@ export class Engine {
     this.#scheduler.close();
     await this.#queue;
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     try {
       await this.#durability.flush();
       // A snapshot still being written covers only the log before it: wait for it, then cover
