@@ -6,7 +6,7 @@
 import * as esbuild from 'esbuild-wasm/esm/browser.js';
 import wasmURL from 'esbuild-wasm/esbuild.wasm?url';
 import stdb from 'virtual:spacetimedb-files';
-import { BUNDLE_DEFINES } from '../../src/host/module-format.ts';
+import { BUNDLE_OPTIONS } from '../../src/host/module-format.ts';
 import type { BundleReply, BundleRequest, Diagnostic } from './bundler.ts';
 
 /** The module's file name in messages and in the bundle. */
@@ -45,17 +45,8 @@ async function bundle(source: string): Promise<BundleReply> {
   await init();
   try {
     const result = await esbuild.build({
+      ...BUNDLE_OPTIONS,
       entryPoints: [ENTRY],
-      bundle: true,
-      write: false,
-      format: 'cjs',
-      platform: 'neutral',
-      target: 'es2022',
-      external: ['spacetime:sys@2.0', 'spacetime:sys@2.1'],
-      define: BUNDLE_DEFINES,
-      logLevel: 'silent',
-      sourcemap: false,
-      legalComments: 'none',
       // A module is an ES module, so strict ("use strict" in the bundle, as the repository's tsconfig gives `lightcone publish`).
       tsconfigRaw: { compilerOptions: { alwaysStrict: true } },
       plugins: [playgroundPlugin, { name: 'source', setup: (b) => b.onLoad({ filter: /.*/, namespace: 'playground' }, () => ({ contents: source, loader: 'ts' })) }],

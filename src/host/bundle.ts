@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
 import { ModuleError } from '../errors.ts';
-import { BUNDLE_DEFINES, PINNED_SPACETIMEDB_VERSION } from './module-format.ts';
+import { BUNDLE_OPTIONS, PINNED_SPACETIMEDB_VERSION } from './module-format.ts';
 
 /** The folder of Lightcone's own package.json (whose node_modules holds the pinned spacetimedb). */
 const LIGHTCONE_ROOT = (() => {
@@ -50,20 +50,11 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
   let result: import('esbuild').BuildResult<{ write: false }>;
   try {
     result = await esbuild.build({
+      ...BUNDLE_OPTIONS,
       entryPoints: [entry],
-      bundle: true,
-      write: false,
-      format: 'cjs',
-      platform: 'neutral',
-      target: 'es2022',
       mainFields: ['module', 'main'],
       conditions: ['import', 'default'],
-      external: ['spacetime:sys@2.0', 'spacetime:sys@2.1'],
-      define: BUNDLE_DEFINES,
-      logLevel: 'silent',
       plugins: [pinSpacetimedb()],
-      sourcemap: false,
-      legalComments: 'none',
     });
   } catch (e) {
     const errors = (e as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }).errors ?? [];
@@ -122,17 +113,8 @@ export async function bundleUploaded(code: string, label = 'the uploaded module'
   const esbuild = await import('esbuild');
   try {
     const result = await esbuild.build({
+      ...BUNDLE_OPTIONS,
       stdin: { contents: code, loader: 'js', sourcefile: 'bundle.js' },
-      bundle: true,
-      write: false,
-      format: 'cjs',
-      platform: 'neutral',
-      target: 'es2022',
-      external: ['spacetime:sys@2.0', 'spacetime:sys@2.1'],
-      define: BUNDLE_DEFINES,
-      logLevel: 'silent',
-      sourcemap: false,
-      legalComments: 'none',
       plugins: [
         {
           name: 'lightcone-self-contained',

@@ -1,4 +1,5 @@
 // Shared facts about module bundles, used by the Node bundler, the browser bundler and the loader.
+import type { BuildOptions } from 'esbuild';
 
 /** The exact `spacetimedb` version whose syscall interface this host implements. */
 export const PINNED_SPACETIMEDB_VERSION = '2.10.1';
@@ -13,3 +14,21 @@ export const BUNDLE_DEFINES: Record<string, string> = {
   'globalThis.console': '__lightcone.console',
   'Math.random': '__lightcone.mathRandom',
 };
+
+/**
+ * The esbuild options every module bundle is built with, wherever it is built (`lightcone
+ * publish`, an uploaded bundle, the playground's esbuild-wasm): one CommonJS script for the
+ * host's loader, with the syscall modules left to it. Callers add the entry and the resolution.
+ */
+export const BUNDLE_OPTIONS = {
+  bundle: true,
+  write: false,
+  format: 'cjs',
+  platform: 'neutral',
+  target: 'es2022',
+  external: ['spacetime:sys@2.0', 'spacetime:sys@2.1'],
+  define: BUNDLE_DEFINES,
+  logLevel: 'silent',
+  sourcemap: false,
+  legalComments: 'none',
+} as const satisfies BuildOptions;
