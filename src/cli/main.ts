@@ -69,24 +69,25 @@ export async function main(
     const server = args.options.server;
     const target = () => (server !== undefined ? remote(args) : embeddedTarget(dataDir, limits, identity));
     const where = server !== undefined ? `on ${server}` : `in the data directory ${dataDir}`;
+    /** `-c` on a database that exists: asks on a terminal (or takes --yes); false when refused, said on stderr. */
+    const confirmDelete = async (t: Target, name: string, flag: string): Promise<boolean> => {
+      if (!(await t.exists(name))) return true;
+      const go = await confirm(io, err, {
+        warning: `This will DESTROY database ${name} ${where} and ALL its data.`,
+        question: `Are you sure you want to proceed? [deleting ${name}]`,
+        yes,
+        flag,
+      });
+      if (!go) err(`Aborted: database ${name} is unchanged.\n`);
+      return go;
+    };
     switch (args.command) {
       case 'publish': {
         const name = need(args.positionals[0], 'publish needs a database name: lightcone publish --module-path <file|dir> <database>');
         const modulePath = moduleOption(args, 'publish');
         const t = target();
         const clear = Boolean(args.flags['delete-data']);
-        if (clear && (await t.exists(name))) {
-          const go = await confirm(io, err, {
-            warning: `This will DESTROY database ${name} ${where} and ALL its data.`,
-            question: `Are you sure you want to proceed? [deleting ${name}]`,
-            yes,
-            flag: 'publish -c',
-          });
-          if (!go) {
-            err(`Aborted: database ${name} is unchanged.\n`);
-            return 1;
-          }
-        }
+        if (clear && !(await confirmDelete(t, name, 'publish -c'))) return 1;
         const shown = progress(io, err, `Bundling ${displayPath(modulePath)}`);
         let p: { op: PublishResult; identity: string };
         try {
@@ -106,18 +107,7 @@ export async function main(
         resolveModuleEntry(modulePath);
         const t = target();
         const clear = Boolean(args.flags['delete-data']);
-        if (clear && (await t.exists(name))) {
-          const go = await confirm(io, err, {
-            warning: `This will DESTROY database ${name} ${where} and ALL its data.`,
-            question: `Are you sure you want to proceed? [deleting ${name}]`,
-            yes,
-            flag: 'dev -c',
-          });
-          if (!go) {
-            err(`Aborted: database ${name} is unchanged.\n`);
-            return 1;
-          }
-        }
+        if (clear && !(await confirmDelete(t, name, 'dev -c'))) return 1;
         let code = 0;
         await untilSignal(new AbortController(), async (signal) => {
           code = await runDev({ database: name, modulePath, target: t, dataDir: server === undefined ? dataDir : undefined, clear, out, err, signal, logLine: (l) => logLine(l, false) });
