@@ -81,12 +81,15 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
       met: p3.median <= limit,
     });
   }
-  for (const [size, limit] of [
-    ['100k', 150],
-    ['1M', 1000],
-  ] as const) {
+  for (const size of ['100k', '1M', '10M']) {
     const r = lc(`W7 cold start ${size} rows: open`);
-    if (r) out.push({ workload: `W7 ${size}`, target: `< ${limit} ms`, measured: `${x(r.median)} ms (${x(r.median / limit)} × the target)`, met: r.median < limit });
+    if (r?.ratioToFloor != null)
+      out.push({
+        workload: `W7 ${size}`,
+        target: '≤ 1.5 × the raw image in IndexedDB (worker, WASM, one read, deserialize)',
+        measured: `${x(r.median)} ms = ${x(r.ratioToFloor)} × floor`,
+        met: r.ratioToFloor <= 1.5,
+      });
   }
   const w8 = lc('W8 memory per row at');
   if (w8?.ratioToFloor != null)
