@@ -11,6 +11,7 @@ import bankModule from '../../examples/bank/index.ts?lightcone';
 import storeModule from '../modules/store.ts?lightcone';
 import { RpcClient } from './rpc.ts';
 import type { Breakdown, PeerApi } from './peer.ts';
+import type { SnapRun } from './workers/lightcone-engine.ts';
 import { zipfPairs } from './zipf.ts';
 
 /** A system under test, as the workloads see it. */
@@ -253,6 +254,138 @@ async function cold(key: string, name: string): Promise<{ total: number; parts: 
   } finally {
     rpc.terminate();
   }
+}
+
+// ── W1 hops: where the time of one durable call goes ───────────────────────
+
+/** Wall-clock ms shared by the page and its workers (`timeOrigin` + `now()`; same-origin contexts agree in Chromium). */
+const at = () => performance.timeOrigin + performance.now();
+
+/** Mean of the middle 80 % (performance.now() is coarsened to 100 µs with jitter here: means of many calls resolve below it, medians do not). */
+function trimmedMean(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const cut = Math.floor(s.length / 10);
+  const mid = s.slice(cut, s.length - cut);
+  return mid.reduce((a, b) => a + b, 0) / mid.length;
+}
+
+let hopsDb: BrowserDatabase | undefined;
+let hopsRpc: RpcClient | undefined;
+
+/** Opens W1 hops' two databases: `<name>-connect` through `connect()`, `<name>-worker` in a bench worker hosting the engine. */
+async function hopsOpen(name: string): Promise<void> {
+  await hopsClose();
+  hopsDb = await connect({ name: `${name}-connect`, module: itemsModule });
+  hopsRpc = new RpcClient(spawnEngineWorker());
+  await hopsRpc.call('hopsOpen', `${name}-worker`, itemsModule.code);
+  nextId.set('hops:connect', 1);
+  nextId.set('hops:worker', 1);
+}
+
+/** The reducer's start and end of each traced call, by id (bench/modules/items.ts `take_trace`). */
+function parseTrace(json: string): Map<number, [number, number]> {
+  const xs = JSON.parse(json) as number[];
+  const out = new Map<number, [number, number]>();
+  for (let i = 0; i + 2 < xs.length; i += 3) out.set(xs[i]!, [xs[i + 1]!, xs[i + 2]!]);
+  return out;
+}
+
+/**
+ * W1 hops: `n` traced calls one at a time, through `connect()` or to the engine in a bench worker
+ * (one postMessage hop); each step's ms per call (trimmed mean over the calls).
+ */
+async function hopsRun(kind: 'connect' | 'worker', n: number): Promise<Record<string, number>> {
+  const from = ids(`hops:${kind}`, n);
+  const steps = new Map<string, number[]>();
+  const add = (k: string, v: number) => steps.set(k, [...(steps.get(k) ?? []), v]);
+  if (kind === 'connect') {
+    const db = hopsDb!;
+    const page: [number, number][] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = at();
+      await db.call('insert_traced', [from + i]);
+      page.push([t0, at()]);
+    }
+    const trace = parseTrace((await db.call('take_trace', [])) as string);
+    for (let i = 0; i < n; i++) {
+      const [t0, t1] = page[i]!;
+      const [start, end] = trace.get(from + i)!;
+      add('page → reducer start', start - t0);
+      add('reducer (module code + datastore)', end - start);
+      add('reducer end → reply in page', t1 - end);
+      add('total', t1 - t0);
+    }
+  } else {
+    const rpc = hopsRpc!;
+    const calls: { t0: number; t1: number; w: { received: number; append: number; durable: number; resolved: number } }[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = at();
+      const w = await rpc.call<{ received: number; append: number; durable: number; resolved: number }>('hopsCall', from + i);
+      calls.push({ t0, t1: at(), w });
+    }
+    const trace = parseTrace(await rpc.call<string>('hopsTrace'));
+    for (let i = 0; i < n; i++) {
+      const { t0, t1, w } = calls[i]!;
+      const [start, end] = trace.get(from + i)!;
+      add('page → worker (postMessage)', w.received - t0);
+      add('worker → reducer start (engine queue, arguments)', start - w.received);
+      add('reducer (module code + datastore)', end - start);
+      add('commit (SQLite commit + delta encode → append)', w.append - end);
+      add('IndexedDB log write (append → durable)', w.durable - w.append);
+      add('durable → call resolved', w.resolved - w.durable);
+      add('reply → page (postMessage)', t1 - w.resolved);
+      add('total', t1 - t0);
+    }
+  }
+  return Object.fromEntries([...steps].map(([k, xs]) => [k, trimmedMean(xs)]));
+}
+
+/**
+ * W1 hops: ms per `connect()` round trip that runs no call (`logs`, limit 1: page → SharedWorker →
+ * engine worker and back), and per call of a procedure that commits nothing (the call's whole
+ * path without its IndexedDB write).
+ */
+async function hopsNoop(n: number): Promise<{ logs: number; procedure: number }> {
+  const db = hopsDb!;
+  const time = async (f: () => Promise<unknown>) => {
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = at();
+      await f();
+      ms.push(at() - t0);
+    }
+    return trimmedMean(ms);
+  };
+  return { logs: await time(() => db.logs({ limit: 1 })), procedure: await time(() => db.call('noop', [])) };
+}
+
+async function hopsClose(): Promise<void> {
+  await hopsDb?.close();
+  hopsDb = undefined;
+  await hopsRpc?.call('hopsClose').catch(() => {}); // measured already; terminate() below frees it either way
+  hopsRpc?.terminate();
+  hopsRpc = undefined;
+}
+
+// ── W12: a snapshot of a large database under load ─────────────────────────
+
+let snapRpc: RpcClient | undefined;
+
+/** W12: opens database `name` in a bench worker hosting the engine (snapshot every `every` records) and loads `rows` rows; ms of the load. */
+async function snapSetup(name: string, every: number, rows: number): Promise<number> {
+  await snapClose();
+  snapRpc = new RpcClient(spawnEngineWorker());
+  await snapRpc.call('snapOpen', name, itemsModule.code, every);
+  return snapRpc.call<number>('snapLoad', rows);
+}
+
+/** W12: one repetition (see workers/lightcone-engine.ts `snapRun`). */
+const snapRun = (ms: number, minSnapshots: number): Promise<SnapRun> => snapRpc!.call<SnapRun>('snapRun', ms, minSnapshots);
+
+async function snapClose(): Promise<void> {
+  await snapRpc?.call('snapClose').catch(() => {}); // measured already; terminate() below frees it either way
+  snapRpc?.terminate();
+  snapRpc = undefined;
 }
 
 // ── calibration ──────────────────────────────────────────────────────────────
@@ -504,6 +637,13 @@ const bench = {
   w10Open,
   w10,
   w10Close,
+  hopsOpen,
+  hopsRun,
+  hopsNoop,
+  hopsClose,
+  snapSetup,
+  snapRun,
+  snapClose,
   userAgent: () => navigator.userAgent,
 };
 

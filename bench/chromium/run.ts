@@ -25,8 +25,8 @@ export interface BrowserMeta {
 }
 
 /** Parts of the browser run; calibration always runs first (the floors). */
-export type Phase = 'w123' | 'w45' | 'w6' | 'w10' | 'w7' | 'w8';
-export const PHASES: readonly Phase[] = ['w123', 'w45', 'w6', 'w10', 'w7', 'w8'];
+export type Phase = 'w123' | 'w1hops' | 'w45' | 'w6' | 'w10' | 'w12' | 'w7' | 'w8';
+export const PHASES: readonly Phase[] = ['w123', 'w1hops', 'w45', 'w6', 'w10', 'w12', 'w7', 'w8'];
 
 /** Display names of the systems (page keys are 'lightcone' or '<peer>:<durability>'). */
 const LABEL: Record<string, string> = {
@@ -62,6 +62,8 @@ interface Run {
   strictTxSamples: number[];
   /** ms of one IndexedDB strict transaction holding a batch of 64 records (calibration). */
   batchTxSamples: number[];
+  /** µs per page ↔ dedicated worker round trip with no payload, raw postMessage and Comlink (calibration). */
+  echoSamples: Samples;
 }
 
 /**
@@ -105,6 +107,7 @@ export async function runBrowser(opts: { quick: boolean; phases?: readonly Phase
     strictTxMs: 0,
     strictTxSamples: [],
     batchTxSamples: [],
+    echoSamples: new Map(),
   };
   try {
     const c = await run.launch();
@@ -114,9 +117,11 @@ export async function runBrowser(opts: { quick: boolean; phases?: readonly Phase
     log(`Chromium ${chromiumVersion}, persistent profile in ${profile}`);
     await calibrate(run, page);
     if (phases.includes('w123')) await w123(run, page);
+    if (phases.includes('w1hops')) await w1hops(run, page);
     if (phases.includes('w45')) await w45(run, page);
     if (phases.includes('w6')) await w6(run, page);
     if (phases.includes('w10')) await w10(run, page);
+    if (phases.includes('w12')) await w12(run, page);
     await page.close();
     await run.close();
     if (phases.includes('w7')) await w7(run);
@@ -177,6 +182,7 @@ async function calibrate(run: Run, page: Page): Promise<void> {
     'Comlink 64 KB': { run: () => call(page, 'echoComlink', 65536, 200) },
   });
   run.results.push(...rowsOf('C3 round trip page ↔ dedicated worker', 'µs', msgs, { floor: 'postMessage 0 B', durability: {} }));
+  run.echoSamples = msgs;
   const sq: Samples = new Map([
     ['prepared insert per row (100k, one tx)', []],
     ['prepared PK lookup', []],
@@ -262,6 +268,157 @@ async function w123(run: Run, page: Page): Promise<void> {
   run.notes.push(
     `W1–W3: PGlite on idb:// runs ${n1['pglite:idb']}/${n2['pglite:idb']}/${n3['pglite:idb']} calls per repetition and ${R_SLOW} repetitions (≈10 durable writes/s); every other system ${n1.lightcone}/${n2.lightcone}/${n3.lightcone} calls and ${R} repetitions.`,
   );
+}
+
+/**
+ * W1 hops: where the time of one durable call (W1) goes. The same traced insert (bench/modules/
+ * items.ts `insert_traced`, which notes when its code starts and ends) called one at a time from
+ * the page through `connect()` (page → SharedWorker → engine worker), and to the engine hosted in
+ * a bench worker (one postMessage hop), whose durability is wrapped to time each append and its
+ * durable. Times cross contexts as `performance.timeOrigin + performance.now()`.
+ */
+async function w1hops(run: Run, page: Page): Promise<void> {
+  const { R, quick } = run;
+  const n = quick ? 100 : 300;
+  await call(page, 'hopsOpen', 'hops');
+  // One unmeasured pass each: the first calls compile the paths and fill the caches.
+  await call(page, 'hopsRun', 'connect', 30);
+  await call(page, 'hopsRun', 'worker', 30);
+  const CONNECT = 'connect()';
+  const WORKER = 'engine in a bench worker';
+  const parts: Samples = new Map();
+  const add = (k: string, v: number) => parts.set(k, [...(parts.get(k) ?? []), v]);
+  const byRep: Record<string, number>[] = [];
+  await rounds(R, {
+    [CONNECT]: {
+      async run() {
+        const x = await call(page, 'hopsRun', 'connect', n);
+        for (const [k, v] of Object.entries(x)) add(`${CONNECT} · ${k}`, v);
+        const noop = await call(page, 'hopsNoop', n);
+        add(`${CONNECT} · round trip running no call (logs, limit 1)`, noop.logs);
+        add(`${CONNECT} · call of a procedure that commits nothing`, noop.procedure);
+        add(`${CONNECT} · total less that procedure call (≈ commit + IndexedDB write)`, x.total! - noop.procedure);
+        byRep.push(x);
+        return x.total!;
+      },
+    },
+    [WORKER]: {
+      async run() {
+        const x = await call(page, 'hopsRun', 'worker', n);
+        for (const [k, v] of Object.entries(x)) add(`${WORKER} · ${k}`, v);
+        return x.total!;
+      },
+    },
+  });
+  await call(page, 'hopsClose');
+  // What connect() spends outside the engine's own work: its total less the reducer and, from the
+  // bench worker's medians, commit, IndexedDB write and durable → resolved (the same engine code).
+  const w = (k: string) => median(parts.get(`${WORKER} · ${k}`)!);
+  const engineAfter = w('commit (SQLite commit + delta encode → append)') + w('IndexedDB log write (append → durable)') + w('durable → call resolved');
+  const engineBefore = w('worker → reducer start (engine queue, arguments)');
+  for (const x of byRep) add(`${CONNECT} · messaging and routing, both ways (derived)`, x.total! - x['reducer (module code + datastore)']! - engineAfter - engineBefore);
+  parts.set('floor: IndexedDB strict transaction (C1)', run.strictTxSamples);
+  parts.set(
+    'floor: postMessage round trip, 0 B (C3)',
+    run.echoSamples.get('postMessage 0 B')!.map((us) => us / 1000),
+  );
+  parts.set(
+    'floor: Comlink round trip, 0 B (C3)',
+    run.echoSamples.get('Comlink 0 B')!.map((us) => us / 1000),
+  );
+  const durability = { [`${CONNECT} · total`]: 'IndexedDB strict', [`${WORKER} · total`]: 'IndexedDB strict', 'floor: IndexedDB strict transaction (C1)': 'IndexedDB strict' };
+  run.results.push(
+    ...rowsOf('W1 hops: one durable call, 1 in flight, ms per call', 'ms', parts, {
+      durability,
+      notes: {
+        [`${CONNECT} · page → reducer start`]: 'page → SharedWorker (Comlink) → engine worker (Comlink) → WorkerHost → engine queue → the module',
+        [`${CONNECT} · reducer end → reply in page`]: 'SQLite commit + delta encode + IndexedDB log write + reply through the engine worker and the SharedWorker',
+        [`${CONNECT} · messaging and routing, both ways (derived)`]: "connect()'s total less its reducer and the bench worker's engine queue, commit, IndexedDB write and durable → resolved",
+        [`${WORKER} · page → worker (postMessage)`]: "the bench RPC's one hop (rpc.ts), as peers are called",
+        [`${CONNECT} · call of a procedure that commits nothing`]: 'the whole connect() path of a call (both hops, queue, module) without a log write',
+      },
+    }).map((row) => ({ ...row, ratioToLightcone: null })),
+  );
+  run.notes.push(
+    `W1 hops: ${n} traced calls per repetition and path, one in flight; each step is the mean of the middle 80 % of the calls (performance.now() is coarsened to 100 µs with jitter in a page without cross-origin isolation, so means resolve below it and medians do not), the rows give the median over repetitions. Steps in different contexts are compared as performance.timeOrigin + performance.now(), which Chromium keeps on one clock for same-origin workers. The reducer times itself from inside the module (bench/modules/items.ts insert_traced).`,
+  );
+  log(`W1 hops done (${run.elapsed()})`);
+}
+
+/**
+ * W12: a snapshot at 1M rows (100k with --quick) under load. The engine runs in a bench worker
+ * (as the SharedWorker hosts it) with a snapshot every `every` records and none when idle; after
+ * the load, calls of `insert_one` one at a time run for a few seconds while the engine
+ * snapshots, each call classed by what overlapped it: an image export (datastore.export, on the
+ * engine thread), else the image write (the log lane held by it), else nothing.
+ */
+async function w12(run: Run, page: Page): Promise<void> {
+  const { quick } = run;
+  const rows = quick ? 100_000 : 1_000_000;
+  const every = quick ? 1000 : 2000;
+  const ms = quick ? 3000 : 8000;
+  const R = run.R_SLOW;
+  const loadMs = await call(page, 'snapSetup', 'w12', every, rows);
+  log(`W12: loaded ${rows} rows in ${(loadMs / 1000).toFixed(1)} s (${run.elapsed()})`);
+  await call(page, 'snapRun', 1000, 0); // warm-up: the first calls compile the paths
+  const lat: Samples = new Map();
+  const other: Samples = new Map();
+  const add = (s: Samples, k: string, v: number) => s.set(k, [...(s.get(k) ?? []), v]);
+  let calls = 0;
+  let snapshots = 0;
+  let stalled = 0;
+  for (let r = 0; r < R; r++) {
+    const x = await call(page, 'snapRun', ms, 2);
+    calls += x.calls;
+    snapshots += x.snapshots;
+    stalled += x.export.n + x.write.n;
+    for (const [cls, label] of [
+      ['none', 'no snapshot in flight'],
+      ['export', 'overlapping an image export'],
+      ['write', 'overlapping an image write (not its export)'],
+      ['during', 'while a snapshot is in flight (export or write)'],
+      ['all', 'all calls'],
+    ] as const) {
+      const sp = x[cls];
+      if (!sp.n) continue;
+      add(lat, `${label} · p50`, sp.p50);
+      add(lat, `${label} · p99`, sp.p99);
+      add(lat, `${label} · max`, sp.max);
+    }
+    for (const v of x.exportMs) add(other, 'export (datastore.export: serialize + copy, engine thread)', v);
+    for (const v of x.writeMs) add(other, 'image write (writeSnapshot → stored; holds the log lane)', v);
+    for (const v of x.imageBytes) add(other, 'image MB', v / 1e6);
+    add(other, 'engine thread blocked per snapshot (timer gaps > 20 ms, summed)', x.blockedMs);
+    add(other, 'engine thread: longest block', x.longestBlockMs);
+    log(`W12 repetition ${r + 1}/${R}: ${x.calls} calls, ${x.snapshots} snapshots (${run.elapsed()})`);
+  }
+  await call(page, 'snapClose');
+  const k = rows >= 1e6 ? `${rows / 1e6}M` : `${rows / 1e3}k`;
+  run.results.push(
+    ...rowsOf(`W12 snapshot at ${k} rows, 1 call in flight: call latency`, 'ms', lat, {
+      durability: Object.fromEntries([...lat.keys()].map((s) => [s, 'IndexedDB strict'])),
+      notes: {
+        'while a snapshot is in flight (export or write) · p99': 'target ≤ 10 ms',
+        'overlapping an image export · max': 'the call whose commit triggered the snapshot: it returns after the export, and its own log write waits behind nothing',
+        'overlapping an image write (not its export) · max': 'calls whose log write queued behind the image in the durability lane',
+      },
+    }).map((row) => ({ ...row, ratioToLightcone: null })),
+    ...rowsOf(`W12 snapshot at ${k} rows: the snapshot`, 'ms', other, {
+      durability: { 'image write (writeSnapshot → stored; holds the log lane)': 'IndexedDB strict' },
+      notes: {
+        'engine thread blocked per snapshot (timer gaps > 20 ms, summed)':
+          'a 2 ms timer on the engine thread during the repetition: the time it could not fire, in gaps over 20 ms, divided by the snapshots taken (export, and the structured clone of the image when the write puts it, run on this thread)',
+      },
+    }).map((row) => ({
+      ...row,
+      unit: row.system === 'image MB' ? 'MB' : row.unit,
+      ratioToLightcone: null,
+    })),
+  );
+  run.notes.push(
+    `W12: ${rows} rows loaded in calls of 1000 rows, then ${R} repetitions of ≥ ${ms / 1000} s of insert_one one at a time (snapshot every ${every} records, idle snapshots off): ${calls} calls, ${snapshots} snapshots, ${stalled} calls overlapping one. Latency rows are per repetition (their median over repetitions); export and write rows are per snapshot.`,
+  );
+  log(`W12 done (${run.elapsed()})`);
 }
 
 /** W4 (100k inserts in one reducer) and W5 (lookups, range scans in a reducer) in a Chromium worker, against raw sqlite-wasm in the same worker. */

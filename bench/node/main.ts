@@ -1,6 +1,6 @@
 // `npm run bench`: runs the Node workloads and the Chromium ones (bench/chromium/), prints one
 // table and the targets, writes bench/results/latest.json. `--only=store|live|server|sync|browser|playground` (comma
-// separated) runs some parts; `--phases=w123,w45,w6,w10,w7,w8` limits the Chromium part.
+// separated) runs some parts; `--phases=w123,w1hops,w45,w6,w10,w12,w7,w8` limits the Chromium part.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runStore } from './store.ts';
 import { runLive } from './live.ts';
