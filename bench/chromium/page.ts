@@ -342,10 +342,11 @@ async function hopsRun(kind: 'connect' | 'worker', n: number): Promise<Record<st
 
 /**
  * W1 hops: ms per `connect()` round trip that runs no call (`logs`, limit 1: page → SharedWorker →
- * engine worker and back), and per call of a procedure that commits nothing (the call's whole
- * path without its IndexedDB write).
+ * engine worker and back), per call of a procedure that commits nothing (the call's whole path
+ * without its IndexedDB write), and per call of one that spins 1.3 ms, less the 1.3 ms (the same
+ * path when the threads around the engine go idle while it works, as during a log write).
  */
-async function hopsNoop(n: number): Promise<{ logs: number; procedure: number }> {
+async function hopsNoop(n: number): Promise<{ logs: number; procedure: number; spin: number }> {
   const db = hopsDb!;
   const time = async (f: () => Promise<unknown>) => {
     const ms: number[] = [];
@@ -356,7 +357,12 @@ async function hopsNoop(n: number): Promise<{ logs: number; procedure: number }>
     }
     return trimmedMean(ms);
   };
-  return { logs: await time(() => db.logs({ limit: 1 })), procedure: await time(() => db.call('noop', [])) };
+  const SPIN = 1.3; // about one strict IndexedDB transaction
+  return {
+    logs: await time(() => db.logs({ limit: 1 })),
+    procedure: await time(() => db.call('noop', [])),
+    spin: (await time(() => db.call('spin', [SPIN]))) - SPIN,
+  };
 }
 
 async function hopsClose(): Promise<void> {

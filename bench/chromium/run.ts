@@ -297,6 +297,7 @@ async function w1hops(run: Run, page: Page): Promise<void> {
         const noop = await call(page, 'hopsNoop', n);
         add(`${CONNECT} · round trip running no call (logs, limit 1)`, noop.logs);
         add(`${CONNECT} · call of a procedure that commits nothing`, noop.procedure);
+        add(`${CONNECT} · call of a procedure that spins 1.3 ms, less 1.3 ms`, noop.spin);
         add(`${CONNECT} · total less that procedure call (≈ commit + IndexedDB write)`, x.total! - noop.procedure);
         byRep.push(x);
         return x.total!;
@@ -336,6 +337,7 @@ async function w1hops(run: Run, page: Page): Promise<void> {
         [`${CONNECT} · messaging and routing, both ways (derived)`]: "connect()'s total less its reducer and the bench worker's engine queue, commit, IndexedDB write and durable → resolved",
         [`${WORKER} · page → worker (postMessage)`]: "the bench RPC's one hop (rpc.ts), as peers are called",
         [`${CONNECT} · call of a procedure that commits nothing`]: 'the whole connect() path of a call (both hops, queue, module) without a log write',
+        [`${CONNECT} · call of a procedure that spins 1.3 ms, less 1.3 ms`]: 'the same path when the page and the SharedWorker idle for about a log write meanwhile',
       },
     }).map((row) => ({ ...row, ratioToLightcone: null })),
   );

@@ -55,3 +55,12 @@ export const take_trace = spacetimedb.procedure({}, t.string(), () => JSON.strin
 
 /** W1 hops: a call that commits nothing (so it waits for no log write): the path of a call without its IndexedDB write. */
 export const noop = spacetimedb.procedure({}, t.string(), () => '');
+
+/** W1 hops: a call that commits nothing and keeps the engine busy `ms` (the threads around it idle as during a log write). */
+export const spin = spacetimedb.procedure({ ms: t.f64() }, t.string(), (_ctx, { ms }) => {
+  const end = at() + ms;
+  while (at() < end) {
+    // busy: nothing to do but wait
+  }
+  return '';
+});
