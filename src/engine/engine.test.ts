@@ -175,7 +175,7 @@ describe('engine snapshots after a load', () => {
 
   it('calls logged while an image was being written get their own snapshot once it is done, with no further call', async () => {
     const { store, d, release, held: h } = holding();
-    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: 4 });
+    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: 4, idleSnapshotMs: 0 }); // the load rules alone
     const { calls } = await load(e, h);
     expect(e.snapshotStats.started).toBe(1); // one image at a time
     release();
@@ -187,7 +187,7 @@ describe('engine snapshots after a load', () => {
 
   it('closing while an image is being written waits for it, then covers the rest of the log', async () => {
     const { store, d, release, held: h } = holding();
-    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: 4 });
+    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: 4, idleSnapshotMs: 0 }); // the load rules alone
     const { calls } = await load(e, h);
     const closed = e.close();
     release();
