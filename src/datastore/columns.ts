@@ -1,20 +1,25 @@
-// How each SpacetimeDB column type is stored in SQLite so that SQLite's order equals SpacetimeDB's:
-// small integers and bool as INTEGER, u64 shifted into the signed range, 128/256-bit integers and
-// Identity/ConnectionId/Uuid as big-endian BLOBs with the sign bit flipped for signed types,
-// strings as TEXT (BINARY collation = UTF-8 byte order), Timestamp/TimeDuration as INTEGER,
-// payload-free enums as INTEGER tags. Other types are kept only inside the row's BSATN bytes.
+// How each SpacetimeDB column type is stored in SQLite so that SQLite's order equals SpacetimeDB's
+// and the row's BSATN can be rebuilt byte for byte from its columns (the datastore keeps one copy
+// of each row: its columns). Small integers and bool as INTEGER; u64 below 2^63 as INTEGER and
+// from 2^63 up as an 8-byte big-endian BLOB (SQLite sorts every INTEGER before every BLOB, so the
+// order holds); 128/256-bit integers and Identity/ConnectionId/Uuid as big-endian BLOBs with the
+// sign bit flipped for signed types; strings as TEXT (BINARY collation = UTF-8 byte order);
+// Timestamp/TimeDuration as INTEGER; payload-free enums as INTEGER tags; floats as REAL, except
+// NaN, which SQLite would turn into NULL: its bits as a BLOB (after every number, as in a total
+// order). Other types (arrays, products, enums with payloads) are stored as their BSATN bytes,
+// which have no useful order: they cannot be indexed or compared in SQL.
 import { AlgebraicType, type BinaryReader, type AlgebraicType as Ty } from 'spacetimedb';
 
 /** A value SQLite can bind. */
 export type SqlValue = number | bigint | string | Uint8Array | null;
 
-/** Storage class of a column. `none` columns have no SQLite column (arrays, products, …). */
+/** Storage class of a column. `none` columns hold BSATN bytes with no order (arrays, products, …). */
 export type StorageKind = 'int' | 'i64' | 'u64' | 'wide' | 'real' | 'text' | 'bytes' | 'enum' | 'none';
 
 export interface ColumnCodec {
   kind: StorageKind;
-  /** Reads the column from BSATN and returns its SQLite value (`undefined` for `none`: skipped). */
-  read: (r: BinaryReader) => SqlValue | undefined;
+  /** Reads the column from BSATN and returns its stored SQLite value. */
+  read: (r: BinaryReader) => SqlValue;
   /** Byte width for fixed-width integers (auto-increment write-back), else 0. */
   width: number;
   signed: boolean;
@@ -24,15 +29,33 @@ export interface ColumnCodec {
   typeName: string;
 }
 
-const U64_FLIP = 1n << 63n;
+const I64_LIMIT = 1n << 63n;
 
-/** u64 → signed 64-bit with the same order. */
-export function u64ToStored(v: bigint): bigint {
-  return BigInt.asIntN(64, v ^ U64_FLIP);
+/** u64 → its stored value: the integer below 2^63, else its 8 big-endian bytes (which SQLite sorts after every integer). */
+export function u64ToStored(v: bigint): bigint | Uint8Array {
+  return v < I64_LIMIT ? v : bigintToOrderedBlob(v, 8, false);
 }
 /** Inverse of `u64ToStored`. */
-export function storedToU64(v: bigint): bigint {
-  return BigInt.asUintN(64, v) ^ U64_FLIP;
+export function storedToU64(v: SqlValue): bigint {
+  if (v instanceof Uint8Array) {
+    let x = 0n;
+    for (const b of v) x = (x << 8n) | BigInt(b);
+    return x;
+  }
+  return BigInt(v ?? 0);
+}
+
+/** The bytes `r` read since `start` (a copy). */
+function readSince(r: BinaryReader, start: number): Uint8Array {
+  const v = r.view;
+  return new Uint8Array(v.buffer, v.byteOffset + start, r.offset - start).slice();
+}
+
+/** A float's stored value: the number, or for NaN (which SQLite stores as NULL) its BSATN bits. */
+function floatStored(r: BinaryReader, width: 4 | 8): SqlValue {
+  const start = r.offset;
+  const v = width === 4 ? r.readF32() : r.readF64();
+  return v === v ? v : readSince(r, start);
 }
 
 /** Little-endian integer bytes → big-endian order-preserving BLOB. */
@@ -138,9 +161,9 @@ export function columnCodec(ty: Ty, typespace: { types: Ty[] }): ColumnCodec {
       return { ...base, kind: 'wide', scalar: ty.tag, width, signed, read: (r) => leToOrderedBlob(r.readBytes(width), signed) };
     }
     case 'F32':
-      return { ...base, kind: 'real', scalar: 'F32', read: (r) => r.readF32() };
+      return { ...base, kind: 'real', scalar: 'F32', width: 4, read: (r) => floatStored(r, 4) };
     case 'F64':
-      return { ...base, kind: 'real', scalar: 'F64', read: (r) => r.readF64() };
+      return { ...base, kind: 'real', scalar: 'F64', width: 8, read: (r) => floatStored(r, 8) };
     case 'String':
       return { ...base, kind: 'text', scalar: 'String', read: (r) => r.readString() };
     case 'Array':
@@ -153,5 +176,14 @@ export function columnCodec(ty: Ty, typespace: { types: Ty[] }): ColumnCodec {
       return columnCodec(typespace.types[ty.value]!, typespace);
   }
   const skip = AlgebraicType.makeDeserializer(ty, typespace);
-  return { ...base, kind: 'none', scalar: 'None', read: (r) => (skip(r), undefined) };
+  return {
+    ...base,
+    kind: 'none',
+    scalar: 'None',
+    read: (r) => {
+      const start = r.offset;
+      skip(r);
+      return readSince(r, start);
+    },
+  };
 }

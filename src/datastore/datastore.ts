@@ -1,12 +1,13 @@
 // The transactional store: one in-memory SQLite database per Lightcone database, one SQLite table
-// per module table holding order-preserving columns plus the row's BSATN bytes. It implements the
+// per module table holding each row once, as its columns (order-preserving where the type has an
+// order; `columns.ts`), from which a row's BSATN is rebuilt byte for byte (`row-bytes.ts`). It implements the
 // row operations the syscalls need (insert with auto-increment, update by primary key, point and
 // range scans, deletes) with SpacetimeDB's semantics, and turns every commit into a TxDelta.
 import { BinaryReader } from 'spacetimedb';
 import type { IndexDef, SequenceDef, TableDef } from './schema.ts';
 import { bytesEqual, bytesKey } from './bytes.ts';
-import { columnCodec, storedToU64, u64ToStored, type ColumnCodec, type SqlValue } from './columns.ts';
-import { columnSql, indexSql, META_TABLE, ROW_BYTES, ROW_ID, SCHEDULE_TABLE, SEQUENCE_TABLE, tableSql, uniqueIndexSql } from './layout.ts';
+import { columnCodec, storedToU64, type ColumnCodec, type SqlValue } from './columns.ts';
+import { columnSql, indexSql, META_TABLE, quote, ROW_ID, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
 import { FastSql } from './fast-stmt.ts';
 import { exportSqlite, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
@@ -33,11 +34,9 @@ export interface StoreTable {
   def: TableDef;
   sqlName: string;
   codecs: ColumnCodec[];
-  /** Column ids that have a SQLite column, in order. */
-  stored: number[];
-  /** SQLite column name of each column id (undefined when not stored). */
+  /** SQLite column name of each column id whose stored values are ordered (undefined for `none` columns, which SQL cannot compare). */
   sqlCols: (string | undefined)[];
-  /** Columns of the key used to find a row again (first unique constraint), or undefined: `_row` is the key. */
+  /** Columns of the key used to find a row again (first unique constraint), or undefined: the whole row is the key. */
   keyCols: number[] | undefined;
   indexes: StoreIndex[];
   sequences: SequenceState[];
@@ -82,7 +81,8 @@ interface Decoded {
 }
 
 const RID = ROW_ID;
-const ROW = ROW_BYTES;
+/** The column in which images written before one-copy rows kept each row's BSATN (converted when a table is attached). */
+const LEGACY_ROW = '_row';
 
 /** Opens a datastore; `image` is a snapshot from `export()`. */
 export async function openDatastore(image?: Uint8Array): Promise<Datastore> {
@@ -137,7 +137,6 @@ export class Datastore {
     const id = 4096 + this.#tables.length;
     const codecs = def.columns.map((c) => columnCodec(c.type, typespace));
     const sqlCols = codecs.map((c, i) => (c.kind === 'none' ? undefined : columnSql(i)));
-    const stored = sqlCols.flatMap((c, i) => (c === undefined ? [] : [i]));
     for (const cols of [...def.uniques, ...def.indexes.map((i) => i.columns)]) {
       for (const c of cols) {
         if (sqlCols[c] === undefined) {
@@ -147,32 +146,35 @@ export class Datastore {
     }
     const sqlName = tableSql(def.name);
     const db = this.#db;
-    const colDecls = stored.map((c) => `${sqlCols[c]}`).join(', ');
-    db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName} (${RID} INTEGER PRIMARY KEY${colDecls ? `, ${colDecls}` : ''}, ${ROW} BLOB NOT NULL)`);
+    const allCols = codecs.map((_, i) => columnSql(i));
+    const legacy = this.#detachLegacy(def.name);
+    // Columns without a declared type: no affinity, so SQLite keeps each value as it is bound.
+    db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName} (${[`${RID} INTEGER PRIMARY KEY`, ...allCols].join(', ')})`);
     const keyCols = def.primaryKey !== undefined ? [def.primaryKey] : def.uniques[0];
     def.uniques.forEach((u, i) => {
       db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, i)} ON ${sqlName} (${u.map((c) => sqlCols[c]).join(', ')})`);
     });
-    if (!keyCols) db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, 'row')} ON ${sqlName} (${ROW})`);
+    // A table without a unique constraint is a set: the whole row is its key.
+    if (!keyCols && allCols.length > 0) db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, 'row')} ON ${sqlName} (${allCols.join(', ')})`);
     for (const ix of def.indexes) {
       if (ix.unique) continue; // the unique index above serves it
       db.exec(`CREATE INDEX IF NOT EXISTS ${indexSql(ix.sourceName)} ON ${sqlName} (${ix.columns.map((c) => sqlCols[c]).join(', ')})`);
     }
-    const where = (cols: number[]) => cols.map((c) => `${sqlCols[c]} = ?`).join(' AND ');
+    const where = (cols: number[]) => cols.map((c) => `${allCols[c]} = ?`).join(' AND ') || '1';
+    const select = `SELECT ${[RID, ...allCols].join(', ')} FROM ${sqlName}`;
     const stmts: TableStmts = {
-      insert: db.prepare(`INSERT INTO ${sqlName} (${[...stored.map((c) => sqlCols[c]), ROW].join(', ')}) VALUES (${[...stored, 0].map(() => '?').join(', ')})`),
+      insert: db.prepare(allCols.length ? `INSERT INTO ${sqlName} (${allCols.join(', ')}) VALUES (${allCols.map(() => '?').join(', ')})` : `INSERT INTO ${sqlName} DEFAULT VALUES`),
       deleteByRid: db.prepare(`DELETE FROM ${sqlName} WHERE ${RID} = ?`),
-      findByKey: db.prepare(`SELECT ${RID}, ${ROW} FROM ${sqlName} WHERE ${keyCols ? where(keyCols) : `${ROW} = ?`}`),
-      scanAll: db.prepare(`SELECT ${RID}, ${ROW} FROM ${sqlName}`),
-      updateByRid: db.prepare(`UPDATE ${sqlName} SET ${[...stored.map((c) => `${sqlCols[c]} = ?`), `${ROW} = ?`].join(', ')} WHERE ${RID} = ?`),
-      uniqueLookups: def.uniques.map((u) => db.prepare(`SELECT ${RID}, ${ROW} FROM ${sqlName} WHERE ${where(u)}`)),
+      findByKey: db.prepare(`${select} WHERE ${where(keyCols ?? codecs.map((_, i) => i))}`),
+      scanAll: db.prepare(select),
+      updateByRid: db.prepare(`UPDATE ${sqlName} SET ${[...allCols.map((c) => `${c} = ?`), `${RID} = ${RID}`].join(', ')} WHERE ${RID} = ?`),
+      uniqueLookups: def.uniques.map((u) => db.prepare(`${select} WHERE ${where(u)}`)),
     };
     const table: StoreTable = {
       id,
       def,
       sqlName,
       codecs,
-      stored,
       sqlCols,
       keyCols,
       indexes: [],
@@ -193,7 +195,50 @@ export class Datastore {
     this.#tables.push(table);
     this.#tablesByName.set(def.name, table);
     if (def.canonicalName !== def.name) this.#tablesByName.set(def.canonicalName, table);
+    if (legacy) this.#copyLegacy(table, legacy);
     return table;
+  }
+
+  /**
+   * An image written before rows were kept once holds the table with its rows' BSATN in a `_row`
+   * column: moves that table aside (dropping its indexes) so the current layout can be created,
+   * and returns its new name; undefined when the table is absent or current.
+   */
+  #detachLegacy(name: string): string | undefined {
+    const db = this.#db;
+    const stored = storedTableName(name);
+    const cols = db.selectValues('SELECT name FROM pragma_table_info(?)', [stored]) as string[];
+    if (!cols.includes(LEGACY_ROW)) return undefined;
+    const indexes = db.selectValues(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, [stored]) as string[];
+    for (const ix of indexes) db.exec(`DROP INDEX ${quote(ix)}`);
+    const aside = `${stored}:legacy`;
+    db.exec(`DROP TABLE IF EXISTS ${quote(aside)}`);
+    db.exec(`ALTER TABLE ${quote(stored)} RENAME TO ${quote(aside)}`);
+    return aside;
+  }
+
+  /** Moves the rows of a detached legacy table into `table` (their BSATN is the same), then drops it. */
+  #copyLegacy(table: StoreTable, aside: string): void {
+    const db = this.#db;
+    const rows = db.selectValues(`SELECT ${LEGACY_ROW} FROM ${quote(aside)} ORDER BY ${RID}`) as Uint8Array[];
+    this.#begin.step();
+    this.#begin.reset();
+    try {
+      for (const row of rows) this.#fast.run(table.stmts.insert, this.#bindValues(table, this.#decode(table, row)));
+      db.exec(`DROP TABLE ${quote(aside)}`);
+      this.#commit.step();
+      this.#commit.reset();
+    } catch (e) {
+      this.#rollback.step();
+      this.#rollback.reset();
+      throw e;
+    }
+    table.count = rows.length;
+  }
+
+  /** The BSATN of the row in result columns `first`, `first + 1`, … of stepped statement `stmt` (selected with `rowColumnsSql`). */
+  readRow(stmt: SqliteStmt, first: number, table: StoreTable): Uint8Array {
+    return this.#fast.reader.read(stmt.pointer as unknown as number, first, table);
   }
 
   /** Drops the stored table of `name` if it exists (for scratch tables such as views'). Only before `addTable`. */
@@ -308,7 +353,7 @@ export class Datastore {
     try {
       for (let i = 0; i < codecs.length; i++) {
         out.offsets[i] = r.offset - base;
-        out.values[i] = codecs[i]!.read(r) ?? null;
+        out.values[i] = codecs[i]!.read(r);
         if (r.offset > end) throw new RangeError(`column ${table.def.columns[i]?.name} runs past the end of the row`);
       }
     } catch (e) {
@@ -348,11 +393,11 @@ export class Datastore {
     return [...this.#decode(table, row).values.slice(0, table.codecs.length)];
   }
 
-  #bindValues(table: StoreTable, d: Decoded, row: Uint8Array, extra?: number): SqlValue[] {
-    const args: SqlValue[] = [];
-    for (const c of table.stored) args.push(d.values[c]!);
-    args.push(row);
-    if (extra !== undefined) args.push(extra);
+  #bindValues(table: StoreTable, d: Decoded, extra?: number): SqlValue[] {
+    const n = table.codecs.length;
+    const args: SqlValue[] = new Array<SqlValue>(extra === undefined ? n : n + 1);
+    for (let c = 0; c < n; c++) args[c] = d.values[c]!;
+    if (extra !== undefined) args[n] = extra;
     return args;
   }
 
@@ -361,7 +406,7 @@ export class Datastore {
     const r = new BinaryReader(bytes);
     const out: SqlValue[] = [];
     try {
-      for (const c of cols) out.push(table.codecs[c]!.read(r) ?? null);
+      for (const c of cols) out.push(table.codecs[c]!.read(r));
     } catch (e) {
       throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `${what} is malformed (${(e as Error).message})`);
     }
@@ -382,7 +427,7 @@ export class Datastore {
     let { row, d, generated } = this.#prepare(table, input);
     const stmt = table.stmts.insert;
     try {
-      this.#fast.run(stmt, this.#bindValues(table, d, row));
+      this.#fast.run(stmt, this.#bindValues(table, d));
     } catch (e) {
       if (isUniqueViolation(e)) {
         if (this.#identicalExists(table, d, row)) return { row: row === input ? input.slice() : row, generated };
@@ -406,14 +451,14 @@ export class Datastore {
     if (u < 0) throw new DatastoreError(Errno.INDEX_NOT_UNIQUE, `index ${index.def.sourceName} is not unique`);
     const cols = table.def.uniques[u]!;
     const key = cols.map((c) => d.values[c]!);
-    const old = this.#first(table.stmts.uniqueLookups[u]!, key);
+    const old = this.#first(table, table.stmts.uniqueLookups[u]!, key);
     if (!old) {
       throw new DatastoreError(Errno.NO_SUCH_ROW, `no row in ${table.def.name} has ${describeKey(table, cols, key)}: insert it instead`);
     }
     if (row === input) row = input.slice();
     if (bytesEqual(old.row, row)) return { row, generated };
     try {
-      this.#fast.run(table.stmts.updateByRid, this.#bindValues(table, d, row, old.rid));
+      this.#fast.run(table.stmts.updateByRid, this.#bindValues(table, d, old.rid));
     } catch (e) {
       if (isUniqueViolation(e)) throw this.#uniqueError(table, d, old.rid);
       throw e;
@@ -449,8 +494,8 @@ export class Datastore {
     let n = 0;
     for (const row of rows) {
       const d = this.#decode(table, row);
-      const key = table.keyCols ? table.keyCols.map((c) => d.values[c]!) : [row];
-      const found = this.#first(table.stmts.findByKey, key);
+      const key = table.keyCols ? table.keyCols.map((c) => d.values[c]!) : d.values.slice(0, table.codecs.length);
+      const found = this.#first(table, table.stmts.findByKey, key);
       if (found && bytesEqual(found.row, row)) n += this.#deleteRows(table, [found]);
     }
     return n;
@@ -458,7 +503,7 @@ export class Datastore {
 
   /** Deletes every row of the table. */
   clear(table: StoreTable): number {
-    return this.#deleteRows(table, this.#all(table.stmts.scanAll, [], true));
+    return this.#deleteRows(table, this.#all(table, table.stmts.scanAll, [], true));
   }
 
   /** Deletes the rows an index point selects. */
@@ -480,7 +525,7 @@ export class Datastore {
   }
 
   scanAll(table: StoreTable): Uint8Array[] {
-    return this.#all(table.stmts.scanAll, [], false).map((r) => r.row);
+    return this.#all(table, table.stmts.scanAll, [], false).map((r) => r.row);
   }
 
   scanPoint(index: StoreIndex, key: Uint8Array): Uint8Array[] {
@@ -494,8 +539,8 @@ export class Datastore {
   #selectPoint(index: StoreIndex, key: Uint8Array, withRid: boolean): { rid: number; row: Uint8Array }[] {
     const table = index.table;
     const values = this.decodeKey(table, index.def.columns, key, `point for index ${index.def.sourceName}`);
-    index.point ??= this.#db.prepare(`SELECT ${RID}, ${ROW} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`);
-    return this.#all(index.point, values, withRid);
+    index.point ??= this.#db.prepare(`SELECT ${RID}, ${rowColumnsSql(table)} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`);
+    return this.#all(table, index.point, values, withRid);
   }
 
   #selectRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number, withRid: boolean): { rid: number; row: Uint8Array }[] {
@@ -518,12 +563,14 @@ export class Datastore {
       const rc = table.sqlCols[rangeCol]!;
       if (start.op !== 'unbounded') conds.push(`${rc} ${start.op === 'included' ? '>=' : '>'} ?`);
       if (end.op !== 'unbounded') conds.push(`${rc} ${end.op === 'included' ? '<=' : '<'} ?`);
-      stmt = this.#db.prepare(`SELECT ${RID}, ${ROW} FROM ${table.sqlName}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${def.columns.map((c) => table.sqlCols[c]).join(', ')}`);
+      stmt = this.#db.prepare(
+        `SELECT ${RID}, ${rowColumnsSql(table)} FROM ${table.sqlName}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${def.columns.map((c) => table.sqlCols[c]).join(', ')}`,
+      );
       index.ranges.set(shape, stmt);
     }
     if (start.op !== 'unbounded') values.push(start.value);
     if (end.op !== 'unbounded') values.push(end.value);
-    return this.#all(stmt, values, withRid);
+    return this.#all(table, stmt, values, withRid);
   }
 
   #decodeBound(table: StoreTable, col: number, bytes: Uint8Array, ixName: string): { op: 'included' | 'excluded' | 'unbounded'; value: SqlValue } {
@@ -574,6 +621,7 @@ export class Datastore {
   #identicalExists(table: StoreTable, d: Decoded, row: Uint8Array): boolean {
     if (!table.keyCols) return true; // the only unique index is on the whole row
     const found = this.#first(
+      table,
       table.stmts.findByKey,
       table.keyCols.map((c) => d.values[c]!),
     );
@@ -584,7 +632,7 @@ export class Datastore {
     for (let i = 0; i < table.def.uniques.length; i++) {
       const cols = table.def.uniques[i]!;
       const key = cols.map((c) => d.values[c]!);
-      const found = this.#first(table.stmts.uniqueLookups[i]!, key);
+      const found = this.#first(table, table.stmts.uniqueLookups[i]!, key);
       if (found && found.rid !== exceptRid) {
         return new DatastoreError(
           Errno.UNIQUE_ALREADY_EXISTS,
@@ -595,13 +643,13 @@ export class Datastore {
     return new DatastoreError(Errno.UNIQUE_ALREADY_EXISTS, `in table ${table.def.name}`);
   }
 
-  #first(stmt: SqliteStmt, bind: SqlValue[]): { rid: number; row: Uint8Array } | undefined {
-    return this.#fast.rows(stmt, bind, true, 1)[0];
+  #first(table: StoreTable, stmt: SqliteStmt, bind: SqlValue[]): { rid: number; row: Uint8Array } | undefined {
+    return this.#fast.rows(stmt, bind, true, table, 1)[0];
   }
 
-  /** Runs a `SELECT _rid, _row …` and collects all rows (a snapshot, as SpacetimeDB's iterators are). */
-  #all(stmt: SqliteStmt, bind: SqlValue[], withRid: boolean): { rid: number; row: Uint8Array }[] {
-    return this.#fast.rows(stmt, bind, withRid);
+  /** Runs a `SELECT _rid, <rowColumnsSql> …` and collects all rows (a snapshot, as SpacetimeDB's iterators are). */
+  #all(table: StoreTable, stmt: SqliteStmt, bind: SqlValue[], withRid: boolean): { rid: number; row: Uint8Array }[] {
+    return this.#fast.rows(stmt, bind, withRid, table);
   }
 
   // ---- recovery ----------------------------------------------------------------------------
@@ -617,7 +665,7 @@ export class Datastore {
         this.deleteByRows(table, td.deletes);
         for (const row of td.inserts) {
           const d = this.#decode(table, row);
-          this.#fast.run(table.stmts.insert, this.#bindValues(table, d, row));
+          this.#fast.run(table.stmts.insert, this.#bindValues(table, d));
           table.count++;
         }
       }
@@ -668,8 +716,8 @@ export class Datastore {
         const d = this.#decode(table, row);
         for (const seq of table.sequences) {
           // The column's value as the integer the sequence counts in (read from the row's bytes:
-          // the decoded form of some widths is stored transformed, e.g. u64 sign-flipped).
-          const n = leInt(row, d.offsets[seq.def.column]!, seq.codec.width, seq.codec.kind.startsWith('i'));
+          // the stored form of some widths is transformed, e.g. a u64 from 2^63 up is a BLOB).
+          const n = leInt(row, d.offsets[seq.def.column]!, seq.codec.width, seq.codec.signed);
           if (n >= seq.next) {
             seq.next = n + 1n;
             this.#dirtySequences.add(seq);
@@ -721,7 +769,7 @@ function isUniqueViolation(e: unknown): boolean {
 function isZero(v: SqlValue, codec: ColumnCodec): boolean {
   if (codec.kind === 'int') return v === 0;
   if (codec.kind === 'i64') return v === 0n;
-  if (codec.kind === 'u64') return v === u64ToStored(0n);
+  if (codec.kind === 'u64') return v === 0n;
   if (codec.kind === 'wide' && v instanceof Uint8Array) {
     for (let i = 0; i < v.length; i++) if (v[i] !== (i === 0 && codec.signed ? 0x80 : 0)) return false;
     return true;
@@ -744,8 +792,8 @@ function describeKey(table: StoreTable, cols: number[], key: SqlValue[]): string
 }
 
 function formatSqlValue(v: SqlValue, codec: ColumnCodec): string {
+  if (codec.kind === 'u64') return String(storedToU64(v));
   if (v instanceof Uint8Array) return `0x${[...v].map((b, i) => (i === 0 && codec.signed ? b ^ 0x80 : b).toString(16).padStart(2, '0')).join('')}`;
-  if (codec.kind === 'u64' && typeof v === 'bigint') return String(storedToU64(v));
   if (typeof v === 'string') return JSON.stringify(v);
   return String(v);
 }

@@ -3,6 +3,7 @@
 // SQLITE_TRANSIENT so SQLite takes its own copy) instead of the oo1 wrappers, whose per-call
 // argument conversion and scoped allocation cost more than the insert itself.
 import type { SqlValue } from './columns.ts';
+import { RowReader, type RowShape } from './row-bytes.ts';
 import type { Sqlite3, SqliteStmt } from './sqlite.ts';
 
 const SQLITE_ROW = 100;
@@ -18,8 +19,6 @@ interface Exports {
   sqlite3_bind_null(p: number, i: number): number;
   sqlite3_step(p: number): number;
   sqlite3_reset(p: number): number;
-  sqlite3_column_blob(p: number, i: number): number;
-  sqlite3_column_bytes(p: number, i: number): number;
   sqlite3_column_int64(p: number, i: number): bigint;
   sqlite3_db_handle(p: number): number;
   sqlite3_last_insert_rowid(db: number): bigint;
@@ -46,8 +45,11 @@ export class FastSql {
   #scratch = 0;
   #cap = 0;
   readonly #enc = new TextEncoder();
+  /** Rebuilds rows' BSATN from their columns. */
+  readonly reader: RowReader;
 
   constructor(sqlite3: Sqlite3) {
+    this.reader = new RowReader(sqlite3);
     this.#wasm = sqlite3.wasm;
     this.#x = sqlite3.wasm.exports as unknown as Exports;
     this.#grow(1 << 16);
@@ -67,7 +69,8 @@ export class FastSql {
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
       let rc: number;
-      if (typeof v === 'number') rc = (v | 0) === v ? x.sqlite3_bind_int(p, i + 1, v) : x.sqlite3_bind_double(p, i + 1, v);
+      // -0 as a double: an INTEGER would lose its sign (and the row's bytes with it).
+      if (typeof v === 'number') rc = (v | 0) === v && !Object.is(v, -0) ? x.sqlite3_bind_int(p, i + 1, v) : x.sqlite3_bind_double(p, i + 1, v);
       else if (typeof v === 'bigint') rc = x.sqlite3_bind_int64(p, i + 1, v);
       else if (typeof v === 'string') {
         this.#grow(v.length * 3 + 1);
@@ -96,10 +99,11 @@ export class FastSql {
   }
 
   /**
-   * Runs a query whose column 0 is `_rid` and column 1 is `_row`, collecting every row (a
-   * snapshot). `limit` stops early (1 for unique lookups).
+   * Runs a query whose column 0 is `_rid` (or any value when `withRid` is false) and whose next
+   * columns are all the stored columns of `table` in order (`rowColumnsSql`), collecting every row
+   * as BSATN (a snapshot). `limit` stops early (1 for unique lookups).
    */
-  rows(stmt: SqliteStmt, values: readonly SqlValue[], withRid: boolean, limit = Infinity): { rid: number; row: Uint8Array }[] {
+  rows(stmt: SqliteStmt, values: readonly SqlValue[], withRid: boolean, table: RowShape, limit = Infinity): { rid: number; row: Uint8Array }[] {
     this.bind(stmt, values);
     const p = stmt.pointer as unknown as number;
     const x = this.#x;
@@ -109,9 +113,7 @@ export class FastSql {
         const rc = x.sqlite3_step(p);
         if (rc === SQLITE_DONE) break;
         if (rc !== SQLITE_ROW) throw this.#error(p, rc);
-        const ptr = x.sqlite3_column_blob(p, 1);
-        const n = x.sqlite3_column_bytes(p, 1);
-        const row = this.#wasm.heap8u().slice(ptr, ptr + n);
+        const row = this.reader.read(p, 1, table);
         out.push({ rid: withRid ? Number(x.sqlite3_column_int64(p, 0)) : 0, row });
         if (out.length >= limit) break;
       }

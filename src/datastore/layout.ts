@@ -1,12 +1,10 @@
 // How the datastore lays a module's tables out in SQLite, in one place: table, column and index
-// names, the two columns every table has, and the internal tables. Everything that writes SQL
+// names, the rowid every table has, and the internal tables. Everything that writes SQL
 // against the datastore's tables (migrations, ad-hoc SQL, subscriptions) asks this module for
 // names instead of spelling them again. Value encodings are in `columns.ts`.
 
 /** The SQLite rowid column of every table: a row's id inside the datastore (never exposed). */
 export const ROW_ID = '_rid';
-/** The column holding each row's BSATN bytes, handed back without re-encoding. */
-export const ROW_BYTES = '_row';
 /** Internal table of named blobs (the module, the call-id ledger, the database description). */
 export const META_TABLE = '_lc_meta';
 /** Internal table of the sequences' next values. */
@@ -27,6 +25,15 @@ export function tableSql(name: string): string {
 /** The SQLite column of column `index` (its position in the row type). */
 export function columnSql(index: number): string {
   return `c${index}`;
+}
+
+/**
+ * The result columns a row of `table` is rebuilt from (`row-bytes.ts`): every stored column in
+ * row order, of the table or of `alias` (`alias.c0, alias.c1, …`).
+ */
+export function rowColumnsSql(table: { codecs: readonly unknown[] }, alias?: string): string {
+  const prefix = alias ? `${alias}.` : '';
+  return table.codecs.map((_, i) => `${prefix}${columnSql(i)}`).join(', ');
 }
 
 /** The SQLite index enforcing unique constraint `n` of table `table` (quoted). */

@@ -4,7 +4,7 @@
 // (back-filled), auto-increment added or removed, uniques removed, access changed.
 import type { AlgebraicType as Ty } from 'spacetimedb';
 import { columnCodec, storedToU64, typeName } from '../datastore/columns.ts';
-import { columnSql, quote, ROW_BYTES, ROW_ID, SEQUENCE_TABLE, storedTableName, tableSql } from '../datastore/layout.ts';
+import { columnSql, quote, SEQUENCE_TABLE, storedTableName, tableSql } from '../datastore/layout.ts';
 import type { SqliteDb } from '../datastore/sqlite.ts';
 import type { ModuleSchema, TableDef } from '../datastore/schema.ts';
 import { BinaryReader } from 'spacetimedb';
@@ -99,33 +99,15 @@ export function applyMigration(db: SqliteDb, oldS: ModuleSchema, newS: ModuleSch
   }
 }
 
+/** Appends the new columns, each holding its default's stored value in every row. */
 function backfill(db: SqliteDb, sqlName: string, ot: TableDef, nt: TableDef, newS: ModuleSchema): void {
-  const extra: Uint8Array[] = [];
-  for (let i = ot.columns.length; i < nt.columns.length; i++) extra.push(nt.defaultValues.get(i)!);
-  const suffix = new Uint8Array(extra.reduce((n, b) => n + b.length, 0));
-  let o = 0;
-  for (const b of extra) {
-    suffix.set(b, o);
-    o += b.length;
-  }
-  const added: { col: number; value: unknown }[] = [];
   for (let i = ot.columns.length; i < nt.columns.length; i++) {
     const codec = columnCodec(nt.columns[i]!.type, newS.typespace);
-    if (codec.kind === 'none') continue;
     db.exec(`ALTER TABLE ${sqlName} ADD COLUMN ${columnSql(i)}`);
-    added.push({ col: i, value: codec.read(new BinaryReader(nt.defaultValues.get(i)!)) ?? null });
-  }
-  const rows = db.exec({ sql: `SELECT ${ROW_ID}, ${ROW_BYTES} FROM ${sqlName}`, returnValue: 'resultRows' }) as [number | bigint, Uint8Array][];
-  const upd = db.prepare(`UPDATE ${sqlName} SET ${ROW_BYTES} = ?${added.map((a) => `, ${columnSql(a.col)} = ?`).join('')} WHERE ${ROW_ID} = ?`);
-  try {
-    for (const [rid, row] of rows) {
-      const next = new Uint8Array(row.length + suffix.length);
-      next.set(row, 0);
-      next.set(suffix, row.length);
-      upd.bind([next, ...added.map((a) => a.value), rid] as never).stepReset();
-    }
-  } finally {
-    upd.finalize();
+    const value = codec.read(new BinaryReader(nt.defaultValues.get(i)!));
+    // -0 bound as a number would become the integer 0 and lose its sign: write it as a REAL literal.
+    if (Object.is(value, -0)) db.exec(`UPDATE ${sqlName} SET ${columnSql(i)} = -0.0`);
+    else db.exec({ sql: `UPDATE ${sqlName} SET ${columnSql(i)} = ?`, bind: [value] as never });
   }
 }
 
@@ -133,7 +115,7 @@ function maxStored(db: SqliteDb, sqlName: string, t: TableDef, col: number, s: M
   const codec = columnCodec(t.columns[col]!.type, s.typespace);
   const v = db.selectValue(`SELECT max(${columnSql(col)}) FROM ${sqlName}`);
   if (v === undefined || v === null) return undefined;
-  if (codec.kind === 'u64') return storedToU64(BigInt(v as number | bigint));
+  if (codec.kind === 'u64') return storedToU64(v as number | bigint | Uint8Array);
   if (typeof v === 'number' || typeof v === 'bigint') return BigInt(v);
   // 128/256-bit: an ordered big-endian blob
   const b = v as Uint8Array;

@@ -1,13 +1,13 @@
 // Executes SpacetimeDB's ad-hoc SQL against a database: the AST is bound against the module's
 // schema by the one SQL binder (bind.ts: tables, columns, literal types, access; rls.ts: row-level
 // security) and compiled to SQLite over the datastore's encoded columns; rows come back as the
-// row's BSATN, decoded with the package's own deserializers.
+// row's BSATN (rebuilt from its columns), decoded with the package's own deserializers.
 // DML runs as one transaction through the datastore, so it yields a delta like a reducer.
 import type { AlgebraicType as Ty, Identity } from 'spacetimedb';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
 import { DatastoreError, Errno } from '../datastore/datastore-error.ts';
-import { ROW_BYTES } from '../datastore/layout.ts';
+import { rowColumnsSql } from '../datastore/layout.ts';
 import { SqlError } from '../errors.ts';
 import type { Host } from '../host/host.ts';
 import { toIdentity } from '../host/identity.ts';
@@ -168,13 +168,21 @@ class Executor {
         seen.add(c.name);
       }
     }
-    const sql = `SELECT ${outRels.map((r) => `${this.#alias(r)}.${ROW_BYTES}`).join(', ')} FROM ${from.join(' ')}${where}${limit}`;
+    const sql = `SELECT ${outRels.map((r) => rowColumnsSql(scope.table(r), this.#alias(r))).join(', ')} FROM ${from.join(' ')}${where}${limit}`;
+    // Each returned relation's columns start where the previous one's end.
+    const firsts: number[] = [];
+    let first = 0;
+    for (const r of outRels) {
+      firsts.push(first);
+      first += scope.table(r).codecs.length;
+    }
+    const ds = this.#engine.host.datastore;
     if (this.rawRows) {
       this.rawRows.length = 0;
       const st = db.prepare(sql);
       try {
         if (c.bind.length) st.bind(c.bind);
-        while (st.step()) this.rawRows.push(st.get(0) as Uint8Array);
+        while (st.step()) this.rawRows.push(ds.readRow(st, 0, scope.table(outRels[0]!)));
       } finally {
         st.finalize();
       }
@@ -186,7 +194,7 @@ class Executor {
     try {
       if (c.bind.length) stmt.bind(c.bind);
       while (stmt.step()) {
-        const decoded = outRels.map((r, i) => decodeValue(rowTy(scope.table(r)), stmt.get(i) as Uint8Array, ts) as Record<string, unknown>);
+        const decoded = outRels.map((r, i) => decodeValue(rowTy(scope.table(r)), ds.readRow(stmt, firsts[i]!, scope.table(r)), ts) as Record<string, unknown>);
         const row: Record<string, unknown> = {};
         for (const col of columns) row[col.name] = decoded[outRels.indexOf(col.rel)]![scope.table(col.rel).def.columns[col.col]!.name];
         rows.push(row);
@@ -243,11 +251,11 @@ class Executor {
     const matching = (where: Predicate | null): Uint8Array[] => {
       const c: Compiled = { sql: '', bind: [] };
       const w = where ? ` WHERE ${this.#pred(where, c)}` : '';
-      const st = ds.sqlite.db.prepare(`SELECT r0._row FROM ${table.sqlName} AS r0${w}`);
+      const st = ds.sqlite.db.prepare(`SELECT ${rowColumnsSql(table, 'r0')} FROM ${table.sqlName} AS r0${w}`);
       const out: Uint8Array[] = [];
       try {
         if (c.bind.length) st.bind(c.bind);
-        while (st.step()) out.push(st.get(0) as Uint8Array);
+        while (st.step()) out.push(ds.readRow(st, 0, table));
       } finally {
         st.finalize();
       }

@@ -4,7 +4,7 @@
 // the keys that let identical queries share one evaluation and queries differing only in an
 // equality literal share one group. Row-level security is added in rls.ts.
 import type { SqlValue } from '../datastore/columns.ts';
-import { ROW_BYTES } from '../datastore/layout.ts';
+import { rowColumnsSql } from '../datastore/layout.ts';
 import type { Host } from '../host/host.ts';
 import type { ViewDef } from '../datastore/schema.ts';
 import { and, conjuncts } from '../sql/bind.ts';
@@ -100,11 +100,11 @@ export function finishQuery(sql: string, rel: Relation, source: SourceSpec | und
 }
 
 /**
- * The SQLite query giving a compiled query's current rows (`0, _row` of the returned table, one
+ * The SQLite query giving a compiled query's current rows (`0` and the stored columns of the returned table, one
  * row per matching pair, so joins keep their multiplicity), with its parameters. Not for queries
  * with a `source` (their rows are not stored).
  */
 export function initialSql(q: Relation): { sql: string; bind: SqlValue[] } {
   const bind: SqlValue[] = [];
-  return { sql: `SELECT 0, r${q.returns}.${ROW_BYTES} FROM ${relationSql(q, 'r', [q.tables[0].sqlName, q.tables[1]?.sqlName ?? ''], bind)}`, bind };
+  return { sql: `SELECT 0, ${rowColumnsSql(q.tables[q.returns]!, `r${q.returns}`)} FROM ${relationSql(q, 'r', [q.tables[0].sqlName, q.tables[1]?.sqlName ?? ''], bind)}`, bind };
 }

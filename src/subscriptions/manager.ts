@@ -378,7 +378,7 @@ export class SubscriptionManager {
       const { sql, bind } = initialSql(plan.query);
       plan.initial = { stmt: this.#engine.host.datastore.sqlite.db.prepare(sql), bind };
     }
-    return rt.fast.rows(plan.initial.stmt, plan.initial.bind, false).map((r) => r.row);
+    return rt.fast.rows(plan.initial.stmt, plan.initial.bind, false, plan.query.tables[plan.query.returns]!).map((r) => r.row);
   }
 
   #plan(q: CompiledQuery): Plan {
@@ -456,7 +456,7 @@ export class SubscriptionManager {
       source = new Source(
         spec.key,
         table,
-        () => ({ rows: rt.fast.rows(stmt, spec.bind, false).map((r) => r.row), reads }),
+        () => ({ rows: rt.fast.rows(stmt, spec.bind, false, table).map((r) => r.row), reads }),
         () => {
           try {
             stmt.finalize();

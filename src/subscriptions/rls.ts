@@ -5,7 +5,7 @@
 // join plan of its own, maintained incrementally like any join; only what would need three
 // tables falls back to re-running the filtered query when a table it reads changes.
 import type { SqlValue } from '../datastore/columns.ts';
-import { ROW_BYTES } from '../datastore/layout.ts';
+import { rowColumnsSql } from '../datastore/layout.ts';
 import { SqlError } from '../errors.ts';
 import type { Host } from '../host/host.ts';
 import { and, anyOf, conjuncts, TRUE } from '../sql/bind.ts';
@@ -74,7 +74,7 @@ function rerun(q: CompiledQuery, sides: readonly Relation[][], sender: bigint): 
   }
   const bind: SqlValue[] = [];
   const sources = q.tables.map((t, s) => rlsSource(t, sides[s]!, `v${s}`, bind));
-  const sql = `SELECT DISTINCT 0, r${q.returns}.${ROW_BYTES} FROM ${relationSql(q, 'r', sources, bind)}`;
+  const sql = `SELECT DISTINCT 0, ${rowColumnsSql(q.tables[q.returns]!, `r${q.returns}`)} FROM ${relationSql(q, 'r', sources, bind)}`;
   const reads = new Set<string>();
   for (const t of q.tables) reads.add(t.def.name);
   for (const rs of sides) for (const r of rs) for (const t of r.tables) reads.add(t.def.name);

@@ -1,6 +1,6 @@
 // Column values in the datastore's stored (order-preserving) form, handled in JS the way SQLite
-// handles them: decoding a row's BSATN into them, comparing them (TEXT by UTF-8 bytes, BLOBs
-// bytewise, NaN as SQL NULL) and turning them into Map keys. Delta rows are tested here.
+// handles them: decoding a row's BSATN into them, comparing them (numbers, then TEXT by UTF-8
+// bytes, then BLOBs bytewise) and turning them into Map keys. Delta rows are tested here.
 import { BinaryReader } from 'spacetimedb';
 import { bytesKey } from '../datastore/bytes.ts';
 import type { SqlValue } from '../datastore/columns.ts';
@@ -32,15 +32,29 @@ export class StoredDecoder {
 
 /**
  * Three-way comparison of two stored values of one column type, as SQLite orders them: numbers
- * and bigints by value, TEXT by UTF-8 bytes, BLOBs bytewise. NaN (a REAL that SQLite stores as
- * NULL) or null gives NaN: every comparison with it is unknown.
+ * and bigints by value, then TEXT by UTF-8 bytes, then BLOBs bytewise (a u64 from 2^63 up and a
+ * NaN float are stored as BLOBs, after every number). A NaN number (never stored) or null gives
+ * NaN: every comparison with it is unknown.
  */
 export function compareStored(a: SqlValue, b: SqlValue): number {
   if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : a === b ? 0 : NaN;
   if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === 'string' && typeof b === 'string') return a === b ? 0 : compareUtf8(a, b);
   if (a instanceof Uint8Array && b instanceof Uint8Array) return compareBytes(a, b);
-  return NaN;
+  const ra = storageRank(a);
+  const rb = storageRank(b);
+  if (ra === 0 || rb === 0) return NaN;
+  if (ra !== rb) return ra < rb ? -1 : 1;
+  // a number and a bigint
+  return a! < b! ? -1 : a! > b! ? 1 : 0;
+}
+
+/** SQLite's order of storage classes: 1 numbers, 2 TEXT, 3 BLOB; 0 for null and NaN. */
+function storageRank(v: SqlValue): number {
+  if (typeof v === 'bigint') return 1;
+  if (typeof v === 'number') return v === v ? 1 : 0;
+  if (typeof v === 'string') return 2;
+  return v instanceof Uint8Array ? 3 : 0;
 }
 
 /**

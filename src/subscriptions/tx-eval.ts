@@ -2,7 +2,7 @@
 // with their stored values decoded once per row, the index lookups joins need (SQLite holds the
 // post-commit state), and the signed row counts each query plan collects before fan-out.
 import { bytesKey } from '../datastore/bytes.ts';
-import { ROW_BYTES } from '../datastore/layout.ts';
+import { rowColumnsSql } from '../datastore/layout.ts';
 import type { SqlValue } from '../datastore/columns.ts';
 import type { StoreTable, TxDelta } from '../datastore/datastore.ts';
 import type { FastSql } from '../datastore/fast-stmt.ts';
@@ -49,11 +49,11 @@ export class Lookups {
     const id = `${table.sqlName}.${col}`;
     let stmt = this.#stmts.get(id);
     if (!stmt) {
-      stmt = this.#db.prepare(`SELECT 0, ${ROW_BYTES} FROM ${table.sqlName} WHERE ${table.sqlCols[col]!} = ?`);
+      stmt = this.#db.prepare(`SELECT 0, ${rowColumnsSql(table)} FROM ${table.sqlName} WHERE ${table.sqlCols[col]!} = ?`);
       this.#stmts.set(id, stmt);
     }
     this.#bind[0] = value;
-    const found = this.#fast.rows(stmt, this.#bind, false);
+    const found = this.#fast.rows(stmt, this.#bind, false, table);
     const out = new Array<Uint8Array>(found.length);
     for (let i = 0; i < found.length; i++) out[i] = found[i]!.row;
     return out;

@@ -1,0 +1,160 @@
+// Rebuilds a row's BSATN bytes from its stored columns (the inverse of the column codecs in
+// `columns.ts`), reading them straight from a stepped statement through the WASM exports. The
+// datastore keeps no second copy of a row: every read of a row goes through here.
+import type { ColumnCodec } from './columns.ts';
+import type { Sqlite3 } from './sqlite.ts';
+
+const SQLITE_BLOB = 4;
+const TWO_32 = 4294967296;
+const TWO_53 = 9007199254740992;
+
+interface Exports {
+  sqlite3_column_type(p: number, i: number): number;
+  sqlite3_column_int(p: number, i: number): number;
+  sqlite3_column_int64(p: number, i: number): bigint;
+  sqlite3_column_double(p: number, i: number): number;
+  sqlite3_column_blob(p: number, i: number): number;
+  sqlite3_column_text(p: number, i: number): number;
+  sqlite3_column_bytes(p: number, i: number): number;
+}
+
+/** The codecs of a table's columns, in row order (what `read` needs of a table). */
+export interface RowShape {
+  codecs: readonly ColumnCodec[];
+  def: { name: string };
+}
+
+/** Thrown when a stored value cannot be the column's (a damaged or foreign database image). */
+export class StoredValueError extends Error {}
+
+/** Reads rows out of statements of one sqlite3 instance into BSATN, through one growing buffer. */
+export class RowReader {
+  readonly #x: Exports;
+  readonly #wasm: Sqlite3['wasm'];
+  #buf = new Uint8Array(256);
+  #view = new DataView(this.#buf.buffer);
+
+  constructor(sqlite3: Sqlite3) {
+    this.#wasm = sqlite3.wasm;
+    this.#x = sqlite3.wasm.exports as unknown as Exports;
+  }
+
+  #room(at: number, n: number): void {
+    if (at + n <= this.#buf.length) return;
+    const next = new Uint8Array(Math.max(this.#buf.length * 2, at + n));
+    next.set(this.#buf.subarray(0, at));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  /**
+   * Copies `n` bytes of the WASM heap at `ptr` to `at`, optionally reversed (big-endian stored →
+   * little-endian BSATN) and with the sign bit flipped back.
+   */
+  #copy(at: number, ptr: number, n: number, reverse = false, unflipSign = false): number {
+    this.#room(at, n);
+    if (n === 0) return at;
+    const heap = this.#wasm.heap8u();
+    if (!reverse) this.#buf.set(heap.subarray(ptr, ptr + n), at);
+    else for (let i = 0; i < n; i++) this.#buf[at + i] = heap[ptr + n - 1 - i]!;
+    if (unflipSign) this.#buf[at + n - 1]! ^= 0x80;
+    return at + n;
+  }
+
+  /** Writes a 64-bit integer column (stored as INTEGER) little-endian at `at`. */
+  #int64(p: number, i: number, at: number): number {
+    this.#room(at, 8);
+    const d = this.#x.sqlite3_column_double(p, i);
+    if (d < TWO_53 && d > -TWO_53) {
+      // Exact as a double: two 32-bit halves, no BigInt.
+      const hi = Math.floor(d / TWO_32);
+      this.#view.setUint32(at, d - hi * TWO_32, true);
+      this.#view.setInt32(at + 4, hi, true);
+    } else {
+      this.#view.setBigInt64(at, this.#x.sqlite3_column_int64(p, i), true);
+    }
+    return at + 8;
+  }
+
+  /**
+   * The BSATN of the row whose columns are result columns `first`, `first + 1`, … of the stepped
+   * statement `p` (a fresh copy). Throws StoredValueError when a stored value has the wrong type.
+   */
+  read(p: number, first: number, table: RowShape): Uint8Array {
+    const n = this.readInto(p, first, table, 0);
+    return this.#buf.slice(0, n);
+  }
+
+  /** Like `read`, into the reader's buffer from offset `at`; returns the end offset. */
+  readInto(p: number, first: number, table: RowShape, at: number): number {
+    const x = this.#x;
+    const codecs = table.codecs;
+    for (let c = 0; c < codecs.length; c++) {
+      const codec = codecs[c]!;
+      const i = first + c;
+      switch (codec.kind) {
+        case 'int':
+        case 'enum': {
+          const v = x.sqlite3_column_int(p, i);
+          const w = codec.width || 1;
+          this.#room(at, w);
+          if (w === 1) this.#buf[at] = v;
+          else if (w === 2) this.#view.setInt16(at, v, true);
+          else this.#view.setInt32(at, v, true);
+          at += w;
+          break;
+        }
+        case 'i64':
+          at = this.#int64(p, i, at);
+          break;
+        case 'u64':
+          if (x.sqlite3_column_type(p, i) === SQLITE_BLOB) at = this.#blob(p, i, at, 8, true, false, table, c);
+          else at = this.#int64(p, i, at);
+          break;
+        case 'wide':
+          at = this.#blob(p, i, at, codec.width || (codec.scalar === 'U256' ? 32 : 16), true, codec.signed, table, c);
+          break;
+        case 'real':
+          if (x.sqlite3_column_type(p, i) === SQLITE_BLOB) {
+            at = this.#blob(p, i, at, codec.width, false, false, table, c);
+          } else {
+            this.#room(at, codec.width);
+            const d = x.sqlite3_column_double(p, i);
+            if (codec.width === 4) this.#view.setFloat32(at, d, true);
+            else this.#view.setFloat64(at, d, true);
+            at += codec.width;
+          }
+          break;
+        case 'text': {
+          const ptr = x.sqlite3_column_text(p, i);
+          const n = x.sqlite3_column_bytes(p, i);
+          this.#room(at, 4);
+          this.#view.setUint32(at, n, true);
+          at = this.#copy(at + 4, ptr, n);
+          break;
+        }
+        case 'bytes': {
+          const ptr = x.sqlite3_column_blob(p, i);
+          const n = x.sqlite3_column_bytes(p, i);
+          this.#room(at, 4);
+          this.#view.setUint32(at, n, true);
+          at = this.#copy(at + 4, ptr, n);
+          break;
+        }
+        case 'none': {
+          const ptr = x.sqlite3_column_blob(p, i);
+          at = this.#copy(at, ptr, x.sqlite3_column_bytes(p, i));
+          break;
+        }
+      }
+    }
+    return at;
+  }
+
+  #blob(p: number, i: number, at: number, width: number, reverse: boolean, flip: boolean, table: RowShape, c: number): number {
+    const ptr = this.#x.sqlite3_column_blob(p, i);
+    const n = this.#x.sqlite3_column_bytes(p, i);
+    if (n !== width) throw new StoredValueError(`column ${c} of table ${table.def.name} holds ${n} bytes where ${width} were expected`);
+    return this.#copy(at, ptr, n, reverse, flip);
+  }
+}
