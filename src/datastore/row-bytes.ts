@@ -33,6 +33,7 @@ export class RowReader {
   readonly #wasm: Sqlite3['wasm'];
   #buf = new Uint8Array(256);
   #view = new DataView(this.#buf.buffer);
+  #heapView: Uint8Array | undefined;
 
   constructor(sqlite3: Sqlite3) {
     this.#wasm = sqlite3.wasm;
@@ -47,24 +48,31 @@ export class RowReader {
     this.#view = new DataView(next.buffer);
   }
 
+  /** The WASM heap as bytes (a view that a memory growth detaches: then it is taken again). */
+  #heap(): Uint8Array {
+    let h = this.#heapView;
+    if (h === undefined || h.byteLength === 0) h = this.#heapView = this.#wasm.heap8u();
+    return h;
+  }
+
   /**
    * Copies `n` bytes of the WASM heap at `ptr` to `at`, optionally reversed (big-endian stored →
    * little-endian BSATN) and with the sign bit flipped back.
    */
   #copy(at: number, ptr: number, n: number, reverse = false, unflipSign = false): number {
     this.#room(at, n);
-    if (n === 0) return at;
-    const heap = this.#wasm.heap8u();
-    if (!reverse) this.#buf.set(heap.subarray(ptr, ptr + n), at);
-    else for (let i = 0; i < n; i++) this.#buf[at + i] = heap[ptr + n - 1 - i]!;
-    if (unflipSign) this.#buf[at + n - 1]! ^= 0x80;
+    const heap = this.#heap();
+    const buf = this.#buf;
+    if (reverse) for (let i = 0; i < n; i++) buf[at + i] = heap[ptr + n - 1 - i]!;
+    else if (n < 64) for (let i = 0; i < n; i++) buf[at + i] = heap[ptr + i]!;
+    else buf.set(heap.subarray(ptr, ptr + n), at);
+    if (unflipSign) buf[at + n - 1]! ^= 0x80;
     return at + n;
   }
 
-  /** Writes a 64-bit integer column (stored as INTEGER) little-endian at `at`. */
-  #int64(p: number, i: number, at: number): number {
+  /** Writes a 64-bit integer column (stored as INTEGER; `d` is its value as a double) little-endian at `at`. */
+  #int64(p: number, i: number, d: number, at: number): number {
     this.#room(at, 8);
-    const d = this.#x.sqlite3_column_double(p, i);
     if (d < TWO_53 && d > -TWO_53) {
       // Exact as a double: two 32-bit halves, no BigInt.
       const hi = Math.floor(d / TWO_32);
@@ -105,12 +113,16 @@ export class RowReader {
           break;
         }
         case 'i64':
-          at = this.#int64(p, i, at);
+          at = this.#int64(p, i, x.sqlite3_column_double(p, i), at);
           break;
-        case 'u64':
-          if (x.sqlite3_column_type(p, i) === SQLITE_BLOB) at = this.#blob(p, i, at, 8, true, false, table, c);
-          else at = this.#int64(p, i, at);
+        case 'u64': {
+          // A BLOB (from 2^63 up; its first byte is not a digit) reads as the double 0: only a
+          // zero needs its type asked.
+          const d = x.sqlite3_column_double(p, i);
+          if (d === 0 && x.sqlite3_column_type(p, i) === SQLITE_BLOB) at = this.#blob(p, i, at, 8, true, false, table, c);
+          else at = this.#int64(p, i, d, at);
           break;
+        }
         case 'wide':
           at = this.#blob(p, i, at, codec.width || (codec.scalar === 'U256' ? 32 : 16), true, codec.signed, table, c);
           break;
