@@ -25,8 +25,8 @@ export interface BrowserMeta {
 }
 
 /** Parts of the browser run; calibration always runs first (the floors). */
-export type Phase = 'w123' | 'w1hops' | 'w45' | 'w6' | 'w10' | 'w12' | 'w7' | 'w8';
-export const PHASES: readonly Phase[] = ['w123', 'w1hops', 'w45', 'w6', 'w10', 'w12', 'w7', 'w8'];
+export type Phase = 'w123' | 'w1hops' | 'w45' | 'w6' | 'w10' | 'w12' | 'scale' | 'w7' | 'w8';
+export const PHASES: readonly Phase[] = ['w123', 'w1hops', 'w45', 'w6', 'w10', 'w12', 'scale', 'w7', 'w8'];
 
 /** Display names of the systems (page keys are 'lightcone' or '<peer>:<durability>'). */
 const LABEL: Record<string, string> = {
@@ -122,6 +122,7 @@ export async function runBrowser(opts: { quick: boolean; phases?: readonly Phase
     if (phases.includes('w6')) await w6(run, page);
     if (phases.includes('w10')) await w10(run, page);
     if (phases.includes('w12')) await w12(run, page);
+    if (phases.includes('scale')) await scale(run, page);
     await page.close();
     await run.close();
     if (phases.includes('w7')) await w7(run);
@@ -423,6 +424,68 @@ async function w12(run: Run, page: Page): Promise<void> {
   log(`W12 done (${run.elapsed()})`);
 }
 
+/** `10k`, `100k`, `1M`: a row count as the results name it. */
+const rowsLabel = (rows: number) => (rows >= 1e6 ? `${rows / 1e6}M` : `${rows / 1e3}k`);
+
+/**
+ * Scale curves, Lightcone through `connect()`: W2 (64 durable calls in flight) and W6 (100 live
+ * queries, write → callback) over tables of 10k, 100k and 1M rows, and W6 over 100k rows with
+ * 1, 100, 1,000 and 10,000 subscriptions. Cold start against rows is W7's.
+ */
+async function scale(run: Run, page: Page): Promise<void> {
+  const { R, quick } = run;
+  const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+  const subCounts = quick ? [1, 100, 1000] : [1, 100, 1000, 10_000];
+  const n2 = quick ? 640 : 2000;
+  const w2: Samples = new Map();
+  const w6: Samples = new Map();
+  const w6subs: Samples = new Map();
+  const live = async (name: string, subs: number, into: Samples, key: string) => {
+    const t0 = Date.now();
+    await call(page, 'liveSetup', name, subs);
+    const setupMs = Date.now() - t0;
+    const xs: number[] = [];
+    for (let r = 0; r < R; r++) {
+      const x = await call(page, 'liveWrite', 1 + Math.floor(Math.random() * subs), 50);
+      if (x.callbacks !== 1) throw new Error(`scale W6: ${x.callbacks} subscriptions called for one write (${subs} subscriptions)`);
+      xs.push(x.affected);
+    }
+    await call(page, 'liveTeardown');
+    into.set(key, xs);
+    log(`scale: ${key}: ${subs} subscriptions set up in ${(setupMs / 1000).toFixed(1)} s (${run.elapsed()})`);
+  };
+  for (const rows of sizes) {
+    const name = `scale-${rows}`;
+    await call(page, 'open', 'lightcone', name);
+    // Calls of 10k rows, 8 in flight; then the engine's snapshots settle before measuring.
+    const per = Math.min(rows, 10_000);
+    for (let i = 0; i < rows / per; i += 8) await Promise.all(Array.from({ length: Math.min(8, rows / per - i) }, () => call(page, 'load', 'lightcone', per)));
+    await call(page, 'lightconeSettled', name, 2500, 120_000);
+    const k = `lightcone · ${rowsLabel(rows)} rows`;
+    w2.set(k, []);
+    for (let r = 0; r < R; r++) w2.get(k)!.push(await call(page, 'w2', 'lightcone', n2, 64));
+    await call(page, 'close', 'lightcone');
+    log(`scale: W2 at ${rowsLabel(rows)} rows (${run.elapsed()})`);
+    await live(name, 100, w6, k);
+    if (rows === 100_000) for (const subs of subCounts) await live(name, subs, w6subs, `lightcone · ${subs} subscription${subs === 1 ? '' : 's'}`);
+  }
+  const FLOOR2 = 'floor: 64 calls per IDB strict tx';
+  w2.set(
+    FLOOR2,
+    run.batchTxSamples.map((ms) => 64_000 / ms),
+  );
+  const durable = (xs: Samples) => Object.fromEntries([...xs.keys()].map((s) => [s, 'IndexedDB strict']));
+  run.results.push(
+    ...rowsOf('Scale W2: 64 calls in flight (durable), by rows in the table', 'calls/s', w2, { floor: FLOOR2, durability: durable(w2) }),
+    ...rowsOf('Scale W6: 100 live queries, write → callback, by rows in the table', 'ms', w6, { durability: durable(w6) }),
+    ...rowsOf('Scale W6: live queries over 100k rows, write → callback, by subscriptions', 'ms', w6subs, { durability: durable(w6subs) }),
+  );
+  run.notes.push(
+    `Scale: Lightcone through connect(); W2 ${n2} calls × ${R} repetitions per size after the load's snapshots settled; W6 ${R} writes per point, each one subscription's \`SELECT * FROM item WHERE id = k\` affected (checked: exactly one callback), confirmed reads. Cold start against rows: W7.`,
+  );
+  log(`scale done (${run.elapsed()})`);
+}
+
 /** W4 (100k inserts in one reducer) and W5 (lookups, range scans in a reducer) in a Chromium worker, against raw sqlite-wasm in the same worker. */
 async function w45(run: Run, page: Page): Promise<void> {
   const { R } = run;
@@ -540,7 +603,7 @@ async function w10(run: Run, page: Page): Promise<void> {
 
 /** W7: persisted databases of 100k (and 1M) rows, opened cold after a browser restart on the same profile. */
 async function w7(run: Run): Promise<void> {
-  const sizes = run.quick ? [100_000] : [100_000, 1_000_000];
+  const sizes = run.quick ? [100_000] : [10_000, 100_000, 1_000_000];
   const COLD = ['lightcone', 'sqlite:opfs', 'sqlite:idb-image', 'dexie:idb-default', 'pglite:idb'];
   let c = await run.launch();
   const page = await run.newPage(c);
@@ -586,7 +649,7 @@ async function w7(run: Run): Promise<void> {
   const FLOOR = label('sqlite:idb-image');
   for (const rows of sizes) {
     const bySystem = cold.get(rows)!;
-    const k = rows >= 1e6 ? `${rows / 1e6}M` : `${rows / 1e3}k`;
+    const k = rowsLabel(rows);
     run.results.push(
       ...rowsOf(`W7 cold start ${k} rows: open → first query`, 'ms', new Map([...bySystem].map(([s, e]) => [s, e.total])), {
         floor: FLOOR,
