@@ -391,6 +391,10 @@ async function w12(run: Run, page: Page): Promise<void> {
     for (const v of x.exportMs) add(other, 'export (datastore.export: serialize + copy, engine thread)', v);
     for (const v of x.writeMs) add(other, 'image write (writeSnapshot → stored; holds the log lane)', v);
     for (const v of x.imageBytes) add(other, 'image MB', v / 1e6);
+    for (const v of x.incremental) {
+      add(other, 'incremental: MB of pages changed since the previous image', (v.pages * v.pageSize) / 1e6);
+      add(other, 'incremental: % of the image changed', (100 * v.pages) / v.total);
+    }
     add(other, 'engine thread blocked per snapshot (timer gaps > 20 ms, summed)', x.blockedMs);
     add(other, 'engine thread: longest block', x.longestBlockMs);
     log(`W12 repetition ${r + 1}/${R}: ${x.calls} calls, ${x.snapshots} snapshots (${run.elapsed()})`);
@@ -414,7 +418,7 @@ async function w12(run: Run, page: Page): Promise<void> {
       },
     }).map((row) => ({
       ...row,
-      unit: row.system === 'image MB' ? 'MB' : row.unit,
+      unit: row.system === 'image MB' || row.system.startsWith('incremental: MB') ? 'MB' : row.system.startsWith('incremental: %') ? '%' : row.unit,
       ratioToLightcone: null,
     })),
   );

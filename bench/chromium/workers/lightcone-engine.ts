@@ -184,9 +184,41 @@ let snap:
       engine: Engine;
       exports: { start: number; end: number; bytes: number }[];
       writes: { start: number; end: number }[];
+      /** Images exported since the last `snapRun` compared them (held until then, outside the timed window). */
+      images: Uint8Array[];
+      /** The last image compared: the base of the next comparison. */
+      base: Uint8Array | undefined;
       next: number;
     }
   | undefined;
+
+/**
+ * What an incremental snapshot would write instead of `image`: the pages of `image` that differ
+ * from `base` (pages past `base`'s end count as changed), and the page size (header bytes 16–17).
+ */
+function changedPages(base: Uint8Array, image: Uint8Array): { pages: number; total: number; pageSize: number } {
+  const raw = (image[16]! << 8) | image[17]!;
+  const pageSize = raw === 1 ? 65536 : raw;
+  const total = Math.ceil(image.length / pageSize);
+  const a = new Uint32Array(base.buffer, base.byteOffset, base.byteLength >>> 2);
+  const b = new Uint32Array(image.buffer, image.byteOffset, image.byteLength >>> 2);
+  const words = pageSize >>> 2;
+  let pages = 0;
+  for (let p = 0; p < total; p++) {
+    const from = p * words;
+    if (from + words > a.length) {
+      pages++;
+      continue;
+    }
+    for (let i = from; i < from + words; i++) {
+      if (a[i] !== b[i]) {
+        pages++;
+        break;
+      }
+    }
+  }
+  return { pages, total, pageSize };
+}
 
 /**
  * W12: opens (publishing `code`) database `name`, snapshotting every `every` records and never
@@ -216,9 +248,10 @@ async function snapOpen(name: string, code: string, every: number): Promise<void
     const start = at();
     const image = exportImage();
     exports.push({ start, end: at(), bytes: image.length });
+    snap?.images.push(image);
     return image;
   };
-  snap = { engine, exports, writes, next: 1 };
+  snap = { engine, exports, writes, images: [], base: undefined, next: 1 };
 }
 
 /** W12: loads `rows` item rows in calls of 1000 rows (all queued at once), then waits for every snapshot started to be written. */
@@ -274,6 +307,12 @@ async function snapRun(ms: number, minSnapshots: number) {
   }
   await snapSettled();
   clearInterval(timer);
+  // Pages each image changed against the one before it: what writing only changed pages would cost.
+  const incremental: { pages: number; total: number; pageSize: number }[] = [];
+  for (const image of s.images.splice(0)) {
+    if (s.base) incremental.push(changedPages(s.base, image));
+    s.base = image;
+  }
   const blocked: number[] = [];
   for (let i = 1; i < ticks.length; i++) if (ticks[i]! - ticks[i - 1]! > 20) blocked.push(ticks[i]! - ticks[i - 1]!);
   const exports = s.exports.slice(firstExport);
@@ -292,6 +331,8 @@ async function snapRun(ms: number, minSnapshots: number) {
     exportMs: exports.map((e) => e.end - e.start),
     writeMs: writes.map((w) => w.end - w.start),
     imageBytes: exports.map((e) => e.bytes),
+    /** Per snapshot after the first: pages changed since the previous image, of how many, and the page size. */
+    incremental,
     /** ms the engine thread ran without a break of its timer (> 20 ms), per snapshot: total and longest. */
     blockedMs: exports.length ? blocked.reduce((a, b) => a + b, 0) / exports.length : 0,
     longestBlockMs: blocked.length ? Math.max(...blocked) : 0,
