@@ -172,6 +172,19 @@ describe('rows are stored once and read back byte for byte', () => {
     expect(ds.scanAll(table)).toEqual([two]);
     ds.close();
   });
+
+  it('a table without columns holds at most one (empty) row', async () => {
+    const ds = await openDatastore();
+    const table = ds.addTable(testTable('unit', []), { types: [] });
+    ds.begin();
+    ds.insert(table, new Uint8Array());
+    ds.insert(table, new Uint8Array());
+    const delta = ds.commit();
+    expect(ds.count(table)).toBe(1);
+    expect(delta.tables[0]!.inserts).toEqual([new Uint8Array()]);
+    expect(ds.scanAll(table)).toEqual([new Uint8Array()]);
+    ds.close();
+  });
 });
 
 describe('images of the earlier layout are converted when their tables attach', () => {

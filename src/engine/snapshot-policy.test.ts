@@ -29,8 +29,8 @@ describe('SnapshotPolicy', () => {
     expect(small.due()).toBe(true);
   });
 
-  it('when idle, is due once the log outweighs a 64th of the image (at least 64 KiB)', () => {
-    const p = new SnapshotPolicy(1_000_000, 0, 0, 64 * MiB);
+  it('when idle, is due once the log outweighs a 512th of the image (at least 64 KiB)', () => {
+    const p = new SnapshotPolicy(1_000_000, 0, 0, 512 * MiB);
     expect(p.dueWhenIdle()).toBe(false);
     p.logged(MiB - 1);
     expect(p.dueWhenIdle()).toBe(false);
@@ -39,7 +39,7 @@ describe('SnapshotPolicy', () => {
     expect(p.dueWhenIdle()).toBe(true);
     expect(p.due()).toBe(false); // while calls run, the eighth still rules
 
-    const small = new SnapshotPolicy(1_000_000, 0, 0, 1 * MiB);
+    const small = new SnapshotPolicy(1_000_000, 0, 0, 8 * MiB);
     small.logged(64 * KiB - 1);
     expect(small.dueWhenIdle()).toBe(false);
     small.logged(1);

@@ -7,6 +7,8 @@
 const MIN_LOG_BYTES = 1 << 20;
 /** The least log an idle database snapshots away. */
 const MIN_IDLE_LOG_BYTES = 64 << 10;
+/** An idle database snapshots away a log over this fraction (1/n) of its image. */
+const IDLE_IMAGE_SHARE = 512;
 
 /** Counters for tests and benchmarks. */
 export interface SnapshotStats {
@@ -58,15 +60,16 @@ export class SnapshotPolicy {
   }
 
   /**
-   * Whether to snapshot now that the database is idle: when the log outweighs a 64th of the
-   * image (at least 64 KiB). Replaying a byte of log costs about twenty times what reading a byte
-   * of image does (each row is decoded and inserted again), so this keeps a cold start's replay
-   * within about a third of its image read. Waiting for a pause keeps these image writes away
-   * from calls; they cost at most 64 bytes of image per byte of log.
+   * Whether to snapshot now that the database is idle: when the log outweighs a 512th of the
+   * image (at least 64 KiB). Replaying a byte of log costs 30 to 130 times what reading and
+   * deserializing a byte of image does (each row is decoded and inserted again, in code not yet
+   * optimized at open), so this keeps a cold start's replay within about a fifth of its image
+   * load. Waiting for a pause keeps these image writes away from calls; they cost at most 512
+   * bytes of image per byte of log.
    */
   dueWhenIdle(): boolean {
     if (this.#records === 0 || this.#inFlight) return false;
-    return this.#logBytes >= Math.max(MIN_IDLE_LOG_BYTES, this.#imageBytes / 64);
+    return this.#logBytes >= Math.max(MIN_IDLE_LOG_BYTES, this.#imageBytes / IDLE_IMAGE_SHARE);
   }
 
   /** Whether closing should snapshot: enough records that the next open would replay noticeably. */
