@@ -224,7 +224,7 @@ export class Datastore {
     this.#begin.step();
     this.#begin.reset();
     try {
-      for (const row of rows) this.#fast.run(table.stmts.insert, this.#bindValues(table, this.#decode(table, row)));
+      for (const row of rows) this.#fast.run(table.stmts.insert, this.#decode(table, row).values, table.codecs.length);
       db.exec(`DROP TABLE ${quote(aside)}`);
       this.#commit.step();
       this.#commit.reset();
@@ -393,12 +393,12 @@ export class Datastore {
     return [...this.#decode(table, row).values.slice(0, table.codecs.length)];
   }
 
-  #bindValues(table: StoreTable, d: Decoded, extra?: number): SqlValue[] {
+  /** Binds a decoded row's values (the shared buffer, no copy) and runs `stmt`; `rid` is bound after them (updates). */
+  #runWithRow(table: StoreTable, stmt: SqliteStmt, d: Decoded, rid?: number): void {
     const n = table.codecs.length;
-    const args: SqlValue[] = new Array<SqlValue>(extra === undefined ? n : n + 1);
-    for (let c = 0; c < n; c++) args[c] = d.values[c]!;
-    if (extra !== undefined) args[n] = extra;
-    return args;
+    if (rid === undefined) return this.#fast.run(stmt, d.values, n);
+    d.values[n] = rid;
+    this.#fast.run(stmt, d.values, n + 1);
   }
 
   /** Decodes key bytes (BSATN of `cols` concatenated) into SQLite values. */
@@ -429,7 +429,7 @@ export class Datastore {
     if (table.codecs.length === 0 && table.count > 0) return { row: input.slice(), generated };
     const stmt = table.stmts.insert;
     try {
-      this.#fast.run(stmt, this.#bindValues(table, d));
+      this.#runWithRow(table, stmt, d);
     } catch (e) {
       if (isUniqueViolation(e)) {
         if (this.#identicalExists(table, d, row)) return { row: row === input ? input.slice() : row, generated };
@@ -460,7 +460,7 @@ export class Datastore {
     if (row === input) row = input.slice();
     if (bytesEqual(old.row, row)) return { row, generated };
     try {
-      this.#fast.run(table.stmts.updateByRid, this.#bindValues(table, d, old.rid));
+      this.#runWithRow(table, table.stmts.updateByRid, d, old.rid);
     } catch (e) {
       if (isUniqueViolation(e)) throw this.#uniqueError(table, d, old.rid);
       throw e;
@@ -666,8 +666,7 @@ export class Datastore {
         if (table.def.isEvent) continue;
         this.deleteByRows(table, td.deletes);
         for (const row of td.inserts) {
-          const d = this.#decode(table, row);
-          this.#fast.run(table.stmts.insert, this.#bindValues(table, d));
+          this.#runWithRow(table, table.stmts.insert, this.#decode(table, row));
           table.count++;
         }
       }

@@ -62,11 +62,11 @@ export class FastSql {
     this.#scratch = this.#wasm.alloc(this.#cap) as unknown as number;
   }
 
-  /** Binds `values` to parameters 1..n. */
-  bind(stmt: SqliteStmt, values: readonly SqlValue[]): void {
+  /** Binds the first `count` of `values` (all by default) to parameters 1..count. */
+  bind(stmt: SqliteStmt, values: readonly SqlValue[], count = values.length): void {
     const p = stmt.pointer as unknown as number;
     const x = this.#x;
-    for (let i = 0; i < values.length; i++) {
+    for (let i = 0; i < count; i++) {
       const v = values[i]!;
       let rc: number;
       // -0 as a double: an INTEGER would lose its sign (and the row's bytes with it).
@@ -85,9 +85,9 @@ export class FastSql {
     }
   }
 
-  /** Steps a statement that returns no rows, then resets it. Throws SqliteStepError. */
-  run(stmt: SqliteStmt, values: readonly SqlValue[]): void {
-    this.bind(stmt, values);
+  /** Steps a statement that returns no rows (binding the first `count` of `values`), then resets it. Throws SqliteStepError. */
+  run(stmt: SqliteStmt, values: readonly SqlValue[], count = values.length): void {
+    this.bind(stmt, values, count);
     const p = stmt.pointer as unknown as number;
     const rc = this.#x.sqlite3_step(p);
     if (rc !== SQLITE_DONE && rc !== SQLITE_ROW) {
