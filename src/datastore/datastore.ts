@@ -336,18 +336,24 @@ export class Datastore {
   // ---- decoding ----------------------------------------------------------------------------
 
   /** Decodes the stored column values of `row` into the shared buffer. Throws BSATN_DECODE_ERROR. */
-  #decode(table: StoreTable, row: Uint8Array): Decoded {
+  /** Points the shared reader at `bytes` (views into one reused buffer share one DataView). */
+  #readerAt(bytes: Uint8Array): BinaryReader {
     const r = this.#reader;
-    // Rows usually arrive as views into the runtime's one reused buffer: keep one DataView per buffer.
-    const buf = row.buffer;
+    const buf = bytes.buffer;
     if (buf !== this.#viewBuffer) {
       this.#view = new DataView(buf);
       this.#viewBuffer = buf;
     }
     r.view = this.#view!;
+    r.offset = bytes.byteOffset;
+    return r;
+  }
+
+  #decode(table: StoreTable, row: Uint8Array): Decoded {
+    // Rows usually arrive as views into the runtime's one reused buffer.
+    const r = this.#readerAt(row);
     const base = row.byteOffset;
     const end = base + row.length;
-    r.offset = base;
     const out = this.#decoded;
     const codecs = table.codecs;
     try {
@@ -403,14 +409,19 @@ export class Datastore {
 
   /** Decodes key bytes (BSATN of `cols` concatenated) into SQLite values. */
   decodeKey(table: StoreTable, cols: readonly number[], bytes: Uint8Array, what: string): SqlValue[] {
-    const r = new BinaryReader(bytes);
+    // The shared reader sees the whole buffer: a value running past `bytes` is caught by its end.
+    const r = this.#readerAt(bytes);
+    const end = bytes.byteOffset + bytes.length;
     const out: SqlValue[] = [];
     try {
-      for (const c of cols) out.push(table.codecs[c]!.read(r));
+      for (const c of cols) {
+        out.push(table.codecs[c]!.read(r));
+        if (r.offset > end) throw new RangeError('the value runs past its end');
+      }
     } catch (e) {
       throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `${what} is malformed (${(e as Error).message})`);
     }
-    if (r.offset !== bytes.length) throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `${what} has ${bytes.length - r.offset} trailing byte(s)`);
+    if (r.offset !== end) throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `${what} has ${end - r.offset} trailing byte(s)`);
     return out;
   }
 
