@@ -137,16 +137,10 @@ export class RowReader {
             at += codec.width;
           }
           break;
-        case 'text': {
-          const ptr = x.sqlite3_column_text(p, i);
-          const n = x.sqlite3_column_bytes(p, i);
-          this.#room(at, 4);
-          this.#view.setUint32(at, n, true);
-          at = this.#copy(at + 4, ptr, n);
-          break;
-        }
+        case 'text':
         case 'bytes': {
-          const ptr = x.sqlite3_column_blob(p, i);
+          // BSATN: u32 length, then the UTF-8 or raw bytes (the pointer is asked for before the length).
+          const ptr = codec.kind === 'text' ? x.sqlite3_column_text(p, i) : x.sqlite3_column_blob(p, i);
           const n = x.sqlite3_column_bytes(p, i);
           this.#room(at, 4);
           this.#view.setUint32(at, n, true);
