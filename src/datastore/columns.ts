@@ -20,7 +20,7 @@ export interface ColumnCodec {
   kind: StorageKind;
   /** Reads the column from BSATN and returns its stored SQLite value. */
   read: (r: BinaryReader) => SqlValue;
-  /** Byte width for fixed-width integers (auto-increment write-back), else 0. */
+  /** Byte width of a fixed-width value in BSATN (auto-increment write-back, rebuilding rows), else 0. */
   width: number;
   signed: boolean;
   /** Type tag after unwrapping special products (`U256` for Identity, `I64` for Timestamp, …). */
@@ -130,12 +130,12 @@ export function columnCodec(ty: Ty, typespace: { types: Ty[] }): ColumnCodec {
   const name = typeName(ty, typespace);
   const special = specialName(ty);
   const base = { typeName: name, width: 0, signed: false };
-  if (special === 'Identity') return { ...base, kind: 'wide', scalar: 'U256', read: (r) => leToOrderedBlob(r.readBytes(32), false) };
-  if (special === 'ConnectionId' || special === 'Uuid') return { ...base, kind: 'wide', scalar: 'U128', read: (r) => leToOrderedBlob(r.readBytes(16), false) };
+  if (special === 'Identity') return { ...base, kind: 'wide', scalar: 'U256', width: 32, read: (r) => leToOrderedBlob(r.readBytes(32), false) };
+  if (special === 'ConnectionId' || special === 'Uuid') return { ...base, kind: 'wide', scalar: 'U128', width: 16, read: (r) => leToOrderedBlob(r.readBytes(16), false) };
   if (special === 'Timestamp' || special === 'TimeDuration') return { ...base, kind: 'i64', scalar: 'I64', read: (r) => r.readI64() };
   switch (ty.tag) {
     case 'Bool':
-      return { ...base, kind: 'int', scalar: 'Bool', read: (r) => r.readByte() };
+      return { ...base, kind: 'int', scalar: 'Bool', width: 1, read: (r) => r.readByte() };
     case 'I8':
       return { ...base, kind: 'int', scalar: 'I8', width: 1, signed: true, read: (r) => r.readI8() };
     case 'U8':
@@ -170,7 +170,7 @@ export function columnCodec(ty: Ty, typespace: { types: Ty[] }): ColumnCodec {
       if (ty.value.tag === 'U8') return { ...base, kind: 'bytes', scalar: 'Bytes', read: (r) => r.readBytes(r.readU32()).slice() };
       break;
     case 'Sum':
-      if (isSimpleEnum(ty)) return { ...base, kind: 'enum', scalar: 'Enum', read: (r) => r.readU8() };
+      if (isSimpleEnum(ty)) return { ...base, kind: 'enum', scalar: 'Enum', width: 1, read: (r) => r.readU8() };
       break;
     case 'Ref':
       return columnCodec(typespace.types[ty.value]!, typespace);

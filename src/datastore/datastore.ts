@@ -335,7 +335,6 @@ export class Datastore {
 
   // ---- decoding ----------------------------------------------------------------------------
 
-  /** Decodes the stored column values of `row` into the shared buffer. Throws BSATN_DECODE_ERROR. */
   /** Points the shared reader at `bytes` (views into one reused buffer share one DataView). */
   #readerAt(bytes: Uint8Array): BinaryReader {
     const r = this.#reader;
@@ -349,6 +348,7 @@ export class Datastore {
     return r;
   }
 
+  /** Decodes the stored column values of `row` into the shared buffer. Throws BSATN_DECODE_ERROR. */
   #decode(table: StoreTable, row: Uint8Array): Decoded {
     // Rows usually arrive as views into the runtime's one reused buffer.
     const r = this.#readerAt(row);

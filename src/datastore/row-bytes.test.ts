@@ -5,6 +5,7 @@
 import type { AlgebraicType as Ty } from 'spacetimedb';
 import { describe, expect, it } from 'vitest';
 import { openDatastore } from './datastore.ts';
+import { DatastoreError } from './datastore-error.ts';
 import { encodeOne, encodeRow, testTable } from './test-tables.ts';
 import { prng } from '../../test/helpers/prng.ts';
 
@@ -170,6 +171,22 @@ describe('rows are stored once and read back byte for byte', () => {
     expect(ds.deleteByRows(table, [one])).toBe(1);
     ds.commit();
     expect(ds.scanAll(table)).toEqual([two]);
+    ds.close();
+  });
+
+  it('a stored value of the wrong size (a damaged image) is a named error, not a wrong row', async () => {
+    const ds = await openDatastore();
+    const def = testTable('w', [
+      ['id', { tag: 'U32' }],
+      ['v', { tag: 'I128' }],
+    ]);
+    const table = ds.addTable(def, { types: [] });
+    ds.begin();
+    ds.insert(table, encodeRow(def, { id: 1, v: -5n }));
+    ds.commit();
+    ds.sqlite.db.exec(`UPDATE "t:w" SET c1 = x'0102'`);
+    expect(() => ds.scanAll(table)).toThrow(DatastoreError);
+    expect(() => ds.scanAll(table)).toThrow(/holds 2 bytes where 16 were expected: the database image is damaged/);
     ds.close();
   });
 

@@ -2,6 +2,7 @@
 // `columns.ts`), reading them straight from a stepped statement through the WASM exports. The
 // datastore keeps no second copy of a row: every read of a row goes through here.
 import type { ColumnCodec } from './columns.ts';
+import { DatastoreError, Errno } from './datastore-error.ts';
 import type { Sqlite3 } from './sqlite.ts';
 
 const SQLITE_BLOB = 4;
@@ -23,9 +24,6 @@ export interface RowShape {
   codecs: readonly ColumnCodec[];
   def: { name: string };
 }
-
-/** Thrown when a stored value cannot be the column's (a damaged or foreign database image). */
-export class StoredValueError extends Error {}
 
 /** Reads rows out of statements of one sqlite3 instance into BSATN, through one growing buffer. */
 export class RowReader {
@@ -86,15 +84,11 @@ export class RowReader {
 
   /**
    * The BSATN of the row whose columns are result columns `first`, `first + 1`, … of the stepped
-   * statement `p` (a fresh copy). Throws StoredValueError when a stored value has the wrong type.
+   * statement `p` (a fresh copy). Throws DatastoreError HOST_CALL_FAILURE when a stored value
+   * cannot be the column's (a damaged image).
    */
   read(p: number, first: number, table: RowShape): Uint8Array {
-    const n = this.readInto(p, first, table, 0);
-    return this.#buf.slice(0, n);
-  }
-
-  /** Like `read`, into the reader's buffer from offset `at`; returns the end offset. */
-  readInto(p: number, first: number, table: RowShape, at: number): number {
+    let at = 0;
     const x = this.#x;
     const codecs = table.codecs;
     for (let c = 0; c < codecs.length; c++) {
@@ -104,7 +98,7 @@ export class RowReader {
         case 'int':
         case 'enum': {
           const v = x.sqlite3_column_int(p, i);
-          const w = codec.width || 1;
+          const w = codec.width;
           this.#room(at, w);
           if (w === 1) this.#buf[at] = v;
           else if (w === 2) this.#view.setInt16(at, v, true);
@@ -124,7 +118,7 @@ export class RowReader {
           break;
         }
         case 'wide':
-          at = this.#blob(p, i, at, codec.width || (codec.scalar === 'U256' ? 32 : 16), true, codec.signed, table, c);
+          at = this.#blob(p, i, at, codec.width, true, codec.signed, table, c);
           break;
         case 'real':
           if (x.sqlite3_column_type(p, i) === SQLITE_BLOB) {
@@ -154,13 +148,18 @@ export class RowReader {
         }
       }
     }
-    return at;
+    return this.#buf.slice(0, at);
   }
 
   #blob(p: number, i: number, at: number, width: number, reverse: boolean, flip: boolean, table: RowShape, c: number): number {
     const ptr = this.#x.sqlite3_column_blob(p, i);
     const n = this.#x.sqlite3_column_bytes(p, i);
-    if (n !== width) throw new StoredValueError(`column ${c} of table ${table.def.name} holds ${n} bytes where ${width} were expected`);
+    if (n !== width) {
+      throw new DatastoreError(
+        Errno.HOST_CALL_FAILURE,
+        `column ${c} of table ${table.def.name} holds ${n} bytes where ${width} were expected: the database image is damaged; restore it from an export`,
+      );
+    }
     return this.#copy(at, ptr, n, reverse, flip);
   }
 }
