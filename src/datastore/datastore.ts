@@ -10,7 +10,7 @@ import { columnCodec, storedToU64, type ColumnCodec, type SqlValue } from './col
 import { columnSql, indexSql, META_TABLE, quote, ROW_ID, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
 import { FastSql } from './fast-stmt.ts';
-import { exportSqlite, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
+import { exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
 
 /** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
 export interface TableDelta {
@@ -757,6 +757,15 @@ export class Datastore {
     return exportSqlite(this.#sqlite3, this.#db);
   }
 
+  /**
+   * Starts a copy of the database for a snapshot, taken a few pages at a time between
+   * transactions (`ImageCopy.step`); transactions committed meanwhile are mirrored into it.
+   */
+  copy(): ImageCopy {
+    if (this.#tx) throw new Error('cannot copy while a transaction is open');
+    return new ImageCopy(this.#sqlite3, this.#db);
+  }
+
   /** Host metadata kept inside the image (so snapshots carry it). */
   getMeta(key: string): Uint8Array | undefined {
     const v = this.#db.selectValue(`SELECT value FROM ${META_TABLE} WHERE key = ?`, [key]);
@@ -769,6 +778,11 @@ export class Datastore {
   close(): void {
     this.#db.close();
   }
+}
+
+/** Sets host metadata (see `Datastore.setMeta`) in a completed copy, not in its source. */
+export function setCopyMeta(copy: ImageCopy, key: string, value: Uint8Array): void {
+  copy.exec(`INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES (?, ?)`, [key, value]);
 }
 
 // ---- small helpers ---------------------------------------------------------------------------

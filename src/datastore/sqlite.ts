@@ -61,22 +61,138 @@ function wasmLoadFailed(error: unknown): InternalError {
   return new InternalError(`SQLite's WebAssembly (sqlite3.wasm) could not be loaded: ${why.replace(/\.+$/, '')}. ${fix}`, {}, { cause: error, code: 'WASM_LOAD_FAILED' });
 }
 
-/** Opens an in-memory database, from `image` (a `sqlite3_js_db_export` result) when given. */
+/**
+ * Opens an in-memory database, from `image` (a `sqlite3_js_db_export` result) when given. It is
+ * always a `memdb` database (one contiguous buffer, also when empty): then a copy taken with the
+ * backup API sees this connection's later writes mirrored into it (a plain `:memory:` database
+ * restarts the copy at every commit instead), see `ImageCopy`.
+ */
 export function openSqlite(sqlite3: Sqlite3, image?: Uint8Array): SqliteDb {
   const db = new sqlite3.oo1.DB(':memory:', 'c');
-  if (image && image.length > 0) {
-    const p = sqlite3.wasm.allocFromTypedArray(image);
-    const flags = sqlite3.capi.SQLITE_DESERIALIZE_FREEONCLOSE | sqlite3.capi.SQLITE_DESERIALIZE_RESIZEABLE;
-    const rc = sqlite3.capi.sqlite3_deserialize(db.pointer!, 'main', p, image.length, image.length, flags);
-    if (rc !== 0) {
-      db.close();
-      throw new Error(`sqlite3_deserialize failed with code ${rc}: the snapshot image is not a SQLite database`);
-    }
+  const size = image?.length ?? 0;
+  const p = size > 0 ? sqlite3.wasm.allocFromTypedArray(image!) : sqlite3.wasm.alloc(EMPTY_BUFFER);
+  const rc = deserialize(sqlite3, db, p, size, size > 0 ? size : EMPTY_BUFFER);
+  if (rc !== 0) {
+    db.close();
+    throw new Error(`sqlite3_deserialize failed with code ${rc}: the snapshot image is not a SQLite database`);
   }
   return db;
+}
+
+/** Room an empty database's buffer starts with (it grows as pages are added). */
+const EMPTY_BUFFER = 4096;
+
+/** Hands `p` (size `used` of `capacity` bytes, from sqlite3.wasm.alloc) to `db` as its main database. */
+function deserialize(sqlite3: Sqlite3, db: SqliteDb, p: number, used: number, capacity: number): number {
+  const flags = sqlite3.capi.SQLITE_DESERIALIZE_FREEONCLOSE | sqlite3.capi.SQLITE_DESERIALIZE_RESIZEABLE;
+  return sqlite3.capi.sqlite3_deserialize(db.pointer!, 'main', p, used, capacity, flags);
 }
 
 /** Serializes the whole database (a snapshot image). */
 export function exportSqlite(sqlite3: Sqlite3, db: SqliteDb): Uint8Array {
   return sqlite3.capi.sqlite3_js_db_export(db);
+}
+
+const SQLITE_OK = 0;
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_DONE = 101;
+const SQLITE_SERIALIZE_NOCOPY = 1;
+
+/**
+ * A consistent copy of a database taken a few pages at a time (SQLite's online backup API), so
+ * that copying a large database never holds its thread for long: call `step` between
+ * transactions until it returns true. Writes the source connection commits meanwhile are
+ * mirrored into the copy by SQLite, so once complete the copy is the source as it is at that
+ * moment (not as it was when the copy began). Then `read` hands out its bytes, a part at a time
+ * if wanted, until `close`.
+ */
+export class ImageCopy {
+  readonly #sqlite3: Sqlite3;
+  #dest: SqliteDb | undefined;
+  #backup = 0;
+  #ptr = 0;
+  #size = 0;
+
+  constructor(sqlite3: Sqlite3, source: SqliteDb) {
+    this.#sqlite3 = sqlite3;
+    const pages = Number(source.selectValue('PRAGMA page_count'));
+    const pageSize = Number(source.selectValue('PRAGMA page_size'));
+    // Room for the whole source up front, so the copy's buffer is not reallocated page by page.
+    const capacity = pages * pageSize + 16 * pageSize;
+    const dest = new sqlite3.oo1.DB(':memory:', 'c');
+    this.#dest = dest;
+    if (deserialize(sqlite3, dest, sqlite3.wasm.alloc(capacity), 0, capacity) !== 0) {
+      this.close();
+      throw new Error('could not allocate a buffer for a copy of the database');
+    }
+    this.#backup = sqlite3.capi.sqlite3_backup_init(dest.pointer!, 'main', source.pointer!, 'main');
+    if (!this.#backup) {
+      const why = sqlite3.capi.sqlite3_errmsg(dest.pointer!);
+      this.close();
+      throw new Error(`could not start a copy of the database: ${why}`);
+    }
+    this.#size = pages * pageSize;
+  }
+
+  /** Bytes of the source when the copy began (until complete), then of the copy. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Copies up to `pages` more pages; true once the copy is complete (and the backup released). */
+  step(pages: number): boolean {
+    if (!this.#backup) throw new Error(this.#dest ? 'the copy is already complete' : 'the copy was closed');
+    const rc = this.#sqlite3.capi.sqlite3_backup_step(this.#backup, pages);
+    if (rc === SQLITE_OK || rc === SQLITE_BUSY || rc === SQLITE_LOCKED) return false;
+    this.#finish();
+    if (rc !== SQLITE_DONE) {
+      const why = this.#sqlite3.capi.sqlite3_errstr(rc);
+      this.close();
+      throw new Error(`copying the database failed: ${why} (code ${rc})`);
+    }
+    return true;
+  }
+
+  /** Runs `sql` with `bind` on the completed copy (the source is not touched). */
+  exec(sql: string, bind: unknown[]): void {
+    if (this.#backup || !this.#dest) throw new Error('the copy is not complete');
+    this.#dest.exec({ sql, bind: bind as never });
+    this.#ptr = 0;
+  }
+
+  /** `length` bytes of the completed copy from `offset` (a new array). */
+  read(offset: number, length: number): Uint8Array {
+    if (this.#backup || !this.#dest) throw new Error('the copy is not complete');
+    if (this.#ptr === 0) this.#locate(this.#dest);
+    if (offset < 0 || length < 0 || offset + length > this.#size) throw new RangeError(`bytes ${offset}..${offset + length} are outside the copy (${this.#size} bytes)`);
+    // A fresh view each time: the WebAssembly memory may have grown (and moved) since the last read.
+    return this.#sqlite3.wasm.heap8u().slice(this.#ptr + offset, this.#ptr + offset + length);
+  }
+
+  /** Releases the copy (and stops it when incomplete). Idempotent. */
+  close(): void {
+    this.#finish();
+    this.#dest?.close();
+    this.#dest = undefined;
+  }
+
+  #finish(): void {
+    if (this.#backup) this.#sqlite3.capi.sqlite3_backup_finish(this.#backup);
+    this.#backup = 0;
+  }
+
+  /** Where the copy's contiguous buffer is, and its size (no copy is made). */
+  #locate(dest: SqliteDb): void {
+    const { capi, wasm } = this.#sqlite3;
+    const sizeOut = wasm.alloc(8);
+    try {
+      const ptr = capi.sqlite3_serialize(dest.pointer!, 'main', sizeOut, SQLITE_SERIALIZE_NOCOPY);
+      if (!ptr) throw new Error('the copy of the database has no contiguous buffer');
+      this.#ptr = ptr;
+      this.#size = Number(wasm.peek(sizeOut, 'i64'));
+    } finally {
+      wasm.dealloc(sizeOut);
+    }
+  }
 }

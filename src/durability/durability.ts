@@ -15,6 +15,26 @@ export interface Snapshot {
   image: Uint8Array;
 }
 
+/**
+ * An image read a part at a time (a snapshot of a large database, which a backend may store in
+ * parts without ever holding one contiguous copy): `size` bytes, `read` returns a new array.
+ */
+export interface ImageSource {
+  readonly size: number;
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** What `writeSnapshot` takes: the image as bytes, or as a source read in parts. */
+export interface SnapshotToWrite {
+  lsn: bigint;
+  image: Uint8Array | ImageSource;
+}
+
+/** The whole image of a snapshot to write, as one array (read from its source when it has one). */
+export function imageBytes(image: Uint8Array | ImageSource): Uint8Array {
+  return image instanceof Uint8Array ? image : image.read(0, image.size);
+}
+
 /** What `open()` found: replay `records` on top of `snapshot` to get the last durable state. */
 export interface Recovered {
   /** The newest stored snapshot, if any was ever written. */
@@ -77,9 +97,10 @@ export interface Durability {
   /**
    * Stores a snapshot atomically, then drops log records with `lsn <= snapshot.lsn`. Waits for
    * pending appends first. Rejects with `UsageError` if `snapshot.lsn` is older than the stored
-   * snapshot or newer than the last durable record.
+   * snapshot or newer than the last durable record. An `ImageSource` is read before the
+   * promise settles and not after.
    */
-  writeSnapshot(snapshot: Snapshot): Promise<void>;
+  writeSnapshot(snapshot: SnapshotToWrite): Promise<void>;
   /** Reads a small named metadata blob (module bundle, owner identity, …). */
   getMeta(key: string): Promise<Uint8Array | undefined>;
   /** Writes a small named metadata blob atomically (all or nothing, also across a crash). */

@@ -13,7 +13,7 @@
 
 import { dirname, join, resolve } from 'node:path';
 import { ClosedError, StorageError, type StorageErrorCode } from '../errors.ts';
-import type { Durability, LogRecord, Recovered, Snapshot } from './durability.ts';
+import { type Durability, imageBytes, type LogRecord, type Recovered, type Snapshot, type SnapshotToWrite } from './durability.ts';
 import {
   MAX_PAYLOAD_BYTES,
   SEGMENT_HEADER_BYTES,
@@ -159,11 +159,12 @@ class FileBackend implements DurabilityBackend {
     this.#lastLsn = last;
   }
 
-  async writeSnapshot(snapshot: Snapshot): Promise<void> {
+  async writeSnapshot(snapshot: SnapshotToWrite): Promise<void> {
+    const image = imageBytes(snapshot.image);
     const active = this.#activeSegment();
     await this.#repair(active);
-    const header = encodeSnapshotHeader(snapshot.lsn, snapshot.image);
-    await this.#writeFileAtomic(join(this.#dir, SNAPSHOT_FILE), [header, snapshot.image]);
+    const header = encodeSnapshotHeader(snapshot.lsn, image);
+    await this.#writeFileAtomic(join(this.#dir, SNAPSHOT_FILE), [header, image]);
     // The snapshot is durable. What follows only reclaims space, and it is crash-safe in any
     // state: recovery skips records <= the snapshot's lsn and segments they fully cover. A
     // failure here is retried by the next snapshot (and by open), so it does not fail this call.

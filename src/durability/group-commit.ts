@@ -3,11 +3,12 @@
 // open/closed lifecycle. A backend only moves bytes; see `DurabilityBackend`.
 
 import { ClosedError, LightconeError, StorageError, UsageError } from '../errors.ts';
-import type { Durability, DurabilityStats, LogRecord, Recovered, Snapshot } from './durability.ts';
+import type { Durability, DurabilityStats, LogRecord, Recovered, SnapshotToWrite } from './durability.ts';
 
 /**
  * What a backend implements. The core never calls `appendBatch` and `writeSnapshot` concurrently
- * (they share one lane), and calls nothing but `destroy(false)` before `open()` resolved or after
+ * (they share one lane) unless the backend sets `snapshotsBesideLog`, never two `writeSnapshot`s
+ * at once, and calls nothing but `destroy(false)` before `open()` resolved or after
  * `close()`. Errors should be `LightconeError`s with a storage code; anything else is wrapped.
  */
 export interface DurabilityBackend {
@@ -21,8 +22,14 @@ export interface DurabilityBackend {
    * make sure recovery cuts it.
    */
   appendBatch(records: readonly LogRecord[]): Promise<void>;
+  /**
+   * True when `writeSnapshot` may run while `appendBatch` writes (storage that keeps the two
+   * apart, so a large image never holds up the log behind it). The snapshot's records are durable
+   * before it starts either way.
+   */
+  readonly snapshotsBesideLog?: boolean;
   /** Stores the snapshot atomically, then drops records with `lsn <= snapshot.lsn`. */
-  writeSnapshot(snapshot: Snapshot): Promise<void>;
+  writeSnapshot(snapshot: SnapshotToWrite): Promise<void>;
   getMeta(key: string): Promise<Uint8Array | undefined>;
   putMeta(key: string, value: Uint8Array): Promise<void>;
   /** Releases the lock and every handle. */
@@ -77,6 +84,8 @@ class GroupCommit implements Durability {
   #draining = false;
   /** Serializes log writes and snapshots: each link never rejects. */
   #lane: Promise<void> = Promise.resolve();
+  /** Serializes snapshots among themselves when the backend writes them beside the log. */
+  #snapshotLane: Promise<void> = Promise.resolve();
   /** Snapshot and meta calls in progress: close() waits for them. */
   readonly #ops = new Set<Promise<unknown>>();
   readonly #stats: DurabilityStats = { writes: 0, records: 0 };
@@ -137,7 +146,7 @@ class GroupCommit implements Durability {
     await this.#last?.durable;
   }
 
-  writeSnapshot(snapshot: Snapshot): Promise<void> {
+  writeSnapshot(snapshot: SnapshotToWrite): Promise<void> {
     try {
       this.#assertOpen();
     } catch (error) {
@@ -146,9 +155,9 @@ class GroupCommit implements Durability {
     return this.#track(this.#snapshot(snapshot));
   }
 
-  async #snapshot(snapshot: Snapshot): Promise<void> {
-    if (typeof snapshot !== 'object' || snapshot === null || typeof snapshot.lsn !== 'bigint' || !(snapshot.image instanceof Uint8Array)) {
-      throw new UsageError('BAD_ARGUMENT', 'writeSnapshot expects { lsn: bigint, image: Uint8Array }');
+  async #snapshot(snapshot: SnapshotToWrite): Promise<void> {
+    if (typeof snapshot !== 'object' || snapshot === null || typeof snapshot.lsn !== 'bigint' || !isImage(snapshot.image)) {
+      throw new UsageError('BAD_ARGUMENT', 'writeSnapshot expects { lsn: bigint, image: Uint8Array | ImageSource }');
     }
     const { lsn } = snapshot;
     if (lsn < 0n || lsn >= this.#nextLsn) {
@@ -156,7 +165,8 @@ class GroupCommit implements Durability {
     }
     // Let the appends made before this call reach the lane first (they may still sit in the queue).
     await this.#last?.durable.catch(noop); // an append's failure is its caller's to see
-    return this.#exclusive(async () => {
+    const lane = this.#backend.snapshotsBesideLog ? this.#besideLog.bind(this) : this.#exclusive.bind(this);
+    return lane(async () => {
       if (lsn < this.#snapshotLsn) {
         throw new UsageError('STALE_SNAPSHOT', `snapshot lsn ${lsn} is older than the stored snapshot (lsn ${this.#snapshotLsn}) of ${this.#backend.label}`, { lsn, storedLsn: this.#snapshotLsn });
       }
@@ -297,6 +307,13 @@ class GroupCommit implements Durability {
     return run;
   }
 
+  /** Runs snapshot writes one at a time, while log writes go on. */
+  #besideLog<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#snapshotLane.then(task);
+    this.#snapshotLane = run.then(noop, noop);
+    return run;
+  }
+
   #meta<T>(key: string, op: () => Promise<T>): Promise<T> {
     try {
       this.#assertOpen();
@@ -337,6 +354,13 @@ function asStorageError(error: unknown, context: string): LightconeError {
   if (error instanceof LightconeError) return error;
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return new StorageError('WRITE_FAILED', `${context}: ${text}`, {}, { cause: error });
+}
+
+function isImage(image: unknown): boolean {
+  if (image instanceof Uint8Array) return true;
+  if (typeof image !== 'object' || image === null) return false;
+  const size: unknown = Reflect.get(image, 'size');
+  return typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 && typeof Reflect.get(image, 'read') === 'function';
 }
 
 function describe(value: unknown): string {

@@ -3,7 +3,7 @@
 // same data. Bytes are copied in and out, as real storage would, so callers cannot alias them.
 
 import { StorageError } from '../errors.ts';
-import type { Durability, LogRecord, Recovered, Snapshot } from './durability.ts';
+import { type Durability, imageBytes, type LogRecord, type Recovered, type Snapshot, type SnapshotToWrite } from './durability.ts';
 import { createDurability, type DurabilityBackend } from './group-commit.ts';
 
 /**
@@ -94,9 +94,10 @@ class MemoryBackend implements DurabilityBackend {
     for (const r of records) this.#store.log.push({ lsn: r.lsn, payload: r.payload.slice() });
   }
 
-  async writeSnapshot(snapshot: Snapshot): Promise<void> {
-    await this.#opts.beforeSnapshot?.(snapshot);
-    this.#store.snapshot = { lsn: snapshot.lsn, image: snapshot.image.slice() };
+  async writeSnapshot(snapshot: SnapshotToWrite): Promise<void> {
+    const image = snapshot.image instanceof Uint8Array ? snapshot.image.slice() : imageBytes(snapshot.image);
+    await this.#opts.beforeSnapshot?.({ lsn: snapshot.lsn, image });
+    this.#store.snapshot = { lsn: snapshot.lsn, image };
     this.#store.log = this.#store.log.filter((r) => r.lsn > snapshot.lsn);
   }
 

@@ -6,7 +6,8 @@
 import { difference } from '../datastore/delta-math.ts';
 import { type ConnectionId, Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
-import { openDatastore, type TxDelta } from '../datastore/datastore.ts';
+import { openDatastore, setCopyMeta, type TxDelta } from '../datastore/datastore.ts';
+import type { ImageCopy } from '../datastore/sqlite.ts';
 import { ClosedError, InternalError, SenderError, StorageError, UsageError } from '../errors.ts';
 import type { CallContext, Host, LogEntry } from '../host/host.ts';
 import type { FunctionDef } from '../datastore/schema.ts';
@@ -109,6 +110,23 @@ export type PublishResult = 'created' | 'unchanged' | 'updated';
 const SNAPSHOT_EVERY = 10_000;
 /** Default of EngineOptions.idleSnapshotMs. */
 const IDLE_SNAPSHOT_MS = 1000;
+/** Pages a snapshot copies per step between transactions (a few MB: about a millisecond). */
+const COPY_STEP_PAGES = 256;
+/** Why a snapshot copy stopped when a publish replaced the datastore or storage refused a commit (not a failure to report). */
+const COPY_ABANDONED: unknown = Symbol('snapshot copy abandoned');
+
+/** Resolves after the events waiting now (calls arriving, timers) have had their turn. */
+function nextEvents(): Promise<void> {
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
 
 /** The context of the work running now (see Engine.#turn). */
 interface Turn {
@@ -351,6 +369,8 @@ export class Engine {
     // The image now carries the module and is read first; the copy beside it only serves images
     // that do not, so failing to update it loses nothing.
     await this.#durability.putMeta(META_MODULE, new TextEncoder().encode(code)).catch(() => {});
+    this.#copy?.close(); // a snapshot of the replaced datastore is abandoned (this one covers it)
+    this.#copy = undefined;
     current.datastore.close();
     this.#host = next.host;
     this.#attach(next.host);
@@ -730,15 +750,19 @@ export class Engine {
     (this.#idleTimer as { unref?: () => void }).unref?.();
   }
 
-  /** Exports an image and writes it (between transactions, so the image is consistent). */
+  /**
+   * Takes a snapshot without holding up calls: the image is copied a few pages at a time, each
+   * step between transactions with events let through in between (transactions committed
+   * meanwhile are mirrored into the copy, so the copy ends up as the database stands when it
+   * completes, and that is the lsn it is written at); then the copy is handed to storage, which
+   * reads it in parts.
+   */
   #snapshot(): void {
-    // The ids the log prefix held travel inside the image, so they are dropped with that prefix
-    // only when the snapshot that carries them is durable (and share its checksum).
-    this.#host.datastore.setMeta(META_CALLS_IN_IMAGE, this.#calls.save());
-    const snapshot = { lsn: this.#lastLsn, image: this.#host.datastore.export() };
-    this.#snapshots.started(snapshot.image.length);
+    const copy = this.#host.datastore.copy();
+    this.#copy = copy;
+    this.#snapshots.started(copy.size);
     // writeSnapshot waits for the appends before it; a failure only means the log stays longer.
-    this.#snapshotting = this.#durability.writeSnapshot(snapshot).then(
+    this.#snapshotting = this.#copyAndWrite(copy).then(
       () => {
         this.#snapshots.settled(true);
         // Calls that committed while the image was written were not covered by it: when they are
@@ -750,9 +774,47 @@ export class Engine {
       },
       (e: unknown) => {
         this.#snapshots.settled(false);
+        if (e === COPY_ABANDONED) return;
         this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot failed (the commit log keeps everything): ${(e as Error).message}` });
       },
     );
+  }
+
+  /** The snapshot copy in progress (a publish that replaces the datastore abandons it). */
+  #copy: ImageCopy | undefined;
+
+  async #copyAndWrite(copy: ImageCopy): Promise<void> {
+    try {
+      let lsn: bigint | undefined;
+      while (lsn === undefined) {
+        await nextEvents();
+        lsn = await this.#betweenTransactions(() => {
+          // A publish replaced the datastore, or memory holds a commit storage refused: no image of it.
+          if (this.#copy !== copy || this.#diverged !== undefined) throw COPY_ABANDONED;
+          if (!copy.step(COPY_STEP_PAGES)) return undefined;
+          // The ids the log prefix held travel inside the image, so they are dropped with that
+          // prefix only when the snapshot that carries them is durable (and share its checksum).
+          setCopyMeta(copy, META_CALLS_IN_IMAGE, this.#calls.save());
+          return this.#lastLsn;
+        });
+      }
+      await this.#durability.writeSnapshot({ lsn, image: copy });
+    } finally {
+      copy.close();
+      if (this.#copy === copy) this.#copy = undefined;
+    }
+  }
+
+  /**
+   * Runs `f` between transactions: in the call queue, or directly once the engine is closing
+   * (the queue is drained then, and `close` waits for the snapshot that uses this).
+   */
+  #betweenTransactions<T>(f: () => T): Promise<T> {
+    if (this.#closed) return Promise.resolve().then(f);
+    return this.#serial(f).catch((e: unknown) => {
+      if (e instanceof ClosedError && this.#closed) return f();
+      throw e;
+    });
   }
 
   /** Snapshots started and written since open (for tests and benchmarks). */

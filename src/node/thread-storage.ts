@@ -2,7 +2,7 @@
 // next to the engine, the backend (files and their lock, or an in-memory store) stays on the main
 // thread. The engine thread may then be terminated at any moment (a runaway call) without leaving
 // a half-done write, a held lock or an open file behind, and an in-memory database outlives it.
-import type { LogRecord, Recovered, Snapshot } from '../durability/durability.ts';
+import { imageBytes, type LogRecord, type Recovered, type Snapshot, type SnapshotToWrite } from '../durability/durability.ts';
 import type { DurabilityBackend } from '../durability/group-commit.ts';
 import { deserializeError, serializeError } from '../client/wire.ts';
 import type { FromEngine, StorageOp, ToEngine } from './thread-protocol.ts';
@@ -36,9 +36,10 @@ export class RemoteBackend implements DurabilityBackend {
     });
     await this.#ask('appendBatch', [records[0]!.lsn, ends, bytes], bytes.buffer);
   }
-  async writeSnapshot(snapshot: Snapshot): Promise<void> {
+  async writeSnapshot(snapshot: SnapshotToWrite): Promise<void> {
     // Nothing reads the image after it is handed to the backend: move it rather than copy it.
-    await this.#ask('writeSnapshot', [snapshot], ownBuffer(snapshot.image));
+    const image = imageBytes(snapshot.image);
+    await this.#ask('writeSnapshot', [{ lsn: snapshot.lsn, image }], ownBuffer(image));
   }
   getMeta(key: string): Promise<Uint8Array | undefined> {
     return this.#ask('getMeta', [key]) as Promise<Uint8Array | undefined>;
