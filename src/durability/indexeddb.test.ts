@@ -52,6 +52,15 @@ function put(db: IDBDatabase, store: string, value: unknown, key: IDBValidKey): 
   });
 }
 
+function del(db: IDBDatabase, store: string, key: IDBValidKey): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction([store], 'readwrite');
+    tx.objectStore(store).delete(key);
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
 describe('indexeddb durability', () => {
   it('names the IndexedDB database lightcone:<name>', async () => {
     const d = indexedDbDurability('bank');
@@ -170,7 +179,7 @@ describe('indexeddb durability', () => {
     await a.close();
   });
 
-  it('a snapshot drops the log records it covers from storage, in the same transaction', async () => {
+  it('a snapshot drops the log records it covers from storage', async () => {
     const d = indexedDbDurability('trunc');
     await d.open();
     for (let i = 1; i <= 5; i++) await d.append(bytes(`t${i}`)).durable;
@@ -208,7 +217,7 @@ describe('indexeddb durability', () => {
     expect(nextLsn).toBe(6n);
   });
 
-  it('reads a format-1 database (one entry per record) and marks it format 2', async () => {
+  it('reads a format-1 database (one entry per record) and marks it with the current format', async () => {
     const d = indexedDbDurability('v1');
     await d.open();
     await d.close();
@@ -227,7 +236,7 @@ describe('indexeddb durability', () => {
     await again.close();
     const { records: all } = await indexedDbDurability('v1').open();
     expect(all.map((r) => text(r.payload))).toEqual(['one', 'two', 'three']);
-    expect(await rawRead('lightcone:v1', 'format', (s) => s.get('format'))).toEqual({ magic: 'lightcone-durability', version: 2 });
+    expect(await rawRead('lightcone:v1', 'format', (s) => s.get('format'))).toEqual({ magic: 'lightcone-durability', version: 3 });
   });
 
   it('a batch entry whose records do not match its key is CORRUPT_LOG', async () => {
@@ -248,5 +257,143 @@ describe('indexeddb durability', () => {
     const { records } = await indexedDbDurability('views').open();
     expect(records[0]!.payload.buffer.byteLength).toBe(5);
     expect(text(records[0]!.payload)).toBe('hello');
+  });
+
+  describe('snapshots in parts', () => {
+    const PART = 64 * 1024;
+    /** An image of `parts` parts (the last one short), each part's bytes distinct. */
+    function image(parts: number, seed = 0): Uint8Array {
+      const out = new Uint8Array(parts * PART - 100);
+      for (let i = 0; i < out.length; i += 97) out[i] = (i / PART + seed + i) & 0xff;
+      return out;
+    }
+    /** An image source over `bytes` that records the lengths it was asked for. */
+    function source(bytes: Uint8Array, reads: number[] = []) {
+      return { size: bytes.length, read: (offset: number, length: number) => (reads.push(length), bytes.slice(offset, offset + length)) };
+    }
+    const partKeys = (name: string) => rawRead(`lightcone:${name}`, 'parts', (s) => s.getAllKeys());
+
+    it('stores an image as parts, reads it back whole, and rewrites only the parts that changed', async () => {
+      const d = indexedDbDurability('parts');
+      await d.open();
+      for (let i = 1; i <= 3; i++) await d.append(bytes(`t${i}`)).durable;
+      const first = image(10);
+      const reads: number[] = [];
+      await d.writeSnapshot({ lsn: 1n, image: source(first, reads) });
+      expect(reads.length).toBe(10);
+      expect(Math.max(...reads)).toBe(PART); // never the whole image at once
+      const before = new Set((await partKeys('parts')).map(String));
+      expect(before.size).toBe(10);
+      const second = first.slice();
+      second[3 * PART + 5] = second[3 * PART + 5]! ^ 0xff; // one byte of part 3
+      await d.writeSnapshot({ lsn: 2n, image: second });
+      await d.close();
+      const after = new Set((await partKeys('parts')).map(String));
+      expect(after.size).toBe(10); // the replaced part is deleted
+      expect([...after].filter((k) => !before.has(k))).toHaveLength(1);
+      const { snapshot, records } = await indexedDbDurability('parts').open();
+      expect(snapshot?.lsn).toBe(2n);
+      expect(snapshot?.image).toEqual(second);
+      expect(records.map((r) => text(r.payload))).toEqual(['t3']);
+    });
+
+    it('equal parts are stored once; an empty image is a snapshot too', async () => {
+      const d = indexedDbDurability('same-parts');
+      await d.open();
+      await d.append(bytes('x')).durable;
+      await d.writeSnapshot({ lsn: 1n, image: new Uint8Array(5 * PART) });
+      expect(await partKeys('same-parts')).toHaveLength(1);
+      await d.writeSnapshot({ lsn: 1n, image: new Uint8Array(0) });
+      await d.close();
+      expect(await partKeys('same-parts')).toHaveLength(0);
+      const { snapshot } = await indexedDbDurability('same-parts').open();
+      expect(snapshot?.image).toEqual(new Uint8Array(0));
+    });
+
+    it('parts left by an interrupted snapshot are ignored, and dropped by the next snapshot', async () => {
+      const d = indexedDbDurability('orphans');
+      await d.open();
+      await d.append(bytes('x')).durable;
+      await d.writeSnapshot({ lsn: 1n, image: image(2) });
+      await d.close();
+      // What a crash between the part writes and the manifest switch leaves.
+      await withRawDb('lightcone:orphans', (db) => put(db, 'parts', bytes('left over'), 'f'.repeat(64)));
+      const again = indexedDbDurability('orphans');
+      const { snapshot } = await again.open();
+      expect(snapshot?.image).toEqual(image(2));
+      await again.writeSnapshot({ lsn: 1n, image: image(2) });
+      await again.close();
+      expect((await partKeys('orphans')).map(String)).not.toContain('f'.repeat(64));
+      expect(await partKeys('orphans')).toHaveLength(2);
+    });
+
+    it('a missing or wrong-sized part, or a malformed manifest, is CORRUPT_SNAPSHOT', async () => {
+      for (const [name, damage] of [
+        ['gone', async (db: IDBDatabase, key: string) => void (await del(db, 'parts', key))],
+        ['short', (db: IDBDatabase, key: string) => put(db, 'parts', bytes('short'), key)],
+        ['manifest', (db: IDBDatabase) => put(db, 'snapshot', { lsn: 1n, size: 10, partSize: 4, parts: ['a'] }, 'current')],
+      ] as const) {
+        const d = indexedDbDurability(`damaged-${name}`);
+        await d.open();
+        await d.append(bytes('x')).durable;
+        await d.writeSnapshot({ lsn: 1n, image: image(3) });
+        await d.close();
+        const [key] = (await partKeys(`damaged-${name}`)).map(String);
+        await withRawDb(`lightcone:damaged-${name}`, (db) => damage(db, key!));
+        await expect(indexedDbDurability(`damaged-${name}`).open()).rejects.toMatchObject({ name: 'StorageError', code: 'CORRUPT_SNAPSHOT' });
+      }
+    });
+
+    it('reads a whole-image snapshot of format 2, and replaces it with parts at the next snapshot', async () => {
+      const d = indexedDbDurability('v2');
+      await d.open();
+      await d.append(bytes('x')).durable;
+      await d.close();
+      await withRawDb('lightcone:v2', async (db) => {
+        await put(db, 'format', { magic: 'lightcone-durability', version: 2 }, 'format');
+        await put(db, 'snapshot', { lsn: 1n, image: bytes('whole image') }, 'current');
+      });
+      const again = indexedDbDurability('v2');
+      const { snapshot } = await again.open();
+      expect(text(snapshot!.image)).toBe('whole image');
+      expect(await rawRead('lightcone:v2', 'format', (s) => s.get('format'))).toEqual({ magic: 'lightcone-durability', version: 3 });
+      await again.writeSnapshot({ lsn: 1n, image: bytes('in parts') });
+      await again.close();
+      expect(await rawRead('lightcone:v2', 'snapshot', (s) => s.get('current'))).toMatchObject({ lsn: 1n, size: 8, parts: [expect.any(String)] });
+      expect(text((await indexedDbDurability('v2').open()).snapshot!.image)).toBe('in parts');
+    });
+
+    it('log writes go on while a snapshot is being written', async () => {
+      const d = indexedDbDurability('beside');
+      await d.open();
+      await d.append(bytes('x')).durable;
+      // A source that cannot be read until released: the snapshot is held mid-write.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const bytesOf = image(4);
+      let reads = 0;
+      const slow = {
+        size: bytesOf.length,
+        read(offset: number, length: number) {
+          reads++;
+          return bytesOf.slice(offset, offset + length);
+        },
+      };
+      const crypto = globalThis.crypto.subtle;
+      const digest = vi.spyOn(crypto, 'digest').mockImplementation(async (algorithm, data) => {
+        await held;
+        digest.mockRestore();
+        return crypto.digest(algorithm, data);
+      });
+      const snapshot = d.writeSnapshot({ lsn: 1n, image: slow });
+      await vi.waitFor(() => expect(reads).toBeGreaterThan(0));
+      await d.append(bytes('y')).durable; // not queued behind the snapshot
+      release();
+      await snapshot;
+      await d.close();
+      const { snapshot: stored, records } = await indexedDbDurability('beside').open();
+      expect(stored?.lsn).toBe(1n);
+      expect(records.map((r) => text(r.payload))).toEqual(['y']);
+    });
   });
 });

@@ -1,12 +1,12 @@
 // IndexedDB durability for the browser, through `idb`: one IndexedDB database per Lightcone
 // database (`lightcone:<name>`), one readwrite transaction and one log entry per group-committed
-// batch, a snapshot write that drops the log entries it covers in the same transaction, and a
-// format record checked on open. Platform globals are only touched in `open()`/`destroy()`, so importing this file in
+// batch, snapshots stored as content-addressed parts (only the parts that changed are written,
+// beside the log, never holding it up), and a format record checked on open. Platform globals are only touched in `open()`/`destroy()`, so importing this file in
 // Node is harmless (Node tests install fake-indexeddb's globals).
 
 import { deleteDB, openDB, unwrap, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import { ClosedError, StorageError, type StorageErrorCode } from '../errors.ts';
-import type { Durability, LogRecord, Recovered, Snapshot } from './durability.ts';
+import type { Durability, ImageSource, LogRecord, Recovered, Snapshot, SnapshotToWrite } from './durability.ts';
 import { createDurability, type DurabilityBackend } from './group-commit.ts';
 
 /** Options of `indexedDbDurability`. */
@@ -48,26 +48,49 @@ export function indexedDbDurability(name: string, opts: IndexedDbDurabilityOptio
   return createDurability(new IndexedDbBackend(name, opts));
 }
 
-/** IndexedDB schema version (object stores); bump with an upgrade step for every change. */
-const SCHEMA_VERSION = 1;
+/** IndexedDB schema version (object stores); bump with an upgrade step for every change. 2 adds `parts`. */
+const SCHEMA_VERSION = 2;
 /**
  * Version of the record formats inside the stores, kept in the format record. 1: one log entry
  * per record (key = its lsn, value = its bytes). 2: one entry per batch (key = the batch's last
  * lsn, value = `{ first, records }`); version 2 still reads version-1 entries, and opening a
  * version-1 database marks it version 2 (older Lightcones then refuse it instead of misreading).
+ * 3: the snapshot is a manifest of parts (`SnapshotManifest`); a whole-image snapshot of an
+ * earlier version is still read, and replaced by the next snapshot.
  */
-const FORMAT_VERSION = 2;
+const FORMAT_VERSION = 3;
 const FORMAT_MAGIC = 'lightcone-durability';
 
 const FORMAT_STORE = 'format';
 const LOG_STORE = 'log';
 const SNAPSHOT_STORE = 'snapshot';
 const META_STORE = 'meta';
-const STORES = [FORMAT_STORE, LOG_STORE, SNAPSHOT_STORE, META_STORE] as const;
+const PARTS_STORE = 'parts';
+const STORES = [FORMAT_STORE, LOG_STORE, SNAPSHOT_STORE, META_STORE, PARTS_STORE] as const;
 const FORMAT_KEY = 'format';
 /** How long `destroy` waits for other connections to let go before it reports DATABASE_IN_USE. */
 const BLOCKED_GRACE_MS = 1000;
 const SNAPSHOT_KEY = 'current';
+
+/**
+ * Snapshot images are stored in parts of this many bytes, each keyed by the SHA-256 of its bytes
+ * (so a part that did not change since the last snapshot is not written again). Small enough that
+ * the pages a few thousand calls touch rewrite a few MB, not the whole image.
+ */
+const PART_SIZE = 64 * 1024;
+/** New parts are put in transactions of about this many bytes. */
+const PART_WRITE_BYTES = 4 * 1024 * 1024;
+/** Parts hashed at once (digests run off the calling thread where the platform can). */
+const HASH_WINDOW = 32;
+
+/** The stored snapshot (format 3): the image is the parts named by `parts`, in order. */
+interface SnapshotManifest {
+  lsn: bigint;
+  /** Image bytes: every part is `partSize` bytes but the last, which holds the rest. */
+  size: number;
+  partSize: number;
+  parts: string[];
+}
 
 /** A version-2 log entry: the records `first` .. key (the entry's key is the batch's last lsn). */
 interface BatchEntry {
@@ -83,6 +106,10 @@ class IndexedDbBackend implements DurabilityBackend {
   readonly #dbName: string;
   readonly #opts: IndexedDbDurabilityOptions;
   #db: Db | undefined;
+  /** Keys of every part in the parts store (referenced or left over from an interrupted write). */
+  readonly #parts = new Set<string>();
+  /** Snapshots never hold up log writes here: they touch other stores, log truncation aside. */
+  readonly snapshotsBesideLog = true;
   /** Why the connection went away under us (another connection deleted or upgraded the database). */
   #lost: string | undefined;
 
@@ -127,23 +154,76 @@ class IndexedDbBackend implements DurabilityBackend {
     }
   }
 
-  async writeSnapshot(snapshot: Snapshot): Promise<void> {
+  /**
+   * Writes the parts of the image not already stored (in transactions of their own), then one
+   * transaction that switches the snapshot to the new manifest and deletes the parts nothing
+   * references any more, then drops the log entries the snapshot covers. A crash before the
+   * switch leaves the previous snapshot and some unreferenced parts (dropped by the next
+   * snapshot); one after it leaves covered log entries, which recovery skips.
+   */
+  async writeSnapshot(snapshot: SnapshotToWrite): Promise<void> {
     const db = this.#connection();
+    const source = snapshot.image;
+    const size = source instanceof Uint8Array ? source.length : source.size;
+    const count = Math.ceil(size / PART_SIZE);
+    const keys: string[] = [];
     let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
-      tx = db.transaction([SNAPSHOT_STORE, LOG_STORE], 'readwrite', { durability: this.#durability() });
-      // Same transaction: the snapshot and the truncation of the log it covers are one step. Keys
-      // are last lsns, so this drops whole entries; one that straddles the snapshot stays, and
-      // recovery skips its covered records.
-      await settleAll([
-        tx.objectStore(SNAPSHOT_STORE).put({ lsn: snapshot.lsn, image: ownBytes(snapshot.image) }, SNAPSHOT_KEY),
-        tx.objectStore(LOG_STORE).delete(IDBKeyRange.upperBound(Number(snapshot.lsn))),
-        tx.done,
-      ]);
+      let pending: [string, Uint8Array][] = [];
+      let pendingBytes = 0;
+      for (let first = 0; first < count; first += HASH_WINDOW) {
+        const parts: Uint8Array[] = [];
+        for (let i = first; i < Math.min(count, first + HASH_WINDOW); i++) parts.push(readPart(source, i * PART_SIZE, Math.min(PART_SIZE, size - i * PART_SIZE)));
+        const hashes = await Promise.all(parts.map(partKey));
+        for (let j = 0; j < parts.length; j++) {
+          const key = hashes[j]!;
+          keys.push(key);
+          if (this.#parts.has(key) || pending.some(([k]) => k === key)) continue;
+          pending.push([key, parts[j]!]);
+          pendingBytes += parts[j]!.length;
+        }
+        if (pendingBytes >= PART_WRITE_BYTES) {
+          await this.#putParts(db, pending);
+          pending = [];
+          pendingBytes = 0;
+        }
+      }
+      if (pending.length > 0) await this.#putParts(db, pending);
+      const manifest: SnapshotManifest = { lsn: snapshot.lsn, size, partSize: PART_SIZE, parts: keys };
+      const referenced = new Set(keys);
+      const unused = [...this.#parts].filter((k) => !referenced.has(k));
+      tx = db.transaction([SNAPSHOT_STORE, PARTS_STORE], 'readwrite', { durability: this.#durability() });
+      const parts = tx.objectStore(PARTS_STORE);
+      await settleAll([tx.objectStore(SNAPSHOT_STORE).put(manifest, SNAPSHOT_KEY), ...unused.map((k) => parts.delete(k)), tx.done]);
+      for (const k of unused) this.#parts.delete(k);
     } catch (error) {
       abortQuietly(tx);
       throw this.#writeError(`could not write the snapshot at lsn ${snapshot.lsn}`, error);
     }
+    // The snapshot is durable. Dropping the log it covers only reclaims space: keys are last lsns,
+    // so whole entries go; one that straddles the snapshot stays, and recovery skips its covered
+    // records (as it skips all of them if this fails; the next snapshot retries).
+    let trim: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
+    try {
+      trim = db.transaction([LOG_STORE], 'readwrite', { durability: this.#durability() });
+      await settleAll([trim.objectStore(LOG_STORE).delete(IDBKeyRange.upperBound(lsnKey(snapshot.lsn))), trim.done]);
+    } catch {
+      abortQuietly(trim);
+    }
+  }
+
+  /** Stores new parts in one transaction; they count as stored once it commits. */
+  async #putParts(db: Db, parts: readonly [string, Uint8Array][]): Promise<void> {
+    let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
+    try {
+      tx = db.transaction([PARTS_STORE], 'readwrite', { durability: this.#durability() });
+      const store = tx.objectStore(PARTS_STORE);
+      await settleAll([...parts.map(([key, bytes]) => store.put(bytes, key)), tx.done]);
+    } catch (error) {
+      abortQuietly(tx);
+      throw error;
+    }
+    for (const [key] of parts) this.#parts.add(key);
   }
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {
@@ -230,6 +310,10 @@ class IndexedDbBackend implements DurabilityBackend {
           if (oldVersion < 1) {
             for (const name of STORES) database.createObjectStore(name);
             void transaction.objectStore(FORMAT_STORE).put({ magic: FORMAT_MAGIC, version: FORMAT_VERSION }, FORMAT_KEY);
+          } else if (oldVersion < 2 && !database.objectStoreNames.contains(PARTS_STORE)) {
+            // A Lightcone database of schema 1 (its format record is raised on open); a database
+            // that is not Lightcone's is refused by the store check on open.
+            database.createObjectStore(PARTS_STORE);
           }
         },
         blocking: () => lose('was deleted or upgraded by another connection'),
@@ -255,16 +339,22 @@ class IndexedDbBackend implements DurabilityBackend {
         });
       }
     }
-    const tx = db.transaction([FORMAT_STORE, SNAPSHOT_STORE, LOG_STORE], 'readonly');
-    const [format, stored, keys, values] = await Promise.all([
+    const tx = db.transaction([FORMAT_STORE, SNAPSHOT_STORE, LOG_STORE, PARTS_STORE], 'readonly');
+    const [format, stored, keys, values, partKeys, partValues] = await Promise.all([
       tx.objectStore(FORMAT_STORE).get(FORMAT_KEY) as Promise<unknown>,
       tx.objectStore(SNAPSHOT_STORE).get(SNAPSHOT_KEY) as Promise<unknown>,
       tx.objectStore(LOG_STORE).getAllKeys(),
       tx.objectStore(LOG_STORE).getAll() as Promise<unknown[]>,
+      tx.objectStore(PARTS_STORE).getAllKeys(),
+      tx.objectStore(PARTS_STORE).getAll() as Promise<unknown[]>,
       tx.done,
     ]);
     const version = this.#checkFormat(format);
-    const snapshot = this.#checkSnapshot(stored);
+    const parts = new Map<string, unknown>();
+    partKeys.forEach((k, i) => parts.set(String(k), partValues[i]));
+    const snapshot = this.#checkSnapshot(stored, parts);
+    this.#parts.clear();
+    for (const k of parts.keys()) this.#parts.add(k);
     const base = snapshot?.lsn ?? 0n;
     const records: LogRecord[] = [];
     let expected = base + 1n;
@@ -308,8 +398,8 @@ class IndexedDbBackend implements DurabilityBackend {
       });
     }
     const version: unknown = Reflect.get(format, 'version');
-    if (version !== 1 && version !== FORMAT_VERSION) {
-      throw new StorageError('UNKNOWN_FORMAT', `${this.label} has format version ${String(version)}, this Lightcone reads versions 1 and ${FORMAT_VERSION}: upgrade Lightcone to open it`, {
+    if (version !== 1 && version !== 2 && version !== FORMAT_VERSION) {
+      throw new StorageError('UNKNOWN_FORMAT', `${this.label} has format version ${String(version)}, this Lightcone reads versions 1 to ${FORMAT_VERSION}: upgrade Lightcone to open it`, {
         database: this.#dbName,
         version,
         supported: FORMAT_VERSION,
@@ -318,14 +408,40 @@ class IndexedDbBackend implements DurabilityBackend {
     return version;
   }
 
-  #checkSnapshot(stored: unknown): Snapshot | undefined {
+  /** The stored snapshot: a manifest whose parts are assembled, or a whole image (formats 1 and 2). */
+  #checkSnapshot(stored: unknown, parts: ReadonlyMap<string, unknown>): Snapshot | undefined {
     if (stored === undefined) return undefined;
-    const lsn: unknown = typeof stored === 'object' && stored !== null ? Reflect.get(stored, 'lsn') : undefined;
-    const image: unknown = typeof stored === 'object' && stored !== null ? Reflect.get(stored, 'image') : undefined;
-    if (typeof lsn !== 'bigint' || !(image instanceof Uint8Array)) {
-      throw this.#corrupt('CORRUPT_SNAPSHOT', 'the stored snapshot is not { lsn: bigint, image: Uint8Array }');
+    const field = (name: string): unknown => (typeof stored === 'object' && stored !== null ? Reflect.get(stored, name) : undefined);
+    const lsn = field('lsn');
+    const image = field('image');
+    if (typeof lsn === 'bigint' && image instanceof Uint8Array) return { lsn, image };
+    const size = field('size');
+    const partSize = field('partSize');
+    const keys = field('parts');
+    if (
+      typeof lsn !== 'bigint' ||
+      typeof size !== 'number' ||
+      !Number.isSafeInteger(size) ||
+      size < 0 ||
+      typeof partSize !== 'number' ||
+      !Number.isSafeInteger(partSize) ||
+      partSize <= 0 ||
+      !Array.isArray(keys) ||
+      keys.length !== Math.ceil(size / partSize) ||
+      !keys.every((k) => typeof k === 'string')
+    ) {
+      throw this.#corrupt('CORRUPT_SNAPSHOT', 'the stored snapshot is neither { lsn, image } nor a manifest { lsn, size, partSize, parts }');
     }
-    return { lsn, image };
+    const bytes = new Uint8Array(size);
+    (keys as string[]).forEach((key, i) => {
+      const part = parts.get(key);
+      const expected = Math.min(partSize, size - i * partSize);
+      if (!(part instanceof Uint8Array) || part.length !== expected) {
+        throw this.#corrupt('CORRUPT_SNAPSHOT', `part ${i} of the snapshot at lsn ${lsn} (${key}) is ${part instanceof Uint8Array ? `${part.length} bytes, not ${expected}` : 'missing'}`);
+      }
+      bytes.set(part, i * partSize);
+    });
+    return { lsn, image: bytes };
   }
 
   // ── errors ────────────────────────────────────────────────────────────────
@@ -407,6 +523,21 @@ function lsnKey(lsn: bigint): number {
 function ownBytes(view: Uint8Array): Uint8Array {
   return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : view.slice();
 }
+
+/** `length` bytes of an image from `offset`, in an array of their own. */
+function readPart(image: Uint8Array | ImageSource, offset: number, length: number): Uint8Array {
+  return image instanceof Uint8Array ? image.slice(offset, offset + length) : image.read(offset, length);
+}
+
+/** A part's key: the hex SHA-256 of its bytes. */
+async function partKey(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  let hex = '';
+  for (const b of digest) hex += HEX[b];
+  return hex;
+}
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 function domName(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string' ? error.name : undefined;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { fileDurability } from '../durability/files.ts';
 import { memoryDurability, MemoryStore } from '../durability/memory.ts';
+import type { Snapshot } from '../durability/durability.ts';
 import { StorageError } from '../errors.ts';
 import { bundleModule } from '../host/bundle.ts';
 import { Engine, randomIdentity } from './engine.ts';
@@ -260,5 +261,41 @@ describe('engine: damaged non-essential files', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('engine snapshots under calls', () => {
+  it('a snapshot copied while calls commit is the database exactly at its lsn, and holds the calls made during the copy', async () => {
+    const store = new MemoryStore();
+    const written: Snapshot[] = [];
+    const d = memoryDurability(store, { beforeSnapshot: (s) => void written.push(s) });
+    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: 2, idleSnapshotMs: 0 });
+    const accounts = 100_000; // several MB: the copy takes several steps, with calls between them
+    await e.call('seed', [accounts]); // lsn 1
+    written.length = 0; // the creation's image
+    let x = 7;
+    const pick = (): number => (x = (x * 48271) % 2147483647) % accounts;
+    let during = 0;
+    // lsn 2 starts a snapshot; transfers all over the table go on until it is written.
+    for (let i = 0; written.length === 0 && i < 20_000; i++) {
+      const from = pick();
+      await e.call('transfer', [BigInt(from + 1), BigInt(((from + 1 + (pick() % (accounts - 1))) % accounts) + 1), 1n]);
+      if (e.snapshotStats.started > e.snapshotStats.written) during++;
+    }
+    expect(written.length).toBeGreaterThan(0);
+    const snapshot = written[0]!;
+    expect(during).toBeGreaterThan(1);
+    expect(snapshot.lsn).toBeGreaterThan(2n); // not the state when the copy began
+    await e.close();
+    // The image alone (no log) is the state after exactly `lsn` records: seed, then lsn - 1 transfers.
+    const alone = new MemoryStore();
+    alone.snapshot = snapshot;
+    for (const [k, v] of store.meta) alone.meta.set(k, v);
+    const e2 = await Engine.open({ name: 'bank', durability: memoryDurability(alone), owner });
+    expect((await e2.sql('SELECT COUNT(*) AS n FROM audit')).rows).toEqual([{ n: snapshot.lsn - 1n }]);
+    const balances = (await e2.sql('SELECT balance FROM account')).rows.map((r) => r.balance as bigint);
+    expect(balances).toHaveLength(accounts);
+    expect(balances.reduce((a, b) => a + b, 0n)).toBe(BigInt(accounts) * 1000n);
+    await e2.close();
   });
 });

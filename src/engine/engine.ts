@@ -112,6 +112,8 @@ const SNAPSHOT_EVERY = 10_000;
 const IDLE_SNAPSHOT_MS = 1000;
 /** Pages a snapshot copies per step between transactions (a few MB: about a millisecond). */
 const COPY_STEP_PAGES = 256;
+/** Commits after which a copy step runs even if events never got a turn (see `#copyTurn`). */
+const COPY_STEP_COMMITS = 8;
 /** Why a snapshot copy stopped when a publish replaced the datastore or storage refused a commit (not a failure to report). */
 const COPY_ABANDONED: unknown = Symbol('snapshot copy abandoned');
 
@@ -486,6 +488,7 @@ export class Engine {
       const rec = this.#durability.append(payload);
       this.#lastLsn = rec.lsn;
       this.#snapshots.logged(payload.length);
+      if (this.#copyWaiting && ++this.#copyWaiting.commits >= COPY_STEP_COMMITS) this.#copyWaiting.go();
       durable = rec.durable;
       // A write that fails leaves its transaction in memory but not on disk: from then on the
       // engine refuses work (and never snapshots that state) until it is reopened.
@@ -782,12 +785,33 @@ export class Engine {
 
   /** The snapshot copy in progress (a publish that replaces the datastore abandons it). */
   #copy: ImageCopy | undefined;
+  /** The copy waiting for its next step: it goes once events had their turn, or after a few commits. */
+  #copyWaiting: { commits: number; go: () => void } | undefined;
+
+  /**
+   * Resolves when the copy's next step may run: after the events waiting now, so that calls
+   * arriving meanwhile go first, or after COPY_STEP_COMMITS commits, so that callers who never
+   * give events a turn (a loop awaiting calls on storage that needs no I/O) cannot starve it.
+   */
+  #copyTurn(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiting = {
+        commits: 0,
+        go: () => {
+          if (this.#copyWaiting === waiting) this.#copyWaiting = undefined;
+          resolve();
+        },
+      };
+      this.#copyWaiting = waiting;
+      void nextEvents().then(waiting.go);
+    });
+  }
 
   async #copyAndWrite(copy: ImageCopy): Promise<void> {
     try {
       let lsn: bigint | undefined;
       while (lsn === undefined) {
-        await nextEvents();
+        await this.#copyTurn();
         lsn = await this.#betweenTransactions(() => {
           // A publish replaced the datastore, or memory holds a commit storage refused: no image of it.
           if (this.#copy !== copy || this.#diverged !== undefined) throw COPY_ABANDONED;
