@@ -351,7 +351,7 @@ class IndexedDbBackend implements DurabilityBackend {
     ]);
     const version = this.#checkFormat(format);
     const parts = new Map<string, unknown>();
-    partKeys.forEach((k, i) => parts.set(String(k), partValues[i]));
+    for (let i = 0; i < partKeys.length; i++) parts.set(String(partKeys[i]), partValues[i]);
     const snapshot = this.#checkSnapshot(stored, parts);
     this.#parts.clear();
     for (const k of parts.keys()) this.#parts.add(k);
