@@ -92,7 +92,7 @@ export function checkTargets(results: readonly Result[]): TargetCheck[] {
       });
   }
   // W12 counts only at 1M rows (the --quick run's 100k rows say nothing about the target).
-  const w12 = find(results, 'W12 snapshot at 1M rows, 1 call in flight', 'while a snapshot is in flight (export or write) · p99');
+  const w12 = find(results, 'W12 snapshot at 1M rows, 1 call in flight', 'while a snapshot is in flight (copy or write) · p99');
   if (w12) out.push({ workload: 'W12', target: 'p99 ≤ 10 ms while a snapshot of 1M rows is taken (1 call in flight)', measured: `${x(w12.median)} ms`, met: w12.median <= 10 });
   const w8 = lc('W8 memory per row at');
   if (w8?.ratioToFloor != null)

@@ -137,6 +137,7 @@ export class ImageCopy {
 
   /** Bytes of the source when the copy began (until complete), then of the copy. */
   get size(): number {
+    if (this.#ptr === 0 && this.#backup === 0 && this.#dest) this.#locate(this.#dest);
     return this.#size;
   }
 

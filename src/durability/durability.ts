@@ -53,6 +53,9 @@ export interface DurabilityStats {
   writes: number;
   /** Records made durable by those writes. */
   records: number;
+  /** Snapshots stored, and the image bytes they wrote (only the new parts, where images are stored in parts). */
+  snapshots: number;
+  snapshotBytes: number;
 }
 
 /**

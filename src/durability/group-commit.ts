@@ -28,8 +28,11 @@ export interface DurabilityBackend {
    * before it starts either way.
    */
   readonly snapshotsBesideLog?: boolean;
-  /** Stores the snapshot atomically, then drops records with `lsn <= snapshot.lsn`. */
-  writeSnapshot(snapshot: SnapshotToWrite): Promise<void>;
+  /**
+   * Stores the snapshot atomically, then drops records with `lsn <= snapshot.lsn`. Resolves with
+   * the image bytes it wrote when that is not the whole image.
+   */
+  writeSnapshot(snapshot: SnapshotToWrite): Promise<number | undefined | void>;
   getMeta(key: string): Promise<Uint8Array | undefined>;
   putMeta(key: string, value: Uint8Array): Promise<void>;
   /** Releases the lock and every handle. */
@@ -88,7 +91,7 @@ class GroupCommit implements Durability {
   #snapshotLane: Promise<void> = Promise.resolve();
   /** Snapshot and meta calls in progress: close() waits for them. */
   readonly #ops = new Set<Promise<unknown>>();
-  readonly #stats: DurabilityStats = { writes: 0, records: 0 };
+  readonly #stats: DurabilityStats = { writes: 0, records: 0, snapshots: 0, snapshotBytes: 0 };
 
   constructor(backend: DurabilityBackend) {
     this.#backend = backend;
@@ -178,7 +181,9 @@ class GroupCommit implements Durability {
         );
       }
       try {
-        await this.#backend.writeSnapshot(snapshot);
+        const written = await this.#backend.writeSnapshot(snapshot);
+        this.#stats.snapshots++;
+        this.#stats.snapshotBytes += typeof written === 'number' ? written : snapshot.image instanceof Uint8Array ? snapshot.image.length : snapshot.image.size;
       } catch (error) {
         throw asStorageError(error, `could not write the snapshot at lsn ${lsn} to ${this.#backend.label}`);
       }

@@ -288,6 +288,7 @@ describe('indexeddb durability', () => {
       second[3 * PART + 5] = second[3 * PART + 5]! ^ 0xff; // one byte of part 3
       await d.writeSnapshot({ lsn: 2n, image: second });
       await d.close();
+      expect(d.stats()).toMatchObject({ snapshots: 2, snapshotBytes: first.length + PART });
       const after = new Set((await partKeys('parts')).map(String));
       expect(after.size).toBe(10); // the replaced part is deleted
       expect([...after].filter((k) => !before.has(k))).toHaveLength(1);

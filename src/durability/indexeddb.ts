@@ -161,8 +161,9 @@ class IndexedDbBackend implements DurabilityBackend {
    * switch leaves the previous snapshot and some unreferenced parts (dropped by the next
    * snapshot); one after it leaves covered log entries, which recovery skips.
    */
-  async writeSnapshot(snapshot: SnapshotToWrite): Promise<void> {
+  async writeSnapshot(snapshot: SnapshotToWrite): Promise<number> {
     const db = this.#connection();
+    let written = 0;
     const source = snapshot.image;
     const size = source instanceof Uint8Array ? source.length : source.size;
     const count = Math.ceil(size / PART_SIZE);
@@ -184,11 +185,13 @@ class IndexedDbBackend implements DurabilityBackend {
         }
         if (pendingBytes >= PART_WRITE_BYTES) {
           await this.#putParts(db, pending);
+          written += pendingBytes;
           pending = [];
           pendingBytes = 0;
         }
       }
       if (pending.length > 0) await this.#putParts(db, pending);
+      written += pendingBytes;
       const manifest: SnapshotManifest = { lsn: snapshot.lsn, size, partSize: PART_SIZE, parts: keys };
       const referenced = new Set(keys);
       const unused = [...this.#parts].filter((k) => !referenced.has(k));
@@ -210,6 +213,7 @@ class IndexedDbBackend implements DurabilityBackend {
     } catch {
       abortQuietly(trim);
     }
+    return written;
   }
 
   /** Stores new parts in one transaction; they count as stored once it commits. */

@@ -76,7 +76,7 @@ describe('memory durability', () => {
     release();
     await Promise.all([first, ...later]);
     expect(writes.map((w) => w.map((r) => text(r.payload)))).toEqual([['first'], ['later0', 'later1', 'later2', 'later3', 'later4']]);
-    expect(d.stats()).toEqual({ writes: 2, records: 6 });
+    expect(d.stats()).toEqual({ writes: 2, records: 6, snapshots: 0, snapshotBytes: 0 });
   });
 
   it('a failure rejects the appends queued behind the failed write too, and their lsns are reused', async () => {

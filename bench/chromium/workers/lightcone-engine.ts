@@ -182,50 +182,20 @@ async function hopsClose(): Promise<void> {
 let snap:
   | {
       engine: Engine;
-      exports: { start: number; end: number; bytes: number }[];
+      durability: Durability;
+      /** Each image copy: from its start to its last step (calls run between its steps), its size, and its longest step. */
+      copies: { start: number; end: number; bytes: number; longestStep: number }[];
       writes: { start: number; end: number }[];
-      /** Images exported since the last `snapRun` compared them (held until then, outside the timed window). */
-      images: Uint8Array[];
-      /** The last image compared: the base of the next comparison. */
-      base: Uint8Array | undefined;
       next: number;
     }
   | undefined;
 
 /**
- * What an incremental snapshot would write instead of `image`: the pages of `image` that differ
- * from `base` (pages past `base`'s end count as changed), and the page size (header bytes 16–17).
- */
-function changedPages(base: Uint8Array, image: Uint8Array): { pages: number; total: number; pageSize: number } {
-  const raw = (image[16]! << 8) | image[17]!;
-  const pageSize = raw === 1 ? 65536 : raw;
-  const total = Math.ceil(image.length / pageSize);
-  const a = new Uint32Array(base.buffer, base.byteOffset, base.byteLength >>> 2);
-  const b = new Uint32Array(image.buffer, image.byteOffset, image.byteLength >>> 2);
-  const words = pageSize >>> 2;
-  let pages = 0;
-  for (let p = 0; p < total; p++) {
-    const from = p * words;
-    if (from + words > a.length) {
-      pages++;
-      continue;
-    }
-    for (let i = from; i < from + words; i++) {
-      if (a[i] !== b[i]) {
-        pages++;
-        break;
-      }
-    }
-  }
-  return { pages, total, pageSize };
-}
-
-/**
  * W12: opens (publishing `code`) database `name`, snapshotting every `every` records and never
- * when idle, with each image export and each snapshot write timed.
+ * when idle, with each image copy and each snapshot write timed.
  */
 async function snapOpen(name: string, code: string, every: number): Promise<void> {
-  const exports: { start: number; end: number; bytes: number }[] = [];
+  const copies: { start: number; end: number; bytes: number; longestStep: number }[] = [];
   const writes: { start: number; end: number }[] = [];
   const inner = indexedDbDurability(name);
   const durability: Durability = {
@@ -241,17 +211,27 @@ async function snapOpen(name: string, code: string, every: number): Promise<void
     },
   };
   const engine = await Engine.open({ name, durability, owner: await originOwner(), code, snapshotEvery: every, idleSnapshotMs: 0 });
-  // The engine exports its image with `datastore.export()` between calls, on this thread.
+  // The engine copies its image with `datastore.copy()`, a step at a time between calls.
   const ds = engine.host.datastore;
-  const exportImage = ds.export.bind(ds);
-  ds.export = () => {
-    const start = at();
-    const image = exportImage();
-    exports.push({ start, end: at(), bytes: image.length });
-    snap?.images.push(image);
-    return image;
+  const copyImage = ds.copy.bind(ds);
+  ds.copy = () => {
+    const c = { start: at(), end: 0, bytes: 0, longestStep: 0 };
+    copies.push(c);
+    const copy = copyImage();
+    const step = copy.step.bind(copy);
+    copy.step = (pages) => {
+      const t = at();
+      const done = step(pages);
+      c.longestStep = Math.max(c.longestStep, at() - t);
+      if (done) {
+        c.end = at();
+        c.bytes = copy.size;
+      }
+      return done;
+    };
+    return copy;
   };
-  snap = { engine, exports, writes, images: [], base: undefined, next: 1 };
+  snap = { engine, durability: inner, copies, writes, next: 1 };
 }
 
 /** W12: loads `rows` item rows in calls of 1000 rows (all queued at once), then waits for every snapshot started to be written. */
@@ -286,13 +266,14 @@ function spread(ms: number[]): { n: number; p50: number; p99: number; max: numbe
 /**
  * W12: `insert_one` calls one at a time for at least `ms` and until `minSnapshots` snapshots
  * started in that time were written (at most 4 × `ms`). Each call is put in one class by what
- * overlapped it: an image export (on this thread), else a snapshot write (the log lane held by
- * the image), else nothing.
+ * overlapped it: an image copy (its steps run on this thread between calls), else a snapshot
+ * write, else nothing.
  */
 async function snapRun(ms: number, minSnapshots: number) {
   const s = snap!;
-  const firstExport = s.exports.length;
+  const firstCopy = s.copies.length;
   const firstWrite = s.writes.length;
+  const bytesBefore = s.durability.stats().snapshotBytes;
   const calls: { start: number; end: number }[] = [];
   // A 2 ms timer on this thread: gaps longer than 20 ms are stretches the engine thread could
   // run nothing else (calls take about 1 ms), so they tell thread work from waiting on storage.
@@ -307,34 +288,29 @@ async function snapRun(ms: number, minSnapshots: number) {
   }
   await snapSettled();
   clearInterval(timer);
-  // Pages each image changed against the one before it: what writing only changed pages would cost.
-  const incremental: { pages: number; total: number; pageSize: number }[] = [];
-  for (const image of s.images.splice(0)) {
-    if (s.base) incremental.push(changedPages(s.base, image));
-    s.base = image;
-  }
   const blocked: number[] = [];
   for (let i = 1; i < ticks.length; i++) if (ticks[i]! - ticks[i - 1]! > 20) blocked.push(ticks[i]! - ticks[i - 1]!);
-  const exports = s.exports.slice(firstExport);
+  const copies = s.copies.slice(firstCopy);
   const writes = s.writes.slice(firstWrite);
   const overlaps = (c: { start: number; end: number }, xs: { start: number; end: number }[]) => xs.some((x) => c.start < x.end && x.start < c.end);
-  const byClass: Record<'none' | 'export' | 'write', number[]> = { none: [], export: [], write: [] };
-  for (const c of calls) byClass[overlaps(c, exports) ? 'export' : overlaps(c, writes) ? 'write' : 'none'].push(c.end - c.start);
+  const byClass: Record<'none' | 'copy' | 'write', number[]> = { none: [], copy: [], write: [] };
+  for (const c of calls) byClass[overlaps(c, copies) ? 'copy' : overlaps(c, writes) ? 'write' : 'none'].push(c.end - c.start);
   return {
     calls: calls.length,
-    snapshots: exports.length,
+    snapshots: copies.length,
     none: spread(byClass.none),
-    export: spread(byClass.export),
+    copy: spread(byClass.copy),
     write: spread(byClass.write),
-    during: spread([...byClass.export, ...byClass.write]),
+    during: spread([...byClass.copy, ...byClass.write]),
     all: spread(calls.map((c) => c.end - c.start)),
-    exportMs: exports.map((e) => e.end - e.start),
+    copyMs: copies.map((c) => c.end - c.start),
+    longestStepMs: copies.map((c) => c.longestStep),
     writeMs: writes.map((w) => w.end - w.start),
-    imageBytes: exports.map((e) => e.bytes),
-    /** Per snapshot after the first: pages changed since the previous image, of how many, and the page size. */
-    incremental,
+    imageBytes: copies.map((c) => c.bytes),
+    /** Image bytes the snapshots of this repetition wrote (only parts that changed), per snapshot. */
+    writtenBytes: writes.length ? (s.durability.stats().snapshotBytes - bytesBefore) / writes.length : 0,
     /** ms the engine thread ran without a break of its timer (> 20 ms), per snapshot: total and longest. */
-    blockedMs: exports.length ? blocked.reduce((a, b) => a + b, 0) / exports.length : 0,
+    blockedMs: copies.length ? blocked.reduce((a, b) => a + b, 0) / copies.length : 0,
     longestBlockMs: blocked.length ? Math.max(...blocked) : 0,
   };
 }
