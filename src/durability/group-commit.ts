@@ -32,7 +32,7 @@ export interface DurabilityBackend {
    * Stores the snapshot atomically, then drops records with `lsn <= snapshot.lsn`. Resolves with
    * the image bytes it wrote when that is not the whole image.
    */
-  writeSnapshot(snapshot: SnapshotToWrite): Promise<number | undefined | void>;
+  writeSnapshot(snapshot: SnapshotToWrite): Promise<unknown>;
   getMeta(key: string): Promise<Uint8Array | undefined>;
   putMeta(key: string, value: Uint8Array): Promise<void>;
   /** Releases the lock and every handle. */
