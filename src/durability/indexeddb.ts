@@ -216,13 +216,20 @@ class IndexedDbBackend implements DurabilityBackend {
     return written;
   }
 
-  /** Stores new parts in one transaction; they count as stored once it commits. */
+  /**
+   * Stores new parts in one transaction; they count as stored once it commits. One put at a
+   * time: each put serializes its value on this thread, so the engine's other work gets a turn
+   * between parts instead of waiting for the whole batch.
+   */
   async #putParts(db: Db, parts: readonly [string, Uint8Array][]): Promise<void> {
     let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
       tx = db.transaction([PARTS_STORE], 'readwrite', { durability: this.#durability() });
       const store = tx.objectStore(PARTS_STORE);
-      await settleAll([...parts.map(([key, bytes]) => store.put(bytes, key)), tx.done]);
+      const done = tx.done;
+      done.catch(() => {}); // awaited below; a failed put rejects first
+      for (const [key, bytes] of parts) await store.put(bytes, key);
+      await done;
     } catch (error) {
       abortQuietly(tx);
       throw error;
