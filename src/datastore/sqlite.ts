@@ -171,6 +171,14 @@ export class ImageCopy {
     return this.#sqlite3.wasm.heap8u().slice(this.#ptr + offset, this.#ptr + offset + length);
   }
 
+  /** `length` bytes of the completed copy from `offset`, as a view into the WebAssembly heap: valid until the heap next grows or the copy is closed. */
+  peek(offset: number, length: number): Uint8Array {
+    if (this.#backup || !this.#dest) throw new Error('the copy is not complete');
+    if (this.#ptr === 0) this.#locate(this.#dest);
+    if (offset < 0 || length < 0 || offset + length > this.#size) throw new RangeError(`bytes ${offset}..${offset + length} are outside the copy (${this.#size} bytes)`);
+    return this.#sqlite3.wasm.heap8u().subarray(this.#ptr + offset, this.#ptr + offset + length);
+  }
+
   /** Releases the copy (and stops it when incomplete). Idempotent. */
   close(): void {
     this.#finish();

@@ -22,6 +22,11 @@ export interface Snapshot {
 export interface ImageSource {
   readonly size: number;
   read(offset: number, length: number): Uint8Array;
+  /**
+   * Optional: the same bytes as `read`, without a copy: a view that stays valid only until
+   * control returns to the event loop (for a look, e.g. hashing, that needs no copy to keep).
+   */
+  peek?(offset: number, length: number): Uint8Array;
 }
 
 /** What `writeSnapshot` takes: the image as bytes, or as a source read in parts. */

@@ -188,6 +188,22 @@ describe('indexeddb durability', () => {
     expect(await rawRead('lightcone:trunc', 'log', (s) => s.getAllKeys())).toEqual([4, 5]);
   });
 
+  it('a snapshot after many log entries drops them all (in several steps)', async () => {
+    const d = indexedDbDurability('trunc-many');
+    await d.open();
+    for (let i = 1; i <= 700; i++) await d.append(bytes(`t${i}`)).durable; // one entry each
+    await d.writeSnapshot({ lsn: 699n, image: bytes('@699') });
+    await d.close();
+    expect(await rawRead('lightcone:trunc-many', 'log', (s) => s.getAllKeys())).toEqual([700]);
+    const again = indexedDbDurability('trunc-many');
+    const { records } = await again.open();
+    expect(records.map((r) => text(r.payload))).toEqual(['t700']);
+    for (let i = 701; i <= 1000; i++) await again.append(bytes(`t${i}`)).durable;
+    await again.writeSnapshot({ lsn: 1000n, image: bytes('@1000') });
+    await again.close();
+    expect(await rawRead('lightcone:trunc-many', 'log', (s) => s.getAllKeys())).toEqual([]);
+  });
+
   it('log writes carry the durability hint: strict by default, relaxed on request', async () => {
     const seen: string[] = [];
     for (const durability of [undefined, 'relaxed'] as const) {
@@ -267,9 +283,13 @@ describe('indexeddb durability', () => {
       for (let i = 0; i < out.length; i += 97) out[i] = (i / PART + seed + i) & 0xff;
       return out;
     }
-    /** An image source over `bytes` that records the lengths it was asked for. */
-    function source(bytes: Uint8Array, reads: number[] = []) {
-      return { size: bytes.length, read: (offset: number, length: number) => (reads.push(length), bytes.slice(offset, offset + length)) };
+    /** An image source over `bytes` that records the lengths it was asked to copy (`read`) and to show (`peek`). */
+    function source(bytes: Uint8Array, reads: number[] = [], peeks: number[] = []) {
+      return {
+        size: bytes.length,
+        read: (offset: number, length: number) => (reads.push(length), bytes.slice(offset, offset + length)),
+        peek: (offset: number, length: number) => (peeks.push(length), bytes.subarray(offset, offset + length)),
+      };
     }
     const partKeys = (name: string) => rawRead(`lightcone:${name}`, 'parts', (s) => s.getAllKeys());
 
@@ -279,14 +299,18 @@ describe('indexeddb durability', () => {
       for (let i = 1; i <= 3; i++) await d.append(bytes(`t${i}`)).durable;
       const first = image(10);
       const reads: number[] = [];
-      await d.writeSnapshot({ lsn: 1n, image: source(first, reads) });
-      expect(reads.length).toBe(10);
-      expect(Math.max(...reads)).toBe(PART); // never the whole image at once
+      const peeks: number[] = [];
+      await d.writeSnapshot({ lsn: 1n, image: source(first, reads, peeks) });
+      expect(peeks.length).toBe(10); // each part looked at to hash it
+      expect(reads.length).toBe(10); // and copied to store it, as none is stored yet
+      expect(Math.max(...reads, ...peeks)).toBe(PART); // never the whole image at once
       const before = new Set((await partKeys('parts')).map(String));
       expect(before.size).toBe(10);
       const second = first.slice();
       second[3 * PART + 5] = second[3 * PART + 5]! ^ 0xff; // one byte of part 3
-      await d.writeSnapshot({ lsn: 2n, image: second });
+      reads.length = 0;
+      await d.writeSnapshot({ lsn: 2n, image: source(second, reads) });
+      expect(reads).toEqual([PART]); // only the changed part is copied
       await d.close();
       expect(d.stats()).toMatchObject({ snapshots: 2, snapshotBytes: first.length + PART });
       const after = new Set((await partKeys('parts')).map(String));

@@ -81,7 +81,9 @@ const PART_SIZE = 64 * 1024;
 /** New parts are put in transactions of about this many bytes. */
 const PART_WRITE_BYTES = 4 * 1024 * 1024;
 /** Parts hashed at once (digests run off the calling thread where the platform can). */
-const HASH_WINDOW = 32;
+const HASH_WINDOW = 16;
+/** Log entries a snapshot deletes per transaction (by lsn range). */
+const LOG_TRIM_STEP = 256;
 
 /** The stored snapshot (format 3): the image is the parts named by `parts`, in order. */
 interface SnapshotManifest {
@@ -108,6 +110,8 @@ class IndexedDbBackend implements DurabilityBackend {
   #db: Db | undefined;
   /** Keys of every part in the parts store (referenced or left over from an interrupted write). */
   readonly #parts = new Set<string>();
+  /** No log entry is keyed below this (entries below it were trimmed, or never written). */
+  #logFloor = 0;
   /** Snapshots never hold up log writes here: they touch other stores, log truncation aside. */
   readonly snapshotsBesideLog = true;
   /** Why the connection went away under us (another connection deleted or upgraded the database). */
@@ -173,15 +177,24 @@ class IndexedDbBackend implements DurabilityBackend {
       let pending: [string, Uint8Array][] = [];
       let pendingBytes = 0;
       for (let first = 0; first < count; first += HASH_WINDOW) {
-        const parts: Uint8Array[] = [];
-        for (let i = first; i < Math.min(count, first + HASH_WINDOW); i++) parts.push(readPart(source, i * PART_SIZE, Math.min(PART_SIZE, size - i * PART_SIZE)));
-        const hashes = await Promise.all(parts.map(partKey));
-        for (let j = 0; j < parts.length; j++) {
-          const key = hashes[j]!;
+        const end = Math.min(count, first + HASH_WINDOW);
+        const at = (i: number): [number, number] => [i * PART_SIZE, Math.min(PART_SIZE, size - i * PART_SIZE)];
+        // Hashed where the bytes are when the source lets us look (digest copies what it reads
+        // at once): copying every part of a large image only to hash it would allocate the
+        // whole image again in small arrays on every snapshot.
+        const hashing: Promise<string>[] = [];
+        for (let i = first; i < end; i++) hashing.push(partKey(peekPart(source, ...at(i))));
+        const hashes = await Promise.all(hashing);
+        // Then a macrotask: digest completions arrive as tasks of their own, and a chain of them
+        // with the next window's digests behind each would keep calls (messages) waiting.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        for (let i = first; i < end; i++) {
+          const key = hashes[i - first]!;
           keys.push(key);
           if (this.#parts.has(key) || pending.some(([k]) => k === key)) continue;
-          pending.push([key, parts[j]!]);
-          pendingBytes += parts[j]!.length;
+          const bytes = readPart(source, ...at(i));
+          pending.push([key, bytes]);
+          pendingBytes += bytes.length;
         }
         if (pendingBytes >= PART_WRITE_BYTES) {
           await this.#putParts(db, pending);
@@ -203,17 +216,32 @@ class IndexedDbBackend implements DurabilityBackend {
       abortQuietly(tx);
       throw this.#writeError(`could not write the snapshot at lsn ${snapshot.lsn}`, error);
     }
-    // The snapshot is durable. Dropping the log it covers only reclaims space: keys are last lsns,
-    // so whole entries go; one that straddles the snapshot stays, and recovery skips its covered
-    // records (as it skips all of them if this fails; the next snapshot retries).
-    let trim: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
-    try {
-      trim = db.transaction([LOG_STORE], 'readwrite', { durability: this.#durability() });
-      await settleAll([trim.objectStore(LOG_STORE).delete(IDBKeyRange.upperBound(lsnKey(snapshot.lsn))), trim.done]);
-    } catch {
-      abortQuietly(trim);
-    }
+    // The snapshot is durable. Dropping the log it covers only reclaims space (recovery skips
+    // covered records), so it need not be flushed, and it goes in small steps: log writes queue
+    // behind each deleting transaction, and a long one would hold calls up.
+    await this.#trimLog(db, lsnKey(snapshot.lsn));
     return written;
+  }
+
+  /**
+   * Deletes the log entries keyed up to `last`, LOG_TRIM_STEP lsns per transaction with events
+   * let through between them. Keys are last lsns, so whole entries go; one that straddles `last`
+   * stays. A failure leaves the rest for the next snapshot (recovery skips covered records).
+   */
+  async #trimLog(db: Db, last: number): Promise<void> {
+    while (this.#logFloor <= last) {
+      const to = Math.min(last, this.#logFloor + LOG_TRIM_STEP - 1);
+      let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
+      try {
+        tx = db.transaction([LOG_STORE], 'readwrite', { durability: 'relaxed' });
+        await settleAll([tx.objectStore(LOG_STORE).delete(IDBKeyRange.bound(this.#logFloor, to)), tx.done]);
+      } catch {
+        abortQuietly(tx);
+        return;
+      }
+      this.#logFloor = to + 1;
+      if (this.#logFloor <= last) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
   }
 
   /**
@@ -384,6 +412,7 @@ class IndexedDbBackend implements DurabilityBackend {
         lsn++;
       }
     }
+    this.#logFloor = typeof keys[0] === 'number' ? keys[0] : Number(expected);
     if (version < FORMAT_VERSION) {
       const upgrade = db.transaction([FORMAT_STORE], 'readwrite');
       await Promise.all([upgrade.objectStore(FORMAT_STORE).put({ magic: FORMAT_MAGIC, version: FORMAT_VERSION }, FORMAT_KEY), upgrade.done]);
@@ -538,6 +567,12 @@ function ownBytes(view: Uint8Array): Uint8Array {
 /** `length` bytes of an image from `offset`, in an array of their own. */
 function readPart(image: Uint8Array | ImageSource, offset: number, length: number): Uint8Array {
   return image instanceof Uint8Array ? image.slice(offset, offset + length) : image.read(offset, length);
+}
+
+/** `length` bytes of an image from `offset`, for a look that keeps no reference to them. */
+function peekPart(image: Uint8Array | ImageSource, offset: number, length: number): Uint8Array {
+  if (image instanceof Uint8Array) return image.subarray(offset, offset + length);
+  return image.peek ? image.peek(offset, length) : image.read(offset, length);
 }
 
 /** A part's key: the hex SHA-256 of its bytes. */

@@ -111,7 +111,7 @@ const SNAPSHOT_EVERY = 10_000;
 /** Default of EngineOptions.idleSnapshotMs. */
 const IDLE_SNAPSHOT_MS = 1000;
 /** Pages a snapshot copies per step between transactions (a few MB: about a millisecond). */
-const COPY_STEP_PAGES = 256;
+const COPY_STEP_PAGES = 128;
 /** Commits after which a copy step runs even if events never got a turn (see `#copyTurn`). */
 const COPY_STEP_COMMITS = 8;
 /** Why a snapshot copy stopped when a publish replaced the datastore or storage refused a commit (not a failure to report). */
