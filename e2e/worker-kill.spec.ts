@@ -1,4 +1,5 @@
-// The browser engine's worker terminated at each IndexedDB step of a commit and of a snapshot.
+// The browser engine's worker terminated at each IndexedDB step of a commit and of a snapshot
+// (its parts, its manifest switch, the log trim after it).
 // The test patches IndexedDB inside the page's workers (the one running the engine is the one that
 // writes), counts every transaction begun, put, delete, commit and completion by kind (log write,
 // snapshot), and closes that worker at the n-th occurrence of one step while four callers append
@@ -35,6 +36,10 @@ const POINTS: KillPoint[] = size(
     ...(['begin', 'put', 'commit', 'complete'] as const).map((step) => ({ kind: 'log' as const, step, nth: 2 })),
     { kind: 'log', step: 'complete', nth: 9 },
     ...(['begin', 'put', 'delete', 'complete'] as const).map((step) => ({ kind: 'snapshot' as const, step, nth: 1 })),
+    // Later in a snapshot: among its parts, at its manifest switch, and while it trims the log.
+    { kind: 'snapshot', step: 'put', nth: 4 },
+    { kind: 'snapshot', step: 'complete', nth: 3 },
+    { kind: 'log', step: 'delete', nth: 1 },
   ],
 );
 
@@ -71,7 +76,8 @@ async function arm(page: Page, point: KillPoint): Promise<void> {
       const kindOf = (stores: string | readonly string[], mode: string | undefined): string => {
         const list = typeof stores === 'string' ? [stores] : [...stores];
         if (mode !== 'readwrite') return 'read';
-        return list.includes('snapshot') ? 'snapshot' : list.includes('meta') ? 'meta' : list.includes('log') ? 'log' : 'other';
+        // A snapshot writes its parts, then switches its manifest (snapshot + parts stores).
+        return list.includes('snapshot') || list.includes('parts') ? 'snapshot' : list.includes('meta') ? 'meta' : list.includes('log') ? 'log' : 'other';
       };
       const transaction = IDBDatabase.prototype.transaction;
       IDBDatabase.prototype.transaction = function (this: IDBDatabase, stores: string | string[], mode?: IDBTransactionMode, options?: IDBTransactionOptions) {

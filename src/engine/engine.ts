@@ -110,7 +110,7 @@ export type PublishResult = 'created' | 'unchanged' | 'updated';
 const SNAPSHOT_EVERY = 10_000;
 /** Default of EngineOptions.idleSnapshotMs. */
 const IDLE_SNAPSHOT_MS = 1000;
-/** Pages a snapshot copies per step between transactions (a few MB: about a millisecond). */
+/** Pages a snapshot copies per step between transactions (0.5–1 MB: a millisecond or two). */
 const COPY_STEP_PAGES = 128;
 /** Commits after which a copy step runs even if events never got a turn (see `#copyTurn`). */
 const COPY_STEP_COMMITS = 8;
