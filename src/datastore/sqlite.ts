@@ -76,8 +76,19 @@ export function openSqlite(sqlite3: Sqlite3, image?: Uint8Array): SqliteDb {
     db.close();
     throw new Error(`sqlite3_deserialize failed with code ${rc}: the snapshot image is not a SQLite database`);
   }
+  // Dirty pages stay in the cache until their transaction commits, however many (no spill to the
+  // buffer mid-transaction, which costs a journal copy); after it, the cache shrinks back.
+  db.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}; PRAGMA cache_spill = OFF`);
   return db;
 }
+
+/**
+ * SQLite's page cache per database, in KiB. A memdb's pages already live in its buffer, so a
+ * large cache would hold a second copy of every page read (SQLite's default here is 16 MiB:
+ * memory per row doubled); a small one keeps the hot interior pages, and a miss is a memcpy
+ * from the buffer.
+ */
+const PAGE_CACHE_KIB = 512;
 
 /** Room an empty database's buffer starts with (it grows as pages are added). */
 const EMPTY_BUFFER = 4096;
@@ -126,6 +137,7 @@ export class ImageCopy {
       this.close();
       throw new Error('could not allocate a buffer for a copy of the database');
     }
+    dest.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
     this.#backup = sqlite3.capi.sqlite3_backup_init(dest.pointer!, 'main', source.pointer!, 'main');
     if (!this.#backup) {
       const why = sqlite3.capi.sqlite3_errmsg(dest.pointer!);
