@@ -15,7 +15,7 @@ import { bundleModule } from '../src/host/bundle.ts';
 import { ROOT } from '../test/helpers/paths.ts';
 import { openChat, type PageHandle } from './chat-page.ts';
 
-type Kind = 'log' | 'snapshot';
+type Kind = 'log' | 'parts' | 'snapshot';
 type Step = 'begin' | 'put' | 'delete' | 'commit' | 'complete';
 interface KillPoint {
   kind: Kind;
@@ -35,10 +35,11 @@ const POINTS: KillPoint[] = size(
   [
     ...(['begin', 'put', 'commit', 'complete'] as const).map((step) => ({ kind: 'log' as const, step, nth: 2 })),
     { kind: 'log', step: 'complete', nth: 9 },
+    // A snapshot's parts, its manifest switch (manifest put, unreferenced parts deleted), then the
+    // trim of the log it covers.
+    ...(['begin', 'put', 'complete'] as const).map((step) => ({ kind: 'parts' as const, step, nth: 1 })),
+    { kind: 'parts', step: 'put', nth: 4 },
     ...(['begin', 'put', 'delete', 'complete'] as const).map((step) => ({ kind: 'snapshot' as const, step, nth: 1 })),
-    // Later in a snapshot: among its parts, at its manifest switch, and while it trims the log.
-    { kind: 'snapshot', step: 'put', nth: 4 },
-    { kind: 'snapshot', step: 'complete', nth: 3 },
     { kind: 'log', step: 'delete', nth: 1 },
   ],
 );
@@ -76,8 +77,8 @@ async function arm(page: Page, point: KillPoint): Promise<void> {
       const kindOf = (stores: string | readonly string[], mode: string | undefined): string => {
         const list = typeof stores === 'string' ? [stores] : [...stores];
         if (mode !== 'readwrite') return 'read';
-        // A snapshot writes its parts, then switches its manifest (snapshot + parts stores).
-        return list.includes('snapshot') || list.includes('parts') ? 'snapshot' : list.includes('meta') ? 'meta' : list.includes('log') ? 'log' : 'other';
+        // A snapshot writes its parts (parts store), then switches its manifest (snapshot + parts).
+        return list.includes('snapshot') ? 'snapshot' : list.includes('parts') ? 'parts' : list.includes('meta') ? 'meta' : list.includes('log') ? 'log' : 'other';
       };
       const transaction = IDBDatabase.prototype.transaction;
       IDBDatabase.prototype.transaction = function (this: IDBDatabase, stores: string | string[], mode?: IDBTransactionMode, options?: IDBTransactionOptions) {

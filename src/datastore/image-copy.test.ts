@@ -51,6 +51,22 @@ describe('ImageCopy', () => {
     db.close();
   });
 
+  it("a database and its copy may grow to what WebAssembly memory holds, not to a memdb's default 1 GiB cap", () => {
+    const limitOf = (db: SqliteDb): bigint => {
+      const p = sqlite3.wasm.alloc(8);
+      try {
+        sqlite3.wasm.poke64(p, -1n); // a negative limit reads the current one
+        sqlite3.capi.sqlite3_file_control(db.pointer!, 'main', sqlite3.capi.SQLITE_FCNTL_SIZE_LIMIT, p);
+        return BigInt(sqlite3.wasm.peek(p, 'i64') as bigint | number);
+      } finally {
+        sqlite3.wasm.dealloc(p);
+      }
+    };
+    const db = source(10);
+    expect(limitOf(db)).toBe(2n ** 32n);
+    db.close();
+  });
+
   it('is read only once complete; writes to the completed copy leave the source alone; close is idempotent', () => {
     const db = source(100);
     const copy = new ImageCopy(sqlite3, db);

@@ -79,7 +79,26 @@ export function openSqlite(sqlite3: Sqlite3, image?: Uint8Array): SqliteDb {
   // Dirty pages stay in the cache until their transaction commits, however many (no spill to the
   // buffer mid-transaction, which costs a journal copy); after it, the cache shrinks back.
   db.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}; PRAGMA cache_spill = OFF`);
+  setSizeLimit(sqlite3, db);
   return db;
+}
+
+/** The largest a database may grow: what 32-bit WebAssembly memory can address at most. */
+const MAX_DATABASE_BYTES = 2 ** 32;
+
+/**
+ * Lifts a memdb's size cap (1 GiB by default) to what the WebAssembly memory can hold, so that a
+ * database is limited by memory, as a plain in-memory database is, not by the cap.
+ */
+function setSizeLimit(sqlite3: Sqlite3, db: SqliteDb): void {
+  const { capi, wasm } = sqlite3;
+  const limit = wasm.alloc(8);
+  try {
+    wasm.poke64(limit, BigInt(MAX_DATABASE_BYTES));
+    capi.sqlite3_file_control(db.pointer!, 'main', capi.SQLITE_FCNTL_SIZE_LIMIT, limit);
+  } finally {
+    wasm.dealloc(limit);
+  }
 }
 
 /**
@@ -129,14 +148,23 @@ export class ImageCopy {
     this.#sqlite3 = sqlite3;
     const pages = Number(source.selectValue('PRAGMA page_count'));
     const pageSize = Number(source.selectValue('PRAGMA page_size'));
-    // Room for the whole source up front, so the copy's buffer is not reallocated page by page.
-    const capacity = pages * pageSize + 16 * pageSize;
+    // Room for the whole source and an eighth more up front: commits made during the copy grow
+    // it, and a memdb that must grow doubles its buffer (a second image's worth at once).
+    const capacity = pages * pageSize + Math.max(16 * pageSize, Math.ceil(pages / 8) * pageSize);
     const dest = new sqlite3.oo1.DB(':memory:', 'c');
     this.#dest = dest;
-    if (deserialize(sqlite3, dest, sqlite3.wasm.alloc(capacity), 0, capacity) !== 0) {
+    let buffer = 0;
+    try {
+      buffer = sqlite3.wasm.alloc(capacity);
+    } catch (e) {
+      this.close();
+      throw new Error(`no memory for a copy of the database (${capacity} bytes): ${(e as Error).message}`);
+    }
+    if (deserialize(sqlite3, dest, buffer, 0, capacity) !== 0) {
       this.close();
       throw new Error('could not allocate a buffer for a copy of the database');
     }
+    setSizeLimit(sqlite3, dest);
     dest.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
     this.#backup = sqlite3.capi.sqlite3_backup_init(dest.pointer!, 'main', source.pointer!, 'main');
     if (!this.#backup) {

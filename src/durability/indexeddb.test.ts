@@ -388,6 +388,43 @@ describe('indexeddb durability', () => {
       expect(text((await indexedDbDurability('v2').open()).snapshot!.image)).toBe('in parts');
     });
 
+    it('upgrades a schema-1 database (four stores, whole-image snapshot): adds the parts store, keeps snapshot and log', async () => {
+      await new Promise<void>((resolve, reject) => {
+        const request = indexedDB.open('lightcone:schema1', 1);
+        request.onupgradeneeded = () => {
+          const db = request.result;
+          for (const store of ['format', 'log', 'snapshot', 'meta']) db.createObjectStore(store);
+          const tx = request.transaction!;
+          tx.objectStore('format').put({ magic: 'lightcone-durability', version: 2 }, 'format');
+          tx.objectStore('snapshot').put({ lsn: 1n, image: bytes('image at 1') }, 'current');
+          tx.objectStore('log').put({ first: 1, records: [bytes('r1'), bytes('r2')] }, 2);
+        };
+        request.onsuccess = () => {
+          request.result.close();
+          resolve();
+        };
+        request.onerror = () => reject(request.error);
+      });
+      const d = indexedDbDurability('schema1');
+      const { snapshot, records, nextLsn } = await d.open();
+      expect(text(snapshot!.image)).toBe('image at 1');
+      expect(records.map((r) => [r.lsn, text(r.payload)])).toEqual([[2n, 'r2']]);
+      expect(nextLsn).toBe(3n);
+      await d.writeSnapshot({ lsn: 2n, image: bytes('image at 2') });
+      await d.close();
+      const version = await new Promise<number>((resolve) => {
+        const request = indexedDB.open('lightcone:schema1');
+        request.onsuccess = () => {
+          resolve(request.result.version);
+          request.result.close();
+        };
+      });
+      expect(version).toBe(2);
+      const again = await indexedDbDurability('schema1').open();
+      expect(text(again.snapshot!.image)).toBe('image at 2');
+      expect(again.records).toEqual([]);
+    });
+
     it('log writes go on while a snapshot is being written', async () => {
       const d = indexedDbDurability('beside');
       await d.open();

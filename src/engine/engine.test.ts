@@ -152,23 +152,30 @@ describe('engine snapshots after a load', () => {
   const holding = () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const held = { armed: false };
+    let reached!: () => void;
+    const held = { armed: false, reached: new Promise<void>((r) => (reached = r)) };
     const store = new MemoryStore();
     const d = memoryDurability(store, {
       beforeSnapshot: () => {
         if (!held.armed) return undefined;
         held.armed = false;
+        reached();
         return gate;
       },
     });
     return { store, d, release, held };
   };
-  /** Resolves once 150 calls have run after the held snapshot; they are durable once it is written. */
-  const load = async (e: Engine, held: { armed: boolean }): Promise<{ calls: Promise<unknown> }> => {
+  /**
+   * Resolves once 150 calls have run while the first snapshot's image is held on its way to
+   * storage (after its copy completed: the calls are not in it); they are durable once it is written.
+   */
+  const load = async (e: Engine, held: { armed: boolean; reached: Promise<void> }): Promise<{ calls: Promise<unknown> }> => {
     await e.call('seed', [8]);
     held.armed = true; // not the image the publish wrote: the first snapshot of the calls
-    // The 4th record starts a snapshot, held; the calls after it run meanwhile.
-    const calls = Promise.all(Array.from({ length: 153 }, () => e.call('transfer', [2n, 3n, 1n])));
+    // The 4th record starts a snapshot; once its copy is complete, its write is held.
+    const first = Promise.all(Array.from({ length: 3 }, () => e.call('transfer', [2n, 3n, 1n])));
+    await held.reached;
+    const calls = Promise.all([first, ...Array.from({ length: 150 }, () => e.call('transfer', [2n, 3n, 1n]))]);
     await e.exclusive(() => undefined); // all of them have run
     expect(e.snapshotStats).toEqual({ started: 1, written: 0 });
     return { calls }; // wrapped: an async function returning the promise itself would wait for it

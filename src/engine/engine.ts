@@ -761,7 +761,14 @@ export class Engine {
    * reads it in parts.
    */
   #snapshot(): void {
-    const copy = this.#host.datastore.copy();
+    let copy: ImageCopy;
+    try {
+      copy = this.#host.datastore.copy();
+    } catch (e) {
+      // Runs after a commit: a copy that cannot start (no memory for it) must not fail that call.
+      this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot not started (the commit log keeps everything): ${(e as Error).message}` });
+      return;
+    }
     this.#copy = copy;
     this.#snapshots.started(copy.size);
     // writeSnapshot waits for the appends before it; a failure only means the log stays longer.
@@ -819,6 +826,8 @@ export class Engine {
           // The ids the log prefix held travel inside the image, so they are dropped with that
           // prefix only when the snapshot that carries them is durable (and share its checksum).
           setCopyMeta(copy, META_CALLS_IN_IMAGE, this.#calls.save());
+          // The copy holds the commits made while it was taken: they are covered too.
+          this.#snapshots.covered(copy.size);
           return this.#lastLsn;
         });
       }
