@@ -204,11 +204,7 @@ export class ImageCopy {
 
   /** `length` bytes of the completed copy from `offset` (a new array). */
   read(offset: number, length: number): Uint8Array {
-    if (this.#backup || !this.#dest) throw new Error('the copy is not complete');
-    if (this.#ptr === 0) this.#locate(this.#dest);
-    if (offset < 0 || length < 0 || offset + length > this.#size) throw new RangeError(`bytes ${offset}..${offset + length} are outside the copy (${this.#size} bytes)`);
-    // A fresh view each time: the WebAssembly memory may have grown (and moved) since the last read.
-    return this.#sqlite3.wasm.heap8u().slice(this.#ptr + offset, this.#ptr + offset + length);
+    return this.peek(offset, length).slice();
   }
 
   /** `length` bytes of the completed copy from `offset`, as a view into the WebAssembly heap: valid until the heap next grows or the copy is closed. */
@@ -216,6 +212,7 @@ export class ImageCopy {
     if (this.#backup || !this.#dest) throw new Error('the copy is not complete');
     if (this.#ptr === 0) this.#locate(this.#dest);
     if (offset < 0 || length < 0 || offset + length > this.#size) throw new RangeError(`bytes ${offset}..${offset + length} are outside the copy (${this.#size} bytes)`);
+    // A fresh view each time: the WebAssembly memory may have grown (and moved) since the last look.
     return this.#sqlite3.wasm.heap8u().subarray(this.#ptr + offset, this.#ptr + offset + length);
   }
 

@@ -40,6 +40,11 @@ export function imageBytes(image: Uint8Array | ImageSource): Uint8Array {
   return image instanceof Uint8Array ? image : image.read(0, image.size);
 }
 
+/** The bytes in an image to write. */
+export function imageSize(image: Uint8Array | ImageSource): number {
+  return image instanceof Uint8Array ? image.length : image.size;
+}
+
 /** What `open()` found: replay `records` on top of `snapshot` to get the last durable state. */
 export interface Recovered {
   /** The newest stored snapshot, if any was ever written. */

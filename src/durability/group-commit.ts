@@ -3,7 +3,7 @@
 // open/closed lifecycle. A backend only moves bytes; see `DurabilityBackend`.
 
 import { ClosedError, LightconeError, StorageError, UsageError } from '../errors.ts';
-import type { Durability, DurabilityStats, LogRecord, Recovered, SnapshotToWrite } from './durability.ts';
+import { type Durability, type DurabilityStats, imageSize, type LogRecord, type Recovered, type SnapshotToWrite } from './durability.ts';
 
 /**
  * What a backend implements. The core never calls `appendBatch` and `writeSnapshot` concurrently
@@ -183,7 +183,7 @@ class GroupCommit implements Durability {
       try {
         const written = await this.#backend.writeSnapshot(snapshot);
         this.#stats.snapshots++;
-        this.#stats.snapshotBytes += typeof written === 'number' ? written : snapshot.image instanceof Uint8Array ? snapshot.image.length : snapshot.image.size;
+        this.#stats.snapshotBytes += typeof written === 'number' ? written : imageSize(snapshot.image);
       } catch (error) {
         throw asStorageError(error, `could not write the snapshot at lsn ${lsn} to ${this.#backend.label}`);
       }

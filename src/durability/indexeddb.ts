@@ -6,7 +6,8 @@
 
 import { deleteDB, openDB, unwrap, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import { ClosedError, StorageError, type StorageErrorCode } from '../errors.ts';
-import type { Durability, ImageSource, LogRecord, Recovered, Snapshot, SnapshotToWrite } from './durability.ts';
+import { type Durability, type ImageSource, imageSize, type LogRecord, type Recovered, type Snapshot, type SnapshotToWrite } from './durability.ts';
+import { nextEvents } from '../next-events.ts';
 import { createDurability, type DurabilityBackend } from './group-commit.ts';
 
 /** Options of `indexedDbDurability`. */
@@ -169,16 +170,17 @@ class IndexedDbBackend implements DurabilityBackend {
     const db = this.#connection();
     let written = 0;
     const source = snapshot.image;
-    const size = source instanceof Uint8Array ? source.length : source.size;
+    const size = imageSize(source);
     const count = Math.ceil(size / PART_SIZE);
+    const at = (i: number): [number, number] => [i * PART_SIZE, Math.min(PART_SIZE, size - i * PART_SIZE)];
     const keys: string[] = [];
     let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
-      let pending: [string, Uint8Array][] = [];
+      /** New parts not yet put, by key (an image may hold equal parts: each is stored once). */
+      let pending = new Map<string, Uint8Array>();
       let pendingBytes = 0;
       for (let first = 0; first < count; first += HASH_WINDOW) {
         const end = Math.min(count, first + HASH_WINDOW);
-        const at = (i: number): [number, number] => [i * PART_SIZE, Math.min(PART_SIZE, size - i * PART_SIZE)];
         // Hashed where the bytes are when the source lets us look (digest copies what it reads
         // at once): copying every part of a large image only to hash it would allocate the
         // whole image again in small arrays on every snapshot.
@@ -187,23 +189,23 @@ class IndexedDbBackend implements DurabilityBackend {
         const hashes = await Promise.all(hashing);
         // Then a macrotask: digest completions arrive as tasks of their own, and a chain of them
         // with the next window's digests behind each would keep calls (messages) waiting.
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await nextEvents();
         for (let i = first; i < end; i++) {
           const key = hashes[i - first]!;
           keys.push(key);
-          if (this.#parts.has(key) || pending.some(([k]) => k === key)) continue;
+          if (this.#parts.has(key) || pending.has(key)) continue;
           const bytes = readPart(source, ...at(i));
-          pending.push([key, bytes]);
+          pending.set(key, bytes);
           pendingBytes += bytes.length;
         }
         if (pendingBytes >= PART_WRITE_BYTES) {
           await this.#putParts(db, pending);
           written += pendingBytes;
-          pending = [];
+          pending = new Map();
           pendingBytes = 0;
         }
       }
-      if (pending.length > 0) await this.#putParts(db, pending);
+      if (pending.size > 0) await this.#putParts(db, pending);
       written += pendingBytes;
       const manifest: SnapshotManifest = { lsn: snapshot.lsn, size, partSize: PART_SIZE, parts: keys };
       const referenced = new Set(keys);
@@ -240,7 +242,7 @@ class IndexedDbBackend implements DurabilityBackend {
         return;
       }
       this.#logFloor = to + 1;
-      if (this.#logFloor <= last) await new Promise((resolve) => setTimeout(resolve, 0));
+      if (this.#logFloor <= last) await nextEvents();
     }
   }
 
@@ -249,7 +251,7 @@ class IndexedDbBackend implements DurabilityBackend {
    * time: each put serializes its value on this thread, so the engine's other work gets a turn
    * between parts instead of waiting for the whole batch.
    */
-  async #putParts(db: Db, parts: readonly [string, Uint8Array][]): Promise<void> {
+  async #putParts(db: Db, parts: ReadonlyMap<string, Uint8Array>): Promise<void> {
     let tx: IDBPTransaction<unknown, string[], 'readwrite'> | undefined;
     try {
       tx = db.transaction([PARTS_STORE], 'readwrite', { durability: this.#durability() });
@@ -262,7 +264,7 @@ class IndexedDbBackend implements DurabilityBackend {
       abortQuietly(tx);
       throw error;
     }
-    for (const [key] of parts) this.#parts.add(key);
+    for (const key of parts.keys()) this.#parts.add(key);
   }
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {

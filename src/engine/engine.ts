@@ -8,6 +8,7 @@ import { type ConnectionId, Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
 import { openDatastore, setCopyMeta, type TxDelta } from '../datastore/datastore.ts';
 import type { ImageCopy } from '../datastore/sqlite.ts';
+import { nextEvents } from '../next-events.ts';
 import { ClosedError, InternalError, SenderError, StorageError, UsageError } from '../errors.ts';
 import type { CallContext, Host, LogEntry } from '../host/host.ts';
 import type { FunctionDef } from '../datastore/schema.ts';
@@ -114,21 +115,8 @@ const IDLE_SNAPSHOT_MS = 1000;
 const COPY_STEP_PAGES = 128;
 /** Commits after which a copy step runs even if events never got a turn (see `#copyTurn`). */
 const COPY_STEP_COMMITS = 8;
-/** Why a snapshot copy stopped when a publish replaced the datastore or storage refused a commit (not a failure to report). */
+/** Why a snapshot copy stopped when storage refused a commit meanwhile (not a failure to report). */
 const COPY_ABANDONED: unknown = Symbol('snapshot copy abandoned');
-
-/** Resolves after the events waiting now (calls arriving, timers) have had their turn. */
-function nextEvents(): Promise<void> {
-  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
-}
 
 /** The context of the work running now (see Engine.#turn). */
 interface Turn {
@@ -371,8 +359,6 @@ export class Engine {
     // The image now carries the module and is read first; the copy beside it only serves images
     // that do not, so failing to update it loses nothing.
     await this.#durability.putMeta(META_MODULE, new TextEncoder().encode(code)).catch(() => {});
-    this.#copy?.close(); // a snapshot of the replaced datastore is abandoned (this one covers it)
-    this.#copy = undefined;
     current.datastore.close();
     this.#host = next.host;
     this.#attach(next.host);
@@ -769,7 +755,6 @@ export class Engine {
       this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot not started (the commit log keeps everything): ${(e as Error).message}` });
       return;
     }
-    this.#copy = copy;
     this.#snapshots.started(copy.size);
     // writeSnapshot waits for the appends before it; a failure only means the log stays longer.
     this.#snapshotting = this.#copyAndWrite(copy).then(
@@ -790,8 +775,6 @@ export class Engine {
     );
   }
 
-  /** The snapshot copy in progress (a publish that replaces the datastore abandons it). */
-  #copy: ImageCopy | undefined;
   /** The copy waiting for its next step: it goes once events had their turn, or after a few commits. */
   #copyWaiting: { commits: number; go: () => void } | undefined;
 
@@ -820,8 +803,8 @@ export class Engine {
       while (lsn === undefined) {
         await this.#copyTurn();
         lsn = await this.#betweenTransactions(() => {
-          // A publish replaced the datastore, or memory holds a commit storage refused: no image of it.
-          if (this.#copy !== copy || this.#diverged !== undefined) throw COPY_ABANDONED;
+          // Memory holds a commit storage refused: no image of it.
+          if (this.#diverged !== undefined) throw COPY_ABANDONED;
           if (!copy.step(COPY_STEP_PAGES)) return undefined;
           // The ids the log prefix held travel inside the image, so they are dropped with that
           // prefix only when the snapshot that carries them is durable (and share its checksum).
@@ -834,7 +817,6 @@ export class Engine {
       await this.#durability.writeSnapshot({ lsn, image: copy });
     } finally {
       copy.close();
-      if (this.#copy === copy) this.#copy = undefined;
     }
   }
 
