@@ -347,7 +347,17 @@ export class Engine {
     const plan = await planRepublish({ name: this.name, durability: this.#durability, current, identity: this.#identity, code });
     if (!plan) return;
     await this.#durability.flush();
-    const next = await buildRepublished({ name: this.name, current, plan, code, identity: this.#identity, owner: this.owner, log: (e) => this.#logs.push(e), http: this.#http });
+    const next = await buildRepublished({
+      name: this.name,
+      current,
+      plan,
+      code,
+      identity: this.#identity,
+      owner: this.owner,
+      calls: this.#calls.save(),
+      log: (e) => this.#logs.push(e),
+      http: this.#http,
+    });
     try {
       // The switch: one atomic snapshot holding the migrated rows and the new module.
       await this.#durability.writeSnapshot({ lsn: this.#lastLsn, image: next.image });

@@ -50,6 +50,23 @@ describe('idempotent calls', () => {
     await again.close();
   });
 
+  it('ids survive a republish, whose snapshot covers the log that held them', async () => {
+    const store = new MemoryStore();
+    const e = await Engine.open({ name: 'chat', durability: memoryDurability(store), code, owner });
+    for (let i = 0; i < 3; i++) await e.call('send_message', { text: `r${i}` }, { callId: `r-${i}` });
+    await e.close();
+    const republished = await Engine.open({ name: 'chat', durability: memoryDurability(store), code: `${code}\n// v2`, owner });
+    expect(republished.publishResult).toBe('updated');
+    await republished.close();
+    // The republish's snapshot covers every record that carried the ids.
+    expect(store.log.every((r) => r.lsn > (store.snapshot?.lsn ?? 0n))).toBe(true);
+    expect(store.log.filter((r) => decodeDelta(r.payload).info.callId !== undefined)).toEqual([]);
+    const again = await Engine.open({ name: 'chat', durability: memoryDurability(store), owner });
+    for (let i = 0; i < 3; i++) await again.call('send_message', { text: `r${i}` }, { callId: `r-${i}` });
+    expect(await count(again)).toBe(3);
+    await again.close();
+  });
+
   it('records without a call id keep format 1; with one, format 2 round-trips', () => {
     const delta = { tables: [], sequences: [] };
     const plain = encodeDelta(delta, { timestamp: 1n, reducer: 'r', sender: 2n });

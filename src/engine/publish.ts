@@ -175,11 +175,16 @@ export async function planRepublish(o: { name: string; durability: Durability; c
  * inside the image, and its host. The current database is untouched, so a failure here (ModuleError
  * MIGRATION_FAILED, or the module's own ModuleError) changes nothing; the copy is closed.
  */
-export async function buildRepublished(o: HostEnv & { name: string; current: Host; plan: Republish; code: string; identity: Identity; owner: Identity }): Promise<{ host: Host; image: Uint8Array }> {
+export async function buildRepublished(
+  o: HostEnv & { name: string; current: Host; plan: Republish; code: string; identity: Identity; owner: Identity; calls: Uint8Array },
+): Promise<{ host: Host; image: Uint8Array }> {
   const copy = await openDatastore(o.current.datastore.export());
   try {
     if (!o.plan.sameSchema) applyMigration(copy.sqlite.db, o.current.schema, o.plan.schema);
     copy.setMeta(META_MODULE_IN_IMAGE, new TextEncoder().encode(o.code));
+    // The image covers the whole log, so it carries the call ids the log held (else a retry of
+    // one of those calls would run again after the next open).
+    copy.setMeta(META_CALLS_IN_IMAGE, o.calls);
     const host = new Host({ datastore: copy, code: o.code, databaseIdentity: o.identity.__identity__, log: o.log, http: o.http });
     checkRules(host, o.owner);
     return { host, image: copy.export() };
