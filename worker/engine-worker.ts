@@ -7,12 +7,16 @@ import type { EngineBootMessage } from '../src/client/engine-boot.ts';
 import { holdLock, whenReleased } from '../src/client/locks.ts';
 import type { BeatMessage } from '../src/client/protocol.ts';
 import { installTransferHandlers } from '../src/client/wire.ts';
+import { loadSqlite } from '../src/datastore/sqlite.ts';
 import type { SyncHttp } from '../src/host/http-wire.ts';
 import { xhrSyncHttp } from './sync-http.ts';
 import { TEST_HOOKS } from './test-hooks.ts';
 import { WorkerHost } from './worker-host.ts';
 
 installTransferHandlers();
+// SQLite's WebAssembly initialises while the worker boots and the first database is read from
+// IndexedDB, not after; a failure is met by the first open.
+loadSqlite().catch(() => {});
 
 // The project's lib is DOM (not WebWorker): name the members of the worker scope that are used.
 const scope = self as unknown as { onmessage: ((event: MessageEvent<EngineBootMessage>) => void) | null; postMessage(message: unknown): void; close(): void };

@@ -6,7 +6,7 @@ import 'fake-indexeddb/auto';
 import { describe, expect, it, vi } from 'vitest';
 import { StorageError } from '../errors.ts';
 import { bytes, durabilityContract, failOnce, text } from './contract.ts';
-import { indexedDbDurability } from './indexeddb.ts';
+import { indexedDbDurability, partSizeFor } from './indexeddb.ts';
 
 let counter = 0;
 
@@ -320,6 +320,34 @@ describe('indexeddb durability', () => {
       expect(snapshot?.lsn).toBe(2n);
       expect(snapshot?.image).toEqual(second);
       expect(records.map((r) => text(r.payload))).toEqual(['t3']);
+    });
+
+    it('a large image is cut into a bounded number of parts: the part size doubles as the image grows and stays when it shrinks', async () => {
+      const manifest = async (name: string) => (await rawRead(`lightcone:${name}`, 'snapshot', (s) => s.get('current'))) as { partSize: number; parts: string[] };
+      // At most 4 parts here (128 by default: a 4-part cap keeps the images small enough for fake-indexeddb).
+      const d = indexedDbDurability('big-parts', { maxParts: 4 });
+      await d.open();
+      await d.writeSnapshot({ lsn: 0n, image: image(4) }); // 4 parts of 64 KiB: still the smallest size
+      expect(await manifest('big-parts')).toMatchObject({ partSize: PART });
+      const big = image(10, 1); // 10 × 64 KiB (less 100 bytes): 3 parts of 256 KiB
+      await d.writeSnapshot({ lsn: 0n, image: big });
+      expect(await manifest('big-parts')).toMatchObject({ partSize: 4 * PART });
+      expect((await manifest('big-parts')).parts).toHaveLength(3);
+      expect(await partKeys('big-parts')).toHaveLength(3); // the 64 KiB parts are gone
+      await d.close();
+      const again = indexedDbDurability('big-parts', { maxParts: 4 });
+      expect((await again.open()).snapshot?.image).toEqual(big);
+      const small = image(3, 2);
+      await again.writeSnapshot({ lsn: 0n, image: small }); // the part size read back is kept
+      expect(await manifest('big-parts')).toMatchObject({ partSize: 4 * PART, parts: { length: 1 } });
+      await again.close();
+      expect((await indexedDbDurability('big-parts').open()).snapshot?.image).toEqual(small);
+      // The default: 128 parts of 64 KiB, then doubling, up to 4 MiB.
+      expect(partSizeFor(0, 0)).toBe(PART);
+      expect(partSizeFor(128 * PART, PART)).toBe(PART);
+      expect(partSizeFor(128 * PART + 1, PART)).toBe(2 * PART);
+      expect(partSizeFor(63e6, PART)).toBe(8 * PART);
+      expect(partSizeFor(1e12, PART)).toBe(64 * PART);
     });
 
     it('equal parts are stored once; an empty image is a snapshot too', async () => {

@@ -7,7 +7,7 @@ import { difference } from '../datastore/delta-math.ts';
 import { type ConnectionId, Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
 import { openDatastore, setCopyMeta, type TxDelta } from '../datastore/datastore.ts';
-import type { ImageCopy } from '../datastore/sqlite.ts';
+import { type ImageCopy, loadSqlite } from '../datastore/sqlite.ts';
 import { nextEvents } from '../next-events.ts';
 import { ClosedError, InternalError, SenderError, StorageError, UsageError } from '../errors.ts';
 import type { CallContext, Host, LogEntry } from '../host/host.ts';
@@ -269,6 +269,9 @@ export class Engine {
    */
   static async open(opts: EngineOptions): Promise<Engine> {
     const d = opts.durability;
+    // SQLite's WebAssembly initialises while storage is read (a cold start waits for both); a
+    // failure is met where the datastore opens.
+    loadSqlite().catch(() => {});
     const recovered = await d.open();
     const openedAt = Date.now();
     try {
