@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import { Datastore } from '../datastore/datastore.ts';
 import { fileDurability } from '../durability/files.ts';
 import { memoryDurability, MemoryStore } from '../durability/memory.ts';
 import type { Snapshot } from '../durability/durability.ts';
@@ -303,6 +304,102 @@ describe('engine snapshots under calls', () => {
     const balances = (await e2.sql('SELECT balance FROM account')).rows.map((r) => r.balance as bigint);
     expect(balances).toHaveLength(accounts);
     expect(balances.reduce((a, b) => a + b, 0n)).toBe(BigInt(accounts) * 1000n);
+    await e2.close();
+  });
+});
+
+describe('engine snapshots: starting and counting', () => {
+  it('a copy that cannot start is a warning, never the failure of the call that made the snapshot due, and is retried after as much log again', async () => {
+    const store = new MemoryStore();
+    const d = memoryDurability(store);
+    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: 2, idleSnapshotMs: 0 });
+    const created = store.snapshot; // the creation's image, at lsn 0
+    const storedBefore = d.stats().snapshots;
+    // No memory for the copy's buffer, as WebAssembly reports it.
+    const copy = vi.spyOn(Datastore.prototype, 'copy').mockImplementation(() => {
+      throw new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded');
+    });
+    try {
+      await e.call('open_account', [1n, 'alice', 10n]);
+      expect(copy).not.toHaveBeenCalled();
+      await e.call('open_account', [2n, 'bob', 20n]); // the 2nd record makes a snapshot due: its copy throws
+      expect(copy).toHaveBeenCalledTimes(1);
+      const warnings = e.logs().filter((l) => l.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.message).toContain('snapshot');
+      expect(warnings[0]!.message).toContain('Maximum memory size exceeded');
+      // Nothing was written: the creation's image is still the snapshot, the log holds both calls.
+      expect(e.snapshotStats).toEqual({ started: 0, written: 0 });
+      expect(d.stats().snapshots).toBe(storedBefore);
+      expect(store.snapshot).toBe(created);
+      expect(store.log.map((r) => r.lsn)).toEqual([1n, 2n]);
+      // Not tried again at the next commit or query (each try asks for an image-sized buffer)...
+      await e.call('open_account', [3n, 'carol', 30n]);
+      await e.sql('SELECT id FROM account');
+      expect(copy).toHaveBeenCalledTimes(1);
+      // ...but once as much log has grown again.
+      await e.call('open_account', [4n, 'dave', 40n]);
+      expect(copy).toHaveBeenCalledTimes(2);
+      expect(e.logs().filter((l) => l.level === 'warn')).toHaveLength(2);
+    } finally {
+      copy.mockRestore();
+    }
+    // With memory again, the next snapshot due starts and is written.
+    await e.call('open_account', [5n, 'erin', 50n]);
+    expect(e.snapshotStats.started).toBe(0);
+    await e.call('open_account', [6n, 'frank', 60n]);
+    expect(e.snapshotStats.started).toBe(1);
+    expect((await e.sql('SELECT id FROM account')).rows.map((r) => r.id)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    await e.close(); // waits for the snapshot in flight
+    expect(e.snapshotStats).toEqual({ started: 1, written: 1 });
+    expect(store.snapshot?.lsn).toBe(6n);
+    expect(store.log).toEqual([]);
+    const e2 = await Engine.open({ name: 'bank', durability: memoryDurability(store), owner });
+    expect((await e2.sql('SELECT id, balance FROM account')).rows).toEqual([
+      { id: 1n, balance: 10n },
+      { id: 2n, balance: 20n },
+      { id: 3n, balance: 30n },
+      { id: 4n, balance: 40n },
+      { id: 5n, balance: 50n },
+      { id: 6n, balance: 60n },
+    ]);
+    expect(e2.logs().some((l) => l.level === 'warn' && l.message.includes('Maximum memory size exceeded'))).toBe(true);
+    await e2.close();
+  });
+
+  it('the snapshot policy counts from where a copy completed: calls committed during the copy make no other snapshot due', async () => {
+    const store = new MemoryStore();
+    const written: bigint[] = [];
+    const d = memoryDurability(store, { beforeSnapshot: (s) => void written.push(s.lsn) });
+    const every = 4;
+    const e = await Engine.open({ name: 'bank', durability: d, code, owner, snapshotEvery: every, idleSnapshotMs: 0 }); // the load rule alone
+    written.length = 0; // the creation's image
+    // For each commit: whether a snapshot had started and was not written yet.
+    const during: boolean[] = [];
+    e.onCommit(() => during.push(e.snapshotStats.started > e.snapshotStats.written));
+    // Issued together, the calls are all queued before the copy's first step (a step waits its
+    // turn in the call queue): the 4th record starts a snapshot, the 8 after it commit while its
+    // copy is in progress, and the copy completes after them.
+    await Promise.all(Array.from({ length: 3 * every }, (_, i) => e.call('open_account', [BigInt(i + 1), `o${i}`, 1n])));
+    expect(during).toEqual([...Array<boolean>(every).fill(false), ...Array<boolean>(2 * every).fill(true)]);
+    await vi.waitFor(() => expect(e.snapshotStats.written).toBeGreaterThanOrEqual(1), { timeout: 20_000 });
+    await e.exclusive(() => undefined); // a snapshot the written one found due would have started by now
+    // One snapshot, holding every call (lsn 12): the 8 records logged during its copy are in it,
+    // so they make no second snapshot due (counted from the copy's start, they would: 8 >= 4).
+    expect(e.snapshotStats).toEqual({ started: 1, written: 1 });
+    expect(written).toEqual([12n]);
+    expect(store.log).toEqual([]);
+    // The count restarted at the completion: 3 more records make no snapshot due, the 4th does.
+    for (let i = 0; i < every - 1; i++) await e.call('open_account', [BigInt(100 + i), 'later', 1n]);
+    expect(e.snapshotStats.started).toBe(1);
+    await e.call('open_account', [200n, 'later', 1n]);
+    expect(e.snapshotStats.started).toBe(2);
+    await e.close();
+    expect(e.snapshotStats).toEqual({ started: 2, written: 2 });
+    expect(written).toEqual([12n, 16n]);
+    expect(store.log).toEqual([]);
+    const e2 = await Engine.open({ name: 'bank', durability: memoryDurability(store), owner });
+    expect((await e2.sql('SELECT COUNT(*) AS n FROM account')).rows).toEqual([{ n: 16n }]);
     await e2.close();
   });
 });

@@ -764,7 +764,9 @@ export class Engine {
     try {
       copy = this.#host.datastore.copy();
     } catch (e) {
-      // Runs after a commit: a copy that cannot start (no memory for it) must not fail that call.
+      // Runs after a commit: a copy that cannot start (no memory for it) must not fail that call,
+      // and is tried again once as much log has grown, not at every commit.
+      this.#snapshots.deferred();
       this.#logs.push({ ts: Date.now(), level: 'warn', message: `snapshot not started (the commit log keeps everything): ${(e as Error).message}` });
       return;
     }

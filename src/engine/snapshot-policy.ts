@@ -77,6 +77,15 @@ export class SnapshotPolicy {
     return this.#records >= Math.min(this.#every, 100);
   }
 
+  /**
+   * A snapshot could not start (no memory for its copy): the next try waits until as much log
+   * again has grown, rather than coming at every commit (each try asks for an image-sized buffer).
+   * The log keeps everything meanwhile.
+   */
+  deferred(): void {
+    this.covered();
+  }
+
   /** A snapshot with an image of `imageBytes` was exported; it covers the log so far once written. */
   started(imageBytes: number): void {
     this.covered(imageBytes);
