@@ -411,8 +411,7 @@ class IndexedDbBackend implements DurabilityBackend {
     const named = manifest ? [...new Set(manifest.parts)] : [];
     const partStore = tx.objectStore(PARTS_STORE);
     const [partValues] = await Promise.all([Promise.all(named.map((k) => partStore.get(k) as Promise<unknown>)), done]);
-    const parts = new Map<string, unknown>();
-    named.forEach((k, i) => parts.set(k, partValues[i]));
+    const parts = new Map<string, unknown>(named.map((k, i) => [k, partValues[i]]));
     const snapshot = manifest ? this.#assemble(manifest, parts) : (checked as Snapshot | undefined);
     this.#parts.clear();
     for (const k of partKeys) this.#parts.add(String(k));
