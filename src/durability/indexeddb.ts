@@ -89,7 +89,7 @@ const MAX_PART_SIZE = 4 * 1024 * 1024;
 const MAX_PARTS = 128;
 /** New parts are put in transactions of about this many bytes. */
 const PART_WRITE_BYTES = 4 * 1024 * 1024;
-/** Bytes hashed at once (digests run off the calling thread where the platform can, but copy their input on it). */
+/** About this many bytes are hashed at once, at least one part (digests run off the calling thread where the platform can, but copy their input on it). */
 const HASH_WINDOW_BYTES = 1024 * 1024;
 /** Log entries a snapshot deletes per transaction (by lsn range). */
 const LOG_TRIM_STEP = 256;

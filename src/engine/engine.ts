@@ -883,7 +883,7 @@ export class Engine {
   exportImage(): Promise<Uint8Array> {
     return this.#serial(async () => {
       this.#checkDiverged(); // memory may hold a transaction storage refused: never hand it out
-      return exportDatabase({ name: this.name, identity: this.#identity, owner: this.owner, datastore: this.#host.datastore, durability: this.#durability });
+      return exportDatabase({ name: this.name, identity: this.#identity, owner: this.owner, datastore: this.#host.datastore, durability: this.#durability, calls: this.#calls.save() });
     });
   }
 

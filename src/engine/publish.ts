@@ -5,7 +5,7 @@
 import { Identity } from 'spacetimedb';
 import type { Durability } from '../durability/durability.ts';
 import { bytesEqual } from '../datastore/bytes.ts';
-import { openDatastore, type Datastore } from '../datastore/datastore.ts';
+import { openDatastore, setCopyMeta, type Datastore } from '../datastore/datastore.ts';
 import type { ModuleSchema } from '../datastore/schema.ts';
 import { ModuleError, StorageError, type SqlError } from '../errors.ts';
 import { Host, type LogEntry } from '../host/host.ts';
@@ -219,12 +219,22 @@ export async function importDatabase(name: string, bytes: Uint8Array): Promise<N
 }
 
 /** The whole database as one image (identity, owner, module, SQLite image) for `importDatabase`. */
-export async function exportDatabase(o: { name: string; identity: Identity; owner: Identity; datastore: Datastore; durability: Durability }): Promise<Uint8Array> {
+export async function exportDatabase(o: { name: string; identity: Identity; owner: Identity; datastore: Datastore; durability: Durability; calls: Uint8Array }): Promise<Uint8Array> {
   const metaBytes = o.datastore.getMeta(META_DB_IN_IMAGE) ?? (await o.durability.getMeta(META_DB)) ?? new TextEncoder().encode('{}');
   const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as Partial<DatabaseMeta>;
   const code = (await readModule(o.datastore, o.durability)) ?? new Uint8Array();
   const header = { name: o.name, identity: o.identity.toHexString(), owner: o.owner.toHexString(), createdAt: meta.createdAt ?? Date.now(), module: new TextDecoder().decode(code) };
-  return encodeImage(header, o.datastore.export());
+  // The image carries the call ids committed so far (the live database holds those of the
+  // snapshot it was opened from): a call retried with its id against the imported copy is
+  // recognised there as it would be here.
+  const copy = o.datastore.copy();
+  try {
+    while (!copy.step(-1));
+    setCopyMeta(copy, META_CALLS_IN_IMAGE, o.calls);
+    return encodeImage(header, copy.read(0, copy.size));
+  } finally {
+    copy.close();
+  }
 }
 
 function encodeDescription(meta: DatabaseMeta): Uint8Array {

@@ -46,6 +46,29 @@ describe('SnapshotPolicy', () => {
     expect(small.dueWhenIdle()).toBe(true);
   });
 
+  it('after a snapshot that could not start, waits for as much log again (by load or idle), while close still counts from the last snapshot', () => {
+    const p = new SnapshotPolicy(4, 0, 0, 512 * MiB);
+    for (let i = 0; i < 4; i++) p.logged(100);
+    expect(p.due()).toBe(true);
+    p.deferred(); // the copy could not start
+    for (let i = 0; i < 2; i++) {
+      p.logged(100);
+      expect(p.due()).toBe(false);
+    }
+    p.logged(MiB); // over the idle rule's 512th of the image
+    expect(p.due()).toBe(false);
+    expect(p.dueWhenIdle()).toBe(false); // the idle rule waits too
+    expect(p.dueAtClose()).toBe(true); // 7 records since the last snapshot
+    expect(p.due(true)).toBe(true); // close forces it
+    p.logged(100);
+    expect(p.due()).toBe(true); // 4 more records: try again
+    expect(p.dueWhenIdle()).toBe(true);
+    p.started(512 * MiB);
+    p.settled(true);
+    p.logged(100);
+    expect(p.due()).toBe(false); // counting restarted at the snapshot
+  });
+
   it('counts the log a reopen replayed, and none of the rules fire while an image is being written', () => {
     const p = new SnapshotPolicy(1_000_000, 10, 2 * MiB, 64 * MiB);
     expect(p.dueWhenIdle()).toBe(true);

@@ -30,6 +30,8 @@ export class SnapshotPolicy {
   #logBytes: number;
   #imageBytes: number;
   #inFlight = false;
+  /** After a snapshot could not start: the log (records, bytes) before which none is tried again. */
+  #retryAt: { records: number; bytes: number } | undefined;
   readonly stats: SnapshotStats = { started: 0, written: 0 };
 
   /** `records` and `logBytes`: the log replayed at open, on top of an image of `imageBytes`. */
@@ -50,13 +52,16 @@ export class SnapshotPolicy {
   covered(imageBytes?: number): void {
     this.#records = 0;
     this.#logBytes = 0;
+    this.#retryAt = undefined;
     if (imageBytes !== undefined) this.#imageBytes = imageBytes;
   }
 
   /** Whether to snapshot now: never with nothing new or one in flight; `force` skips the size rules. */
   due(force = false): boolean {
     if (this.#records === 0 || this.#inFlight) return false;
-    return force || this.#records >= this.#every || this.#logBytes >= Math.max(MIN_LOG_BYTES, this.#imageBytes / 8);
+    if (force) return true;
+    if (this.#deferring()) return false;
+    return this.#records >= this.#every || this.#logBytes >= Math.max(MIN_LOG_BYTES, this.#imageBytes / 8);
   }
 
   /**
@@ -68,7 +73,7 @@ export class SnapshotPolicy {
    * bytes of image per byte of log.
    */
   dueWhenIdle(): boolean {
-    if (this.#records === 0 || this.#inFlight) return false;
+    if (this.#records === 0 || this.#inFlight || this.#deferring()) return false;
     return this.#logBytes >= Math.max(MIN_IDLE_LOG_BYTES, this.#imageBytes / IDLE_IMAGE_SHARE);
   }
 
@@ -78,12 +83,19 @@ export class SnapshotPolicy {
   }
 
   /**
-   * A snapshot could not start (no memory for its copy): the next try waits until as much log
-   * again has grown, rather than coming at every commit (each try asks for an image-sized buffer).
-   * The log keeps everything meanwhile.
+   * A snapshot could not start (no memory for its copy): the next try (by load or when idle)
+   * waits until as much log again has grown, rather than coming at every commit (each try asks
+   * for an image-sized buffer). The log keeps everything meanwhile, and the counts since the last
+   * snapshot go on, so close still snapshots a long log.
    */
   deferred(): void {
-    this.covered();
+    this.#retryAt = { records: this.#records + this.#every, bytes: this.#logBytes + Math.max(MIN_LOG_BYTES, this.#imageBytes / 8) };
+  }
+
+  /** Whether a snapshot that could not start waits for more log before the next try (close does not wait). */
+  #deferring(): boolean {
+    const at = this.#retryAt;
+    return at !== undefined && this.#records < at.records && this.#logBytes < at.bytes;
   }
 
   /** A snapshot with an image of `imageBytes` was exported; it covers the log so far once written. */
