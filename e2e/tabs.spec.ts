@@ -22,6 +22,30 @@ test('SharedWorker: a tab that closes mid-call does not lose the call; the other
   await expect(texts(b)).toHaveText(['sent, then the tab closed', 'still working']);
 });
 
+/** The engine workers `page` starts from now on (their script URLs). */
+function engineWorkersStarted(page: Page): string[] {
+  const started: string[] = [];
+  page.on('worker', (w) => {
+    if (w.url().includes('engine-worker')) started.push(w.url());
+  });
+  return started;
+}
+
+test('SharedWorker: the first tab starts one engine worker (ahead of the request, and uses it); a tab joining a running engine starts none', async ({ context }) => {
+  const a = await context.newPage();
+  const startedByA = engineWorkersStarted(a);
+  await openChat(a, 'head-start');
+  expect(startedByA).toHaveLength(1);
+  expect(a.workers().filter((w) => w.url().includes('engine-worker'))).toHaveLength(1); // it serves the database
+  const b = await context.newPage();
+  const startedByB = engineWorkersStarted(b);
+  await openChat(b, 'head-start');
+  await send(b, 'served by the engine the first tab started');
+  await expect(texts(a)).toHaveText(['served by the engine the first tab started']);
+  expect(startedByB).toEqual([]);
+  expect(a.workers().filter((w) => w.url().includes('engine-worker'))).toHaveLength(1);
+});
+
 test('dedicated workers: tabs elect one leader and see each other live', async ({ context }) => {
   const a = await context.newPage();
   await openChat(a, 'elect', '&transport=dedicated');
