@@ -31,7 +31,7 @@ function engineWorkersStarted(page: Page): string[] {
   return started;
 }
 
-test('SharedWorker: the first tab starts one engine worker (ahead of the request, and uses it); a tab joining a running engine starts none', async ({ context }) => {
+test('SharedWorker: the first tab starts one engine worker; a tab joining a running engine starts none', async ({ context }) => {
   const a = await context.newPage();
   const startedByA = engineWorkersStarted(a);
   await openChat(a, 'head-start');

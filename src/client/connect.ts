@@ -205,9 +205,7 @@ export async function connect<M = unknown>(opts: ConnectOptions<M>): Promise<Bro
   try {
     const limits = callTimeoutMs !== undefined ? { limits: { callTimeoutMs } } : {};
     // A SharedWorker may need this page to start its engine worker (see worker/shared-worker.ts).
-    const pageHost = worker.shared ? pageEngineHost() : undefined;
-    if (pageHost) link.onClose(() => pageHost.dropHeadStart());
-    const engineHost = pageHost ? Comlink.proxy(pageHost as EngineHost) : undefined;
+    const engineHost = worker.shared ? Comlink.proxy(pageEngineHost()) : undefined;
     const hello = await Promise.race([remote.hello({ protocol: PROTOCOL_VERSION, clientId, ...limits }, engineHost), worker.failed, timeout(HELLO_TIMEOUT_MS)]);
     const watching = new AbortController();
     link.onClose(() => watching.abort());
@@ -215,7 +213,6 @@ export async function connect<M = unknown>(opts: ConnectOptions<M>): Promise<Bro
       link.fail(new ClosedError('the Lightcone worker stopped (crashed, or its tab was closed): call connect() again; a call that was in flight may retry with its callId', { retryable: true })),
     );
     const info = await link.track(remote.open(opts.name, opts.module?.code, opts.image, opts.remote, opts.onMigrationRefused));
-    pageHost?.dropHeadStart(); // the engine serving this open is running: a head start not used by now never will be
     let session: Session | undefined;
     if (opts.connection === true) {
       const attach = () => remote.attach(opts.name, clientId, sender);
@@ -560,24 +557,12 @@ function spawn(transport: 'auto' | 'shared' | 'dedicated'): { endpoint: Comlink.
 /**
  * This page's offer to start engine workers for the SharedWorker. An engine started here lives
  * as long as this page; when the page closes, the SharedWorker starts the next one in another tab.
- *
- * When no engine runs anywhere in the origin (no engine lock is held), this page starts one at
- * once, ahead of the SharedWorker's request: its script loads and its WebAssembly initialises
- * while the SharedWorker starts and routes the first open, instead of after. The first request
- * takes it; `dropHeadStart` ends it if none came (another tab's engine served the open).
  */
-function pageEngineHost(): EngineHost & { dropHeadStart(): void } {
+function pageEngineHost(): EngineHost {
   const engines = new Map<string, Worker>();
-  let headStart: Promise<HeadStart | undefined> | undefined = noEngineRunning().then((none) => (none ? startEngineWorker() : undefined));
   return {
     async spawnEngine(supervisor: string) {
-      const pending = headStart;
-      headStart = undefined; // taken once, by the first request
-      const ahead = await pending;
-      // One whose script already failed to load is started again, so the failure is reported as
-      // any start's is (bootEngine listens for it from the start).
-      if (ahead?.failed) ahead.worker.terminate();
-      const worker = ahead && !ahead.failed ? ahead.worker : startEngineWorker().worker;
+      const worker = new Worker(new URL('../../worker/engine-worker.ts', import.meta.url), { type: 'module', name: 'lightcone-engine' });
       const boot = await bootEngine(worker, supervisor);
       engines.set(boot.lock, worker);
       return Comlink.transfer(boot, [boot.rpc, boot.beat]);
@@ -586,35 +571,7 @@ function pageEngineHost(): EngineHost & { dropHeadStart(): void } {
       engines.get(lock)?.terminate();
       engines.delete(lock);
     },
-    dropHeadStart() {
-      const ahead = headStart;
-      headStart = undefined;
-      void ahead?.then((a) => a?.worker.terminate());
-    },
   };
-}
-
-/** An engine worker started before it was asked for; `failed` once its script did not load. */
-interface HeadStart {
-  worker: Worker;
-  failed: boolean;
-}
-
-function startEngineWorker(): HeadStart {
-  const worker = new Worker(new URL('../../worker/engine-worker.ts', import.meta.url), { type: 'module', name: 'lightcone-engine' });
-  const started: HeadStart = { worker, failed: false };
-  worker.addEventListener('error', () => (started.failed = true), { once: true });
-  return started;
-}
-
-/** Whether no engine worker runs in this origin (each holds a `lightcone:engine:` lock while alive); false when that cannot be known. */
-async function noEngineRunning(): Promise<boolean> {
-  try {
-    const held = (await navigator.locks.query()).held ?? [];
-    return !held.some((l) => l.name?.startsWith('lightcone:engine:'));
-  } catch {
-    return false;
-  }
 }
 
 let persistAsked: Promise<boolean | undefined> | undefined;
