@@ -40,8 +40,9 @@ import { routeFetch } from '../api/fetch.ts';
 import { ClosedError, errorFromJSON, UsageError } from '../errors.ts';
 import { holdLock, whenReleased } from './locks.ts';
 import { bootEngine, workerLoadFailed } from './engine-boot.ts';
-import { PROTOCOL_VERSION, type EngineHost, type SubscriptionSink, type TestHooks, type WireCall, type WorkerApi, type WorkerHello } from './protocol.ts';
-import { deserializeError, installTransferHandlers, revive } from './wire.ts';
+import { PROTOCOL_VERSION, type EngineHost, type SubscriptionSink, type TestHooks, type WorkerApi, type WorkerHello } from './protocol.ts';
+import { installTransferHandlers, revive } from './wire.ts';
+import { CallBatcher } from './call-batcher.ts';
 import { announce, isRefused, MigrationRefusedError } from './refused.ts';
 
 export type { PublishResult, TestHooks };
@@ -605,54 +606,3 @@ function hex(id: string | Identity | bigint): string {
   return id.toHexString();
 }
 
-/**
- * Sends the calls made within one microtask as one message (`callMany`): with many calls in
- * flight, one postMessage per call costs more than the engine's work for it. A lone call goes as
- * a plain `call`. Each call still settles on its own, with its own error class.
- */
-class CallBatcher {
-  readonly #name: string;
-  readonly #remote: Comlink.Remote<WorkerApi>;
-  #queue: { call: WireCall; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] | undefined;
-
-  constructor(name: string, remote: Comlink.Remote<WorkerApi>) {
-    this.#name = name;
-    this.#remote = remote;
-  }
-
-  call(call: WireCall): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      if (!this.#queue) {
-        this.#queue = [];
-        queueMicrotask(() => this.#flush());
-      }
-      this.#queue.push({ call, resolve, reject });
-    });
-  }
-
-  #flush(): void {
-    const batch = this.#queue!;
-    this.#queue = undefined;
-    if (batch.length === 1) {
-      const [only] = batch as [(typeof batch)[number]];
-      this.#remote.call(this.#name, only.call.fn, only.call.args, only.call.opts).then(only.resolve, only.reject);
-      return;
-    }
-    this.#remote
-      .callMany(
-        this.#name,
-        batch.map((b) => b.call),
-      )
-      .then(
-        (results) => {
-          for (const [i, r] of results.entries()) {
-            if (r.ok) batch[i]!.resolve(r.value);
-            else batch[i]!.reject(deserializeError(r.error));
-          }
-        },
-        (error: unknown) => {
-          for (const b of batch) b.reject(error);
-        },
-      );
-  }
-}

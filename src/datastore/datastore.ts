@@ -272,8 +272,7 @@ export class Datastore {
 
   begin(): void {
     if (this.#tx) throw new DatastoreError(Errno.WOULD_BLOCK_TRANSACTION, 'a transaction is already open');
-    this.#begin.step();
-    this.#begin.reset();
+    this.#fast.run(this.#begin, NO_VALUES);
     this.#tx = new Map();
   }
 
@@ -294,15 +293,14 @@ export class Datastore {
     const sequences: TxDelta['sequences'] = [];
     for (const s of this.#dirtySequences) {
       const table = this.#tables.find((t) => t.sequences.includes(s))!;
-      this.#saveSeq.bind([table.def.name, s.def.column, s.next.toString()]).stepReset();
+      this.#fast.run(this.#saveSeq, [table.def.name, s.def.column, s.next.toString()]);
       sequences.push({ table: table.def.name, column: s.def.column, next: s.next });
     }
     this.#dirtySequences.clear();
     const scheduleRuns = this.#scheduleRuns;
     this.#scheduleRuns = [];
     for (const r of scheduleRuns) this.#saveScheduleRun(r);
-    this.#commit.step();
-    this.#commit.reset();
+    this.#fast.run(this.#commit, NO_VALUES);
     this.#tx = undefined;
     return scheduleRuns.length ? { tables, sequences, scheduleRuns } : { tables, sequences };
   }
@@ -311,8 +309,7 @@ export class Datastore {
   rollback(): void {
     const tx = this.#tx;
     if (!tx) return;
-    this.#rollback.step();
-    this.#rollback.reset();
+    this.#fast.run(this.#rollback, NO_VALUES);
     for (const [table, st] of tx) table.count = st.countAtBegin;
     this.#scheduleRuns = [];
     this.#tx = undefined;
@@ -786,6 +783,8 @@ export function setCopyMeta(copy: ImageCopy, key: string, value: Uint8Array): vo
 }
 
 // ---- small helpers ---------------------------------------------------------------------------
+
+const NO_VALUES: readonly SqlValue[] = [];
 
 function isUniqueViolation(e: unknown): boolean {
   const code = (e as { resultCode?: number }).resultCode;

@@ -23,20 +23,15 @@ export interface TxInfo {
 
 /** Encodes a delta as a commit-log record. */
 export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
-  let size = 64;
-  for (const t of delta.tables) {
-    size += t.table.length * 3 + 16;
-    for (const r of t.inserts) size += r.length + 4;
-    for (const r of t.deletes) size += r.length + 4;
-  }
-  const w = new BinaryWriter(size);
+  const w = scratch;
+  w.clear();
   w.writeU8(info.callId === undefined ? DELTA_FORMAT : DELTA_FORMAT_CALL_ID);
   w.writeI64(info.timestamp);
-  w.writeString(info.reducer);
-  w.writeU256(info.sender);
+  w.writeUInt8Array(utf8Name(info.reducer));
+  w.writeBytes(senderBytes(info.sender));
   w.writeU32(delta.tables.length);
   for (const t of delta.tables) {
-    w.writeString(t.table);
+    w.writeUInt8Array(utf8Name(t.table));
     w.writeU32(t.inserts.length);
     for (const r of t.inserts) w.writeUInt8Array(r);
     w.writeU32(t.deletes.length);
@@ -44,19 +39,54 @@ export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
   }
   w.writeU32(delta.sequences.length);
   for (const s of delta.sequences) {
-    w.writeString(s.table);
+    w.writeUInt8Array(utf8Name(s.table));
     w.writeU16(s.column);
     w.writeString(s.next.toString());
   }
   const runs = delta.scheduleRuns ?? [];
   w.writeU32(runs.length);
   for (const r of runs) {
-    w.writeString(r.table);
+    w.writeUInt8Array(utf8Name(r.table));
     w.writeU64(r.id);
     w.writeI64(r.at);
   }
-  if (info.callId !== undefined) w.writeString(info.callId);
-  return w.getBuffer().slice();
+  if (info.callId !== undefined) w.writeUInt8Array(utf8.encode(info.callId));
+  const out = w.getBuffer().slice();
+  // A transaction far larger than usual does not keep its buffer alive afterwards.
+  if (out.length > SCRATCH_KEEP) scratch = new BinaryWriter(SCRATCH_INITIAL);
+  return out;
+}
+
+const SCRATCH_INITIAL = 4096;
+const SCRATCH_KEEP = 1 << 20;
+/** One writer reused by every encode (encoding is synchronous; the record is copied out). */
+let scratch = new BinaryWriter(SCRATCH_INITIAL);
+const utf8 = new TextEncoder();
+
+/**
+ * UTF-8 of table and reducer names (a string's BSATN is its UTF-8 length-prefixed, which
+ * `writeUInt8Array` writes): a module has few, and every record repeats them.
+ */
+const names = new Map<string, Uint8Array>();
+function utf8Name(name: string): Uint8Array {
+  let bytes = names.get(name);
+  if (!bytes) {
+    bytes = utf8.encode(name);
+    if (names.size >= 4096) names.clear(); // names of modules long gone
+    names.set(name, bytes);
+  }
+  return bytes;
+}
+
+/** The u256 of the last sender seen, little-endian: consecutive calls mostly share their sender. */
+let lastSender: { id: bigint; bytes: Uint8Array } | undefined;
+function senderBytes(id: bigint): Uint8Array {
+  if (lastSender?.id !== id) {
+    const w = new BinaryWriter(32);
+    w.writeU256(id);
+    lastSender = { id, bytes: w.getBuffer().slice() };
+  }
+  return lastSender.bytes;
 }
 
 /** Decodes a commit-log record. Throws StorageError UNKNOWN_FORMAT / CORRUPT_LOG. */

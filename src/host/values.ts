@@ -310,38 +310,62 @@ export function encodeArgs(params: Product, args: unknown, what: string, ts: Typ
   }
 }
 
+/** What `encodeArgs` needs of a parameter list, worked out once per list. */
+interface ParamsPlan {
+  names: string[];
+  /** Each parameter's type, resolved. */
+  inner: Ty[];
+  /** The parameters as one product type: its serializer is cached on this object. */
+  product: Ty;
+}
+const plans = new WeakMap<Product, ParamsPlan>();
+
+function planOf(params: Product, ts: Typespace): ParamsPlan {
+  let plan = plans.get(params);
+  if (!plan) {
+    plan = {
+      names: params.elements.map((e) => e.name ?? ''),
+      inner: params.elements.map((e) => resolveType(e.algebraicType, ts)),
+      product: { tag: 'Product', value: params } as Ty,
+    };
+    plans.set(params, plan);
+  }
+  return plan;
+}
+
 function encodeArgsChecked(params: Product, args: unknown, what: string, ts: Typespace): Uint8Array {
-  const names = params.elements.map((e) => e.name ?? '');
-  const signature = params.elements.map((e) => `${e.name}: ${typeName(e.algebraicType, ts)}`).join(', ');
-  let obj: Record<string, unknown>;
+  const { names, inner, product } = planOf(params, ts);
+  const signature = () => params.elements.map((e) => `${e.name}: ${typeName(e.algebraicType, ts)}`).join(', ');
+  let obj: Record<string, unknown> | undefined;
+  let list: unknown[] | undefined;
   if (args === undefined || args === null) {
     obj = {};
   } else if (Array.isArray(args)) {
     if (args.length !== names.length) {
-      throw new UsageError('BAD_ARGUMENT_COUNT', `${what} takes ${names.length} argument${names.length === 1 ? '' : 's'} (${signature}), got ${args.length}`, {
+      throw new UsageError('BAD_ARGUMENT_COUNT', `${what} takes ${names.length} argument${names.length === 1 ? '' : 's'} (${signature()}), got ${args.length}`, {
         expected: names.length,
         got: args.length,
       });
     }
-    obj = Object.fromEntries(names.map((n, i) => [n, args[i]]));
+    list = args;
   } else if (typeof args === 'object' && !(args instanceof Uint8Array)) {
     obj = args as Record<string, unknown>;
     const unknown = Object.keys(obj).filter((k) => !names.includes(k) && !names.includes(camelToSnake(k)));
-    if (unknown.length) throw new UsageError('BAD_ARGUMENT', `${what} has no parameter ${unknown.join(', ')}: it takes (${signature})`, { unknown });
+    if (unknown.length) throw new UsageError('BAD_ARGUMENT', `${what} has no parameter ${unknown.join(', ')}: it takes (${signature()})`, { unknown });
   } else {
-    throw new UsageError('BAD_ARGUMENT', `${what} takes (${signature}): pass an array of values or an object keyed by parameter name`);
+    throw new UsageError('BAD_ARGUMENT', `${what} takes (${signature()}): pass an array of values or an object keyed by parameter name`);
   }
   const value: Record<string, unknown> = {};
-  for (const el of params.elements) {
-    const n = el.name ?? '';
-    const v = n in obj ? obj[n] : obj[snakeToCamel(n)];
-    const inner = resolveType(el.algebraicType, ts);
-    if (v === undefined && !isOption(inner)) {
-      throw new UsageError('BAD_ARGUMENT', `${what}: missing argument ${n} (expected ${typeName(inner, ts)})`, { path: n });
+  const elements = params.elements;
+  for (let i = 0; i < elements.length; i++) {
+    const n = names[i]!;
+    const v = list ? list[i] : n in obj! ? obj![n] : obj![snakeToCamel(n)];
+    if (v === undefined && !isOption(inner[i]!)) {
+      throw new UsageError('BAD_ARGUMENT', `${what}: missing argument ${n} (expected ${typeName(inner[i]!, ts)})`, { path: n });
     }
-    value[n] = coerceValue(el.algebraicType, v, `${what} argument ${n}`, ts);
+    value[n] = coerceValue(elements[i]!.algebraicType, v, `${what} argument ${n}`, ts);
   }
-  return encodeValue({ tag: 'Product', value: params } as Ty, value, ts);
+  return encodeValue(product, value, ts);
 }
 
 function camelToSnake(s: string): string {
