@@ -605,4 +605,3 @@ function hex(id: string | Identity | bigint): string {
   if (typeof id === 'bigint') return new Identity(id).toHexString();
   return id.toHexString();
 }
-
