@@ -403,3 +403,44 @@ describe('engine snapshots: starting and counting', () => {
     await e2.close();
   });
 });
+
+describe('engine memory: the buffer a database grew into', () => {
+  it('after a call that grew the database, its buffer holds at most half as much again as the database', async () => {
+    const store = new MemoryStore();
+    const e = await Engine.open({ name: 'bank', durability: memoryDurability(store), code, owner, idleSnapshotMs: 0 });
+    for (let n = 20_000; n <= 60_000; n += 20_000) {
+      await e.call('seed', [n]);
+      // A snapshot's copy reads the database until it completes; the slack is given back then.
+      while (e.snapshotStats.written < e.snapshotStats.started) await new Promise((r) => setTimeout(r, 5));
+      const f = e.host.datastore.footprint();
+      expect(f.size).toBeGreaterThan(0);
+      // Without the compaction a memdb holds up to twice its database right after growing.
+      expect(f.capacity).toBeLessThanOrEqual(Math.ceil(f.size * 1.5));
+    }
+    expect((await e.sql('SELECT COUNT(*) AS n FROM account')).rows[0]!.n).toBe(60_000n);
+    await e.close();
+    const again = await Engine.open({ name: 'bank', durability: memoryDurability(store), owner });
+    expect((await again.sql('SELECT COUNT(*) AS n FROM account')).rows[0]!.n).toBe(60_000n);
+    await again.close();
+  });
+
+  it('a database that cannot be moved to its smaller buffer is refused until reloaded; storage holds every durable call', async () => {
+    const store = new MemoryStore();
+    const e = await Engine.open({ name: 'bank', durability: memoryDurability(store), code, owner, idleSnapshotMs: 0 });
+    await e.call('open_account', [1n, 'alice', 10n]);
+    const compact = vi.spyOn(Datastore.prototype, 'compact').mockImplementation(() => {
+      throw new Error('the in-memory database could not be moved to a smaller buffer (SQLite code 7)');
+    });
+    try {
+      await e.call('open_account', [2n, 'bob', 20n]); // committed and durable; memory lost after it
+      await expect(e.call('open_account', [3n, 'carol', 30n])).rejects.toMatchObject({ name: 'StorageError', code: 'NOT_DURABLE' });
+      expect(e.logs().some((l) => l.level === 'error' && l.message.includes('reloaded from storage'))).toBe(true);
+    } finally {
+      compact.mockRestore();
+    }
+    await e.close();
+    const again = await Engine.open({ name: 'bank', durability: memoryDurability(store), owner });
+    expect((await again.sql('SELECT id FROM account')).rows.map((r) => r.id).sort()).toEqual([1n, 2n]);
+    await again.close();
+  });
+});
