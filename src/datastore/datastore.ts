@@ -10,7 +10,7 @@ import { columnCodec, storedToU64, type ColumnCodec, type SqlValue } from './col
 import { columnSql, indexSql, META_TABLE, quote, ROW_ID, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
 import { FastSql } from './fast-stmt.ts';
-import { compactMemdb, exportSqlite, ImageCopy, loadSqlite, memdbFootprint, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
+import { exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
 
 /** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
 export interface TableDelta {
@@ -760,30 +760,7 @@ export class Datastore {
    */
   copy(): ImageCopy {
     if (this.#tx) throw new Error('cannot copy while a transaction is open');
-    const copy = new ImageCopy(this.#sqlite3, this.#db);
-    this.#copies.push(copy);
-    return copy;
-  }
-
-  /** Copies started by `copy` (those still reading this database hold off `compact`). */
-  #copies: ImageCopy[] = [];
-
-  /**
-   * Moves the database into a buffer closer to its size when growth left it holding much more
-   * (see `compactMemdb`). Only between transactions and while no copy reads the database; returns
-   * whether it moved. Throws when the database could not be reopened (it must be reloaded).
-   */
-  compact(): boolean {
-    if (this.#tx) return false;
-    this.#copies = this.#copies.filter((c) => c.copying);
-    if (this.#copies.length > 0) return false;
-    return compactMemdb(this.#sqlite3, this.#db);
-  }
-
-  /** The database's bytes and its buffer's capacity (memory use, for tests and benchmarks). */
-  footprint(): { size: number; capacity: number } {
-    const f = memdbFootprint(this.#sqlite3, this.#db);
-    return { size: f?.size ?? 0, capacity: f?.capacity ?? 0 };
+    return new ImageCopy(this.#sqlite3, this.#db);
   }
 
   /** Host metadata kept inside the image (so snapshots carry it). */

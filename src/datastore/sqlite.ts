@@ -76,66 +76,12 @@ export function openSqlite(sqlite3: Sqlite3, image?: Uint8Array): SqliteDb {
     db.close();
     throw new Error(`sqlite3_deserialize failed with code ${rc}: the snapshot image is not a SQLite database`);
   }
-  configure(sqlite3, db);
-  return db;
-}
-
-/** What every main database gets once its memdb is (re)opened. */
-function configure(sqlite3: Sqlite3, db: SqliteDb): void {
   // Dirty pages stay in the cache until their transaction commits, however many (no spill to the
   // buffer mid-transaction, which costs a journal copy); after it, the cache shrinks back.
   db.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}; PRAGMA cache_spill = OFF`);
   setSizeLimit(sqlite3, db);
+  return db;
 }
-
-/** The main database's bytes and the capacity of the buffer holding them (undefined: not a memdb). */
-export function memdbFootprint(sqlite3: Sqlite3, db: SqliteDb): { ptr: number; size: number; capacity: number } | undefined {
-  const { capi, wasm } = sqlite3;
-  const sp = wasm.pstack.pointer;
-  try {
-    const sizeOut = wasm.pstack.alloc(8);
-    const ptr = capi.sqlite3_serialize(db.pointer!, 'main', sizeOut, SQLITE_SERIALIZE_NOCOPY);
-    if (!ptr) return undefined;
-    return { ptr, size: Number(wasm.peek(sizeOut, 'i64')), capacity: Number(capi.sqlite3_msize(ptr)) };
-  } finally {
-    wasm.pstack.restore(sp);
-  }
-}
-
-/**
- * A memdb that must grow reallocates its buffer at twice what it needs (SQLite's memdb grows so),
- * and nothing ever shrinks it: right after a growth, memory holds up to two bytes per byte of
- * database. When the slack is more than half the database (and at least COMPACT_MIN_SLACK),
- * `compactMemdb` moves the database into a buffer of its size and a quarter more, and frees the
- * old one: one copy of the database per growth of a quarter. Only between transactions, and never
- * while a backup reads the database (its source would be closed under it). Returns whether it
- * moved the database. Throws when the database was closed and could not be reopened on the new
- * buffer (out of memory): the connection is then unusable, and the caller must reload the
- * database from storage.
- */
-export function compactMemdb(sqlite3: Sqlite3, db: SqliteDb): boolean {
-  const before = memdbFootprint(sqlite3, db);
-  if (!before || before.capacity - before.size < Math.max(COMPACT_MIN_SLACK, before.size / 2)) return false;
-  const capacity = Math.ceil((before.size * 1.25) / 4096) * 4096;
-  let p: number;
-  try {
-    p = sqlite3.wasm.alloc(capacity) as unknown as number;
-  } catch {
-    return false; // no room for the smaller buffer now: the database stays where it is
-  }
-  const heap = sqlite3.wasm.heap8u();
-  heap.copyWithin(p, before.ptr, before.ptr + before.size);
-  const rc = deserialize(sqlite3, db, p, before.size, capacity);
-  const after = rc === 0 ? memdbFootprint(sqlite3, db) : undefined;
-  if (!after || after.size !== before.size) {
-    throw new Error(`the in-memory database could not be moved to a smaller buffer (SQLite code ${rc})`);
-  }
-  configure(sqlite3, db);
-  return true;
-}
-
-/** Slack below which a memdb's buffer is left as it is (moving it would cost more than it frees). */
-const COMPACT_MIN_SLACK = 1 << 20;
 
 /** The largest a database may grow: what 32-bit WebAssembly memory can address at most. */
 const MAX_DATABASE_BYTES = 2 ** 32;
@@ -233,11 +179,6 @@ export class ImageCopy {
   get size(): number {
     if (this.#ptr === 0 && this.#backup === 0 && this.#dest) this.#locate(this.#dest);
     return this.#size;
-  }
-
-  /** Whether the copy still reads its source (started, neither complete nor closed). */
-  get copying(): boolean {
-    return this.#backup !== 0;
   }
 
   /** Copies up to `pages` more pages; true once the copy is complete (and the backup released). */

@@ -723,26 +723,8 @@ export class Engine {
   /** Starts a snapshot when the policy says one is due (between transactions, so the image is consistent). */
   #maybeSnapshot(force = false): void {
     this.#armIdle();
-    if (this.#diverged !== undefined) return;
-    this.#compact();
     if (this.#diverged !== undefined || !this.#snapshots.due(force)) return;
     this.#snapshot();
-  }
-
-  /**
-   * Gives back what the database's buffer holds beyond its size after it grew (see
-   * `compactMemdb`). If the database could not be reopened on the smaller buffer, memory no longer
-   * holds it: from then on the engine refuses work, as after a write storage refused, until it is
-   * reloaded from storage, which holds every durable commit.
-   */
-  #compact(): void {
-    try {
-      this.#host.datastore.compact();
-    } catch (e) {
-      this.#diverged = e;
-      this.#logs.push({ ts: Date.now(), level: 'error', message: `${(e as Error).message}: the database must be reloaded from storage` });
-      this.#onNotDurable?.(e);
-    }
   }
 
   /**
@@ -839,8 +821,6 @@ export class Engine {
           // Memory holds a commit storage refused: no image of it.
           if (this.#diverged !== undefined) throw COPY_ABANDONED;
           if (!copy.step(COPY_STEP_PAGES)) return undefined;
-          // The copy no longer reads the database: growth it held off can be given back now.
-          this.#compact();
           // The ids the log prefix held travel inside the image, so they are dropped with that
           // prefix only when the snapshot that carries them is durable (and share its checksum).
           setCopyMeta(copy, META_CALLS_IN_IMAGE, this.#calls.save());
