@@ -550,7 +550,8 @@ export class Datastore {
     const table = index.table;
     const values = this.decodeKey(table, index.def.columns, key, `point for index ${index.def.sourceName}`);
     index.point ??= this.#db.prepare(`SELECT ${RID}, ${rowColumnsSql(table)} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`);
-    return this.#all(table, index.point, values, withRid);
+    // A unique index holds at most one row per key: stop at it rather than step on for none.
+    return this.#fast.rows(index.point, values, withRid, table, index.def.unique ? 1 : Infinity);
   }
 
   #selectRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number, withRid: boolean): { rid: number; row: Uint8Array }[] {
