@@ -23,8 +23,15 @@ export interface TxInfo {
 
 /** Encodes a delta as a commit-log record. */
 export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
+  let size = 64 + (info.callId?.length ?? 0) * 3;
+  for (const t of delta.tables) {
+    size += t.table.length * 3 + 16;
+    for (const r of t.inserts) size += r.length + 4;
+    for (const r of t.deletes) size += r.length + 4;
+  }
   const w = scratch;
   w.clear();
+  w.expandBuffer(size); // one growth for a large transaction, not one per doubling
   w.writeU8(info.callId === undefined ? DELTA_FORMAT : DELTA_FORMAT_CALL_ID);
   w.writeI64(info.timestamp);
   w.writeUInt8Array(utf8Name(info.reducer));
