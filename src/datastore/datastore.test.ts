@@ -145,6 +145,44 @@ describe('row semantics', () => {
     ds.close();
   });
 
+  it('a commit refused because the database is full is rolled back, and the next transaction works', async () => {
+    const { ds, t } = await openWithTable();
+    ds.begin();
+    for (let i = 1; i <= 10; i++) ds.insert(t, row(BigInt(i), `kept ${i}`, i));
+    ds.commit();
+    // Cap the database at its size: the next transaction that needs a new page cannot commit.
+    const { sqlite3, db } = ds.sqlite;
+    const limit = (bytes: bigint) => {
+      const p = sqlite3.wasm.alloc(8);
+      try {
+        sqlite3.wasm.poke64(p, bytes);
+        sqlite3.capi.sqlite3_file_control(db.pointer!, 'main', sqlite3.capi.SQLITE_FCNTL_SIZE_LIMIT, p);
+      } finally {
+        sqlite3.wasm.dealloc(p);
+      }
+    };
+    limit(0n);
+    ds.begin();
+    let refused: unknown;
+    try {
+      for (let i = 11; i <= 5000; i++) ds.insert(t, row(BigInt(i), `lost ${i} ${'x'.repeat(100)}`, i));
+      ds.commit();
+    } catch (e) {
+      refused = e;
+      ds.rollback();
+    }
+    expect(String(refused)).toMatch(/full/i);
+    expect(ds.inTransaction).toBe(false);
+    expect(ds.count(t)).toBe(10);
+    limit(2n ** 32n);
+    ds.begin();
+    ds.insert(t, row(11n, 'after', 11));
+    ds.commit();
+    expect(ds.count(t)).toBe(11);
+    expect(db.selectValue('SELECT count(*) FROM ' + ds.tables.find((x) => x.def.name === t.def.name)!.sqlName)).toBe(11);
+    ds.close();
+  });
+
   it('sequence values are not returned by a rollback', async () => {
     const { ds, t } = await openWithTable();
     ds.begin();

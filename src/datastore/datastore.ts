@@ -309,10 +309,13 @@ export class Datastore {
   rollback(): void {
     const tx = this.#tx;
     if (!tx) return;
-    this.#fast.run(this.#rollback, NO_VALUES);
+    this.#tx = undefined;
     for (const [table, st] of tx) table.count = st.countAtBegin;
     this.#scheduleRuns = [];
-    this.#tx = undefined;
+    // A COMMIT that failed may have rolled the transaction back already (SQLite does so on a
+    // full database): then there is nothing left to roll back, and the datastore takes new
+    // transactions all the same.
+    if (this.#sqlite3.capi.sqlite3_get_autocommit(this.#db.pointer!) === 0) this.#fast.run(this.#rollback, NO_VALUES);
   }
 
   #requireTx(): Map<StoreTable, TxTableState> {

@@ -22,12 +22,17 @@ export function namedSqlError(e: unknown): LightconeError {
   // A JS stack overflow while compiling or reading the query: it is too deep in some way.
   if (e instanceof RangeError) return tooComplex('it nests too deeply', message, e);
   for (const [re, why] of LIMITS) if (re.test(message)) return tooComplex(why, message, e);
-  const detail = message.replace(/^SQLITE_\w+: sqlite3 result code \d+: /, '');
+  const detail = sqliteDetail(message);
   return new SqlError('SQL_FAILED', `the query could not be run (${detail}); nothing was changed. If it is valid SpacetimeDB SQL, please report it with the query.`, { cause: message }, { cause: e });
 }
 
+/** SQLite's own words, without the prefix sqlite-wasm's wrappers or the C-API path put before them. */
+function sqliteDetail(message: string): string {
+  return message.replace(/^(SQLITE_\w+: sqlite3 result code \d+|SQLite error \d+): /, '');
+}
+
 function tooComplex(why: string, message: string, cause: unknown): SqlError {
-  const detail = message.replace(/^SQLITE_\w+: sqlite3 result code \d+: /, '');
+  const detail = sqliteDetail(message);
   return new SqlError(
     'SQL_TOO_COMPLEX',
     `the query is too large to run: ${why} (SQLite: ${detail}); nothing was changed. Split it into several smaller queries, or filter on an indexed column instead of listing many values.`,
