@@ -179,7 +179,7 @@ describe('row semantics', () => {
     ds.insert(t, row(11n, 'after', 11));
     ds.commit();
     expect(ds.count(t)).toBe(11);
-    expect(db.selectValue('SELECT count(*) FROM ' + ds.tables.find((x) => x.def.name === t.def.name)!.sqlName)).toBe(11);
+    expect(db.selectValue(`SELECT count(*) FROM ${t.sqlName}`)).toBe(11);
     ds.close();
   });
 
