@@ -19,8 +19,8 @@ interface Queued {
  * Calls per message at most. A message is answered as a whole, once every call in it is durable,
  * so one message of 64 calls holds the first call's answer until the last one's log write; in
  * messages of 16 the engine runs the next message while the one before waits for its write, and
- * answers come back in four groups (W2 in Chromium: about 6,000 calls/s against 5,300 with one
- * message for all 64).
+ * answers come back in four groups (W2 in Chromium, one `--phases=w123` run of each: about
+ * 6,000 calls/s against 5,300 with one message for all 64; docs/benchmarks.md).
  */
 export const MAX_BATCH = 16;
 

@@ -60,7 +60,7 @@ export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
   if (info.callId !== undefined) w.writeUInt8Array(utf8.encode(info.callId));
   const out = w.getBuffer().slice();
   // A transaction far larger than usual does not keep its buffer alive afterwards.
-  if (out.length > SCRATCH_KEEP) scratch = new BinaryWriter(SCRATCH_INITIAL);
+  if (w.buffer.capacity > SCRATCH_KEEP) scratch = new BinaryWriter(SCRATCH_INITIAL);
   return out;
 }
 
