@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { SerializedError } from '../src/errors.ts';
 import type { BeatMessage, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled } from '../src/client/protocol.ts';
 import { installTransferHandlers } from '../src/client/wire.ts';
+import { LaneSender } from '../src/client/call-lane.ts';
 import { EngineSupervisor, type Clock, type EngineLink } from './engine-supervisor.ts';
 
 installTransferHandlers();
@@ -52,6 +53,10 @@ interface Fake {
   subscribed: string[];
   /** Ends an announced block (see `http`). */
   release: () => void;
+  /** Resolves when this engine has ended (its lock, as a lane's page watches it). */
+  gone: Promise<void>;
+  /** Batches that came on call lanes. */
+  laneBatches: number;
 }
 
 /**
@@ -87,7 +92,8 @@ function fakeEngines(clock: ManualClock) {
     let unblock = () => {};
     let slowUntil: { at: number; done: () => void } | undefined;
     let chain: Promise<unknown> = Promise.resolve();
-    const fake: Fake = { index: engines.length, terminated: false, hooks: [], subscribed: [], release: () => unblock() };
+    const lanes: MessagePort[] = [];
+    const fake: Fake = { index: engines.length, terminated: false, hooks: [], subscribed: [], release: () => unblock(), gone: goneP, laneBatches: 0 };
     beat.port2.addEventListener('message', (e: MessageEvent<BeatMessage>) => {
       if (slowUntil && clock.now() >= slowUntil.at) {
         slowUntil.done();
@@ -157,6 +163,28 @@ function fakeEngines(clock: ManualClock) {
       },
       setTestHooks: async (_name: string, hooks: TestHooks) => void fake.hooks.push(hooks),
       dropClient: () => {},
+      // As the real engine (worker/worker-host.ts): tells the smallest budget of its lane calls in flight.
+      callLane: async (port: MessagePort) => {
+        lanes.push(port);
+        const budgets: number[] = [];
+        const tell = () => beat.port2.postMessage({ lane: budgets.length > 0 ? Math.min(...budgets) : 0 } satisfies BeatMessage);
+        const lane = {
+          callMany: async (name: string, calls: WireCall[]) => {
+            fake.laneBatches++;
+            const mine = calls.map((c) => c.opts.timeoutMs ?? 10_000);
+            budgets.push(...mine);
+            tell();
+            try {
+              return await api.callMany(name, calls);
+            } finally {
+              for (const b of mine) budgets.splice(budgets.indexOf(b), 1);
+              tell();
+            }
+          },
+        };
+        Comlink.expose(lane, port);
+        return { lock: `engine-${fake.index}` };
+      },
     };
     Comlink.expose(api, rpc.port2);
     engines.push(fake);
@@ -169,6 +197,7 @@ function fakeEngines(clock: ManualClock) {
         stuck = true;
         rpc.port2.close();
         beat.port2.close();
+        for (const port of lanes) port.close();
         gone();
       },
     };
@@ -335,5 +364,111 @@ describe('EngineSupervisor', () => {
     await settle();
     expect(answered).toMatchObject({ state: 'resolved', value: 'answered' });
     expect(engines[0]!.terminated).toBe(false);
+  });
+});
+
+describe('EngineSupervisor with call lanes (src/client/call-lane.ts)', () => {
+  /** A page's lane sender over supervisor `s`, watching the fake engines' ends as their locks. */
+  function lanes(s: EngineSupervisor, engines: Fake[]): LaneSender {
+    return new LaneSender({ via: s, open: (port) => s.callLane(port), released: (lock) => engines[Number(lock.split('-')[1])]!.gone });
+  }
+
+  it('calls take the lane once it is open; a runaway on it is watched, sent again through the supervisor, and named', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines, runs } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    await s.call('db', 'add', ['warm'], opts('w')); // an engine runs: a lane can be had
+    const page = lanes(s, engines);
+    await settle();
+    expect(page.open).toBe(true);
+    expect(await page.call('db', 'add', ['on lane'], opts('a'))).toBe('add(["on lane"])');
+    expect(engines[0]!.laneBatches).toBe(1);
+    const spun = outcome(page.call('db', 'spin', [], opts('s')));
+    await clock.advance(900);
+    expect(spun.state).toBe('pending');
+    // The engine said a lane call is in flight: the supervisor stops it past that call's budget.
+    await clock.advance(600);
+    expect(engines[0]!.terminated).toBe(true);
+    expect(spun.state).toBe('pending'); // sent again through the supervisor, it stalls the next engine
+    await clock.advance(1_500);
+    expect(spun).toMatchObject({ state: 'rejected', error: { name: 'InternalError', code: 'TIME_LIMIT', details: { callId: 's' } } });
+    expect(engines.map((e) => e.terminated)).toEqual([true, true]);
+    expect(await page.call('db', 'add', ['after'], opts('b'))).toBe('add(["after"])');
+    expect(runs).toEqual(['add on engine 0', 'add on engine 0', 'add on engine 2']);
+  });
+
+  it('a batch on a lane with a runaway in it: each call commits once, only the runaway fails', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines, runs } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    await s.call('db', 'add', ['warm'], opts('w'));
+    const page = lanes(s, engines);
+    await settle();
+    const done = outcome(
+      page.callMany('db', [
+        { fn: 'add', args: ['one'], opts: opts('1') },
+        { fn: 'spin', args: [], opts: opts('s') },
+        { fn: 'add', args: ['two'], opts: opts('2') },
+      ]),
+    );
+    for (let i = 0; i < 4; i++) await clock.advance(1_500);
+    expect(done.state).toBe('resolved');
+    const [one, spin, two] = done.value as WireSettled[];
+    expect(one).toEqual({ ok: true, value: 'add(["one"])' });
+    expect(spin).toMatchObject({ ok: false, error: { lightcone: { code: 'TIME_LIMIT' } } });
+    expect(two).toEqual({ ok: true, value: 'add(["two"])' });
+    expect(runs.filter((r) => r === 'add on engine 0')).toHaveLength(2); // warm and one, once each
+    expect(runs.filter((r) => r.startsWith('add')).length).toBe(3);
+  });
+
+  it("a request beside a lane call is failed only for its own budget: the lane's calls count as a suspect", async () => {
+    const clock = new ManualClock();
+    const { spawn, engines } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    await s.call('db', 'add', ['warm'], opts('w'));
+    const page = lanes(s, engines);
+    await settle();
+    // `slow` on the lane keeps the engine silent for 3 s (budget 5 s); `quick` (1 s) waits behind it.
+    const slow = outcome(page.call('db', 'slow', [3_000], opts('slow', 5_000)));
+    await settle();
+    const quick = outcome(s.call('db', 'add', ['quick'], opts('quick', 1_000)));
+    await clock.advance(1_500); // past the smaller budget: two suspects, so neither is failed
+    expect(engines[0]!.terminated).toBe(true);
+    expect(quick).toMatchObject({ state: 'resolved', value: 'add(["quick"])' }); // alone on the next engine
+    await clock.advance(3_500);
+    expect(slow).toMatchObject({ state: 'resolved', value: 'slow([3000])' });
+  });
+
+  it('a call in flight on a lane when its engine dies runs on the next engine, once; the next lane opens', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines, runs } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    await s.call('db', 'add', ['warm'], opts('w'));
+    const page = lanes(s, engines);
+    await settle();
+    const blocked = outcome(page.call('db', 'http', [], opts('h', 1_000))); // answers only when released
+    await settle();
+    await s.setTestHooks('db', { crashEngine: true });
+    await settle();
+    expect(engines[0]!.terminated).toBe(true);
+    engines[1]!.release();
+    await settle();
+    expect(blocked).toMatchObject({ state: 'resolved', value: 'answered' });
+    expect(engines[1]!.laneBatches).toBe(0); // it came through the supervisor
+    await clock.advance(1_000); // past LANE_RETRY_MS: the next call asks for a lane, the one after takes it
+    await page.call('db', 'add', ['x'], opts('x'));
+    await settle();
+    await page.call('db', 'add', ['y'], opts('y'));
+    expect(engines[1]!.laneBatches).toBe(1);
+    expect(runs).toEqual(['add on engine 0', 'add on engine 1', 'add on engine 1']);
+  });
+
+  it('no lane is granted while requests wait or no engine runs', async () => {
+    const clock = new ManualClock();
+    const { spawn } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    expect(await s.callLane(new MessageChannel().port1)).toBeUndefined(); // no engine yet
+    await s.call('db', 'add', ['warm'], opts('w'));
+    expect(await s.callLane(new MessageChannel().port1)).toEqual({ lock: 'engine-0' });
   });
 });

@@ -22,6 +22,13 @@
 //   write): in flight when their engine stops, they reject with ClosedError (`details.restarted`,
 //   `retryable: false`), as in Node (src/node/engine-thread.ts).
 // - Subscriptions are made again on the new engine (`onApplied` runs again), test hooks too.
+// - Call lanes (`callLane`): a page's calls may go straight to the engine worker on a port of
+//   their own. The supervisor never sees them, but the engine tells it (on the beat port) while
+//   some are in flight and the smallest of their budgets: it watches the engine as for its own
+//   requests, and counts those calls as one more suspect when it stalls. When the engine ends,
+//   the page sends what was in flight on its lane again through the supervisor (same call ids),
+//   where the rules above apply; so a runaway that came on a lane runs twice before it is named.
+//   No lane is granted while the supervisor finds a runaway or requests wait.
 import * as Comlink from 'comlink';
 import { bootEngine, ENGINE_START_TIMEOUT_MS } from '../src/client/engine-boot.ts';
 import { whenReleased } from '../src/client/locks.ts';
@@ -31,7 +38,7 @@ import { ClosedError, InternalError, UsageError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
 import type { RemoteOptions, SyncStatus } from '../src/sync/replica.ts';
-import { checkProtocol, PROTOCOL_VERSION } from '../src/client/protocol.ts';
+import { checkProtocol, DEFAULT_CALL_TIMEOUT_MS, PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import type {
   BeatMessage,
   ClientHello,
@@ -48,8 +55,6 @@ import type {
 } from '../src/client/protocol.ts';
 import { deserializeError, serializeError, toSerialized } from '../src/client/wire.ts';
 
-/** The budget of a call whose connection set none. */
-export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 /** Failed engine starts in a row after which the waiting requests reject. */
 const START_ATTEMPTS = 3;
 /**
@@ -154,6 +159,8 @@ class Generation {
   stopWatch: (() => void) | undefined;
   /** The ping period of the running watch. */
   period = Infinity;
+  /** The smallest budget of the calls in flight on call lanes, as the engine last told (0: none). */
+  lane = 0;
   ended = false;
 
   constructor(link: EngineLink, now: number) {
@@ -277,6 +284,19 @@ export class EngineSupervisor implements WorkerApi {
     return gen.remote.serveProtocol(name, Comlink.transfer(port, [port]));
   }
 
+  /**
+   * Hands a page's call lane to the running engine (see the file header). None while no engine
+   * runs, a runaway is being found, or requests wait: those go first, through here.
+   */
+  async callLane(port: MessagePort): Promise<{ lock: string } | undefined> {
+    const gen = this.#gen;
+    if (!gen || this.#solo || this.#queue.length > 0) {
+      port.close();
+      return undefined;
+    }
+    return gen.remote.callLane(Comlink.transfer(port, [port]));
+  }
+
   async subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void> {
     const key = subKey(clientId, subscriptionId);
     // The engine talks to this forwarder (a new one each time it is sent), which talks to the client.
@@ -357,7 +377,7 @@ export class EngineSupervisor implements WorkerApi {
 
   /** Sends `units` to `gen` in one message (calls of one batch) or one each. */
   #send(units: Unit[], gen: Generation): void {
-    if (this.#inflight.size === 0) gen.lastHeard = this.#clock.now(); // idle until now, not stuck
+    if (this.#inflight.size === 0 && gen.lane === 0) gen.lastHeard = this.#clock.now(); // idle until now, not stuck
     for (const u of units) {
       u.on = gen;
       this.#inflight.add(u);
@@ -434,6 +454,10 @@ export class EngineSupervisor implements WorkerApi {
             if ('busyMs' in event.data) gen.lastHeard = Math.max(gen.lastHeard, now + event.data.busyMs);
             else gen.lastHeard = Math.max(gen.lastHeard, now);
             if ('waiting' in event.data) this.#park(gen, event.data.waiting);
+            if ('lane' in event.data) {
+              gen.lane = event.data.lane;
+              if (gen.lane > 0) this.#watch(gen);
+            }
           });
           link.beat.start();
           void link.gone.then(() => this.#fail(gen, 'death'));
@@ -512,7 +536,7 @@ export class EngineSupervisor implements WorkerApi {
   }
 
   #smallestBudget(gen: Generation): number {
-    let smallest = Infinity;
+    let smallest = gen.lane > 0 ? gen.lane : Infinity;
     for (const u of this.#inflight) if (u.on === gen) smallest = Math.min(smallest, u.budgetMs);
     return smallest;
   }
@@ -525,7 +549,8 @@ export class EngineSupervisor implements WorkerApi {
     if (this.#gen === gen) this.#gen = undefined;
     this.#restore = true;
     const caught = [...this.#inflight].filter((u) => u.on === gen).sort((a, b) => a.seq - b.seq);
-    const suspects = caught.filter((u) => !u.parked).length;
+    // Calls on lanes count as one more suspect: their pages send them again through here.
+    const suspects = caught.filter((u) => !u.parked).length + (gen.lane > 0 ? 1 : 0);
     const again: Unit[] = [];
     let suspected = 0;
     for (const u of caught) {
@@ -542,7 +567,7 @@ export class EngineSupervisor implements WorkerApi {
       }
     }
     // Several suspects: one at a time until the culprit is the only one in flight.
-    if (suspected > 1) this.#solo = true;
+    if (suspected > 1 || (suspected === 1 && gen.lane > 0)) this.#solo = true;
     this.#queue.unshift(...again);
     this.#pump();
   }

@@ -38,6 +38,7 @@ scope.onmessage = (event) => {
       testHooks: TEST_HOOKS,
       http: announced(xhrSyncHttp, post),
       onWaiting: (callId) => post({ waiting: callId }),
+      onLane: (budgetMs) => post({ lane: budgetMs }),
     });
     Comlink.expose(host, rpc);
     scope.postMessage({ ready: lock });

@@ -163,6 +163,14 @@ export class Router implements WorkerApi {
     return { lock: this.#lock };
   }
 
+  /** As leader, a lane to the engine this worker supervises; a follower has none (its calls go through the leader). */
+  async callLane(port: MessagePort): Promise<{ lock: string } | undefined> {
+    await this.#elected;
+    if (this.#leader) return this.#host.callLane(port);
+    port.close();
+    return undefined;
+  }
+
   #unrelay(conn: string): void {
     const port = this.#relayed.get(conn);
     this.#relayed.delete(conn);

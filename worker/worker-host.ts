@@ -27,8 +27,9 @@ import type { RouteRequest, RouteResponse, SyncHttp } from '../src/host/http-wir
 import type { SubscriptionHandle } from '../src/subscriptions/types.ts';
 import { servePort } from '../src/protocol/port.ts';
 import { ProtocolServer } from '../src/protocol/server.ts';
-import type { ClientHello, DatabaseInfo, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
-import { checkProtocol, PROTOCOL_VERSION } from '../src/client/protocol.ts';
+import type { ClientHello, DatabaseInfo, LaneApi, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
+import { checkProtocol, DEFAULT_CALL_TIMEOUT_MS, PROTOCOL_VERSION } from '../src/client/protocol.ts';
+import * as Comlink from 'comlink';
 import { hasWebLocks, holdLock, whenReleased } from '../src/client/locks.ts';
 import { revive, serializeError, toSerialized } from '../src/client/wire.ts';
 import { originOwner } from './origin-owner.ts';
@@ -52,6 +53,11 @@ export interface WorkerHostOptions {
    * engine worker tells its supervisor, which then does not hold other requests behind it.
    */
   onWaiting?: (callId: string) => void;
+  /**
+   * Calls on call lanes are in flight (the smallest of their budgets, ms) or not (0), told at
+   * every change: the engine worker tells its supervisor, which never sees those calls.
+   */
+  onLane?: (budgetMs: number) => void;
   /** How sync reaches servers (defaults: this worker's own WebSocket and fetch, taken at import). */
   sync?: { socket?: SocketFactory; fetch?: FetchLike; backoff?: { min: number; max: number } };
 }
@@ -97,6 +103,11 @@ interface SlotSync {
   /** Rejects with ClosedError once `closing` is set. */
   closed: Promise<never>;
   close(): void;
+}
+
+/** A lane call's budget: its own, else the default (as the supervisor counts it). */
+function laneBudget(ms: unknown): number {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_CALL_TIMEOUT_MS;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -153,6 +164,9 @@ export class WorkerHost implements WorkerApi {
   /** The client connections this worker holds, by clientId and database name (`sessionKey`). */
   readonly #sessions = new Map<string, Session>();
   #owner: Promise<Identity> | undefined;
+  /** The budgets of the calls in flight on call lanes (budget → how many), and the smallest told. */
+  readonly #laneBudgets = new Map<number, number>();
+  #laneTold = 0;
 
   constructor(opts: WorkerHostOptions) {
     this.#opts = opts;
@@ -342,6 +356,39 @@ export class WorkerHost implements WorkerApi {
     }
     servePort(slot.protocol, port);
     return { lock: this.#opts.lock };
+  }
+
+  /** Serves a call lane on `port` (see `WorkerApi.callLane`). */
+  async callLane(port: MessagePort): Promise<{ lock: string }> {
+    const lane: LaneApi = {
+      callMany: (name, calls) => {
+        // Only calls that may be sent again (an id each) travel on lanes; say so to a caller that errs.
+        if (!Array.isArray(calls) || calls.some((c) => typeof c?.opts?.callId !== 'string')) {
+          return Promise.reject(new UsageError('BAD_ARGUMENT', 'a call lane takes calls with a call id only: send others through the worker'));
+        }
+        const budgets = calls.map((c) => laneBudget(c.opts.timeoutMs));
+        for (const b of budgets) this.#laneBudgets.set(b, (this.#laneBudgets.get(b) ?? 0) + 1);
+        this.#tellLane();
+        return this.callMany(name, calls).finally(() => {
+          for (const b of budgets) {
+            const left = this.#laneBudgets.get(b)! - 1;
+            if (left === 0) this.#laneBudgets.delete(b);
+            else this.#laneBudgets.set(b, left);
+          }
+          this.#tellLane();
+        });
+      },
+    };
+    Comlink.expose(lane, port);
+    return { lock: this.#opts.lock };
+  }
+
+  #tellLane(): void {
+    let smallest = 0;
+    for (const b of this.#laneBudgets.keys()) if (smallest === 0 || b < smallest) smallest = b;
+    if (smallest === this.#laneTold) return;
+    this.#laneTold = smallest;
+    this.#opts.onLane?.(smallest);
   }
 
   exportDatabase(name: string): Promise<Uint8Array> {

@@ -146,6 +146,36 @@ export class WorkerMemory {
    * over WebAssembly.Memory would find it, but crashes a worker running sqlite-wasm in Chromium 156.)
    */
   async jsHeap(type: 'worker' | 'shared_worker', urlPart: string): Promise<number> {
+    const { send, detach } = await this.#attach(type, urlPart);
+    try {
+      await send('HeapProfiler.collectGarbage');
+      await send('HeapProfiler.collectGarbage');
+      const heap = (await send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
+      return heap.usedSize + (heap.backingStorageSize ?? 0);
+    } finally {
+      await detach();
+    }
+  }
+
+  /**
+   * Starts V8's sampling profiler in one worker; the returned function stops it and resolves with
+   * the profile (a `.cpuprofile`, which Chrome's DevTools and speedscope open).
+   */
+  async cpuProfile(type: 'worker' | 'shared_worker', urlPart: string): Promise<() => Promise<unknown>> {
+    const { send, detach } = await this.#attach(type, urlPart);
+    await send('Profiler.enable');
+    await send('Profiler.setSamplingInterval', { interval: 100 });
+    await send('Profiler.start');
+    return async () => {
+      try {
+        return ((await send('Profiler.stop')) as { profile: unknown }).profile;
+      } finally {
+        await detach();
+      }
+    };
+  }
+
+  async #attach(type: 'worker' | 'shared_worker', urlPart: string) {
     const targetId = await this.#target(type, urlPart);
     const { sessionId } = (await this.#cdp.send('Target.attachToTarget', { targetId, flatten: false })) as { sessionId: string };
     const send = (method: string, params: Record<string, unknown> = {}) =>
@@ -158,14 +188,9 @@ export class WorkerMemory {
         });
         void this.#cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
       });
-    try {
-      await send('HeapProfiler.collectGarbage');
-      await send('HeapProfiler.collectGarbage');
-      const heap = (await send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
-      return heap.usedSize + (heap.backingStorageSize ?? 0);
-    } finally {
-      await this.#cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {}); // the worker may be gone; the figure is taken
-    }
+    // The worker may be gone by then; what was asked of it is answered.
+    const detach = () => this.#cdp.send('Target.detachFromTarget', { sessionId }).then(() => {}, () => {});
+    return { send, detach };
   }
 
   async close(): Promise<void> {

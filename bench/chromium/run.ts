@@ -5,7 +5,7 @@
 // `connect()`) and its peers (raw sqlite-wasm, Dexie, PGlite), systems shuffled in every round;
 // W10 sets the official SDK over `local()` beside `connect()`.
 import { STORE_RANGES } from '../store-workload.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from '@playwright/test';
@@ -237,6 +237,10 @@ async function w123(run: Run, page: Page): Promise<void> {
   );
   log(`W1 done (${run.elapsed()})`);
 
+  // BENCH_CPU_PROFILE=<file>: a V8 profile of Lightcone's engine worker over W2 and W3 (not for recorded runs).
+  const profileTo = process.env.BENCH_CPU_PROFILE;
+  const stopProfile = profileTo ? await (await WorkerMemory.open(page)).cpuProfile('worker', 'engine-worker') : undefined;
+
   const FLOOR2 = 'floor: 64 calls per IDB strict tx';
   const n2 = per(quick ? 640 : 2000, quick ? 16 : 64);
   const w2 = await rounds(R, Object.fromEntries(SYSTEMS.map((k) => [label(k), { run: () => call(page, 'w2', k, n2[k]!, 64), ...(slow(k) ? { reps: R_SLOW } : {}) }])));
@@ -265,6 +269,10 @@ async function w123(run: Run, page: Page): Promise<void> {
   w3.set(FLOOR2, w2.get(FLOOR2)!);
   run.results.push(...rowsOf('W3 bank transfer, Zipf 100k accounts, 64 in flight', 'calls/s', w3, { floor: median(w2.get(FLOOR2)!), durability: { ...durability, [FLOOR2]: 'IndexedDB strict' } }));
   log(`W3 done (${run.elapsed()})`);
+  if (stopProfile && profileTo) {
+    writeFileSync(profileTo, JSON.stringify(await stopProfile()));
+    log(`engine worker CPU profile (W2, W3) written to ${profileTo}`);
+  }
   for (const key of SYSTEMS) await call(page, 'close', key);
   run.notes.push(
     `W1–W3: PGlite on idb:// runs ${n1['pglite:idb']}/${n2['pglite:idb']}/${n3['pglite:idb']} calls per repetition and ${R_SLOW} repetitions (≈10 durable writes/s); every other system ${n1.lightcone}/${n2.lightcone}/${n3.lightcone} calls and ${R} repetitions.`,

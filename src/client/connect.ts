@@ -6,7 +6,9 @@
 // Calls in flight when the engine's holder goes away (the contract, tested in e2e/):
 // - Every call carries an idempotency id (`opts.callId`, or a fresh random one).
 // - SharedWorker: the engine outlives any one tab, so a tab closing mid-call loses nothing: the
-//   call commits and the other tabs see it. If the SharedWorker itself dies, pending calls reject
+//   call commits and the other tabs see it. Calls go to the engine worker on a lane of their own
+//   (src/client/call-lane.ts); when that engine ends, what was in flight on the lane goes again
+//   through the SharedWorker, with the same ids. If the SharedWorker itself dies, pending calls reject
 //   with `ClosedError` (`details.retryable === true`, `details.callId`).
 // - Dedicated workers: when the leader's tab closes, followers resend their pending calls, with
 //   the same ids, to the next leader; the engine stores each id with its call's commit, so each
@@ -42,7 +44,8 @@ import { holdLock, whenReleased } from './locks.ts';
 import { bootEngine, workerLoadFailed } from './engine-boot.ts';
 import { PROTOCOL_VERSION, type EngineHost, type SubscriptionSink, type TestHooks, type WorkerApi, type WorkerHello } from './protocol.ts';
 import { installTransferHandlers, revive } from './wire.ts';
-import { CallBatcher } from './call-batcher.ts';
+import { CallBatcher, type CallSender } from './call-batcher.ts';
+import { LaneSender } from './call-lane.ts';
 import { announce, isRefused, MigrationRefusedError } from './refused.ts';
 
 export type { PublishResult, TestHooks };
@@ -348,7 +351,21 @@ function facade(
     for (const sub of [...subscriptions.values()]) sub.onError(new ClosedError('the database connection closed'));
     subscriptions.clear();
   });
-  const batcher = new CallBatcher(name, remote);
+  // Calls go straight to the engine worker on a lane of their own (src/client/call-lane.ts),
+  // except on a synced database (its calls that wait for the server go alone through the worker,
+  // and a lane beside them could reorder them) and in a follower tab (its calls go to the leader).
+  let through: CallSender = remote;
+  if (!info.remote && mode !== 'follower') {
+    const lanes = new LaneSender({ via: remote, open: (port) => remote.callLane(port), released: whenReleased });
+    const leaving = () => lanes.handOver();
+    globalThis.addEventListener?.('pagehide', leaving);
+    link.onClose(() => {
+      globalThis.removeEventListener?.('pagehide', leaving);
+      lanes.close();
+    });
+    through = lanes;
+  }
+  const batcher = new CallBatcher(name, through);
   const senderOf = (opts?: { sender?: string | Identity | bigint }) => (opts?.sender !== undefined ? hex(opts.sender) : sender);
   const query = async (q: string, opts?: SqlOptions): Promise<SqlResult> => {
     const result = await link.track(remote.query(name, q, senderOf(opts)));

@@ -13,7 +13,7 @@ import type { InitialRows, TableUpdate } from '../subscriptions/types.ts';
 import type { RemoteOptions, SyncStatus } from '../sync/replica.ts';
 
 /** Version of the worker protocol; bump on any change to `WorkerApi` or the shapes below. */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** Refuses a client of another protocol version (another build of the app in another tab). */
 export function checkProtocol(client: number): void {
@@ -61,8 +61,22 @@ export interface EngineBoot {
 /**
  * Messages on an engine's beat port. `waiting`: the call with this id (on a synced database) is in
  * the outbox and applied locally, and now only waits for the server: it runs no code meanwhile.
+ * `lane`: calls that came on call lanes (`WorkerApi.callLane`) are in flight, the smallest of
+ * their budgets in ms (0: none), sent whenever that changes, so that the supervisor watches the
+ * engine while they run although it never saw them.
  */
-export type BeatMessage = { ping: number } | { pong: number } | { busyMs: number } | { waiting: string };
+export type BeatMessage = { ping: number } | { pong: number } | { busyMs: number } | { waiting: string } | { lane: number };
+
+/** The budget of a call whose connection set none (`connect({ limits: { callTimeoutMs } })`). */
+export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+
+/**
+ * What a call lane serves (see `WorkerApi.callLane`): the calls of one page, straight to the
+ * engine worker. Only calls with a call id travel on it (they may be sent again elsewhere).
+ */
+export interface LaneApi {
+  callMany(name: string, calls: WireCall[]): Promise<WireSettled[]>;
+}
 
 /** How the worker answers `hello`. */
 export interface WorkerHello {
@@ -201,6 +215,14 @@ export interface WorkerApi {
    * dead without a word (a worker that dies cannot say so), and the page closes the connection.
    */
   serveProtocol(name: string, port: MessagePort): Promise<{ lock: string }>;
+  /**
+   * Opens a call lane: the engine worker serves `LaneApi` on `port` (transferred), so a page's
+   * calls reach it in one hop instead of two. Resolves with the Web Lock the engine worker holds
+   * while alive (when it is released, the lane is dead without a word, and the page sends what was
+   * in flight on it again through this API, with the same call ids), or with undefined when no
+   * lane can be had now (no engine runs, the supervisor is finding a runaway, a follower tab).
+   */
+  callLane(port: MessagePort): Promise<{ lock: string } | undefined>;
 }
 
 /** Database methods of `WorkerApi` a leader serves for a follower as they are: name first, a value back. */
