@@ -189,7 +189,11 @@ export class WorkerMemory {
         void this.#cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
       });
     // The worker may be gone by then; what was asked of it is answered.
-    const detach = () => this.#cdp.send('Target.detachFromTarget', { sessionId }).then(() => {}, () => {});
+    const detach = () =>
+      this.#cdp.send('Target.detachFromTarget', { sessionId }).then(
+        () => {},
+        () => {},
+      );
     return { send, detach };
   }
 
