@@ -175,6 +175,14 @@ export class WorkerMemory {
     };
   }
 
+  /** As `cpuProfile`, for the page itself. */
+  async pageCpuProfile(): Promise<() => Promise<unknown>> {
+    await this.#cdp.send('Profiler.enable');
+    await this.#cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await this.#cdp.send('Profiler.start');
+    return async () => ((await this.#cdp.send('Profiler.stop')) as { profile: unknown }).profile;
+  }
+
   async #attach(type: 'worker' | 'shared_worker', urlPart: string) {
     const targetId = await this.#target(type, urlPart);
     const { sessionId } = (await this.#cdp.send('Target.attachToTarget', { targetId, flatten: false })) as { sessionId: string };

@@ -239,7 +239,9 @@ async function w123(run: Run, page: Page): Promise<void> {
 
   // BENCH_CPU_PROFILE=<file>: a V8 profile of Lightcone's engine worker over W2 and W3 (not for recorded runs).
   const profileTo = process.env.BENCH_CPU_PROFILE;
-  const stopProfile = profileTo ? await (await WorkerMemory.open(page)).cpuProfile('worker', 'engine-worker') : undefined;
+  const probe = profileTo ? await WorkerMemory.open(page) : undefined;
+  const stopProfile = await probe?.cpuProfile('worker', 'engine-worker');
+  const stopPageProfile = await probe?.pageCpuProfile();
 
   const FLOOR2 = 'floor: 64 calls per IDB strict tx';
   const n2 = per(quick ? 640 : 2000, quick ? 16 : 64);
@@ -271,7 +273,8 @@ async function w123(run: Run, page: Page): Promise<void> {
   log(`W3 done (${run.elapsed()})`);
   if (stopProfile && profileTo) {
     writeFileSync(profileTo, JSON.stringify(await stopProfile()));
-    log(`engine worker CPU profile (W2, W3) written to ${profileTo}`);
+    if (stopPageProfile) writeFileSync(`${profileTo}.page`, JSON.stringify(await stopPageProfile()));
+    log(`CPU profiles over W2 and W3: the engine worker's in ${profileTo}, the page's in ${profileTo}.page`);
   }
   for (const key of SYSTEMS) await call(page, 'close', key);
   run.notes.push(
