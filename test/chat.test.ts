@@ -51,6 +51,21 @@ describe('chat in memory', () => {
     await db.close();
   });
 
+  it('identical subscriptions (one message item for all of them) each get every update once, in order, beside a different one', async () => {
+    const seen: string[][] = [[], [], [], []];
+    const queries = ['SELECT * FROM message', 'SELECT * FROM message', 'SELECT * FROM user', 'SELECT * FROM message'];
+    const subs = queries.map((q, i) =>
+      db.subscribe([q], { onUpdate: (u) => seen[i]!.push(...u.flatMap((t) => t.inserts.map((r) => `${t.table}:${String(r.text ?? r.online)}`))) }, { confirmedReads: false }),
+    );
+    await Promise.all(subs.map((s) => s.applied));
+    await db.call('send_message', { text: 'one' });
+    await db.call('send_message', { text: 'two' });
+    const messages = ['message:one', 'message:two'];
+    expect([seen[0], seen[1], seen[3]]).toEqual([messages, messages, messages]);
+    expect(seen[2]!.length).toBeGreaterThan(0); // the caller's user row, a different update
+    for (const s of subs) s.unsubscribe();
+  });
+
   it('init ran at publish, as the owner, and created no user', async () => {
     expect(db.published).toBe('created');
     expect(initLogs(await db.logs())).toEqual([`Chat module initialised by ${db.owner.toHexString()}`]);

@@ -45,6 +45,7 @@ import {
   type EngineThreadInit,
   type FromEngine,
   type FunctionNames,
+  type SharedUpdateEvent,
   type SubscriptionEvent,
   type ToEngine,
 } from './thread-protocol.ts';
@@ -474,7 +475,8 @@ class EngineThread {
         return;
       case 'out':
         for (const item of msg.items) {
-          if ('sub' in item) this.#onEvent(item);
+          if ('subs' in item) this.#onSharedUpdate(item);
+          else if ('sub' in item) this.#onEvent(item);
           else this.#settle(item.id, item.ok, item.ok ? revive(item.value) : deserializeError(item.error));
         }
         return;
@@ -539,6 +541,19 @@ class EngineThread {
       case 'error':
         this.#endSub(sub, deserializeError(ev.payload as Parameters<typeof deserializeError>[0]) as Error, true);
         return;
+    }
+  }
+
+  /** One update for several subscriptions: revived once, the same object to each (as the engine shares it). */
+  #onSharedUpdate(ev: SharedUpdateEvent): void {
+    let update: TableUpdate[] | undefined;
+    for (const id of ev.subs) {
+      const sub = this.#subs.get(id);
+      if (!sub?.active) continue;
+      update ??= revive(ev.payload) as TableUpdate[];
+      const { callbacks } = sub;
+      const u = update;
+      guard(sub, () => callbacks.onUpdate?.(u));
     }
   }
 

@@ -26,6 +26,7 @@ import {
   W_BEAT,
   MODULE_RUN_KINDS,
   type EngineOut,
+  shareUpdates,
   type EngineRequest,
   type EngineThreadInit,
   type FromEngine,
@@ -336,7 +337,7 @@ function send(item: EngineOut): void {
 }
 
 function flush(): void {
-  const items = outbox!;
+  const items = shareUpdates(outbox!);
   outbox = undefined;
   try {
     post({ t: 'out', items });

@@ -103,7 +103,17 @@ export interface SubscriptionEvent {
   payload: unknown;
 }
 
-export type EngineOut = EngineSettled | SubscriptionEvent;
+/**
+ * One update delivered to several subscriptions (identical queries share their update object in
+ * the engine, so it is cloned once for all of them instead of once each).
+ */
+export interface SharedUpdateEvent {
+  subs: number[];
+  kind: 'update';
+  payload: unknown;
+}
+
+export type EngineOut = EngineSettled | SubscriptionEvent | SharedUpdateEvent;
 
 /** The durability backend operations the engine thread asks the main thread to run. */
 export type StorageOp = 'open' | 'appendBatch' | 'writeSnapshot' | 'getMeta' | 'putMeta' | 'close' | 'destroy';
@@ -133,3 +143,28 @@ export type FromEngine =
   | { t: 'alive'; timers: boolean }
   /** The replica's sync status changed (databases with `remote`). */
   | { t: 'sync'; status: SyncStatus };
+
+/**
+ * Folds a run of updates that carry the same object (identical queries share it, and the engine
+ * delivers one transaction's update to them one after another) into one item naming every
+ * subscription: 1,000 identical subscriptions then cost one clone, not 1,000. Only neighbours are
+ * folded, so no subscription's events change order.
+ */
+export function shareUpdates(items: EngineOut[]): EngineOut[] {
+  const out: EngineOut[] = [];
+  let run: SharedUpdateEvent | undefined;
+  for (const item of items) {
+    if ('sub' in item && item.kind === 'update' && typeof item.payload === 'object' && item.payload !== null) {
+      if (run?.payload === item.payload) {
+        run.subs.push(item.sub);
+        continue;
+      }
+      run = { subs: [item.sub], kind: 'update', payload: item.payload };
+      out.push(run);
+      continue;
+    }
+    run = undefined;
+    out.push(item);
+  }
+  return out;
+}
