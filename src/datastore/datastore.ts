@@ -542,7 +542,9 @@ export class Datastore {
   }
 
   scanPoint(index: StoreIndex, key: Uint8Array): Uint8Array[] {
-    return this.#selectPoint(index, key, false).map((r) => r.row);
+    const table = index.table;
+    const values = this.decodeKey(table, index.def.columns, key, `point for index ${index.def.sourceName}`);
+    return this.#fast.rowBytes(this.#pointStmt(index), values, table, index.def.unique ? 1 : Infinity);
   }
 
   scanRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): Uint8Array[] {
@@ -552,9 +554,14 @@ export class Datastore {
   #selectPoint(index: StoreIndex, key: Uint8Array, withRid: boolean): { rid: number; row: Uint8Array }[] {
     const table = index.table;
     const values = this.decodeKey(table, index.def.columns, key, `point for index ${index.def.sourceName}`);
-    index.point ??= this.#db.prepare(`SELECT ${RID}, ${rowColumnsSql(table)} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`);
     // A unique index holds at most one row per key: stop at it rather than step on for none.
-    return this.#fast.rows(index.point, values, withRid, table, index.def.unique ? 1 : Infinity);
+    return this.#fast.rows(this.#pointStmt(index), values, withRid, table, index.def.unique ? 1 : Infinity);
+  }
+
+  #pointStmt(index: StoreIndex): SqliteStmt {
+    const table = index.table;
+    index.point ??= this.#db.prepare(`SELECT ${RID}, ${rowColumnsSql(table)} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`);
+    return index.point;
   }
 
   #selectRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number, withRid: boolean): { rid: number; row: Uint8Array }[] {

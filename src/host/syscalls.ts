@@ -37,6 +37,8 @@ interface Iter {
 export class Syscalls {
   readonly #host: SyscallHost;
   readonly #iters = new Map<number, Iter>();
+  #iterBuffer: ArrayBuffer | undefined;
+  #iterView: Uint8Array | undefined;
   #nextIter = 1;
   readonly #timers = new Map<number, { name: string; start: number }>();
   #nextTimer = 1;
@@ -250,7 +252,12 @@ export class Syscalls {
   #advance(iterId: number, buffer: ArrayBuffer): number {
     const it = this.#iters.get(iterId);
     if (!it) throw this.hostError(Errno.NO_SUCH_ITER);
-    const out = new Uint8Array(buffer);
+    // The runtime passes the same buffer until it grows it (into a new one): keep its view.
+    if (buffer !== this.#iterBuffer) {
+      this.#iterBuffer = buffer;
+      this.#iterView = new Uint8Array(buffer);
+    }
+    const out = this.#iterView!;
     let n = 0;
     const rows = it.rows;
     while (it.pos < rows.length) {
