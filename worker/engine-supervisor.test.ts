@@ -165,6 +165,7 @@ function fakeEngines(clock: ManualClock) {
       dropClient: () => {},
       // As the real engine (worker/worker-host.ts): tells the smallest budget of its lane calls in flight.
       callLane: async (port: MessagePort) => {
+        if (stuck) return new Promise<never>(() => {}); // a stuck engine answers nothing
         lanes.push(port);
         const budgets: number[] = [];
         const tell = () => beat.port2.postMessage({ lane: budgets.length > 0 ? Math.min(...budgets) : 0 } satisfies BeatMessage);
@@ -461,6 +462,22 @@ describe('EngineSupervisor with call lanes (src/client/call-lane.ts)', () => {
     await page.call('db', 'add', ['y'], opts('y'));
     expect(engines[1]!.laneBatches).toBe(1);
     expect(runs).toEqual(['add on engine 0', 'add on engine 1', 'add on engine 1']);
+  });
+
+  it('a lane asked of an engine that ends before it answers is none (not a request left pending)', async () => {
+    const clock = new ManualClock();
+    const { spawn, engines } = fakeEngines(clock);
+    const s = supervisor(clock, spawn);
+    await s.call('db', 'add', ['warm'], opts('w'));
+    const spun = outcome(s.call('db', 'spin', [], opts('s')));
+    await settle();
+    const lane = outcome(s.callLane(new MessageChannel().port1));
+    await settle();
+    expect(lane.state).toBe('pending');
+    await clock.advance(1_500);
+    expect(engines[0]!.terminated).toBe(true);
+    expect(lane).toMatchObject({ state: 'resolved', value: undefined });
+    expect(spun.state).toBe('rejected');
   });
 
   it('no lane is granted while requests wait or no engine runs', async () => {

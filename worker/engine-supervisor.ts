@@ -162,14 +162,21 @@ class Generation {
   /** The smallest budget of the calls in flight on call lanes, as the engine last told (0: none). */
   lane = 0;
   ended = false;
+  /** Resolves when `end` runs: what was asked of this engine and not answered never will be. */
+  readonly gone: Promise<void>;
+  readonly #gone: () => void;
 
   constructor(link: EngineLink, now: number) {
     this.link = link;
     this.remote = Comlink.wrap<EngineApi>(link.rpc);
     this.lastHeard = now;
+    let gone!: () => void;
+    this.gone = new Promise<void>((resolve) => (gone = resolve));
+    this.#gone = gone;
   }
 
   end(): void {
+    this.#gone();
     this.ended = true;
     this.stopWatch?.();
     this.stopWatch = undefined;
@@ -294,7 +301,8 @@ export class EngineSupervisor implements WorkerApi {
       port.close();
       return undefined;
     }
-    return gen.remote.callLane(Comlink.transfer(port, [port]));
+    // An engine that ends before it answers never will (its port is closed): then there is no lane.
+    return Promise.race([gen.remote.callLane(Comlink.transfer(port, [port])), gen.gone.then(() => undefined)]);
   }
 
   async subscribe(clientId: string, subscriptionId: string, name: string, queries: string[], opts: WireSubscribeOptions, sink: SubscriptionSink): Promise<void> {

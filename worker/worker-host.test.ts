@@ -2,7 +2,10 @@
 // SQL, subscriptions that follow the engine, images, delete, and the reload after a failed write
 // (memory must not keep a transaction that storage refused). Tabs and Web Locks are e2e's job.
 import 'fake-indexeddb/auto';
+import * as Comlink from 'comlink';
 import { describe, expect, it } from 'vitest';
+import type { LaneApi } from '../src/client/protocol.ts';
+import { installTransferHandlers } from '../src/client/wire.ts';
 import type { InitialRows, TableUpdate } from '../src/subscriptions/types.ts';
 import type { SerializedError } from '../src/errors.ts';
 import { bundleModule } from '../src/host/bundle.ts';
@@ -10,6 +13,7 @@ import { indexedDbDurability } from '../src/durability/indexeddb.ts';
 import { Engine, randomIdentity } from '../src/engine/engine.ts';
 import { WorkerHost } from './worker-host.ts';
 
+installTransferHandlers();
 const chat = (await bundleModule('examples/chat')).code;
 const host = () => new WorkerHost({ mode: 'shared', lock: 'test', lockHeld: Promise.resolve(), testHooks: true });
 let n = 0;
@@ -228,5 +232,30 @@ describe('WorkerHost', () => {
   it('test hooks are refused in builds without them', async () => {
     const h = new WorkerHost({ mode: 'shared', lock: 'test', lockHeld: Promise.resolve(), testHooks: false });
     await expect(h.setTestHooks('x', { failWrites: true })).rejects.toMatchObject({ code: 'NO_TEST_HOOKS' });
+  });
+});
+
+describe('WorkerHost call lanes', () => {
+  it('tells while lane calls are in flight (the smallest budget), and tells again when none is, a refused one included', async () => {
+    const told: number[] = [];
+    const h = new WorkerHost({ mode: 'shared', lock: 'engine-lock', lockHeld: Promise.resolve(), testHooks: true, onLane: (ms) => told.push(ms) });
+    const name = fresh();
+    await h.open(name, chat);
+    const channel = new MessageChannel();
+    expect(await h.callLane(channel.port2)).toEqual({ lock: 'engine-lock' });
+    const lane = Comlink.wrap<LaneApi>(channel.port1);
+    const sent = await lane.callMany(name, [
+      { fn: 'send_message', args: { text: 'a' }, opts: { callId: 'a', timeoutMs: 3_000 } },
+      { fn: 'send_message', args: { text: 'b' }, opts: { callId: 'b' } },
+    ]);
+    expect(sent.map((r) => r.ok)).toEqual([true, true]);
+    expect(told).toEqual([3_000, 0]);
+    // A database name the host refuses at once: its budget is still given back.
+    await expect(lane.callMany('no such name!', [{ fn: 'send_message', args: { text: 'c' }, opts: { callId: 'c' } }])).rejects.toMatchObject({ name: 'UsageError' });
+    expect(told).toEqual([3_000, 0, 10_000, 0]);
+    // Calls without an id may not be sent twice, so they never travel on a lane.
+    await expect(lane.callMany(name, [{ fn: 'send_message', args: { text: 'd' }, opts: {} }])).rejects.toMatchObject({ name: 'UsageError', code: 'BAD_ARGUMENT' });
+    expect(await texts(h, name)).toEqual(['a', 'b']);
+    channel.port1.close();
   });
 });

@@ -369,14 +369,17 @@ export class WorkerHost implements WorkerApi {
         const budgets = calls.map((c) => laneBudget(c.opts.timeoutMs));
         for (const b of budgets) this.#laneBudgets.set(b, (this.#laneBudgets.get(b) ?? 0) + 1);
         this.#tellLane();
-        return this.callMany(name, calls).finally(() => {
-          for (const b of budgets) {
-            const left = this.#laneBudgets.get(b)! - 1;
-            if (left === 0) this.#laneBudgets.delete(b);
-            else this.#laneBudgets.set(b, left);
-          }
-          this.#tellLane();
-        });
+        // Through a promise, so that the count is given back even when `callMany` throws at once.
+        return Promise.resolve()
+          .then(() => this.callMany(name, calls))
+          .finally(() => {
+            for (const b of budgets) {
+              const left = this.#laneBudgets.get(b)! - 1;
+              if (left === 0) this.#laneBudgets.delete(b);
+              else this.#laneBudgets.set(b, left);
+            }
+            this.#tellLane();
+          });
       },
     };
     Comlink.expose(lane, port);

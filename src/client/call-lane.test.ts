@@ -3,8 +3,8 @@
 // they were made), calls without an id never take it, and what a dead lane held goes again
 // through the supervisor. The supervisor's side is worker/engine-supervisor.test.ts's.
 import * as Comlink from 'comlink';
-import { describe, expect, it } from 'vitest';
-import { LaneSender } from './call-lane.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { LANE_OPEN_TIMEOUT_MS, LANE_RETRY_MS, LaneSender } from './call-lane.ts';
 import type { CallSender } from './call-batcher.ts';
 import type { WireCall, WireSettled } from './protocol.ts';
 import { installTransferHandlers } from './wire.ts';
@@ -46,7 +46,8 @@ function world() {
     );
     return { lock: 'engine' };
   };
-  const sender = new LaneSender({ via, open, released: () => gone });
+  const sender = new LaneSender({ via, open, released: () => gone, hostedHere: (lock) => hosted && lock === 'engine' });
+  let hosted = true;
   return {
     log,
     sender,
@@ -55,6 +56,9 @@ function world() {
     },
     kill: () => {
       dead = true;
+    },
+    elsewhere: () => {
+      hosted = false;
     },
     died,
   };
@@ -120,7 +124,7 @@ describe('LaneSender', () => {
 });
 
 describe('LaneSender.handOver', () => {
-  it('sends what is in flight on the lane to the supervisor too, when the page goes away', async () => {
+  it('when the engine goes with this page: what is in flight goes to the supervisor too, and so do later calls until the page stays', async () => {
     const w = world();
     await settle();
     w.kill(); // the lane's calls stay in flight
@@ -128,6 +132,47 @@ describe('LaneSender.handOver', () => {
     await settle();
     w.sender.handOver();
     await settle();
-    expect(w.log).toEqual(['lane one', 'via one']);
+    void w.sender.call('db', 'two', [], withId('2')); // an app's own pagehide handler
+    await settle();
+    expect(w.log).toEqual(['lane one', 'via one', 'via two']);
+    w.release();
+    await settle();
+    w.sender.stay(); // back from the back-forward cache
+    void w.sender.call('db', 'three', [], withId('3'));
+    await settle();
+    expect(w.log.at(-1)).toBe('lane three');
+  });
+
+  it('when the engine runs elsewhere it outlives this page: nothing is sent twice', async () => {
+    const w = world();
+    await settle();
+    w.elsewhere();
+    w.kill();
+    void w.sender.call('db', 'one', [], withId('1'));
+    await settle();
+    w.sender.handOver();
+    void w.sender.call('db', 'two', [], withId('2'));
+    await settle();
+    expect(w.log).toEqual(['lane one', 'lane two']);
+  });
+});
+
+describe('LaneSender.open', () => {
+  it('a lane request that is never answered counts as refused: calls go through the supervisor, and the next request is made later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      let asked = 0;
+      const via: CallSender = { call: async (_n, fn) => `${fn} via`, callMany: async (_n, calls) => calls.map((c): WireSettled => ({ ok: true, value: `${c.fn} via` })) };
+      const sender = new LaneSender({ via, open: () => (asked++, new Promise<never>(() => {})), released: () => new Promise<never>(() => {}) });
+      expect(asked).toBe(1);
+      expect(await sender.call('db', 'a', [], withId('a'))).toBe('a via');
+      expect(asked).toBe(1); // still waiting for the first answer
+      await vi.advanceTimersByTimeAsync(LANE_OPEN_TIMEOUT_MS + LANE_RETRY_MS);
+      expect(await sender.call('db', 'b', [], withId('b'))).toBe('b via');
+      expect(asked).toBe(2);
+      sender.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

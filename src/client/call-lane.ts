@@ -9,10 +9,13 @@
 // - Order: a page's calls start in the order it made them. Calls go through the supervisor while
 //   no lane is open, and a lane is used only once none of them is still in flight.
 // - A new lane is asked for when a call is made at least LANE_RETRY_MS after the last refusal.
-// - A tab that closes mid-call loses nothing: at `pagehide` the page hands what is in flight on its
-//   lane to the supervisor too (see `handOver`), which runs it on the next engine if the engine
-//   worker goes with the tab (the tab that started it). A tab that crashes cannot; what it had in
-//   flight then is lost with it, as a message a crashing client sends a server may be.
+// - A tab that closes mid-call loses nothing: when the engine worker behind its lane is one this
+//   tab started (and so goes with it), at `pagehide` the page hands what is in flight on the lane
+//   to the supervisor too (see `handOver`), which runs it on the next engine, and sends later calls
+//   (an app's own `pagehide` handler) through the supervisor as well. A tab that crashes cannot;
+//   what it had in flight then is lost with it, as a message a crashing client sends a server may be.
+// - Only calls keep their order among themselves: a call not awaited after another request (an
+//   SQL write, a publish) may reach the engine before it, one hop against two.
 import * as Comlink from 'comlink';
 import type { CallSender } from './call-batcher.ts';
 import type { LaneApi, WireCall, WireSettled } from './protocol.ts';
@@ -20,6 +23,8 @@ import { deserializeError, serializeError } from './wire.ts';
 
 /** How long after a refused or failed lane request the next one may be made. */
 export const LANE_RETRY_MS = 1_000;
+/** How long a lane request may go unanswered before it counts as refused (its engine may have ended meanwhile). */
+export const LANE_OPEN_TIMEOUT_MS = 5_000;
 
 /** How the lane sender reaches the supervisor and learns of an engine's end. */
 export interface LaneSenderOptions {
@@ -29,6 +34,8 @@ export interface LaneSenderOptions {
   open: (port: MessagePort) => Promise<{ lock: string } | undefined>;
   /** Resolves once the Web Lock `lock` is released (the engine worker ended). */
   released: (lock: string, signal: AbortSignal) => Promise<void>;
+  /** Whether the engine worker holding `lock` was started by this page (it ends with the page). */
+  hostedHere?: (lock: string) => boolean;
   now?: () => number;
 }
 
@@ -42,6 +49,8 @@ interface Batch {
 
 interface Lane {
   readonly api: Comlink.Remote<LaneApi>;
+  /** The engine worker's Web Lock. */
+  readonly lock: string;
   readonly port: MessagePort;
   readonly inflight: Set<Batch>;
   dead: boolean;
@@ -58,6 +67,8 @@ export class LaneSender implements CallSender {
   /** Calls in flight through the supervisor: while any is, new calls follow them there. */
   #viaPending = 0;
   #closed = false;
+  /** Set by `handOver` (the page is going away with its engine): no call takes the lane until `stay`. */
+  #leaving = false;
 
   constructor(opts: LaneSenderOptions) {
     this.#opts = opts;
@@ -93,8 +104,14 @@ export class LaneSender implements CallSender {
    */
   handOver(): void {
     const lane = this.#lane;
-    if (!lane) return;
+    if (!lane || !this.#opts.hostedHere?.(lane.lock)) return; // an engine elsewhere outlives this page and runs them
+    this.#leaving = true;
     for (const batch of lane.inflight) if (!batch.done) this.#opts.via.callMany(batch.name, batch.calls).catch(() => {});
+  }
+
+  /** The page stayed after all (`pageshow` from the back-forward cache): calls take the lane again. */
+  stay(): void {
+    this.#leaving = false;
   }
 
   /** Stops using lanes (the connection closed). */
@@ -108,7 +125,7 @@ export class LaneSender implements CallSender {
 
   /** The open lane, if this call may take it; else asks for one when it is time. */
   #usable(callId: string | undefined): Lane | undefined {
-    if (callId === undefined || this.#closed) return undefined;
+    if (callId === undefined || this.#closed || this.#leaving) return undefined;
     const lane = this.#lane;
     if (!lane) {
       this.#tryOpen();
@@ -144,19 +161,32 @@ export class LaneSender implements CallSender {
     if (this.#opening || this.#closed || this.#now() < this.#nextTry) return;
     this.#opening = true;
     const channel = new MessageChannel();
+    let settled = false;
     const refused = () => {
       channel.port1.close();
       this.#nextTry = this.#now() + LANE_RETRY_MS;
     };
+    // An answer that never comes (the request reached an engine that then ended) counts as a refusal.
+    const timer = setTimeout(() => {
+      settled = true;
+      this.#opening = false;
+      refused();
+    }, LANE_OPEN_TIMEOUT_MS);
     this.#opts.open(Comlink.transfer(channel.port2, [channel.port2])).then(
       (granted) => {
+        if (settled) return; // too late: the port was closed, the engine sees a lane no one uses
+        settled = true;
+        clearTimeout(timer);
         this.#opening = false;
         if (!granted || this.#closed) return refused();
-        const lane: Lane = { api: Comlink.wrap<LaneApi>(channel.port1), port: channel.port1, inflight: new Set(), dead: false };
+        const lane: Lane = { api: Comlink.wrap<LaneApi>(channel.port1), lock: granted.lock, port: channel.port1, inflight: new Set(), dead: false };
         this.#lane = lane;
         void this.#opts.released(granted.lock, this.#stop.signal).then(() => this.#died(lane));
       },
       () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         this.#opening = false;
         refused();
       },

@@ -356,11 +356,16 @@ function facade(
   // and a lane beside them could reorder them) and in a follower tab (its calls go to the leader).
   let through: CallSender = remote;
   if (!info.remote && mode !== 'follower') {
-    const lanes = new LaneSender({ via: remote, open: (port) => remote.callLane(port), released: whenReleased });
-    const leaving = () => lanes.handOver();
+    const lanes = new LaneSender({ via: remote, open: (port) => remote.callLane(port), released: whenReleased, hostedHere: (lock) => hostedEngines.has(lock) });
+    const leaving = (event: Event) => {
+      if (!(event as PageTransitionEvent).persisted) lanes.handOver(); // kept in the back-forward cache, the page and its engine may come back
+    };
+    const back = () => lanes.stay();
     globalThis.addEventListener?.('pagehide', leaving);
+    globalThis.addEventListener?.('pageshow', back);
     link.onClose(() => {
       globalThis.removeEventListener?.('pagehide', leaving);
+      globalThis.removeEventListener?.('pageshow', back);
       lanes.close();
     });
     through = lanes;
@@ -583,14 +588,19 @@ function pageEngineHost(): EngineHost {
       const worker = new Worker(new URL('../../worker/engine-worker.ts', import.meta.url), { type: 'module', name: 'lightcone-engine' });
       const boot = await bootEngine(worker, supervisor);
       engines.set(boot.lock, worker);
+      hostedEngines.add(boot.lock);
       return Comlink.transfer(boot, [boot.rpc, boot.beat]);
     },
     terminateEngine(lock: string) {
       engines.get(lock)?.terminate();
       engines.delete(lock);
+      hostedEngines.delete(lock);
     },
   };
 }
+
+/** The Web Locks of the engine workers this page started (they end with it; see `LaneSender.handOver`). */
+const hostedEngines = new Set<string>();
 
 let persistAsked: Promise<boolean | undefined> | undefined;
 
