@@ -50,7 +50,8 @@ export interface StoreIndex {
   def: IndexDef;
   /** Point-scan statement, prepared lazily. */
   point?: SqliteStmt;
-  ranges: Map<string, SqliteStmt>;
+  /** Range statements by shape: prefix columns × 9 + start bound kind × 3 + end bound kind (see `#rangeQuery`). */
+  ranges: Map<number, SqliteStmt>;
 }
 
 export interface SequenceState {
@@ -89,6 +90,10 @@ export async function openDatastore(image?: Uint8Array): Promise<Datastore> {
   const sqlite3 = await loadSqlite();
   return new Datastore(sqlite3, openSqlite(sqlite3, image));
 }
+
+/** The kinds of a range bound, numbered for range statement keys. */
+const BOUND_KIND = { included: 0, excluded: 1, unbounded: 2 } as const;
+const NO_COLUMNS: readonly number[] = [];
 
 export class Datastore {
   readonly #sqlite3: Sqlite3;
@@ -528,7 +533,8 @@ export class Datastore {
   /** Deletes the rows an index range selects (same buffer layout as `scanRange`). */
   deleteByRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): number {
     this.#requireTx();
-    return this.#deleteRows(index.table, this.#selectRange(index, buf, prefixLen, prefixElems, rstartLen, rendLen, true));
+    const { stmt, values } = this.#rangeQuery(index, buf, prefixLen, prefixElems, rstartLen, rendLen);
+    return this.#deleteRows(index.table, this.#all(index.table, stmt, values, true));
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -548,7 +554,8 @@ export class Datastore {
   }
 
   scanRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): Uint8Array[] {
-    return this.#selectRange(index, buf, prefixLen, prefixElems, rstartLen, rendLen, false).map((r) => r.row);
+    const { stmt, values } = this.#rangeQuery(index, buf, prefixLen, prefixElems, rstartLen, rendLen);
+    return this.#fast.rowBytes(stmt, values, index.table);
   }
 
   #selectPoint(index: StoreIndex, key: Uint8Array, withRid: boolean): { rid: number; row: Uint8Array }[] {
@@ -564,7 +571,8 @@ export class Datastore {
     return index.point;
   }
 
-  #selectRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number, withRid: boolean): { rid: number; row: Uint8Array }[] {
+  /** The statement and bound values of a range scan (SpacetimeDB's prefix + range bounds layout). */
+  #rangeQuery(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): { stmt: SqliteStmt; values: SqlValue[] } {
     const def = index.def;
     const table = index.table;
     if (def.algorithm === 'hash') throw new DatastoreError(Errno.WRONG_INDEX_ALGO, `index ${def.sourceName} is a hash index`);
@@ -572,12 +580,12 @@ export class Datastore {
       throw new DatastoreError(Errno.BSATN_DECODE_ERROR, `range scan on ${def.sourceName} has ${prefixElems} prefix columns but the index has ${def.columns.length}`);
     }
     if (prefixLen + rstartLen + rendLen > buf.length) throw new RangeError('length argument was out of bounds for ArrayBuffer');
-    const prefixCols = def.columns.slice(0, prefixElems);
+    const prefixCols = prefixElems > 0 ? def.columns.slice(0, prefixElems) : NO_COLUMNS;
     const rangeCol = def.columns[prefixElems]!;
     const values: SqlValue[] = prefixElems > 0 ? this.decodeKey(table, prefixCols, buf.subarray(0, prefixLen), `range prefix for index ${def.sourceName}`) : [];
     const start = this.#decodeBound(table, rangeCol, buf.subarray(prefixLen, prefixLen + rstartLen), def.sourceName);
     const end = rendLen === 0 ? start : this.#decodeBound(table, rangeCol, buf.subarray(prefixLen + rstartLen, prefixLen + rstartLen + rendLen), def.sourceName);
-    const shape = `${prefixElems}:${start.op}:${end.op}`;
+    const shape = prefixElems * 9 + BOUND_KIND[start.op] * 3 + BOUND_KIND[end.op];
     let stmt = index.ranges.get(shape);
     if (!stmt) {
       const conds = prefixCols.map((c) => `${table.sqlCols[c]} = ?`);
@@ -591,7 +599,7 @@ export class Datastore {
     }
     if (start.op !== 'unbounded') values.push(start.value);
     if (end.op !== 'unbounded') values.push(end.value);
-    return this.#all(table, stmt, values, withRid);
+    return { stmt, values };
   }
 
   #decodeBound(table: StoreTable, col: number, bytes: Uint8Array, ixName: string): { op: 'included' | 'excluded' | 'unbounded'; value: SqlValue } {
