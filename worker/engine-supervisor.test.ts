@@ -374,13 +374,19 @@ describe('EngineSupervisor with call lanes (src/client/call-lane.ts)', () => {
     return new LaneSender({ via: s, open: (port) => s.callLane(port), released: (lock) => engines[Number(lock.split('-')[1])]!.gone });
   }
 
-  it('calls take the lane once it is open; a runaway on it is watched, sent again through the supervisor, and named', async () => {
+  /** A supervisor with an engine running (one call made) and a page whose lane to it is open. */
+  async function withLane() {
     const clock = new ManualClock();
     const { spawn, engines, runs } = fakeEngines(clock);
     const s = supervisor(clock, spawn);
-    await s.call('db', 'add', ['warm'], opts('w')); // an engine runs: a lane can be had
+    await s.call('db', 'add', ['warm'], opts('w'));
     const page = lanes(s, engines);
     await settle();
+    return { clock, engines, runs, s, page };
+  }
+
+  it('calls take the lane once it is open; a runaway on it is watched, sent again through the supervisor, and named', async () => {
+    const { clock, engines, runs, page } = await withLane();
     expect(page.open).toBe(true);
     expect(await page.call('db', 'add', ['on lane'], opts('a'))).toBe('add(["on lane"])');
     expect(engines[0]!.laneBatches).toBe(1);
@@ -399,12 +405,7 @@ describe('EngineSupervisor with call lanes (src/client/call-lane.ts)', () => {
   });
 
   it('a batch on a lane with a runaway in it: each call commits once, only the runaway fails', async () => {
-    const clock = new ManualClock();
-    const { spawn, engines, runs } = fakeEngines(clock);
-    const s = supervisor(clock, spawn);
-    await s.call('db', 'add', ['warm'], opts('w'));
-    const page = lanes(s, engines);
-    await settle();
+    const { clock, runs, page } = await withLane();
     const done = outcome(
       page.callMany('db', [
         { fn: 'add', args: ['one'], opts: opts('1') },
@@ -423,12 +424,7 @@ describe('EngineSupervisor with call lanes (src/client/call-lane.ts)', () => {
   });
 
   it("a request beside a lane call is failed only for its own budget: the lane's calls count as a suspect", async () => {
-    const clock = new ManualClock();
-    const { spawn, engines } = fakeEngines(clock);
-    const s = supervisor(clock, spawn);
-    await s.call('db', 'add', ['warm'], opts('w'));
-    const page = lanes(s, engines);
-    await settle();
+    const { clock, engines, s, page } = await withLane();
     // `slow` on the lane keeps the engine silent for 3 s (budget 5 s); `quick` (1 s) waits behind it.
     const slow = outcome(page.call('db', 'slow', [3_000], opts('slow', 5_000)));
     await settle();
@@ -441,12 +437,7 @@ describe('EngineSupervisor with call lanes (src/client/call-lane.ts)', () => {
   });
 
   it('a call in flight on a lane when its engine dies runs on the next engine, once; the next lane opens', async () => {
-    const clock = new ManualClock();
-    const { spawn, engines, runs } = fakeEngines(clock);
-    const s = supervisor(clock, spawn);
-    await s.call('db', 'add', ['warm'], opts('w'));
-    const page = lanes(s, engines);
-    await settle();
+    const { clock, engines, runs, s, page } = await withLane();
     const blocked = outcome(page.call('db', 'http', [], opts('h', 1_000))); // answers only when released
     await settle();
     await s.setTestHooks('db', { crashEngine: true });
