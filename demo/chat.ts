@@ -9,6 +9,8 @@
 // this browser (each label keeps its own identity, so two tabs can be two people).
 import { connect, MigrationRefusedError, SenderError, type BrowserDatabase, type RowOf } from 'lightcone';
 import chat from '../examples/chat/index.ts?lightcone';
+// For the end-to-end tests, which read whether calls take their lane; not part of the package's exports.
+import { callLaneOpen } from '../src/client/connect.ts';
 
 type Chat = typeof import('../examples/chat/index.ts');
 type Message = RowOf<Chat, 'message'>;
@@ -155,7 +157,8 @@ async function main(): Promise<void> {
       });
     });
   }
-  (globalThis as { lightcone?: unknown }).lightcone = { db, me, SenderError, connect };
+  const opened = db;
+  (globalThis as { lightcone?: unknown }).lightcone = { db, me, SenderError, connect, callLaneOpen: () => callLaneOpen(opened) };
   status.textContent = `connected to "${dbName}" · engine in ${db.mode === 'shared' ? 'a SharedWorker (all tabs)' : `dedicated workers (this tab: ${db.mode})`}`;
   status.dataset.state = 'connected';
   status.dataset.mode = db.mode;

@@ -5,6 +5,8 @@ import { expect, type Page } from '@playwright/test';
 export interface PageHandle {
   db: import('../src/client/connect.ts').BrowserDatabase;
   me: string;
+  /** Whether the page's database has its call lane open (its calls go straight to the engine worker). */
+  callLaneOpen(): boolean;
 }
 
 /** Opens the chat on database `db` and waits until it is connected and its rows arrived. */

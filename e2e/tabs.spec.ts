@@ -106,3 +106,30 @@ test("dedicated workers: a call whose write landed just before the leader's tab 
   const rows = await follower.evaluate(async () => (await (globalThis as unknown as { lightcone: PageHandle }).lightcone.db.sql('SELECT * FROM message')).length);
   expect(rows).toBe(1);
 });
+
+const laneOpen = (page: Page) => page.evaluate(() => (globalThis as unknown as { lightcone: PageHandle }).lightcone.callLaneOpen());
+
+test('SharedWorker: each tab calls the engine worker on a lane of its own, the tab that started the engine and the one that did not', async ({ context }) => {
+  const a = await context.newPage();
+  const b = await context.newPage();
+  await openChat(a, 'lanes');
+  await openChat(b, 'lanes');
+  await expect.poll(() => laneOpen(a)).toBe(true);
+  await expect.poll(() => laneOpen(b)).toBe(true);
+  await send(b, 'from b, on its lane');
+  await send(a, 'from a, on its lane');
+  await expect(texts(a)).toHaveText(['from b, on its lane', 'from a, on its lane']);
+  await expect(texts(b)).toHaveText(['from b, on its lane', 'from a, on its lane']);
+});
+
+test('dedicated workers: the leader calls its engine on a lane; a follower goes through the leader', async ({ context }) => {
+  const a = await context.newPage();
+  await openChat(a, 'lanes-dedicated', '&transport=dedicated');
+  const b = await context.newPage();
+  await openChat(b, 'lanes-dedicated', '&transport=dedicated');
+  await expect(b.locator('#status')).toHaveAttribute('data-mode', 'follower');
+  await expect.poll(() => laneOpen(a)).toBe(true);
+  await send(b, 'from the follower');
+  await expect(texts(a)).toHaveText(['from the follower']);
+  expect(await laneOpen(b)).toBe(false);
+});

@@ -355,20 +355,22 @@ function facade(
   // except on a synced database (its calls that wait for the server go alone through the worker,
   // and a lane beside them could reorder them) and in a follower tab (its calls go to the leader).
   let through: CallSender = remote;
+  let lanes: LaneSender | undefined;
   if (!info.remote && mode !== 'follower') {
-    const lanes = new LaneSender({ via: remote, open: (port) => remote.callLane(port), released: whenReleased, hostedHere: (lock) => hostedEngines.has(lock) });
+    const laneSender = new LaneSender({ via: remote, open: (port) => remote.callLane(port), released: whenReleased, hostedHere: (lock) => hostedEngines.has(lock) });
+    lanes = laneSender;
     const leaving = (event: Event) => {
-      if (!(event as PageTransitionEvent).persisted) lanes.handOver(); // kept in the back-forward cache, the page and its engine may come back
+      if (!(event as PageTransitionEvent).persisted) laneSender.handOver(); // kept in the back-forward cache, the page and its engine may come back
     };
-    const back = () => lanes.stay();
+    const back = () => laneSender.stay();
     globalThis.addEventListener?.('pagehide', leaving);
     globalThis.addEventListener?.('pageshow', back);
     link.onClose(() => {
       globalThis.removeEventListener?.('pagehide', leaving);
       globalThis.removeEventListener?.('pageshow', back);
-      lanes.close();
+      laneSender.close();
     });
-    through = lanes;
+    through = laneSender;
   }
   const batcher = new CallBatcher(name, through);
   const senderOf = (opts?: { sender?: string | Identity | bigint }) => (opts?.sender !== undefined ? hex(opts.sender) : sender);
@@ -377,7 +379,7 @@ function facade(
     revive(result.rows);
     return result;
   };
-  return {
+  const db: BrowserDatabase = {
     name,
     identity: new Identity(info.identity),
     owner: new Identity(info.owner),
@@ -490,6 +492,16 @@ function facade(
       link.close(new ClosedError(`database ${name} was closed by close(): connect() again to continue`));
     },
   };
+  if (lanes) callLanes.set(db, lanes);
+  return db;
+}
+
+/** Each database's call lane sender (none on a synced database or in a follower tab). */
+const callLanes = new WeakMap<BrowserDatabase, LaneSender>();
+
+/** Whether `db` (from `connect()`) has a call lane open now: its calls go straight to the engine worker. For tests and diagnostics. */
+export function callLaneOpen(db: BrowserDatabase): boolean {
+  return callLanes.get(db)?.open ?? false;
 }
 
 /** How often `db.sync` asks the worker for the status while a listener is registered. */
