@@ -38,7 +38,7 @@ import { ClosedError, InternalError, UsageError } from '../src/errors.ts';
 import type { LogEntry } from '../src/host/host.ts';
 import type { SqlResult } from '../src/sql/execute.ts';
 import type { RemoteOptions, SyncStatus } from '../src/sync/replica.ts';
-import { checkProtocol, DEFAULT_CALL_TIMEOUT_MS, PROTOCOL_VERSION } from '../src/client/protocol.ts';
+import { callBudget, checkProtocol, DEFAULT_CALL_TIMEOUT_MS, PROTOCOL_VERSION, validBudget } from '../src/client/protocol.ts';
 import type {
   BeatMessage,
   ClientHello,
@@ -361,7 +361,7 @@ export class EngineSupervisor implements WorkerApi {
   }
 
   #callUnit(name: string, c: WireCall): Unit {
-    const budget = validBudget(c.opts.timeoutMs) ? c.opts.timeoutMs : DEFAULT_CALL_TIMEOUT_MS;
+    const budget = callBudget(c.opts.timeoutMs);
     const details = { database: name, function: c.fn, ...(c.opts.callId !== undefined ? { callId: c.opts.callId } : {}) };
     return this.#unit('call', [name, c.fn, c.args, c.opts], `${c.fn} on ${name}`, budget, details);
   }
@@ -650,10 +650,6 @@ const realClock: Clock = {
     return () => clearInterval(timer);
   },
 };
-
-function validBudget(ms: unknown): ms is number {
-  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0;
-}
 
 function subKey(clientId: string, subscriptionId: string): string {
   return `${clientId}\u0000${subscriptionId}`;

@@ -28,7 +28,7 @@ import type { SubscriptionHandle } from '../src/subscriptions/types.ts';
 import { servePort } from '../src/protocol/port.ts';
 import { ProtocolServer } from '../src/protocol/server.ts';
 import type { ClientHello, DatabaseInfo, LaneApi, SubscriptionSink, TestHooks, WireCall, WireCallOptions, WireSettled, WireSubscribeOptions, WorkerApi, WorkerHello } from '../src/client/protocol.ts';
-import { checkProtocol, DEFAULT_CALL_TIMEOUT_MS, PROTOCOL_VERSION } from '../src/client/protocol.ts';
+import { callBudget, checkProtocol, PROTOCOL_VERSION } from '../src/client/protocol.ts';
 import * as Comlink from 'comlink';
 import { hasWebLocks, holdLock, whenReleased } from '../src/client/locks.ts';
 import { revive, serializeError, toSerialized } from '../src/client/wire.ts';
@@ -103,11 +103,6 @@ interface SlotSync {
   /** Rejects with ClosedError once `closing` is set. */
   closed: Promise<never>;
   close(): void;
-}
-
-/** A lane call's budget: its own, else the default (as the supervisor counts it). */
-function laneBudget(ms: unknown): number {
-  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_CALL_TIMEOUT_MS;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -366,7 +361,7 @@ export class WorkerHost implements WorkerApi {
         if (!Array.isArray(calls) || calls.some((c) => typeof c?.opts?.callId !== 'string')) {
           return Promise.reject(new UsageError('BAD_ARGUMENT', 'a call lane takes calls with a call id only: send others through the worker'));
         }
-        const budgets = calls.map((c) => laneBudget(c.opts.timeoutMs));
+        const budgets = calls.map((c) => callBudget(c.opts.timeoutMs)); // as the supervisor counts them
         for (const b of budgets) this.#laneBudgets.set(b, (this.#laneBudgets.get(b) ?? 0) + 1);
         this.#tellLane();
         // Through a promise, so that the count is given back even when `callMany` throws at once.

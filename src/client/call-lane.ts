@@ -19,7 +19,7 @@
 import * as Comlink from 'comlink';
 import type { CallSender } from './call-batcher.ts';
 import type { LaneApi, WireCall, WireSettled } from './protocol.ts';
-import { deserializeError, serializeError } from './wire.ts';
+import { deserializeError } from './wire.ts';
 
 /** How long after a refused or failed lane request the next one may be made. */
 export const LANE_RETRY_MS = 1_000;
@@ -53,7 +53,6 @@ interface Lane {
   readonly lock: string;
   readonly port: MessagePort;
   readonly inflight: Set<Batch>;
-  dead: boolean;
 }
 
 /** A `CallSender` that uses a call lane when it can (see the file header). */
@@ -78,7 +77,7 @@ export class LaneSender implements CallSender {
 
   /** Whether a lane is open now (for tests and diagnostics). */
   get open(): boolean {
-    return this.#lane !== undefined && !this.#lane.dead;
+    return this.#lane !== undefined;
   }
 
   call(name: string, fn: string, args: unknown, opts: WireCall['opts']): Promise<unknown> {
@@ -162,35 +161,24 @@ export class LaneSender implements CallSender {
     this.#opening = true;
     const channel = new MessageChannel();
     let settled = false;
-    const refused = () => {
-      channel.port1.close();
-      this.#nextTry = this.#now() + LANE_RETRY_MS;
-    };
-    // An answer that never comes (the request reached an engine that then ended) counts as a refusal.
-    const timer = setTimeout(() => {
+    // The first of: the answer, a failure, or no answer in time (the request reached an engine that
+    // then ended). A grant that comes too late finds its port closed: the engine serves no one.
+    const settle = (granted: { lock: string } | undefined) => {
+      if (settled) return;
       settled = true;
+      clearTimeout(timer);
       this.#opening = false;
-      refused();
-    }, LANE_OPEN_TIMEOUT_MS);
-    this.#opts.open(Comlink.transfer(channel.port2, [channel.port2])).then(
-      (granted) => {
-        if (settled) return; // too late: the port was closed, the engine sees a lane no one uses
-        settled = true;
-        clearTimeout(timer);
-        this.#opening = false;
-        if (!granted || this.#closed) return refused();
-        const lane: Lane = { api: Comlink.wrap<LaneApi>(channel.port1), lock: granted.lock, port: channel.port1, inflight: new Set(), dead: false };
-        this.#lane = lane;
-        void this.#opts.released(granted.lock, this.#stop.signal).then(() => this.#died(lane));
-      },
-      () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.#opening = false;
-        refused();
-      },
-    );
+      if (!granted || this.#closed) {
+        channel.port1.close();
+        this.#nextTry = this.#now() + LANE_RETRY_MS;
+        return;
+      }
+      const lane: Lane = { api: Comlink.wrap<LaneApi>(channel.port1), lock: granted.lock, port: channel.port1, inflight: new Set() };
+      this.#lane = lane;
+      void this.#opts.released(granted.lock, this.#stop.signal).then(() => this.#died(lane));
+    };
+    const timer = setTimeout(() => settle(undefined), LANE_OPEN_TIMEOUT_MS);
+    this.#opts.open(Comlink.transfer(channel.port2, [channel.port2])).then(settle, () => settle(undefined));
   }
 
   /** The engine behind `lane` ended: what it held goes again through the supervisor, in order. */
@@ -201,14 +189,11 @@ export class LaneSender implements CallSender {
     for (const batch of held) {
       if (batch.done) continue;
       batch.done = true;
-      this.#via(this.#opts.via.callMany(batch.name, batch.calls)).then(batch.resolve, (error: unknown) =>
-        batch.resolve(batch.calls.map((): WireSettled => ({ ok: false, error: serializeError(error) }))),
-      );
+      this.#via(this.#opts.via.callMany(batch.name, batch.calls)).then(batch.resolve, batch.reject);
     }
   }
 
   #drop(lane: Lane): void {
-    lane.dead = true;
     lane.inflight.clear();
     lane.api[Comlink.releaseProxy]();
     lane.port.close();

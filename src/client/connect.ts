@@ -44,7 +44,7 @@ import { holdLock, whenReleased } from './locks.ts';
 import { bootEngine, workerLoadFailed } from './engine-boot.ts';
 import { PROTOCOL_VERSION, type EngineHost, type SubscriptionSink, type TestHooks, type WorkerApi, type WorkerHello } from './protocol.ts';
 import { installTransferHandlers, revive } from './wire.ts';
-import { CallBatcher, type CallSender } from './call-batcher.ts';
+import { CallBatcher } from './call-batcher.ts';
 import { LaneSender } from './call-lane.ts';
 import { announce, isRefused, MigrationRefusedError } from './refused.ts';
 
@@ -354,25 +354,8 @@ function facade(
   // Calls go straight to the engine worker on a lane of their own (src/client/call-lane.ts),
   // except on a synced database (its calls that wait for the server go alone through the worker,
   // and a lane beside them could reorder them) and in a follower tab (its calls go to the leader).
-  let through: CallSender = remote;
-  let lanes: LaneSender | undefined;
-  if (!info.remote && mode !== 'follower') {
-    const laneSender = new LaneSender({ via: remote, open: (port) => remote.callLane(port), released: whenReleased, hostedHere: (lock) => hostedEngines.has(lock) });
-    lanes = laneSender;
-    const leaving = (event: Event) => {
-      if (!(event as PageTransitionEvent).persisted) laneSender.handOver(); // kept in the back-forward cache, the page and its engine may come back
-    };
-    const back = () => laneSender.stay();
-    globalThis.addEventListener?.('pagehide', leaving);
-    globalThis.addEventListener?.('pageshow', back);
-    link.onClose(() => {
-      globalThis.removeEventListener?.('pagehide', leaving);
-      globalThis.removeEventListener?.('pageshow', back);
-      laneSender.close();
-    });
-    through = laneSender;
-  }
-  const batcher = new CallBatcher(name, through);
+  const lanes = !info.remote && mode !== 'follower' ? openLanes(remote, link) : undefined;
+  const batcher = new CallBatcher(name, lanes ?? remote);
   const senderOf = (opts?: { sender?: string | Identity | bigint }) => (opts?.sender !== undefined ? hex(opts.sender) : sender);
   const query = async (q: string, opts?: SqlOptions): Promise<SqlResult> => {
     const result = await link.track(remote.query(name, q, senderOf(opts)));
@@ -494,6 +477,26 @@ function facade(
   };
   if (lanes) callLanes.set(db, lanes);
   return db;
+}
+
+/**
+ * The call lanes of one connection: handed over at `pagehide` (see `LaneSender.handOver`) unless
+ * the page goes into the back-forward cache, from which it and its engine may come back.
+ */
+function openLanes(remote: Comlink.Remote<WorkerApi>, link: Link): LaneSender {
+  const lanes = new LaneSender({ via: remote, open: (port) => remote.callLane(port), released: whenReleased, hostedHere: (lock) => hostedEngines.has(lock) });
+  const leaving = (event: Event) => {
+    if (!(event as PageTransitionEvent).persisted) lanes.handOver();
+  };
+  const back = () => lanes.stay();
+  globalThis.addEventListener?.('pagehide', leaving);
+  globalThis.addEventListener?.('pageshow', back);
+  link.onClose(() => {
+    globalThis.removeEventListener?.('pagehide', leaving);
+    globalThis.removeEventListener?.('pageshow', back);
+    lanes.close();
+  });
+  return lanes;
 }
 
 /** Each database's call lane sender (none on a synced database or in a follower tab). */

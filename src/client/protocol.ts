@@ -70,6 +70,16 @@ export type BeatMessage = { ping: number } | { pong: number } | { busyMs: number
 /** The budget of a call whose connection set none (`connect({ limits: { callTimeoutMs } })`). */
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 
+/** Whether `ms` is a usable budget: a positive, finite number of milliseconds. */
+export function validBudget(ms: unknown): ms is number {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0;
+}
+
+/** A call's budget: its own (`WireCallOptions.timeoutMs`), else the default. */
+export function callBudget(ms: unknown): number {
+  return validBudget(ms) ? ms : DEFAULT_CALL_TIMEOUT_MS;
+}
+
 /**
  * What a call lane serves (see `WorkerApi.callLane`): the calls of one page, straight to the
  * engine worker. Only calls with a call id travel on it (they may be sent again elsewhere).

@@ -548,9 +548,8 @@ export class Datastore {
   }
 
   scanPoint(index: StoreIndex, key: Uint8Array): Uint8Array[] {
-    const table = index.table;
-    const values = this.decodeKey(table, index.def.columns, key, `point for index ${index.def.sourceName}`);
-    return this.#fast.rowBytes(this.#pointStmt(index), values, table, index.def.unique ? 1 : Infinity);
+    const { stmt, values, limit } = this.#pointQuery(index, key);
+    return this.#fast.rowBytes(stmt, values, index.table, limit);
   }
 
   scanRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): Uint8Array[] {
@@ -559,16 +558,17 @@ export class Datastore {
   }
 
   #selectPoint(index: StoreIndex, key: Uint8Array, withRid: boolean): { rid: number; row: Uint8Array }[] {
-    const table = index.table;
-    const values = this.decodeKey(table, index.def.columns, key, `point for index ${index.def.sourceName}`);
-    // A unique index holds at most one row per key: stop at it rather than step on for none.
-    return this.#fast.rows(this.#pointStmt(index), values, withRid, table, index.def.unique ? 1 : Infinity);
+    const { stmt, values, limit } = this.#pointQuery(index, key);
+    return this.#fast.rows(stmt, values, withRid, index.table, limit);
   }
 
-  #pointStmt(index: StoreIndex): SqliteStmt {
+  /** The statement, bound values and row limit of a point scan. */
+  #pointQuery(index: StoreIndex, key: Uint8Array): { stmt: SqliteStmt; values: SqlValue[]; limit: number } {
     const table = index.table;
+    const values = this.decodeKey(table, index.def.columns, key, `point for index ${index.def.sourceName}`);
     index.point ??= this.#db.prepare(`SELECT ${RID}, ${rowColumnsSql(table)} FROM ${table.sqlName} WHERE ${index.def.columns.map((c) => `${table.sqlCols[c]} = ?`).join(' AND ')}`);
-    return index.point;
+    // A unique index holds at most one row per key: stop at it rather than step on for none.
+    return { stmt: index.point, values, limit: index.def.unique ? 1 : Infinity };
   }
 
   /** The statement and bound values of a range scan (SpacetimeDB's prefix + range bounds layout). */
