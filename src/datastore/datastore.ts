@@ -7,7 +7,7 @@ import { BinaryReader } from 'spacetimedb';
 import type { IndexDef, SequenceDef, TableDef } from './schema.ts';
 import { bytesEqual, bytesKey } from './bytes.ts';
 import { columnCodec, storedToU64, type ColumnCodec, type SqlValue } from './columns.ts';
-import { columnSql, indexSql, META_TABLE, quote, ROW_ID, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
+import { columnSql, indexSql, META_TABLE, quote, ROW_ID, ROW_ID_COLUMN, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
 import { FastSql } from './fast-stmt.ts';
 import { exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
@@ -38,6 +38,11 @@ export interface StoreTable {
   sqlCols: (string | undefined)[];
   /** Columns of the key used to find a row again (first unique constraint), or undefined: the whole row is the key. */
   keyCols: number[] | undefined;
+  /**
+   * The primary-key column stored as the table's rowid (an integer key: one B-tree, no key index),
+   * or undefined when the table has a `_rid` column instead (see `rowidKeyFor`).
+   */
+  rowidKey: number | undefined;
   indexes: StoreIndex[];
   sequences: SequenceState[];
   count: number;
@@ -69,9 +74,12 @@ interface TableStmts {
   uniqueLookups: SqliteStmt[];
 }
 
+/** A row's rowid: a number when it is a safe integer (nearly always), else a bigint (large integer keys). */
+export type Rid = number | bigint;
+
 interface TxTableState {
-  inserts: Map<number, Uint8Array>;
-  deletes: Map<number, Uint8Array>;
+  inserts: Map<Rid, Uint8Array>;
+  deletes: Map<Rid, Uint8Array>;
   countAtBegin: number;
 }
 
@@ -105,6 +113,8 @@ export class Datastore {
   #tx: Map<StoreTable, TxTableState> | undefined;
   #dirtySequences = new Set<SequenceState>();
   #scheduleRuns: { table: string; id: bigint; at: bigint }[] = [];
+  /** Tables the open transaction moved off a rowid key, with the key they had (restored on rollback). */
+  #rekeyed: { table: StoreTable; rowidKey: number }[] = [];
   readonly #begin: SqliteStmt;
   readonly #commit: SqliteStmt;
   readonly #rollback: SqliteStmt;
@@ -153,17 +163,16 @@ export class Datastore {
     const db = this.#db;
     const allCols = codecs.map((_, i) => columnSql(i));
     const legacy = this.#detachLegacy(def.name);
-    // Columns without a declared type: no affinity, so SQLite keeps each value as it is bound.
-    db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName} (${[`${RID} INTEGER PRIMARY KEY`, ...allCols].join(', ')})`);
     const keyCols = def.primaryKey !== undefined ? [def.primaryKey] : def.uniques[0];
-    def.uniques.forEach((u, i) => {
-      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, i)} ON ${sqlName} (${u.map((c) => sqlCols[c]).join(', ')})`);
-    });
-    // A table without a unique constraint is a set: the whole row is its key.
-    if (!keyCols && allCols.length > 0) db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, 'row')} ON ${sqlName} (${allCols.join(', ')})`);
-    for (const ix of def.indexes) {
-      if (ix.unique) continue; // the unique index above serves it
-      db.exec(`CREATE INDEX IF NOT EXISTS ${indexSql(ix.sourceName)} ON ${sqlName} (${ix.columns.map((c) => sqlCols[c]).join(', ')})`);
+    const wanted = rowidKeyFor(def, codecs);
+    let rowidKey = this.#storedRowidKey(def.name);
+    if (rowidKey === null) {
+      rowidKey = wanted;
+      db.exec(createTableSql(sqlName, allCols, rowidKey));
+    } else if (rowidKey !== undefined && rowidKey !== wanted) {
+      // A table stored with a rowid key the module no longer declares (its primary key was removed).
+      this.#dropRowidKey(sqlName, def.name, allCols);
+      rowidKey = undefined;
     }
     const where = (cols: number[]) => cols.map((c) => `${allCols[c]} = ?`).join(' AND ') || '1';
     const select = `SELECT ${[RID, ...allCols].join(', ')} FROM ${sqlName}`;
@@ -172,7 +181,8 @@ export class Datastore {
       deleteByRid: db.prepare(`DELETE FROM ${sqlName} WHERE ${RID} = ?`),
       findByKey: db.prepare(`${select} WHERE ${where(keyCols ?? codecs.map((_, i) => i))}`),
       scanAll: db.prepare(select),
-      updateByRid: db.prepare(`UPDATE ${sqlName} SET ${[...allCols.map((c) => `${c} = ?`), `${RID} = ${RID}`].join(', ')} WHERE ${RID} = ?`),
+      // Assigning the rowid too would override a rowid key's new value: only when there are no columns.
+      updateByRid: db.prepare(`UPDATE ${sqlName} SET ${allCols.length ? allCols.map((c) => `${c} = ?`).join(', ') : `${RID} = ${RID}`} WHERE ${RID} = ?`),
       uniqueLookups: def.uniques.map((u) => db.prepare(`${select} WHERE ${where(u)}`)),
     };
     const table: StoreTable = {
@@ -182,6 +192,7 @@ export class Datastore {
       codecs,
       sqlCols,
       keyCols,
+      rowidKey,
       indexes: [],
       sequences: [],
       count: Number(db.selectValue(`SELECT count(*) FROM ${sqlName}`) ?? 0),
@@ -191,6 +202,7 @@ export class Datastore {
       const saved = db.selectValue(`SELECT next FROM ${SEQUENCE_TABLE} WHERE tbl = ? AND col = ?`, [def.name, s.column]);
       table.sequences.push({ def: s, next: typeof saved === 'string' ? BigInt(saved) : s.start, codec: codecs[s.column]! });
     }
+    this.#createIndexes(table);
     for (const ixDef of def.indexes) {
       const ix: StoreIndex = { id: 4096 + this.#indexes.length, table, def: ixDef, ranges: new Map() };
       this.#indexes.push(ix);
@@ -202,6 +214,62 @@ export class Datastore {
     if (def.canonicalName !== def.name) this.#tablesByName.set(def.canonicalName, table);
     if (legacy) this.#copyLegacy(table, legacy);
     return table;
+  }
+
+  /**
+   * The rowid key of the stored table of `name`: its column index, undefined when it has a
+   * `_rid` column, null when there is no such table.
+   */
+  #storedRowidKey(name: string): number | undefined | null {
+    const cols = this.#db.selectArrays('SELECT name, pk, type FROM pragma_table_info(?)', [storedTableName(name)]) as [string, number, string][];
+    if (cols.length === 0) return null;
+    const key = cols.find(([n, pk, type]) => pk === 1 && type.toUpperCase() === 'INTEGER' && n !== ROW_ID_COLUMN);
+    return key ? Number(key[0].slice(1)) : undefined;
+  }
+
+  /** Creates the indexes of `table` that are missing (the key index only when the key is not the rowid). */
+  #createIndexes(table: StoreTable): void {
+    const { def, sqlName, sqlCols } = table;
+    const db = this.#db;
+    def.uniques.forEach((u, i) => {
+      if (u.length === 1 && u[0] === table.rowidKey) return; // the rowid is unique already
+      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, i)} ON ${sqlName} (${u.map((c) => sqlCols[c]).join(', ')})`);
+    });
+    // A table without a unique constraint is a set: the whole row is its key.
+    if (!table.keyCols && table.codecs.length > 0) {
+      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexSql(def.name, 'row')} ON ${sqlName} (${table.codecs.map((_, i) => columnSql(i)).join(', ')})`);
+    }
+    for (const ix of def.indexes) {
+      if (ix.unique) continue; // the unique index above serves it
+      db.exec(`CREATE INDEX IF NOT EXISTS ${indexSql(ix.sourceName)} ON ${sqlName} (${ix.columns.map((c) => sqlCols[c]).join(', ')})`);
+    }
+  }
+
+  /**
+   * Rebuilds a table stored with a rowid key as one with a `_rid` column, keeping every row's
+   * rowid (so rowids the open transaction recorded stay valid). Drops its indexes: the caller
+   * creates them again.
+   */
+  #dropRowidKey(sqlName: string, name: string, allCols: string[]): void {
+    const db = this.#db;
+    const aside = quote(`${storedTableName(name)}:rekey`);
+    db.exec(`ALTER TABLE ${sqlName} RENAME TO ${aside}`);
+    db.exec(createTableSql(sqlName, allCols, undefined));
+    db.exec(`INSERT INTO ${sqlName} (${[ROW_ID_COLUMN, ...allCols].join(', ')}) SELECT ${[RID, ...allCols].join(', ')} FROM ${aside}`);
+    db.exec(`DROP TABLE ${aside}`);
+  }
+
+  /**
+   * Makes room for a row whose key the rowid cannot hold (a u64 from 2^63 up, stored as a BLOB):
+   * the table moves to a `_rid` column, inside the open transaction (undone by its rollback).
+   */
+  #fitKey(table: StoreTable, d: Decoded): void {
+    const k = table.rowidKey;
+    if (k === undefined || !(d.values[k] instanceof Uint8Array)) return;
+    this.#dropRowidKey(table.sqlName, table.def.name, table.codecs.map((_, i) => columnSql(i)));
+    this.#rekeyed.push({ table, rowidKey: k });
+    table.rowidKey = undefined;
+    this.#createIndexes(table);
   }
 
   /**
@@ -229,7 +297,11 @@ export class Datastore {
     this.#begin.step();
     this.#begin.reset();
     try {
-      for (const row of rows) this.#fast.run(table.stmts.insert, this.#decode(table, row).values, table.codecs.length);
+      for (const row of rows) {
+        const d = this.#decode(table, row);
+        this.#fitKey(table, d);
+        this.#fast.run(table.stmts.insert, d.values, table.codecs.length);
+      }
       db.exec(`DROP TABLE ${quote(aside)}`);
       this.#commit.step();
       this.#commit.reset();
@@ -307,6 +379,7 @@ export class Datastore {
     for (const r of scheduleRuns) this.#saveScheduleRun(r);
     this.#fast.run(this.#commit, NO_VALUES);
     this.#tx = undefined;
+    this.#rekeyed = [];
     return scheduleRuns.length ? { tables, sequences, scheduleRuns } : { tables, sequences };
   }
 
@@ -316,6 +389,9 @@ export class Datastore {
     if (!tx) return;
     this.#tx = undefined;
     for (const [table, st] of tx) table.count = st.countAtBegin;
+    // The rollback puts a re-keyed table back as it was stored.
+    for (const { table, rowidKey } of this.#rekeyed.reverse()) table.rowidKey = rowidKey;
+    this.#rekeyed = [];
     this.#scheduleRuns = [];
     // A COMMIT that failed may have rolled the transaction back already (SQLite does so on a
     // full database): then there is nothing left to roll back, and the datastore takes new
@@ -405,7 +481,7 @@ export class Datastore {
   }
 
   /** Binds a decoded row's values (the shared buffer, no copy) and runs `stmt`; `rid` is bound after them (updates). */
-  #runWithRow(table: StoreTable, stmt: SqliteStmt, d: Decoded, rid?: number): void {
+  #runWithRow(table: StoreTable, stmt: SqliteStmt, d: Decoded, rid?: Rid): void {
     const n = table.codecs.length;
     if (rid === undefined) return this.#fast.run(stmt, d.values, n);
     d.values[n] = rid;
@@ -444,6 +520,7 @@ export class Datastore {
     // A table without columns holds at most its one empty row (there is nothing to index).
     if (table.codecs.length === 0 && table.count > 0) return { row: input.slice(), generated };
     const stmt = table.stmts.insert;
+    this.#fitKey(table, d);
     try {
       this.#runWithRow(table, stmt, d);
     } catch (e) {
@@ -475,6 +552,7 @@ export class Datastore {
     }
     if (row === input) row = input.slice();
     if (bytesEqual(old.row, row)) return { row, generated };
+    this.#fitKey(table, d);
     try {
       this.#runWithRow(table, table.stmts.updateByRid, d, old.rid);
     } catch (e) {
@@ -491,7 +569,7 @@ export class Datastore {
   }
 
   /** Deletes rows by rid (from a scan) and records them in the delta. */
-  #deleteRows(table: StoreTable, rows: { rid: number; row: Uint8Array }[]): number {
+  #deleteRows(table: StoreTable, rows: { rid: Rid; row: Uint8Array }[]): number {
     const st = this.#txState(table);
     const stmt = table.stmts.deleteByRid;
     for (const { rid, row } of rows) {
@@ -557,7 +635,7 @@ export class Datastore {
     return this.#fast.rowBytes(stmt, values, index.table);
   }
 
-  #selectPoint(index: StoreIndex, key: Uint8Array, withRid: boolean): { rid: number; row: Uint8Array }[] {
+  #selectPoint(index: StoreIndex, key: Uint8Array, withRid: boolean): { rid: Rid; row: Uint8Array }[] {
     const { stmt, values, limit } = this.#pointQuery(index, key);
     return this.#fast.rows(stmt, values, withRid, index.table, limit);
   }
@@ -657,7 +735,7 @@ export class Datastore {
     return found !== undefined && bytesEqual(found.row, row);
   }
 
-  #uniqueError(table: StoreTable, d: Decoded, exceptRid?: number): DatastoreError {
+  #uniqueError(table: StoreTable, d: Decoded, exceptRid?: Rid): DatastoreError {
     for (let i = 0; i < table.def.uniques.length; i++) {
       const cols = table.def.uniques[i]!;
       const key = cols.map((c) => d.values[c]!);
@@ -672,12 +750,12 @@ export class Datastore {
     return new DatastoreError(Errno.UNIQUE_ALREADY_EXISTS, `in table ${table.def.name}`);
   }
 
-  #first(table: StoreTable, stmt: SqliteStmt, bind: SqlValue[]): { rid: number; row: Uint8Array } | undefined {
+  #first(table: StoreTable, stmt: SqliteStmt, bind: SqlValue[]): { rid: Rid; row: Uint8Array } | undefined {
     return this.#fast.rows(stmt, bind, true, table, 1)[0];
   }
 
-  /** Runs a `SELECT _rid, <rowColumnsSql> …` and collects all rows (a snapshot, as SpacetimeDB's iterators are). */
-  #all(table: StoreTable, stmt: SqliteStmt, bind: SqlValue[], withRid: boolean): { rid: number; row: Uint8Array }[] {
+  /** Runs a `SELECT rowid, <rowColumnsSql> …` and collects all rows (a snapshot, as SpacetimeDB's iterators are). */
+  #all(table: StoreTable, stmt: SqliteStmt, bind: SqlValue[], withRid: boolean): { rid: Rid; row: Uint8Array }[] {
     return this.#fast.rows(stmt, bind, withRid, table);
   }
 
@@ -693,7 +771,9 @@ export class Datastore {
         if (table.def.isEvent) continue;
         this.deleteByRows(table, td.deletes);
         for (const row of td.inserts) {
-          this.#runWithRow(table, table.stmts.insert, this.#decode(table, row));
+          const d = this.#decode(table, row);
+          this.#fitKey(table, d);
+          this.#runWithRow(table, table.stmts.insert, d);
           table.count++;
         }
       }
@@ -803,6 +883,26 @@ export function setCopyMeta(copy: ImageCopy, key: string, value: Uint8Array): vo
 
 // ---- small helpers ---------------------------------------------------------------------------
 
+/**
+ * The column a new table of `def` keeps as its rowid: a one-column primary key of an integer type
+ * whose stored values are SQLite integers (u8–u32, i8–i64, bool, Timestamp, TimeDuration, and u64,
+ * whose values from 2^63 up move the table to a `_rid` column when the first one arrives).
+ */
+function rowidKeyFor(def: TableDef, codecs: ColumnCodec[]): number | undefined {
+  const k = def.primaryKey;
+  if (k === undefined) return undefined;
+  const kind = codecs[k]?.kind;
+  return kind === 'int' || kind === 'i64' || kind === 'u64' ? k : undefined;
+}
+
+/** The CREATE TABLE of a stored table: its key column as the rowid, or a `_rid` column. */
+function createTableSql(sqlName: string, allCols: string[], rowidKey: number | undefined): string {
+  // Columns without a declared type have no affinity: SQLite keeps each value as it is bound. A
+  // rowid key is declared INTEGER, which its values (all integers) are already.
+  const cols = rowidKey === undefined ? [`${ROW_ID_COLUMN} INTEGER PRIMARY KEY`, ...allCols] : allCols.map((c, i) => (i === rowidKey ? `${c} INTEGER PRIMARY KEY` : c));
+  return `CREATE TABLE IF NOT EXISTS ${sqlName} (${cols.join(', ')})`;
+}
+
 const NO_VALUES: readonly SqlValue[] = [];
 
 function isUniqueViolation(e: unknown): boolean {
@@ -845,10 +945,10 @@ function formatSqlValue(v: SqlValue, codec: ColumnCodec): string {
 /** Removes delete+insert pairs that leave a row unchanged. */
 function netDelta(st: TxTableState): { inserts: Uint8Array[]; deletes: Uint8Array[] } {
   if (st.inserts.size === 0 || st.deletes.size === 0) return { inserts: [...st.inserts.values()], deletes: [...st.deletes.values()] };
-  const deleted = new Map<string, number>();
+  const deleted = new Map<string, Rid>();
   for (const [rid, row] of st.deletes) deleted.set(bytesKey(row), rid);
   const inserts: Uint8Array[] = [];
-  const dropped = new Set<number>();
+  const dropped = new Set<Rid>();
   for (const row of st.inserts.values()) {
     const rid = deleted.get(bytesKey(row));
     if (rid !== undefined && !dropped.has(rid)) dropped.add(rid);

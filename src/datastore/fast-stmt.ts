@@ -99,22 +99,22 @@ export class FastSql {
   }
 
   /**
-   * Runs a query whose column 0 is `_rid` (or any value when `withRid` is false) and whose next
+   * Runs a query whose column 0 is the rowid (or any value when `withRid` is false) and whose next
    * columns are all the stored columns of `table` in order (`rowColumnsSql`), collecting every row
    * as BSATN (a snapshot). `limit` stops early (1 for unique lookups).
    */
-  rows(stmt: SqliteStmt, values: readonly SqlValue[], withRid: boolean, table: RowShape, limit = Infinity): { rid: number; row: Uint8Array }[] {
+  rows(stmt: SqliteStmt, values: readonly SqlValue[], withRid: boolean, table: RowShape, limit = Infinity): { rid: number | bigint; row: Uint8Array }[] {
     this.bind(stmt, values);
     const p = stmt.pointer as unknown as number;
     const x = this.#x;
-    const out: { rid: number; row: Uint8Array }[] = [];
+    const out: { rid: number | bigint; row: Uint8Array }[] = [];
     try {
       for (;;) {
         const rc = x.sqlite3_step(p);
         if (rc === SQLITE_DONE) break;
         if (rc !== SQLITE_ROW) throw this.#error(p, rc);
         const row = this.reader.read(p, 1, table);
-        out.push({ rid: withRid ? Number(x.sqlite3_column_int64(p, 0)) : 0, row });
+        out.push({ rid: withRid ? ridOf(x.sqlite3_column_int64(p, 0)) : 0, row });
         if (out.length >= limit) break;
       }
     } finally {
@@ -144,8 +144,8 @@ export class FastSql {
   }
 
   /** Rowid of the last insert on the statement's connection. */
-  lastRowid(stmt: SqliteStmt): number {
-    return Number(this.#x.sqlite3_last_insert_rowid(this.#x.sqlite3_db_handle(stmt.pointer as unknown as number)));
+  lastRowid(stmt: SqliteStmt): number | bigint {
+    return ridOf(this.#x.sqlite3_last_insert_rowid(this.#x.sqlite3_db_handle(stmt.pointer as unknown as number)));
   }
 
   #error(stmtPtr: number, rc: number): SqliteStepError {
@@ -155,3 +155,12 @@ export class FastSql {
     return new SqliteStepError(code, `SQLite error ${code}: ${msg}`);
   }
 }
+
+/**
+ * A rowid as a number when it is a safe integer, else as the bigint itself: a rowid key can be any
+ * 64-bit integer, and two rowids must never become the same number.
+ */
+function ridOf(v: bigint): number | bigint {
+  return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
+}
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

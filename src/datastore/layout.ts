@@ -3,8 +3,14 @@
 // against the datastore's tables (migrations, ad-hoc SQL, subscriptions) asks this module for
 // names instead of spelling them again. Value encodings are in `columns.ts`.
 
-/** The SQLite rowid column of every table: a row's id inside the datastore (never exposed). */
-export const ROW_ID = '_rid';
+/**
+ * A row's id inside the datastore (never exposed), as queries name it: SQLite's `rowid`. A table
+ * whose primary key is one integer column keeps that column as its rowid (one B-tree, no key
+ * index); any other table has a `ROW_ID_COLUMN` for it.
+ */
+export const ROW_ID = 'rowid';
+/** The column a table without an integer primary key declares as its rowid. */
+export const ROW_ID_COLUMN = '_rid';
 /** Internal table of named blobs (the module, the call-id ledger, the database description). */
 export const META_TABLE = '_lc_meta';
 /** Internal table of the sequences' next values. */

@@ -125,9 +125,10 @@ describe('rows are stored once and read back byte for byte', () => {
     expect(db.selectValue(`SELECT typeof(c13) FROM "t:all" WHERE c0 = 5`)).toBe('real');
     expect(db.selectValue(`SELECT c13 = 0 FROM "t:all" WHERE c0 = 5`)).toBe(1);
     expect(db.selectValue(`SELECT typeof(c9) FROM "t:all" WHERE c0 = 5`)).toBe('blob');
-    // One copy: the table's columns are the rowid and the row's columns.
-    const cols = db.selectValues(`SELECT name FROM pragma_table_info('t:all')`);
-    expect(cols).toEqual(['_rid', ...COLUMNS.map((_, i) => `c${i}`)]);
+    // One copy: the table's columns are the row's columns, its u32 primary key the rowid (no key index).
+    const cols = db.selectArrays(`SELECT name, pk FROM pragma_table_info('t:all')`);
+    expect(cols).toEqual(COLUMNS.map((_, i) => [`c${i}`, i === 0 ? 1 : 0]));
+    expect(db.selectValues(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 't:all' ORDER BY name`)).toEqual(['i:all_f64_idx_btree', 'i:all_u64_idx_btree']);
     ds.close();
   });
 
