@@ -266,7 +266,8 @@ export class Datastore {
   #fitKey(table: StoreTable, d: Decoded): void {
     const k = table.rowidKey;
     if (k === undefined || !(d.values[k] instanceof Uint8Array)) return;
-    this.#dropRowidKey(table.sqlName, table.def.name, table.codecs.map((_, i) => columnSql(i)));
+    const cols = table.codecs.map((_, i) => columnSql(i));
+    this.#dropRowidKey(table.sqlName, table.def.name, cols);
     this.#rekeyed.push({ table, rowidKey: k });
     table.rowidKey = undefined;
     this.#createIndexes(table);
