@@ -11,7 +11,7 @@ export const TEST_HOOKS: boolean = typeof __LIGHTCONE_TEST_HOOKS__ !== 'undefine
 /** Delegates to `inner`, but reports each append durable `delayMs()` after it is (test builds only). */
 export function delayAcks(inner: Durability, delayMs: () => number): Durability {
   return {
-    open: (opts) => inner.open(opts),
+    open: () => inner.open(),
     append(payload: Uint8Array) {
       const record = inner.append(payload);
       const ms = delayMs();

@@ -93,24 +93,13 @@ export interface DurabilityStats {
  * await d.close();
  * ```
  */
-/** Options of `Durability.open`. */
-export interface OpenOptions {
-  /**
-   * Work to do while recovery waits for storage (the engine evaluates the module there). A
-   * storage whose reads run off the calling thread calls it once, after issuing them and before
-   * awaiting them; others may not call it at all, so the caller must not rely on it being called.
-   */
-  whileReading?: () => void;
-}
-
 export interface Durability {
   /**
    * Opens storage, takes the exclusive lock, recovers. A second call while the first is pending
    * returns the same promise; once open, `open()` rejects with `UsageError` 'ALREADY_OPEN' (the
    * recovered image is not kept around for it). A failed open may be retried.
-   * `opts.whileReading`, if the storage calls it, runs once while its reads are in flight.
    */
-  open(opts?: OpenOptions): Promise<Recovered>;
+  open(): Promise<Recovered>;
   /**
    * Appends one record; `durable` resolves when it is stored. Throws `UsageError` before `open()`
    * has resolved and `ClosedError` after `close()`. The payload is handed over: do not mutate it.

@@ -3,7 +3,7 @@
 // open/closed lifecycle. A backend only moves bytes; see `DurabilityBackend`.
 
 import { ClosedError, LightconeError, StorageError, UsageError } from '../errors.ts';
-import { type Durability, type DurabilityStats, imageSize, type LogRecord, type OpenOptions, type Recovered, type SnapshotToWrite } from './durability.ts';
+import { type Durability, type DurabilityStats, imageSize, type LogRecord, type Recovered, type SnapshotToWrite } from './durability.ts';
 
 /**
  * What a backend implements. The core never calls `appendBatch` and `writeSnapshot` concurrently
@@ -14,8 +14,8 @@ import { type Durability, type DurabilityStats, imageSize, type LogRecord, type 
 export interface DurabilityBackend {
   /** Names the storage in error messages, e.g. `file database "/data/bank"`. */
   readonly label: string;
-  /** Opens storage, takes the lock if the backend has one, recovers (see `OpenOptions`). */
-  open(opts?: OpenOptions): Promise<Recovered>;
+  /** Opens storage, takes the lock if the backend has one, recovers. */
+  open(): Promise<Recovered>;
   /**
    * Stores `records` (ascending, contiguous, following the last stored record) in one storage
    * write. On failure nothing of the batch may survive to a later successful write: undo it or
@@ -97,14 +97,14 @@ class GroupCommit implements Durability {
     this.#backend = backend;
   }
 
-  open(opts?: OpenOptions): Promise<Recovered> {
+  open(): Promise<Recovered> {
     if (this.#ending) return Promise.reject(this.#closedError());
     if (this.#state === 'opening' && this.#opening) return this.#opening;
     if (this.#state === 'open') {
       return Promise.reject(new UsageError('ALREADY_OPEN', `${this.#backend.label} is already open: open() recovers once per instance`));
     }
     this.#state = 'opening';
-    const opening = this.#backend.open(opts).then(
+    const opening = this.#backend.open().then(
       (recovered) => {
         this.#nextLsn = recovered.nextLsn;
         this.#durableLsn = recovered.nextLsn - 1n;

@@ -179,21 +179,6 @@ describe('indexeddb durability', () => {
     await a.close();
   });
 
-  it('open runs whileReading once (while the image is read) and recovers as without it', async () => {
-    const d = indexedDbDurability('while-reading');
-    await d.open();
-    await d.writeSnapshot({ lsn: 0n, image: bytes('image') });
-    await d.append(bytes('r1')).durable;
-    await d.close();
-    const again = indexedDbDurability('while-reading');
-    let calls = 0;
-    const { snapshot, records } = await again.open({ whileReading: () => void calls++ });
-    expect(calls).toBe(1);
-    expect(text(snapshot!.image as Uint8Array)).toBe('image');
-    expect(records.map((r) => text(r.payload))).toEqual(['r1']);
-    await again.close();
-  });
-
   it('a snapshot drops the log records it covers from storage', async () => {
     const d = indexedDbDurability('trunc');
     await d.open();

@@ -6,7 +6,7 @@
 
 import { deleteDB, openDB, unwrap, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import { ClosedError, StorageError, type StorageErrorCode } from '../errors.ts';
-import { type Durability, type ImageSource, imageSize, type LogRecord, type OpenOptions, type Recovered, type Snapshot, type SnapshotToWrite } from './durability.ts';
+import { type Durability, type ImageSource, imageSize, type LogRecord, type Recovered, type Snapshot, type SnapshotToWrite } from './durability.ts';
 import { nextEvents } from '../next-events.ts';
 import { createDurability, type DurabilityBackend } from './group-commit.ts';
 
@@ -134,10 +134,10 @@ class IndexedDbBackend implements DurabilityBackend {
     this.#opts = opts;
   }
 
-  async open(opts?: OpenOptions): Promise<Recovered> {
+  async open(): Promise<Recovered> {
     const db = await this.#connect();
     try {
-      const recovered = await this.#recover(db, opts?.whileReading);
+      const recovered = await this.#recover(db);
       this.#db = db;
       return recovered;
     } catch (error) {
@@ -385,7 +385,7 @@ class IndexedDbBackend implements DurabilityBackend {
     return opened;
   }
 
-  async #recover(db: Db, whileReading: (() => void) | undefined): Promise<Recovered> {
+  async #recover(db: Db): Promise<Recovered> {
     for (const name of STORES) {
       if (!db.objectStoreNames.contains(name)) {
         throw new StorageError('UNKNOWN_FORMAT', `${this.label} exists but was not made by Lightcone (no "${name}" store): pick another name or delete it`, {
@@ -410,10 +410,7 @@ class IndexedDbBackend implements DurabilityBackend {
     const manifest = checked && 'parts' in checked ? checked : undefined;
     const named = manifest ? [...new Set(manifest.parts)] : [];
     const partStore = tx.objectStore(PARTS_STORE);
-    const reading = Promise.all([Promise.all(named.map((k) => partStore.get(k) as Promise<unknown>)), done]);
-    // The image's parts are the bulk of the read: the caller's work runs while they arrive.
-    whileReading?.();
-    const [partValues] = await reading;
+    const [partValues] = await Promise.all([Promise.all(named.map((k) => partStore.get(k) as Promise<unknown>)), done]);
     const parts = new Map<string, unknown>(named.map((k, i) => [k, partValues[i]]));
     const snapshot = manifest ? this.#assemble(manifest, parts) : (checked as Snapshot | undefined);
     this.#parts.clear();

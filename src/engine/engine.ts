@@ -29,8 +29,6 @@ import {
   planRepublish,
   readDescription,
   readSavedCalls,
-  preloadHost,
-  type PreloadedHost,
   recoverHost,
   republishFailure,
   META_CALLS_IN_IMAGE,
@@ -274,17 +272,7 @@ export class Engine {
     // SQLite's WebAssembly initialises while storage is read (a cold start waits for both); a
     // failure is met where the datastore opens.
     loadSqlite().catch(() => {});
-    // A module brought along is evaluated while storage is read, when the storage says when that
-    // is (else right after): used if it is the stored module, else dropped (see recoverHost).
-    let preloaded: PreloadedHost | undefined;
-    let code = opts.code;
-    const preload = () => {
-      if (code === undefined) return;
-      preloaded = preloadHost(code, opts.http);
-      code = undefined;
-    };
-    const recovered = await d.open({ whileReading: preload });
-    preload();
+    const recovered = await d.open();
     const openedAt = Date.now();
     try {
       const logs = await loadModuleLog(d);
@@ -295,7 +283,7 @@ export class Engine {
             database: opts.name,
           });
         }
-        return await Engine.#create(opts, opts.code, logs, preloaded);
+        return await Engine.#create(opts, opts.code, logs);
       }
       const datastore = await openDatastore(recovered.snapshot?.image);
       let description: Uint8Array;
@@ -306,7 +294,7 @@ export class Engine {
       } else {
         description = stored.bytes;
       }
-      const { host, identity } = await recoverHost({ name: opts.name, durability: d, datastore, description, log: (e) => logs.push(e), http: opts.http, preloaded });
+      const { host, identity } = await recoverHost({ name: opts.name, durability: d, datastore, description, log: (e) => logs.push(e), http: opts.http });
       const callIds: string[] = [];
       for (const rec of recovered.records) {
         const { delta, info } = decodeDelta(rec.payload);
@@ -330,9 +318,9 @@ export class Engine {
     }
   }
 
-  static async #create(opts: EngineOptions, code: string, logs: LogBuffer, preloaded?: PreloadedHost): Promise<Engine> {
+  static async #create(opts: EngineOptions, code: string, logs: LogBuffer): Promise<Engine> {
     const identity = randomIdentity();
-    const created = await createDatabase({ name: opts.name, code, identity, owner: opts.owner, clock: opts.clock ?? systemClock, log: (e) => logs.push(e), http: opts.http, preloaded });
+    const created = await createDatabase({ name: opts.name, code, identity, owner: opts.owner, clock: opts.clock ?? systemClock, log: (e) => logs.push(e), http: opts.http });
     await Engine.#store(opts.durability, created);
     const engine = new Engine(opts, created.host, identity, logs, 0n, new SnapshotPolicy(opts.snapshotEvery ?? SNAPSHOT_EVERY));
     engine.publishResult = 'created';

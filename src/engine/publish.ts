@@ -60,11 +60,9 @@ interface HostEnv {
  * Builds a new database: its tables, then `init` as the owner. Throws ModuleError INIT_FAILED when
  * `init` fails and INVALID_RLS_RULE for a bad row-level-security rule; nothing is stored either way.
  */
-export async function createDatabase(
-  o: HostEnv & { name: string; code: string; identity: Identity; owner: Identity; clock: Clock; preloaded?: PreloadedHost | undefined },
-): Promise<NewDatabase & { host: Host }> {
+export async function createDatabase(o: HostEnv & { name: string; code: string; identity: Identity; owner: Identity; clock: Clock }): Promise<NewDatabase & { host: Host }> {
   const datastore = await openDatastore();
-  const host = attachPreloaded(o.preloaded, o.code, datastore, o.identity, o.log) ?? new Host({ datastore, code: o.code, databaseIdentity: o.identity.__identity__, log: o.log, http: o.http });
+  const host = new Host({ datastore, code: o.code, databaseIdentity: o.identity.__identity__, log: o.log, http: o.http });
   checkRules(host, o.owner);
   const init = host.schema.lifecycle.init ? host.reducer(host.schema.lifecycle.init) : undefined;
   if (init) {
@@ -122,61 +120,18 @@ export function descriptionFromImage(datastore: Datastore, damage: unknown): Uin
 }
 
 /**
- * A module evaluated before its database is read (`Host` without a datastore), for a cold start
- * that brings its module: `recoverHost` attaches it when it is the stored module. Logs it writes
- * while loading are held until then; a module that fails to load yields undefined (the open then
- * meets its error where it publishes it).
- */
-export interface PreloadedHost {
-  code: string;
-  host: Host;
-  /** Sends the held log entries, and every later one, to `log`. */
-  logTo(log: (entry: LogEntry) => void): void;
-}
-
-/** Evaluates `code` without a datastore (see PreloadedHost). */
-export function preloadHost(code: string, http: SyncHttp | undefined): PreloadedHost | undefined {
-  const held: LogEntry[] = [];
-  let sink: ((entry: LogEntry) => void) | undefined;
-  try {
-    const host = new Host({ code, log: (e) => (sink ? sink(e) : held.push(e)), http });
-    return {
-      code,
-      host,
-      logTo(log) {
-        for (const e of held.splice(0)) log(e);
-        sink = log;
-      },
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * Loads a stored database's module over its recovered datastore, as the identity its description
- * names; a `preloaded` module is used when it is the stored one. Throws ModuleError UNKNOWN_FORMAT
- * for a description this build does not read, and MODULE_MISSING when no module is stored.
+ * names. Throws ModuleError UNKNOWN_FORMAT for a description this build does not read, and
+ * MODULE_MISSING when no module is stored.
  */
-export async function recoverHost(
-  o: HostEnv & { name: string; durability: Durability; datastore: Datastore; description: Uint8Array; preloaded?: PreloadedHost | undefined },
-): Promise<{ host: Host; identity: Identity }> {
+export async function recoverHost(o: HostEnv & { name: string; durability: Durability; datastore: Datastore; description: Uint8Array }): Promise<{ host: Host; identity: Identity }> {
   const meta = JSON.parse(new TextDecoder().decode(o.description)) as DatabaseMeta;
   if (meta.format !== 1) throw new ModuleError('UNKNOWN_FORMAT', `database ${o.name} has metadata format ${String(meta.format)}, which this Lightcone does not read`);
   const identity = new Identity(meta.identity);
-  const stored = await readModule(o.datastore, o.durability);
-  if (!stored) throw new ModuleError('MODULE_MISSING', `database ${o.name} has no stored module: publish it again with --delete-data`);
-  const code = new TextDecoder().decode(stored);
-  const host = attachPreloaded(o.preloaded, code, o.datastore, identity, o.log) ?? new Host({ datastore: o.datastore, code, databaseIdentity: identity.__identity__, log: o.log, http: o.http });
+  const code = await readModule(o.datastore, o.durability);
+  if (!code) throw new ModuleError('MODULE_MISSING', `database ${o.name} has no stored module: publish it again with --delete-data`);
+  const host = new Host({ datastore: o.datastore, code: new TextDecoder().decode(code), databaseIdentity: identity.__identity__, log: o.log, http: o.http });
   return { host, identity };
-}
-
-/** The preloaded module attached to `datastore` when it is `code`, else undefined. */
-function attachPreloaded(pre: PreloadedHost | undefined, code: string, datastore: Datastore, identity: Identity, log: (entry: LogEntry) => void): Host | undefined {
-  if (!pre || pre.code !== code) return undefined;
-  pre.logTo(log);
-  pre.host.attach(datastore, identity.__identity__);
-  return pre.host;
 }
 
 /** The saved committed call ids: inside the image, or where builds before the image kept them. */

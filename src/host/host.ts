@@ -40,16 +40,10 @@ export interface CallContext {
 export type ReducerOutcome = { status: 'committed'; delta: TxDelta } | { status: 'failed'; kind: 'sender' | 'internal'; message: string };
 
 export interface HostOptions {
-  /**
-   * The datastore the module's tables attach to. Without it the module is only loaded (evaluated
-   * and described), and `attach` gives it its datastore later: a cold start evaluates the module
-   * while storage is still being read.
-   */
-  datastore?: Datastore;
+  datastore: Datastore;
   /** CommonJS module bundle from `bundleModule`. */
   code: string;
-  /** Required with `datastore`; otherwise given to `attach`. */
-  databaseIdentity?: bigint;
+  databaseIdentity: bigint;
   log: (entry: LogEntry) => void;
   /** Synchronous HTTP for `ctx.http.fetch` in procedures; without it, fetch fails with HttpError. */
   http?: SyncHttp | undefined;
@@ -65,10 +59,10 @@ export function nowMicros(): bigint {
 }
 
 export class Host implements SyscallHost {
-  #datastore: Datastore | undefined;
+  readonly datastore: Datastore;
   readonly schema: ModuleSchema;
   readonly describe: Uint8Array;
-  databaseIdentity = 0n;
+  readonly databaseIdentity: bigint;
   readonly #syscalls: Syscalls;
   #hooks: ModuleHooks | undefined;
   readonly #log: (entry: LogEntry) => void;
@@ -80,9 +74,11 @@ export class Host implements SyscallHost {
   #reducersByName = new Map<string, FunctionDef>();
   #proceduresByName = new Map<string, ProcedureDef>();
 
-  /** Loads the module and, given a datastore, attaches (creating if missing) its tables. */
+  /** Loads the module and attaches (creating if missing) its tables. */
   constructor(opts: HostOptions) {
     installPolyfills();
+    this.datastore = opts.datastore;
+    this.databaseIdentity = opts.databaseIdentity;
     this.#log = opts.log;
     this.#http = opts.http;
     this.#syscalls = new Syscalls(this);
@@ -91,28 +87,6 @@ export class Host implements SyscallHost {
     this.#hooks = loaded.hooks;
     this.describe = loaded.describe;
     this.schema = readModuleDef(loaded.moduleDef);
-    for (const r of this.schema.reducers) {
-      this.#reducersByName.set(r.name, r);
-      this.#reducersByName.set(r.canonicalName, r);
-    }
-    for (const p of this.schema.procedures) {
-      this.#proceduresByName.set(p.name, p);
-      this.#proceduresByName.set(p.canonicalName, p);
-    }
-    if (opts.datastore) this.attach(opts.datastore, opts.databaseIdentity ?? 0n);
-  }
-
-  /** The datastore the module runs over (see `attach`). */
-  get datastore(): Datastore {
-    if (!this.#datastore) throw new Error('the module is loaded but not attached to a datastore yet');
-    return this.#datastore;
-  }
-
-  /** Attaches a loaded module to its datastore (once), creating its tables there if missing. Throws ModuleError MODULE_INVALID. */
-  attach(datastore: Datastore, databaseIdentity: bigint): void {
-    if (this.#datastore) throw new Error('the module is attached to a datastore already');
-    this.#datastore = datastore;
-    this.databaseIdentity = databaseIdentity;
     for (const t of this.schema.tables) {
       try {
         this.datastore.addTable(t, this.schema.typespace);
@@ -128,6 +102,14 @@ export class Host implements SyscallHost {
       } catch (e) {
         throw new ModuleError('MODULE_INVALID', `view ${v.name} cannot be read by SQL: ${errText(e)}`, { view: v.name }, { cause: e });
       }
+    }
+    for (const r of this.schema.reducers) {
+      this.#reducersByName.set(r.name, r);
+      this.#reducersByName.set(r.canonicalName, r);
+    }
+    for (const p of this.schema.procedures) {
+      this.#proceduresByName.set(p.name, p);
+      this.#proceduresByName.set(p.canonicalName, p);
     }
   }
 
