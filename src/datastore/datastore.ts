@@ -87,6 +87,14 @@ interface TxTableState {
 interface Decoded {
   values: SqlValue[];
   offsets: number[];
+  /**
+   * Decoded with `rawText`: per column, where in `row` the UTF-8 bytes of a string column start
+   * (its value in `values` is then null, to be bound from the bytes), else -1.
+   */
+  textAt: number[];
+  textLen: number[];
+  rawText: boolean;
+  row: Uint8Array;
 }
 
 const RID = ROW_ID;
@@ -119,7 +127,7 @@ export class Datastore {
   readonly #commit: SqliteStmt;
   readonly #rollback: SqliteStmt;
   readonly #saveSeq: SqliteStmt;
-  readonly #decoded: Decoded = { values: [], offsets: [] };
+  readonly #decoded: Decoded = { values: [], offsets: [], textAt: [], textLen: [], rawText: false, row: new Uint8Array(0) };
   readonly #reader = new BinaryReader(new Uint8Array(0));
   readonly #fast: FastSql;
   #view: DataView | undefined;
@@ -430,18 +438,34 @@ export class Datastore {
     return r;
   }
 
-  /** Decodes the stored column values of `row` into the shared buffer. Throws BSATN_DECODE_ERROR. */
-  #decode(table: StoreTable, row: Uint8Array): Decoded {
+  /**
+   * Decodes the stored column values of `row` into the shared buffer. With `rawText`, strings are
+   * not decoded: the row is only inserted, and its strings go to SQLite as the UTF-8 bytes they
+   * are (see `Decoded.textAt`). Throws BSATN_DECODE_ERROR.
+   */
+  #decode(table: StoreTable, row: Uint8Array, rawText = false): Decoded {
     // Rows usually arrive as views into the runtime's one reused buffer.
     const r = this.#readerAt(row);
     const base = row.byteOffset;
     const end = base + row.length;
     const out = this.#decoded;
     const codecs = table.codecs;
+    out.rawText = rawText;
+    out.row = row;
     try {
       for (let i = 0; i < codecs.length; i++) {
         out.offsets[i] = r.offset - base;
-        out.values[i] = codecs[i]!.read(r);
+        const codec = codecs[i]!;
+        if (rawText && codec.kind === 'text') {
+          const len = r.readU32();
+          out.textAt[i] = r.offset - base;
+          out.textLen[i] = len;
+          out.values[i] = null;
+          r.offset += len;
+        } else {
+          out.textAt[i] = -1;
+          out.values[i] = codec.read(r);
+        }
         if (r.offset > end) throw new RangeError(`column ${table.def.columns[i]?.name} runs past the end of the row`);
       }
     } catch (e) {
@@ -484,6 +508,10 @@ export class Datastore {
   /** Binds a decoded row's values (the shared buffer, no copy) and runs `stmt`; `rid` is bound after them (updates). */
   #runWithRow(table: StoreTable, stmt: SqliteStmt, d: Decoded, rid?: Rid): void {
     const n = table.codecs.length;
+    if (d.rawText) {
+      if (rid !== undefined) throw new Error('internal: an update needs its row decoded in full');
+      return this.#fast.runRow(stmt, d.values, n, d.row, d.textAt, d.textLen);
+    }
     if (rid === undefined) return this.#fast.run(stmt, d.values, n);
     d.values[n] = rid;
     this.#fast.run(stmt, d.values, n + 1);
@@ -517,7 +545,7 @@ export class Datastore {
    */
   insert(table: StoreTable, input: Uint8Array): { row: Uint8Array; generated: Uint8Array | undefined } {
     const st = this.#txState(table);
-    let { row, d, generated } = this.#prepare(table, input);
+    let { row, d, generated } = this.#prepare(table, input, true);
     // A table without columns holds at most its one empty row (there is nothing to index).
     if (table.codecs.length === 0 && table.count > 0) return { row: input.slice(), generated };
     const stmt = table.stmts.insert;
@@ -526,6 +554,7 @@ export class Datastore {
       this.#runWithRow(table, stmt, d);
     } catch (e) {
       if (isUniqueViolation(e)) {
+        d = this.#decode(table, row); // the keys, strings included
         if (this.#identicalExists(table, d, row)) return { row: row === input ? input.slice() : row, generated };
         throw this.#uniqueError(table, d);
       }
@@ -692,11 +721,11 @@ export class Datastore {
   // ---- helpers -----------------------------------------------------------------------------
 
   /** Decodes a row and fills its auto-increment placeholders (a copy when it changes). */
-  #prepare(table: StoreTable, input: Uint8Array): { row: Uint8Array; d: Decoded; generated: Uint8Array | undefined } {
-    const d = this.#decode(table, input);
+  #prepare(table: StoreTable, input: Uint8Array, rawText = false): { row: Uint8Array; d: Decoded; generated: Uint8Array | undefined } {
+    const d = this.#decode(table, input, rawText);
     const res = table.sequences.length > 0 ? this.#applySequences(table, input, d) : undefined;
     if (!res) return { row: input, d, generated: undefined };
-    return { row: res.row, d: this.#decode(table, res.row), generated: res.generated };
+    return { row: res.row, d: this.#decode(table, res.row, rawText), generated: res.generated };
   }
 
   #applySequences(table: StoreTable, row: Uint8Array, d: Decoded): { row: Uint8Array; generated: Uint8Array } | undefined {
@@ -772,7 +801,7 @@ export class Datastore {
         if (table.def.isEvent) continue;
         this.deleteByRows(table, td.deletes);
         for (const row of td.inserts) {
-          const d = this.#decode(table, row);
+          const d = this.#decode(table, row, true);
           this.#fitKey(table, d);
           this.#runWithRow(table, table.stmts.insert, d);
           table.count++;

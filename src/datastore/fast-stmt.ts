@@ -65,30 +65,57 @@ export class FastSql {
   /** Binds the first `count` of `values` (all by default) to parameters 1..count. */
   bind(stmt: SqliteStmt, values: readonly SqlValue[], count = values.length): void {
     const p = stmt.pointer as unknown as number;
+    for (let i = 0; i < count; i++) this.#bindValue(p, i, values[i]!);
+  }
+
+  /**
+   * As `run`, except that parameter i + 1 is bound to the UTF-8 bytes `row[textAt[i] ..
+   * textAt[i] + textLen[i]]` as TEXT where `textAt[i]` ≥ 0 (a string not decoded on the way in).
+   */
+  runRow(stmt: SqliteStmt, values: readonly SqlValue[], count: number, row: Uint8Array, textAt: readonly number[], textLen: readonly number[]): void {
+    const p = stmt.pointer as unknown as number;
     const x = this.#x;
     for (let i = 0; i < count; i++) {
-      const v = values[i]!;
-      let rc: number;
-      // -0 as a double: an INTEGER would lose its sign (and the row's bytes with it).
-      if (typeof v === 'number') rc = (v | 0) === v && !Object.is(v, -0) ? x.sqlite3_bind_int(p, i + 1, v) : x.sqlite3_bind_double(p, i + 1, v);
-      else if (typeof v === 'bigint') rc = x.sqlite3_bind_int64(p, i + 1, v);
-      else if (typeof v === 'string') {
-        this.#grow(v.length * 3 + 1);
-        const { written } = this.#enc.encodeInto(v, this.#wasm.heap8u().subarray(this.#scratch, this.#scratch + this.#cap));
-        rc = x.sqlite3_bind_text(p, i + 1, this.#scratch, written, SQLITE_TRANSIENT);
-      } else if (v instanceof Uint8Array) {
-        this.#grow(v.length + 1);
-        this.#wasm.heap8u().set(v, this.#scratch);
-        rc = x.sqlite3_bind_blob(p, i + 1, this.#scratch, v.length, SQLITE_TRANSIENT);
-      } else rc = x.sqlite3_bind_null(p, i + 1);
+      const at = textAt[i]!;
+      if (at < 0) {
+        this.#bindValue(p, i, values[i]!);
+        continue;
+      }
+      const n = textLen[i]!;
+      this.#grow(n + 1);
+      this.#wasm.heap8u().set(row.subarray(at, at + n), this.#scratch);
+      const rc = x.sqlite3_bind_text(p, i + 1, this.#scratch, n, SQLITE_TRANSIENT);
       if (rc !== 0) throw this.#error(p, rc);
     }
+    this.#stepOnce(p);
+  }
+
+  /** Binds `v` to parameter i + 1 of the statement at `p`. */
+  #bindValue(p: number, i: number, v: SqlValue): void {
+    const x = this.#x;
+    let rc: number;
+    // -0 as a double: an INTEGER would lose its sign (and the row's bytes with it).
+    if (typeof v === 'number') rc = (v | 0) === v && !Object.is(v, -0) ? x.sqlite3_bind_int(p, i + 1, v) : x.sqlite3_bind_double(p, i + 1, v);
+    else if (typeof v === 'bigint') rc = x.sqlite3_bind_int64(p, i + 1, v);
+    else if (typeof v === 'string') {
+      this.#grow(v.length * 3 + 1);
+      const { written } = this.#enc.encodeInto(v, this.#wasm.heap8u().subarray(this.#scratch, this.#scratch + this.#cap));
+      rc = x.sqlite3_bind_text(p, i + 1, this.#scratch, written, SQLITE_TRANSIENT);
+    } else if (v instanceof Uint8Array) {
+      this.#grow(v.length + 1);
+      this.#wasm.heap8u().set(v, this.#scratch);
+      rc = x.sqlite3_bind_blob(p, i + 1, this.#scratch, v.length, SQLITE_TRANSIENT);
+    } else rc = x.sqlite3_bind_null(p, i + 1);
+    if (rc !== 0) throw this.#error(p, rc);
   }
 
   /** Steps a statement that returns no rows (binding the first `count` of `values`), then resets it. Throws SqliteStepError. */
   run(stmt: SqliteStmt, values: readonly SqlValue[], count = values.length): void {
     this.bind(stmt, values, count);
-    const p = stmt.pointer as unknown as number;
+    this.#stepOnce(stmt.pointer as unknown as number);
+  }
+
+  #stepOnce(p: number): void {
     const rc = this.#x.sqlite3_step(p);
     if (rc !== SQLITE_DONE && rc !== SQLITE_ROW) {
       const err = this.#error(p, rc);

@@ -153,6 +153,35 @@ describe('rows are stored once and read back byte for byte', () => {
     ds.close();
   });
 
+  it('a string goes to SQLite as the bytes the row carries, so the stored row is the row that was written', async () => {
+    const ds = await openDatastore();
+    const def = testTable(
+      's',
+      [
+        ['id', { tag: 'U32' }],
+        ['name', { tag: 'String' }],
+      ],
+      { primaryKey: 'id' },
+    );
+    const table = ds.addTable(def, { types: [] });
+    const utf8 = encodeRow(def, { id: 1, name: 'naïve ☃ 𝄞' });
+    // Not UTF-8 (a lone continuation byte, an overlong NUL): a decoder would replace them.
+    const odd = new Uint8Array([2, 0, 0, 0, 4, 0, 0, 0, 0x61, 0x80, 0xc0, 0x80]);
+    ds.begin();
+    ds.insert(table, utf8);
+    ds.insert(table, odd);
+    const delta = ds.commit();
+    expect(ds.scanAll(table)).toEqual([utf8, odd]);
+    expect(ds.sqlite.db.selectValue(`SELECT length(CAST(c1 AS BLOB)) FROM "t:s" WHERE c0 = 2`)).toBe(4);
+    // Replaying the commit on an empty copy stores the same bytes.
+    const replayed = await openDatastore();
+    const t2 = replayed.addTable(def, { types: [] });
+    replayed.applyDelta(delta);
+    expect(replayed.scanAll(t2)).toEqual([utf8, odd]);
+    ds.close();
+    replayed.close();
+  });
+
   it('a table without a unique constraint is still a set (the whole row is its key)', async () => {
     const ds = await openDatastore();
     const def = testTable('bag', [
