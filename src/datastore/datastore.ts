@@ -9,7 +9,7 @@ import { bytesEqual, bytesKey } from './bytes.ts';
 import { columnCodec, storedToU64, type ColumnCodec, type SqlValue } from './columns.ts';
 import { columnSql, indexSql, META_TABLE, quote, ROW_ID, ROW_ID_COLUMN, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
-import { FastSql } from './fast-stmt.ts';
+import { FastSql, ridOf } from './fast-stmt.ts';
 import { exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
 
 /** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
@@ -589,12 +589,13 @@ export class Datastore {
       if (isUniqueViolation(e)) throw this.#uniqueError(table, d, old.rid);
       throw e;
     }
-    if (st.inserts.has(old.rid)) {
-      st.inserts.set(old.rid, row);
-    } else {
-      if (!st.deletes.has(old.rid)) st.deletes.set(old.rid, old.row);
-      st.inserts.set(old.rid, row);
-    }
+    // Through another unique index an update may change the primary key: with a rowid key, the
+    // row's rowid changes with it, and the bookkeeping follows it there.
+    const k = table.rowidKey;
+    const rid = k === undefined ? old.rid : ridOf(d.values[k] as number | bigint);
+    if (st.inserts.has(old.rid)) st.inserts.delete(old.rid);
+    else if (!st.deletes.has(old.rid)) st.deletes.set(old.rid, old.row);
+    st.inserts.set(rid, row);
     return { row, generated };
   }
 

@@ -187,7 +187,8 @@ export class FastSql {
  * A rowid as a number when it is a safe integer, else as the bigint itself: a rowid key can be any
  * 64-bit integer, and two rowids must never become the same number.
  */
-function ridOf(v: bigint): number | bigint {
+export function ridOf(v: bigint | number): number | bigint {
+  if (typeof v === 'number') return v;
   return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
 }
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
