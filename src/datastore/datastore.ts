@@ -261,10 +261,19 @@ export class Datastore {
   #dropRowidKey(sqlName: string, name: string, allCols: string[]): void {
     const db = this.#db;
     const aside = quote(`${storedTableName(name)}:rekey`);
-    db.exec(`ALTER TABLE ${sqlName} RENAME TO ${aside}`);
-    db.exec(createTableSql(sqlName, allCols, undefined));
-    db.exec(`INSERT INTO ${sqlName} (${[ROW_ID_COLUMN, ...allCols].join(', ')}) SELECT ${[RID, ...allCols].join(', ')} FROM ${aside}`);
-    db.exec(`DROP TABLE ${aside}`);
+    // All or nothing, inside a transaction or not.
+    db.exec('SAVEPOINT rekey');
+    try {
+      db.exec(`ALTER TABLE ${sqlName} RENAME TO ${aside}`);
+      db.exec(createTableSql(sqlName, allCols, undefined));
+      db.exec(`INSERT INTO ${sqlName} (${[ROW_ID_COLUMN, ...allCols].join(', ')}) SELECT ${[RID, ...allCols].join(', ')} FROM ${aside}`);
+      db.exec(`DROP TABLE ${aside}`);
+      db.exec('RELEASE rekey');
+    } catch (e) {
+      db.exec('ROLLBACK TO rekey');
+      db.exec('RELEASE rekey');
+      throw e;
+    }
   }
 
   /**
@@ -317,7 +326,10 @@ export class Datastore {
     } catch (e) {
       this.#rollback.step();
       this.#rollback.reset();
+      if (this.#rekeyed.length) table.rowidKey = this.#rekeyed[0]!.rowidKey;
       throw e;
+    } finally {
+      this.#rekeyed = [];
     }
     table.count = rows.length;
   }
@@ -439,9 +451,11 @@ export class Datastore {
   }
 
   /**
-   * Decodes the stored column values of `row` into the shared buffer. With `rawText`, strings are
-   * not decoded: the row is only inserted, and its strings go to SQLite as the UTF-8 bytes they
-   * are (see `Decoded.textAt`). Throws BSATN_DECODE_ERROR.
+   * Decodes the stored column values of `row` into the shared buffer. With `rawText`, ASCII
+   * strings are not decoded: the row is only inserted, and they go to SQLite as the bytes they
+   * are (see `Decoded.textAt`); other strings are decoded as on every other path, so that a
+   * string that is not UTF-8 is stored the same way whichever path it takes. Throws
+   * BSATN_DECODE_ERROR.
    */
   #decode(table: StoreTable, row: Uint8Array, rawText = false): Decoded {
     // Rows usually arrive as views into the runtime's one reused buffer.
@@ -456,7 +470,7 @@ export class Datastore {
       for (let i = 0; i < codecs.length; i++) {
         out.offsets[i] = r.offset - base;
         const codec = codecs[i]!;
-        if (rawText && codec.kind === 'text') {
+        if (rawText && codec.kind === 'text' && isAscii(row, r.offset - base)) {
           const len = r.readU32();
           out.textAt[i] = r.offset - base;
           out.textLen[i] = len;
@@ -988,6 +1002,20 @@ function netDelta(st: TxTableState): { inserts: Uint8Array[]; deletes: Uint8Arra
   const deletes: Uint8Array[] = [];
   for (const [rid, row] of st.deletes) if (!dropped.has(rid)) deletes.push(row);
   return { inserts, deletes };
+}
+
+/**
+ * True when the string whose u32 length is at `row[at]` lies within `row` and is ASCII (so its
+ * bytes are its UTF-8 text as any decoder would read it). False sends it to the decoder, which
+ * also reports a length running past the row.
+ */
+function isAscii(row: Uint8Array, at: number): boolean {
+  if (at + 4 > row.length) return false;
+  const len = (row[at]! | (row[at + 1]! << 8) | (row[at + 2]! << 16) | (row[at + 3]! << 24)) >>> 0;
+  const end = at + 4 + len;
+  if (end > row.length) return false;
+  for (let i = at + 4; i < end; i++) if (row[i]! > 0x7f) return false;
+  return true;
 }
 
 /** The little-endian integer of `width` bytes at `at` (two's complement when `signed`). */

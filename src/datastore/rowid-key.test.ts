@@ -71,6 +71,28 @@ describe('integer primary keys as the rowid', () => {
     ds.close();
   });
 
+  it('the move keeps every rowid, so rows the transaction touched before it stay apart after it', async () => {
+    const ds = await openDatastore();
+    const def = itemDef(U64);
+    const table = ds.addTable(def, { types: [] });
+    const pk = ds.indexByName('item_id_idx_btree')!;
+    const row = (id: bigint) => encodeRow(def, { id, name: `n${id}` });
+    ds.begin();
+    ds.insert(table, row(1n));
+    ds.insert(table, row(7n));
+    ds.commit();
+    ds.begin();
+    ds.insert(table, row(3n));
+    ds.insert(table, row(BIG));
+    // Renumbered rowids would put 7 where the transaction recorded 3.
+    expect(ds.deleteByPoint(pk, encodeOne(U64, 7n))).toBe(1);
+    const delta = ds.commit();
+    expect(delta.tables).toEqual([{ table: 'item', inserts: [row(3n), row(BIG)], deletes: [row(7n)] }]);
+    // The rows keep their keys as rowids; the big key's row took the next one.
+    expect(ds.sqlite.db.selectValues(`SELECT rowid FROM "t:item" ORDER BY rowid`)).toEqual([1, 3, 8]);
+    ds.close();
+  });
+
   it('a rollback puts the rowid key back, and the table goes on working', async () => {
     const ds = await openDatastore();
     const def = itemDef(U64);
