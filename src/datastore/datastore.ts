@@ -9,7 +9,7 @@ import { bytesEqual, bytesKey } from './bytes.ts';
 import { columnCodec, storedToU64, type ColumnCodec, type SqlValue } from './columns.ts';
 import { columnSql, indexSql, META_TABLE, quote, ROW_ID, ROW_ID_COLUMN, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
-import { FastSql, ridOf } from './fast-stmt.ts';
+import { FastSql, type Rid, ridOf } from './fast-stmt.ts';
 import { exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
 
 /** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
@@ -73,9 +73,6 @@ interface TableStmts {
   updateByRid: SqliteStmt;
   uniqueLookups: SqliteStmt[];
 }
-
-/** A row's rowid: a number when it is a safe integer (nearly always), else a bigint (large integer keys). */
-export type Rid = number | bigint;
 
 interface TxTableState {
   inserts: Map<Rid, Uint8Array>;

@@ -6,6 +6,9 @@ import type { SqlValue } from './columns.ts';
 import { RowReader, type RowShape } from './row-bytes.ts';
 import type { Sqlite3, SqliteStmt } from './sqlite.ts';
 
+/** A row's rowid: a number when it is a safe integer (nearly always), else a bigint (large integer keys; see `ridOf`). */
+export type Rid = number | bigint;
+
 const SQLITE_ROW = 100;
 const SQLITE_DONE = 101;
 const SQLITE_TRANSIENT = -1;
@@ -130,11 +133,11 @@ export class FastSql {
    * columns are all the stored columns of `table` in order (`rowColumnsSql`), collecting every row
    * as BSATN (a snapshot). `limit` stops early (1 for unique lookups).
    */
-  rows(stmt: SqliteStmt, values: readonly SqlValue[], withRid: boolean, table: RowShape, limit = Infinity): { rid: number | bigint; row: Uint8Array }[] {
+  rows(stmt: SqliteStmt, values: readonly SqlValue[], withRid: boolean, table: RowShape, limit = Infinity): { rid: Rid; row: Uint8Array }[] {
     this.bind(stmt, values);
     const p = stmt.pointer as unknown as number;
     const x = this.#x;
-    const out: { rid: number | bigint; row: Uint8Array }[] = [];
+    const out: { rid: Rid; row: Uint8Array }[] = [];
     try {
       for (;;) {
         const rc = x.sqlite3_step(p);
@@ -171,7 +174,7 @@ export class FastSql {
   }
 
   /** Rowid of the last insert on the statement's connection. */
-  lastRowid(stmt: SqliteStmt): number | bigint {
+  lastRowid(stmt: SqliteStmt): Rid {
     return ridOf(this.#x.sqlite3_last_insert_rowid(this.#x.sqlite3_db_handle(stmt.pointer as unknown as number)));
   }
 
@@ -187,7 +190,7 @@ export class FastSql {
  * A rowid as a number when it is a safe integer, else as the bigint itself: a rowid key can be any
  * 64-bit integer, and two rowids must never become the same number.
  */
-export function ridOf(v: bigint | number): number | bigint {
+export function ridOf(v: bigint | number): Rid {
   if (typeof v === 'number') return v;
   return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
 }
