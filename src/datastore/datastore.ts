@@ -10,7 +10,7 @@ import { columnCodec, storedToU64, type ColumnCodec, type SqlValue } from './col
 import { columnSql, indexSql, META_TABLE, quote, ROW_ID, ROW_ID_COLUMN, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
 import { FastSql, type Rid, ridOf } from './fast-stmt.ts';
-import { exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
+import { BufferGrowth, exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
 
 /** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
 export interface TableDelta {
@@ -127,6 +127,7 @@ export class Datastore {
   readonly #decoded: Decoded = { values: [], offsets: [], textAt: [], textLen: [], rawText: false, row: new Uint8Array(0) };
   readonly #reader = new BinaryReader(new Uint8Array(0));
   readonly #fast: FastSql;
+  readonly #growth: BufferGrowth;
   #view: DataView | undefined;
   #viewBuffer: ArrayBufferLike | undefined;
 
@@ -135,6 +136,7 @@ export class Datastore {
     this.#sqlite3 = sqlite3;
     this.#db = db;
     this.#fast = new FastSql(sqlite3);
+    this.#growth = new BufferGrowth(sqlite3, db);
     db.exec(`CREATE TABLE IF NOT EXISTS ${SEQUENCE_TABLE} (tbl TEXT NOT NULL, col INTEGER NOT NULL, next TEXT NOT NULL, PRIMARY KEY (tbl, col))`);
     db.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY, value BLOB)`);
     db.exec(`CREATE TABLE IF NOT EXISTS ${SCHEDULE_TABLE} (tbl TEXT NOT NULL, id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (tbl, id))`);
@@ -395,7 +397,7 @@ export class Datastore {
     const scheduleRuns = this.#scheduleRuns;
     this.#scheduleRuns = [];
     for (const r of scheduleRuns) this.#saveScheduleRun(r);
-    this.#fast.run(this.#commit, NO_VALUES);
+    this.#growth.commit(() => this.#fast.run(this.#commit, NO_VALUES));
     this.#tx = undefined;
     this.#rekeyed = [];
     return scheduleRuns.length ? { tables, sequences, scheduleRuns } : { tables, sequences };
@@ -914,6 +916,7 @@ export class Datastore {
   }
 
   close(): void {
+    this.#growth.close();
     this.#db.close();
   }
 }

@@ -102,6 +102,90 @@ function setSizeLimit(sqlite3: Sqlite3, db: SqliteDb): void {
 }
 
 /**
+ * Keeps a `memdb`'s buffer near the size of its database. A memdb that outgrows its buffer
+ * reallocates it at twice the size the write needs (up to its size limit), so without this a
+ * database would hold up to twice its pages in memory. The pages a transaction adds are written
+ * to the buffer when it commits (the cache never spills before: `cache_spill = OFF`), so `commit`
+ * lowers the limit, for that commit only, to the database's size after it plus an eighth: the
+ * buffer then grows by an eighth rather than doubling. The limit never falls below the page
+ * count the commit writes (nor rises above a limit already set), so a commit cannot fail for want
+ * of room it would have had without this; statements run outside
+ * `commit` (schema changes, metadata) grow the buffer as a memdb does.
+ */
+export class BufferGrowth {
+  readonly #sqlite3: Sqlite3;
+  readonly #db: SqliteDb;
+  readonly #pageCount: SqliteStmt;
+  readonly #pageSize: number;
+  readonly #limit: number;
+  /** Bytes the buffer was last seen to hold (it only grows, so a stale value is a lower bound). */
+  #known = 0;
+
+  constructor(sqlite3: Sqlite3, db: SqliteDb) {
+    this.#sqlite3 = sqlite3;
+    this.#db = db;
+    this.#pageSize = Number(db.selectValue('PRAGMA page_size'));
+    this.#pageCount = db.prepare('PRAGMA page_count');
+    this.#limit = sqlite3.wasm.alloc(8) as unknown as number;
+  }
+
+  /** Runs `commit` (a COMMIT of the open transaction) with the buffer's growth held to an eighth. */
+  commit(commit: () => void): void {
+    const needed = this.#sizeAfterCommit();
+    if (needed <= this.#known || needed <= (this.#known = this.#bufferSize())) {
+      commit();
+      return;
+    }
+    // The database's own cap (SQLite answers a negative limit with the current one) still holds.
+    const cap = this.#setLimit(-1);
+    const target = Math.min(cap, needed + Math.max(Math.ceil(needed / 8 / this.#pageSize) * this.#pageSize, MIN_GROWTH));
+    this.#setLimit(target);
+    try {
+      commit();
+    } finally {
+      this.#setLimit(cap);
+      this.#known = this.#bufferSize();
+    }
+  }
+
+  /** Releases what the constructor allocated (before the database closes). */
+  close(): void {
+    this.#pageCount.finalize();
+    this.#sqlite3.wasm.dealloc(this.#limit);
+  }
+
+  /** The database's size once the open transaction commits: its page count now, in bytes. */
+  #sizeAfterCommit(): number {
+    const x = this.#sqlite3.wasm.exports as unknown as { sqlite3_step(p: number): number; sqlite3_column_int(p: number, i: number): number; sqlite3_reset(p: number): number };
+    const p = this.#pageCount.pointer as unknown as number;
+    try {
+      if (x.sqlite3_step(p) !== SQLITE_ROW) return MAX_DATABASE_BYTES;
+      return x.sqlite3_column_int(p, 0) * this.#pageSize;
+    } finally {
+      x.sqlite3_reset(p);
+    }
+  }
+
+  /** The bytes the memdb's buffer holds (its allocation, which is at least the database's size). */
+  #bufferSize(): number {
+    const { capi } = this.#sqlite3;
+    const ptr = capi.sqlite3_serialize(this.#db.pointer!, 'main', 0, SQLITE_SERIALIZE_NOCOPY);
+    return ptr ? Number(capi.sqlite3_msize(ptr)) : 0;
+  }
+
+  /** Sets the memdb's size limit (SQLITE_FCNTL_SIZE_LIMIT) and returns the limit now in force. */
+  #setLimit(bytes: number): number {
+    const { capi, wasm } = this.#sqlite3;
+    wasm.poke64(this.#limit, BigInt(bytes));
+    capi.sqlite3_file_control(this.#db.pointer!, 'main', capi.SQLITE_FCNTL_SIZE_LIMIT, this.#limit);
+    return Number(wasm.peek64(this.#limit));
+  }
+}
+
+/** The least a buffer grows by at a commit (small databases would otherwise reallocate at most commits). */
+const MIN_GROWTH = 256 * 1024;
+
+/**
  * SQLite's page cache per database, in KiB. A memdb's pages already live in its buffer, so a
  * large cache would hold a second copy of every page read (SQLite's default here is 16 MiB:
  * memory per row doubled); a small one keeps the hot interior pages, and a miss is a memcpy
@@ -126,6 +210,7 @@ export function exportSqlite(sqlite3: Sqlite3, db: SqliteDb): Uint8Array {
 const SQLITE_OK = 0;
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
+const SQLITE_ROW = 100;
 const SQLITE_DONE = 101;
 const SQLITE_SERIALIZE_NOCOPY = 1;
 
