@@ -9,7 +9,7 @@ import { bytesEqual, bytesKey } from './bytes.ts';
 import { columnCodec, storedToU64, type ColumnCodec, type SqlValue } from './columns.ts';
 import { columnSql, indexSql, META_TABLE, quote, ROW_ID, ROW_ID_COLUMN, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
-import { FastSql, type Rid, ridOf } from './fast-stmt.ts';
+import { FastSql, type PackedRows, type Rid, ridOf, splitRows } from './fast-stmt.ts';
 import { BufferGrowth, exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
 
 /** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
@@ -670,13 +670,28 @@ export class Datastore {
   }
 
   scanPoint(index: StoreIndex, key: Uint8Array): Uint8Array[] {
-    const { stmt, values, limit } = this.#pointQuery(index, key);
-    return this.#fast.rowBytes(stmt, values, index.table, limit);
+    return splitRows(this.scanPointPacked(index, key));
   }
 
   scanRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): Uint8Array[] {
+    return splitRows(this.scanRangePacked(index, buf, prefixLen, prefixElems, rstartLen, rendLen));
+  }
+
+  /** As `scanAll`, the rows one after another in one array (what a module's iterator reads). */
+  scanAllPacked(table: StoreTable): PackedRows {
+    return this.#fast.packedRows(table.stmts.scanAll, NO_VALUES, table);
+  }
+
+  /** As `scanPoint`, the rows one after another in one array. */
+  scanPointPacked(index: StoreIndex, key: Uint8Array): PackedRows {
+    const { stmt, values, limit } = this.#pointQuery(index, key);
+    return this.#fast.packedRows(stmt, values, index.table, limit);
+  }
+
+  /** As `scanRange`, the rows one after another in one array. */
+  scanRangePacked(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): PackedRows {
     const { stmt, values } = this.#rangeQuery(index, buf, prefixLen, prefixElems, rstartLen, rendLen);
-    return this.#fast.rowBytes(stmt, values, index.table);
+    return this.#fast.packedRows(stmt, values, index.table);
   }
 
   #selectPoint(index: StoreIndex, key: Uint8Array, withRid: boolean): { rid: Rid; row: Uint8Array }[] {

@@ -153,24 +153,27 @@ export class FastSql {
     return out;
   }
 
-  /** As `rows` without the rids: the rows' BSATN only (what scans hand a module). */
-  rowBytes(stmt: SqliteStmt, values: readonly SqlValue[], table: RowShape, limit = Infinity): Uint8Array[] {
+  /** As `rows` without the rids: the rows' BSATN only, one after another (what scans hand a module). */
+  packedRows(stmt: SqliteStmt, values: readonly SqlValue[], table: RowShape, limit = Infinity): PackedRows {
     this.bind(stmt, values);
     const p = stmt.pointer as unknown as number;
     const x = this.#x;
-    const out: Uint8Array[] = [];
+    const reader = this.reader;
+    const ends: number[] = [];
+    let end = 0;
     try {
       for (;;) {
         const rc = x.sqlite3_step(p);
         if (rc === SQLITE_DONE) break;
         if (rc !== SQLITE_ROW) throw this.#error(p, rc);
-        out.push(this.reader.read(p, 1, table));
-        if (out.length >= limit) break;
+        end = reader.append(p, 1, table, end);
+        ends.push(end);
+        if (ends.length >= limit) break;
       }
     } finally {
       x.sqlite3_reset(p);
     }
-    return out;
+    return { bytes: ends.length ? reader.take(end) : NO_BYTES, ends };
   }
 
   /** Rowid of the last insert on the statement's connection. */
@@ -184,6 +187,26 @@ export class FastSql {
     const msg = this.#wasm.cstrToJs(this.#x.sqlite3_errmsg(db) as never) as string;
     return new SqliteStepError(code, `SQLite error ${code}: ${msg}`);
   }
+}
+
+/** Rows' BSATN one after another: row `i` is `bytes[ends[i - 1] ?? 0 .. ends[i])`. */
+export interface PackedRows {
+  bytes: Uint8Array;
+  ends: number[];
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** The rows of `packed`, each a copy of its own (safe to keep or to post to another thread). */
+export function splitRows(packed: PackedRows): Uint8Array[] {
+  const { bytes, ends } = packed;
+  const out = new Array<Uint8Array>(ends.length);
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    out[i] = bytes.slice(start, ends[i]);
+    start = ends[i]!;
+  }
+  return out;
 }
 
 /**

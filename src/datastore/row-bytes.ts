@@ -88,7 +88,15 @@ export class RowReader {
    * cannot be the column's (a damaged image).
    */
   read(p: number, first: number, table: RowShape): Uint8Array {
-    let at = 0;
+    const end = this.append(p, first, table, 0); // first: it may replace the buffer
+    return this.#buf.slice(0, end);
+  }
+
+  /**
+   * As `read`, writing the row's BSATN at `at` of this reader's buffer (after rows appended
+   * before it) and returning where it ends; `take` then copies the rows out at once.
+   */
+  append(p: number, first: number, table: RowShape, at: number): number {
     const x = this.#x;
     const codecs = table.codecs;
     for (let c = 0; c < codecs.length; c++) {
@@ -148,7 +156,12 @@ export class RowReader {
         }
       }
     }
-    return this.#buf.slice(0, at);
+    return at;
+  }
+
+  /** A copy of the first `end` bytes of this reader's buffer (rows written by `append`). */
+  take(end: number): Uint8Array {
+    return this.#buf.slice(0, end);
   }
 
   #blob(p: number, i: number, at: number, width: number, reverse: boolean, flip: boolean, table: RowShape, c: number): number {

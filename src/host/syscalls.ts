@@ -2,6 +2,7 @@
 // and errors the runtime expects (docs/host-abi.md §6). Datastore errors become the module's own error
 // classes; anything without an errno "poisons" the call, as SpacetimeDB terminates it.
 import type { Datastore } from '../datastore/datastore.ts';
+import type { PackedRows } from '../datastore/fast-stmt.ts';
 import { DatastoreError, Errno, errnoText } from '../datastore/datastore-error.ts';
 import type { ModuleHooks } from './load-module.ts';
 
@@ -28,8 +29,8 @@ export interface SyscallHost {
 /** The symbol the runtime reads hooks through; one per host realm. */
 export const moduleHooks: unique symbol = Symbol('SpacetimeDB.moduleHooks.v2');
 
-interface Iter {
-  rows: Uint8Array[];
+/** A scan's rows (one after another in `bytes`, see `PackedRows`) and the next one to hand out. */
+interface Iter extends PackedRows {
   pos: number;
 }
 
@@ -120,9 +121,9 @@ export class Syscalls {
     if (this.viewReads) throw new DatastoreError(Errno.HOST_CALL_FAILURE, 'views are read-only: a view cannot insert, update or delete rows');
   }
 
-  #newIter(rows: Uint8Array[]): number {
+  #newIter(rows: PackedRows): number {
     const id = this.#nextIter++;
-    this.#iters.set(id, { rows, pos: 0 });
+    this.#iters.set(id, { bytes: rows.bytes, ends: rows.ends, pos: 0 });
     return id;
   }
 
@@ -149,19 +150,19 @@ export class Syscalls {
       datastore_table_scan_bsatn: (tableId: number) =>
         this.#ds(() => {
           this.#read(tableId);
-          return this.#newIter(ds().scanAll(ds().table(tableId)));
+          return this.#newIter(ds().scanAllPacked(ds().table(tableId)));
         }),
       datastore_index_scan_point_bsatn: (indexId: number, point: ArrayBuffer, len: number) =>
         this.#ds(() => {
           const ix = ds().index(indexId);
           this.#read(ix.table.id);
-          return this.#newIter(ds().scanPoint(ix, this.#bytes(point, len)));
+          return this.#newIter(ds().scanPointPacked(ix, this.#bytes(point, len)));
         }),
       datastore_index_scan_range_bsatn: (indexId: number, buf: ArrayBuffer, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number) =>
         this.#ds(() => {
           const ix = ds().index(indexId);
           this.#read(ix.table.id);
-          return this.#newIter(ds().scanRange(ix, this.#bytes(buf, buf.byteLength), prefixLen, prefixElems, rstartLen, rendLen));
+          return this.#newIter(ds().scanRangePacked(ix, this.#bytes(buf, buf.byteLength), prefixLen, prefixElems, rstartLen, rendLen));
         }),
       row_iter_bsatn_advance: (iterId: number, buffer: ArrayBuffer) => this.#advance(iterId, buffer),
       row_iter_bsatn_close: (iterId: number) => {
@@ -258,18 +259,19 @@ export class Syscalls {
       this.#iterView = new Uint8Array(buffer);
     }
     const out = this.#iterView!;
-    let n = 0;
-    const rows = it.rows;
-    while (it.pos < rows.length) {
-      const row = rows[it.pos]!;
-      if (n + row.length > out.length) {
-        if (n === 0) throw { __buffer_too_small__: row.length };
-        return n;
-      }
-      out.set(row, n);
-      n += row.length;
-      it.pos++;
-    }
+    // As many whole rows as the buffer holds, copied at once.
+    const { bytes, ends } = it;
+    const first = it.pos;
+    const start = first === 0 ? 0 : ends[first - 1]!;
+    let next = first;
+    while (next < ends.length && ends[next]! - start <= out.length) next++;
+    if (next === first && next < ends.length) throw { __buffer_too_small__: ends[next]! - start };
+    const n = next === first ? 0 : ends[next - 1]! - start;
+    // Short runs by loop: a subarray for `set` costs more than copying a few bytes.
+    if (n > 64) out.set(bytes.subarray(start, start + n));
+    else for (let i = 0; i < n; i++) out[i] = bytes[start + i]!;
+    it.pos = next;
+    if (next < ends.length) return n;
     this.#iters.delete(iterId);
     return n === 0 ? 0 : -n;
   }
