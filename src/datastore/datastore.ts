@@ -573,7 +573,9 @@ export class Datastore {
       }
       throw e;
     }
-    const rid = this.#fast.lastRowid(stmt);
+    // A rowid key is the rowid itself: no need to ask SQLite for it.
+    const k = table.rowidKey;
+    const rid = k === undefined ? this.#fast.lastRowid(stmt) : ridOf(d.values[k] as number | bigint);
     if (row === input) row = input.slice();
     st.inserts.set(rid, row);
     table.count++;
