@@ -99,4 +99,17 @@ describe('the memdb buffer', () => {
     expect(same(ds.getMeta('big'))).toBe(true);
     ds.close();
   });
+
+  it('closing a datastore twice is harmless', async () => {
+    const ds = await openDatastore();
+    ds.addTable(def, { types: [] });
+    insertRows(ds, 0, 100);
+    ds.close();
+    ds.close();
+    const next = await openDatastore();
+    next.addTable(def, { types: [] });
+    insertRows(next, 0, 5000);
+    expect(count(next)).toBe(5000);
+    next.close();
+  });
 });

@@ -6,6 +6,8 @@ import { DatastoreError, Errno } from './datastore-error.ts';
 import type { Sqlite3 } from './sqlite.ts';
 
 const SQLITE_BLOB = 4;
+/** Rows taken from a reader up to this many bytes are copied out; past it, the buffer is handed over. */
+const KEEP_BYTES = 64 * 1024;
 const TWO_32 = 4294967296;
 const TWO_53 = 9007199254740992;
 
@@ -159,9 +161,17 @@ export class RowReader {
     return at;
   }
 
-  /** A copy of the first `end` bytes of this reader's buffer (rows written by `append`). */
+  /**
+   * The first `end` bytes of this reader's buffer (rows written by `append`), as an array of their
+   * own: a copy, or past `KEEP_BYTES` the buffer itself, handed over (the reader starts a new one),
+   * so a large scan is not copied and the reader never keeps a large buffer once it is done.
+   */
   take(end: number): Uint8Array {
-    return this.#buf.slice(0, end);
+    if (end <= KEEP_BYTES) return this.#buf.slice(0, end);
+    const out = this.#buf.subarray(0, end);
+    this.#buf = new Uint8Array(256);
+    this.#view = new DataView(this.#buf.buffer);
+    return out;
   }
 
   #blob(p: number, i: number, at: number, width: number, reverse: boolean, flip: boolean, table: RowShape, c: number): number {

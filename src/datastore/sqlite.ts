@@ -117,7 +117,6 @@ export class BufferGrowth {
   readonly #db: SqliteDb;
   readonly #pageCount: SqliteStmt;
   readonly #pageSize: number;
-  readonly #limit: number;
   /** Bytes the buffer was last seen to hold (it only grows, so a stale value is a lower bound). */
   #known = 0;
 
@@ -126,7 +125,6 @@ export class BufferGrowth {
     this.#db = db;
     this.#pageSize = Number(db.selectValue('PRAGMA page_size'));
     this.#pageCount = db.prepare('PRAGMA page_count');
-    this.#limit = sqlite3.wasm.alloc(8) as unknown as number;
   }
 
   /** Runs `commit` (a COMMIT of the open transaction) with the buffer's growth held to an eighth. */
@@ -148,10 +146,9 @@ export class BufferGrowth {
     }
   }
 
-  /** Releases what the constructor allocated (before the database closes). */
+  /** Finalizes the statement the constructor prepared (before the database closes; again is harmless). */
   close(): void {
     this.#pageCount.finalize();
-    this.#sqlite3.wasm.dealloc(this.#limit);
   }
 
   /** The database's size once the open transaction commits: its page count now, in bytes. */
@@ -176,9 +173,15 @@ export class BufferGrowth {
   /** Sets the memdb's size limit (SQLITE_FCNTL_SIZE_LIMIT) and returns the limit now in force. */
   #setLimit(bytes: number): number {
     const { capi, wasm } = this.#sqlite3;
-    wasm.poke64(this.#limit, BigInt(bytes));
-    capi.sqlite3_file_control(this.#db.pointer!, 'main', capi.SQLITE_FCNTL_SIZE_LIMIT, this.#limit);
-    return Number(wasm.peek64(this.#limit));
+    const sp = wasm.pstack.pointer;
+    try {
+      const p = wasm.pstack.alloc(8);
+      wasm.poke64(p, BigInt(bytes));
+      capi.sqlite3_file_control(this.#db.pointer!, 'main', capi.SQLITE_FCNTL_SIZE_LIMIT, p);
+      return Number(wasm.peek64(p));
+    } finally {
+      wasm.pstack.restore(sp);
+    }
   }
 }
 

@@ -203,6 +203,34 @@ describe('syscalls', () => {
     ds.commit();
   });
 
+  it('iterators keep the rows of their scan: interleaved with other scans and with writes, small and large', () => {
+    ds.begin();
+    for (let i = 0; i < 2000; i++) insert({ id: 0n, name: `row ${i} ${'w'.repeat(i % 80)}`, age: i % 50 });
+    const table = ds.table(call('table_id_from_name', 'person') as number);
+    const age = call('index_id_from_name', 'person_age_idx_btree');
+    const u32 = (v: number) => encodeOne({ tag: 'U32' }, v);
+    const whole = (rows: Uint8Array[]) => new Uint8Array(rows.flatMap((r) => [...r]));
+    // A scan of every row (over 64 KiB: its buffer is handed over) and a small range scan.
+    const bigRows = whole(ds.scanAll(table));
+    expect(bigRows.length).toBeGreaterThan(64 * 1024);
+    const big = call('datastore_table_scan_bsatn', table.id) as number;
+    const range = new Uint8Array([0, ...u32(7), 0, ...u32(7)]);
+    const small = call('datastore_index_scan_range_bsatn', age, buf(range), 0, 0, 5, 5) as number;
+    const smallRows = whole(ds.scanRange(ds.index(age as number), range, 0, 0, 5, 5));
+    // Part of the big scan, then other scans (through the same reader) and writes, then the rest.
+    const head = new ArrayBuffer(4096);
+    const n = call('row_iter_bsatn_advance', big, head) as number;
+    expect(n).toBeGreaterThan(0);
+    const other = drain(call('datastore_table_scan_bsatn', table.id) as number);
+    expect(other.rows).toEqual(bigRows);
+    insert({ id: 0n, name: 'written while the scans are open', age: 7 });
+    expect(drain(call('datastore_table_scan_bsatn', table.id) as number).rows.length).toBeGreaterThan(bigRows.length);
+    const rest = drain(big);
+    expect(new Uint8Array([...new Uint8Array(head, 0, n), ...rest.rows])).toEqual(bigRows);
+    expect(drain(small).rows).toEqual(smallRows);
+    ds.commit();
+  });
+
   it('range scans use prefix ‖ rstart ‖ rend with rend_len 0 meaning rend = rstart', () => {
     ds.begin();
     insert({ id: 0n, name: 'alice', age: 30 });
