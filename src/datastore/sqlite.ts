@@ -109,8 +109,8 @@ function setSizeLimit(sqlite3: Sqlite3, db: SqliteDb): void {
  * lowers the limit, for that commit only, to the database's size after it plus an eighth: the
  * buffer then grows by an eighth rather than doubling. The limit never falls below the page
  * count the commit writes (nor rises above a limit already set), so a commit cannot fail for want
- * of room it would have had without this; statements run outside
- * `commit` (schema changes, metadata) grow the buffer as a memdb does.
+ * of room it would have had without this; statements run outside `commit` (schema changes,
+ * metadata) grow the buffer as a memdb does.
  */
 export class BufferGrowth {
   readonly #sqlite3: Sqlite3;
