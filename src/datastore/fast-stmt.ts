@@ -41,6 +41,9 @@ export class SqliteStepError extends Error {
   }
 }
 
+/** Longest string bound through the ASCII loop rather than `encodeInto`. */
+const SHORT_TEXT = 128;
+
 /** Fast binding and stepping for prepared oo1 statements of one sqlite3 instance. */
 export class FastSql {
   readonly #x: Exports;
@@ -101,15 +104,33 @@ export class FastSql {
     if (typeof v === 'number') rc = (v | 0) === v && !Object.is(v, -0) ? x.sqlite3_bind_int(p, i + 1, v) : x.sqlite3_bind_double(p, i + 1, v);
     else if (typeof v === 'bigint') rc = x.sqlite3_bind_int64(p, i + 1, v);
     else if (typeof v === 'string') {
-      this.#grow(v.length * 3 + 1);
-      const { written } = this.#enc.encodeInto(v, this.#wasm.heap8u().subarray(this.#scratch, this.#scratch + this.#cap));
-      rc = x.sqlite3_bind_text(p, i + 1, this.#scratch, written, SQLITE_TRANSIENT);
+      const n = this.#text(v); // first: it may move the scratch buffer
+      rc = x.sqlite3_bind_text(p, i + 1, this.#scratch, n, SQLITE_TRANSIENT);
     } else if (v instanceof Uint8Array) {
       this.#grow(v.length + 1);
       this.#wasm.heap8u().set(v, this.#scratch);
       rc = x.sqlite3_bind_blob(p, i + 1, this.#scratch, v.length, SQLITE_TRANSIENT);
     } else rc = x.sqlite3_bind_null(p, i + 1);
     if (rc !== 0) throw this.#error(p, rc);
+  }
+
+  /** Writes the UTF-8 of `v` at the scratch buffer and returns its length. */
+  #text(v: string): number {
+    const n = v.length;
+    this.#grow(n * 3 + 1);
+    const heap = this.#wasm.heap8u();
+    // Short ASCII by hand: a native encodeInto costs more than the loop (see host/text-codec.ts).
+    if (n <= SHORT_TEXT) {
+      const at = this.#scratch;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = v.charCodeAt(i);
+        if (c > 0x7f) break;
+        heap[at + i] = c;
+      }
+      if (i === n) return n;
+    }
+    return this.#enc.encodeInto(v, heap.subarray(this.#scratch, this.#scratch + this.#cap)).written;
   }
 
   /** Steps a statement that returns no rows (binding the first `count` of `values`), then resets it. Throws SqliteStepError. */

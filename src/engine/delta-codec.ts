@@ -3,6 +3,7 @@
 import { BinaryReader, BinaryWriter } from 'spacetimedb';
 import type { TxDelta } from '../datastore/datastore.ts';
 import { StorageError } from '../errors.ts';
+import { utf8Encode } from '../host/text-codec.ts';
 
 /** Format version of a commit-log record; bump on any layout change. */
 export const DELTA_FORMAT = 1;
@@ -48,7 +49,7 @@ export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
   for (const s of delta.sequences) {
     w.writeUInt8Array(utf8Name(s.table));
     w.writeU16(s.column);
-    w.writeString(s.next.toString());
+    w.writeUInt8Array(utf8Encode(s.next.toString())); // as writeString, without a native encode
   }
   const runs = delta.scheduleRuns ?? [];
   w.writeU32(runs.length);
@@ -57,7 +58,7 @@ export function encodeDelta(delta: TxDelta, info: TxInfo): Uint8Array {
     w.writeU64(r.id);
     w.writeI64(r.at);
   }
-  if (info.callId !== undefined) w.writeUInt8Array(utf8.encode(info.callId));
+  if (info.callId !== undefined) w.writeUInt8Array(utf8Encode(info.callId));
   const out = w.getBuffer().slice();
   // A transaction far larger than usual does not keep its buffer alive afterwards.
   if (w.buffer.capacity > SCRATCH_KEEP) scratch = new BinaryWriter(SCRATCH_INITIAL);
@@ -68,7 +69,6 @@ const SCRATCH_INITIAL = 4096;
 const SCRATCH_KEEP = 1 << 20;
 /** One writer reused by every encode (encoding is synchronous; the record is copied out). */
 let scratch = new BinaryWriter(SCRATCH_INITIAL);
-const utf8 = new TextEncoder();
 
 /**
  * UTF-8 of table and reducer names (a string's BSATN is its UTF-8 length-prefixed, which
@@ -78,7 +78,7 @@ const names = new Map<string, Uint8Array>();
 function utf8Name(name: string): Uint8Array {
   let bytes = names.get(name);
   if (!bytes) {
-    bytes = utf8.encode(name);
+    bytes = utf8Encode(name);
     if (names.size >= 4096) names.clear(); // names of modules long gone
     names.set(name, bytes);
   }

@@ -4,6 +4,7 @@
 import { ModuleError } from '../errors.ts';
 import type { RawModuleDefV10Like } from './module-def.ts';
 import { moduleRunWatcher, watched, type ModuleRunWatcher } from './module-watch.ts';
+import { ModuleTextDecoder, ModuleTextEncoder } from './text-codec.ts';
 
 /** The hooks object the runtime returns (`ModuleHooksImpl`); always call methods on it. */
 export interface ModuleHooks {
@@ -32,10 +33,23 @@ export interface ModuleGlobals {
 }
 
 /** Turns a bundle's text into the function that runs it (CommonJS-style parameters). */
-export type ModuleEvaluator = (code: string) => (require: (id: string) => unknown, module: { exports: Record<string, unknown> }, exports: Record<string, unknown>, lc: ModuleGlobals) => void;
+export type ModuleEvaluator = (
+  code: string,
+) => (
+  require: (id: string) => unknown,
+  module: { exports: Record<string, unknown> },
+  exports: Record<string, unknown>,
+  lc: ModuleGlobals,
+  textEncoder: typeof TextEncoder,
+  textDecoder: typeof TextDecoder,
+) => void;
 
-/** The parameters of the function a bundle becomes, in order. */
-export const MODULE_PARAMS = ['require', 'module', 'exports', '__lightcone'] as const;
+/**
+ * The parameters of the function a bundle becomes, in order. `TextEncoder` and `TextDecoder`
+ * shadow the realm's with the host's short-string fast paths (see text-codec.ts): the module's
+ * runtime makes one per string it reads or writes.
+ */
+export const MODULE_PARAMS = ['require', 'module', 'exports', '__lightcone', 'TextEncoder', 'TextDecoder'] as const;
 
 let evaluator: ModuleEvaluator = (code) =>
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
@@ -71,7 +85,7 @@ export function loadModule(code: string, sys20: Record<string, unknown>, sys21: 
   // Loading runs the module's top-level code: a watchdog times it like any call.
   const watcher = moduleRunWatcher();
   try {
-    watched(watcher, 'load', -1, () => evaluator(code)(require, mod, mod.exports, globals));
+    watched(watcher, 'load', -1, () => evaluator(code)(require, mod, mod.exports, globals, ModuleTextEncoder, ModuleTextDecoder));
   } catch (e) {
     throw new ModuleError('MODULE_LOAD_FAILED', `the module threw while loading: ${errText(e)}`, { cause: errText(e) }, { cause: e });
   }
