@@ -309,6 +309,37 @@ describe('syscalls', () => {
     expect(errno(() => call('procedure_http_request', new Uint8Array(), ''))).toBe(21);
   });
 
+  it('open iterators are found by id whatever order they close in; closeItersFrom and endCall count the newest too', () => {
+    ds.begin();
+    for (let i = 0; i < 3; i++) insert({ id: 0n, name: `p${i}`, age: i });
+    const t = call('table_id_from_name', 'person');
+    const scan = () => call('datastore_table_scan_bsatn', t) as number;
+    const gone = (id: number) => errno(() => call('row_iter_bsatn_advance', id, new ArrayBuffer(64)));
+    const all = drain(scan()).rows;
+    // Three open at once: the oldest closed first, the newest drained, then the middle one.
+    const [a, b, c] = [scan(), scan(), scan()];
+    call('row_iter_bsatn_close', a);
+    expect(drain(c).rows).toEqual(all);
+    expect(gone(c)).toBe(6);
+    expect(errno(() => call('row_iter_bsatn_close', a))).toBe(6);
+    expect(drain(b).rows).toEqual(all);
+    // Ids are never reused.
+    const d = scan();
+    expect(new Set([a, b, c, d]).size).toBe(4);
+    // A view's iterators (from a mark) are closed, the newest among them; the one before stays.
+    const mark = sc.iterMark();
+    const [e, f] = [scan(), scan()];
+    expect(sc.closeItersFrom(mark)).toBe(2);
+    expect([gone(e), gone(f)]).toEqual([6, 6]);
+    expect(drain(d).rows).toEqual(all);
+    scan();
+    scan();
+    expect(sc.endCall()).toBe(2);
+    ds.commit();
+    // A finalizer closing an iterator of an earlier call, outside any transaction, is ignored.
+    expect(() => call('row_iter_bsatn_close', a)).not.toThrow();
+  });
+
   it('endCall closes leftover iterators and timers', () => {
     ds.begin();
     call('datastore_table_scan_bsatn', call('table_id_from_name', 'person'));

@@ -37,7 +37,14 @@ interface Iter extends PackedRows {
 /** Syscall state of one module instance: iterators and timers, closed at the end of each call. */
 export class Syscalls {
   readonly #host: SyscallHost;
+  /**
+   * Open iterators but the newest, by id. The newest is kept apart (`#hot`): most are made,
+   * advanced once and done (a point lookup), and a Map that gains and loses one entry per lookup
+   * spends more time resizing itself than the lookup takes.
+   */
   readonly #iters = new Map<number, Iter>();
+  #hotId = 0;
+  #hot: Iter | undefined;
   #iterBuffer: ArrayBuffer | undefined;
   #iterView: Uint8Array | undefined;
   #nextIter = 1;
@@ -58,8 +65,9 @@ export class Syscalls {
 
   /** Closes leftover iterators and timers; returns how many were open (the host logs a warning). */
   endCall(): number {
-    const n = this.#iters.size + this.#timers.size;
+    const n = this.#iters.size + (this.#hot ? 1 : 0) + this.#timers.size;
     this.#iters.clear();
+    this.#dropHot();
     this.#timers.clear();
     this.poisoned = undefined;
     return n;
@@ -73,6 +81,10 @@ export class Syscalls {
   /** Closes the iterators created since `mark` (a view's), leaving the caller's open. Returns how many. */
   closeItersFrom(mark: number): number {
     let n = 0;
+    if (this.#hot && this.#hotId >= mark) {
+      this.#dropHot();
+      n++;
+    }
     for (const id of this.#iters.keys()) {
       if (id >= mark) {
         this.#iters.delete(id);
@@ -123,8 +135,26 @@ export class Syscalls {
 
   #newIter(rows: PackedRows): number {
     const id = this.#nextIter++;
-    this.#iters.set(id, { bytes: rows.bytes, ends: rows.ends, pos: 0 });
+    if (this.#hot) this.#iters.set(this.#hotId, this.#hot);
+    this.#hot = { bytes: rows.bytes, ends: rows.ends, pos: 0 };
+    this.#hotId = id;
     return id;
+  }
+
+  #iter(id: number): Iter | undefined {
+    return id === this.#hotId ? this.#hot : this.#iters.get(id);
+  }
+
+  /** Forgets iterator `id`; false when it was not open. */
+  #closeIter(id: number): boolean {
+    if (id !== this.#hotId || !this.#hot) return this.#iters.delete(id);
+    this.#dropHot();
+    return true;
+  }
+
+  #dropHot(): void {
+    this.#hot = undefined;
+    this.#hotId = 0; // never an iterator's id
   }
 
   #make20(): Record<string | symbol, unknown> {
@@ -166,7 +196,7 @@ export class Syscalls {
         }),
       row_iter_bsatn_advance: (iterId: number, buffer: ArrayBuffer) => this.#advance(iterId, buffer),
       row_iter_bsatn_close: (iterId: number) => {
-        if (!this.#iters.delete(iterId)) {
+        if (!this.#closeIter(iterId)) {
           // A finalizer may close an iterator of an earlier call; ids are never reused, so ignore it.
           if (!host.datastore.inTransaction && !host.anonTxOpen) return;
           throw this.hostError(Errno.NO_SUCH_ITER);
@@ -251,7 +281,7 @@ export class Syscalls {
   }
 
   #advance(iterId: number, buffer: ArrayBuffer): number {
-    const it = this.#iters.get(iterId);
+    const it = this.#iter(iterId);
     if (!it) throw this.hostError(Errno.NO_SUCH_ITER);
     // The runtime passes the same buffer until it grows it (into a new one): keep its view.
     if (buffer !== this.#iterBuffer) {
@@ -272,7 +302,7 @@ export class Syscalls {
     else for (let i = 0; i < n; i++) out[i] = bytes[start + i]!;
     it.pos = next;
     if (next < ends.length) return n;
-    this.#iters.delete(iterId);
+    this.#closeIter(iterId);
     return n === 0 ? 0 : -n;
   }
 }
