@@ -10,6 +10,7 @@ import { columnCodec, storedToU64, type ColumnCodec, type SqlValue } from './col
 import { columnSql, indexSql, META_TABLE, quote, ROW_ID, ROW_ID_COLUMN, rowColumnsSql, SCHEDULE_TABLE, SEQUENCE_TABLE, storedTableName, tableSql, uniqueIndexSql } from './layout.ts';
 import { DatastoreError, Errno } from './datastore-error.ts';
 import { FastSql, type PackedRows, type Rid, ridOf, splitRows } from './fast-stmt.ts';
+import { InsertLog } from './insert-log.ts';
 import { BufferGrowth, exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
 
 /** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
@@ -75,7 +76,7 @@ interface TableStmts {
 }
 
 interface TxTableState {
-  inserts: Map<Rid, Uint8Array>;
+  inserts: InsertLog;
   deletes: Map<Rid, Uint8Array>;
   countAtBegin: number;
 }
@@ -381,7 +382,7 @@ export class Datastore {
       if (table.def.isEvent && st.inserts.size > 0) {
         this.#db.exec(`DELETE FROM ${table.sqlName}`);
         table.count = 0;
-        tables.push({ table: table.def.name, inserts: [...st.inserts.values()], deletes: [] });
+        tables.push({ table: table.def.name, inserts: st.inserts.rows(), deletes: [] });
         continue;
       }
       const d = netDelta(st);
@@ -428,7 +429,7 @@ export class Datastore {
     const tx = this.#requireTx();
     let st = tx.get(table);
     if (!st) {
-      st = { inserts: new Map(), deletes: new Map(), countAtBegin: table.count };
+      st = { inserts: new InsertLog(), deletes: new Map(), countAtBegin: table.count };
       tx.set(table, st);
     }
     return st;
@@ -576,8 +577,8 @@ export class Datastore {
     // A rowid key is the rowid itself: no need to ask SQLite for it.
     const k = table.rowidKey;
     const rid = k === undefined ? this.#fast.lastRowid(stmt) : ridOf(d.values[k] as number | bigint);
-    if (row === input) row = input.slice();
-    st.inserts.set(rid, row);
+    // The log copies the row (`input` may be a view into the caller's reused buffer).
+    row = st.inserts.add(rid, row);
     table.count++;
     return { row, generated };
   }
@@ -608,9 +609,8 @@ export class Datastore {
     // row's rowid changes with it, and the bookkeeping follows it there.
     const k = table.rowidKey;
     const rid = k === undefined ? old.rid : ridOf(d.values[k] as number | bigint);
-    if (st.inserts.has(old.rid)) st.inserts.delete(old.rid);
-    else if (!st.deletes.has(old.rid)) st.deletes.set(old.rid, old.row);
-    st.inserts.set(rid, row);
+    if (!st.inserts.delete(old.rid) && !st.deletes.has(old.rid)) st.deletes.set(old.rid, old.row);
+    st.inserts.add(rid, row);
     return { row, generated };
   }
 
@@ -620,11 +620,7 @@ export class Datastore {
     const stmt = table.stmts.deleteByRid;
     for (const { rid, row } of rows) {
       this.#fast.run(stmt, [rid]);
-      if (st.inserts.has(rid)) {
-        st.inserts.delete(rid);
-      } else if (!st.deletes.has(rid)) {
-        st.deletes.set(rid, row);
-      }
+      if (!st.inserts.delete(rid) && !st.deletes.has(rid)) st.deletes.set(rid, row);
     }
     table.count -= rows.length;
     return rows.length;
@@ -672,11 +668,26 @@ export class Datastore {
   }
 
   scanPoint(index: StoreIndex, key: Uint8Array): Uint8Array[] {
-    return splitRows(this.scanPointPacked(index, key));
+    return this.#split(this.scanPointPacked(index, key));
   }
 
   scanRange(index: StoreIndex, buf: Uint8Array, prefixLen: number, prefixElems: number, rstartLen: number, rendLen: number): Uint8Array[] {
-    return splitRows(this.scanRangePacked(index, buf, prefixLen, prefixElems, rstartLen, rendLen));
+    return this.#split(this.scanRangePacked(index, buf, prefixLen, prefixElems, rstartLen, rendLen));
+  }
+
+  #split(packed: PackedRows): Uint8Array[] {
+    const rows = splitRows(packed);
+    this.releaseRows(packed);
+    return rows;
+  }
+
+  /**
+   * Says that packed rows from a `scan…Packed` are no longer read. Until then their bytes may be a
+   * view of the datastore's read buffer, which the next read replaces with a copy; calling this
+   * when done spares that copy.
+   */
+  releaseRows(rows: PackedRows): void {
+    this.#fast.release(rows);
   }
 
   /** As `scanAll`, the rows one after another in one array (what a module's iterator reads). */
@@ -1006,12 +1017,12 @@ function formatSqlValue(v: SqlValue, codec: ColumnCodec): string {
 
 /** Removes delete+insert pairs that leave a row unchanged. */
 function netDelta(st: TxTableState): { inserts: Uint8Array[]; deletes: Uint8Array[] } {
-  if (st.inserts.size === 0 || st.deletes.size === 0) return { inserts: [...st.inserts.values()], deletes: [...st.deletes.values()] };
+  if (st.inserts.size === 0 || st.deletes.size === 0) return { inserts: st.inserts.rows(), deletes: [...st.deletes.values()] };
   const deleted = new Map<string, Rid>();
   for (const [rid, row] of st.deletes) deleted.set(bytesKey(row), rid);
   const inserts: Uint8Array[] = [];
   const dropped = new Set<Rid>();
-  for (const row of st.inserts.values()) {
+  for (const row of st.inserts.rows()) {
     const rid = deleted.get(bytesKey(row));
     if (rid !== undefined && !dropped.has(rid)) dropped.add(rid);
     else inserts.push(row);

@@ -12,7 +12,7 @@ describe('FastSql string parameters', () => {
     db.exec('CREATE TABLE t (i INTEGER PRIMARY KEY, s TEXT)');
     const insert = db.prepare('INSERT INTO t (i, s) VALUES (?, ?)');
     const texts = ['', 'a', 'item-42', 'x'.repeat(128), 'y'.repeat(129), 'héllo', '日本語 😀', 'z'.repeat(200_000), `${'w'.repeat(100)}é`, 'é'.repeat(90_000)];
-    texts.forEach((s, i) => fast.run(insert, [i, s]));
+    for (const [i, s] of texts.entries()) fast.run(insert, [i, s]);
     insert.finalize();
     const read = db.prepare('SELECT s, length(CAST(s AS BLOB)) FROM t ORDER BY i');
     const got: [string, number][] = [];

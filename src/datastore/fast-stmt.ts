@@ -175,6 +175,11 @@ export class FastSql {
   }
 
   /** As `rows` without the rids: the rows' BSATN only, one after another (what scans hand a module). */
+  /** Lent rows from `packedRows` that are no longer needed (see `RowReader.lend`). */
+  release(rows: PackedRows): void {
+    this.reader.release(rows);
+  }
+
   packedRows(stmt: SqliteStmt, values: readonly SqlValue[], table: RowShape, limit = Infinity): PackedRows {
     this.bind(stmt, values);
     const p = stmt.pointer as unknown as number;
@@ -194,7 +199,9 @@ export class FastSql {
     } finally {
       x.sqlite3_reset(p);
     }
-    return { bytes: ends.length ? reader.take(end) : NO_BYTES, ends };
+    const out: PackedRows = { bytes: NO_BYTES, ends };
+    if (ends.length) reader.lend(end, out);
+    return out;
   }
 
   /** Rowid of the last insert on the statement's connection. */

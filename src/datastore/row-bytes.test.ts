@@ -299,3 +299,33 @@ function offsetOf(def: ReturnType<typeof testTable>, name: string): number {
   }
   throw new Error(`no column ${name}`);
 }
+
+describe('packed rows lent from the read buffer', () => {
+  it('keep their bytes through later reads, released or not; a released scan is not copied', async () => {
+    const def = testTable('t', [['id', { tag: 'U32' }], ['name', { tag: 'String' }]], { primaryKey: 'id' });
+    const ds = await openDatastore();
+    const table = ds.addTable(def, { types: [] });
+    ds.begin();
+    for (let i = 0; i < 50; i++) ds.insert(table, encodeRow(def, { id: i, name: `row ${i}` }));
+    ds.commit();
+    const pk = table.indexes[0]!;
+    const key = (id: number) => encodeOne({ tag: 'U32' }, id);
+    const expected = (id: number) => encodeRow(def, { id, name: `row ${id}` });
+    // Not released: the next read gives it a copy before writing over the buffer.
+    const kept = ds.scanPointPacked(pk, key(7));
+    const before = kept.bytes;
+    expect(kept.bytes).toEqual(expected(7));
+    expect(ds.scanPoint(pk, key(8))).toEqual([expected(8)]);
+    expect(ds.scanAll(table)).toHaveLength(50);
+    expect(kept.bytes).toEqual(expected(7));
+    expect(kept.bytes).not.toBe(before);
+    // Released: the reader may write over it, and does not copy it first.
+    const done = ds.scanPointPacked(pk, key(9));
+    const view = done.bytes;
+    ds.releaseRows(done);
+    ds.scanPointPacked(pk, key(10));
+    expect(done.bytes).toBe(view);
+    expect(view).toEqual(expected(10).subarray(0, view.length)); // row 9's view now shows row 10
+    ds.close();
+  });
+});

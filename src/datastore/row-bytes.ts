@@ -34,6 +34,8 @@ export class RowReader {
   #buf = new Uint8Array(256);
   #view = new DataView(this.#buf.buffer);
   #heapView: Uint8Array | undefined;
+  /** Rows lent by `lend` whose bytes are still this reader's buffer. */
+  #lent: { bytes: Uint8Array } | undefined;
 
   constructor(sqlite3: Sqlite3) {
     this.#wasm = sqlite3.wasm;
@@ -99,6 +101,11 @@ export class RowReader {
    * before it) and returning where it ends; `take` then copies the rows out at once.
    */
   append(p: number, first: number, table: RowShape, at: number): number {
+    // A new read starts at 0 and overwrites the buffer: rows lent from it get a copy of their own.
+    if (at === 0 && this.#lent !== undefined) {
+      this.#lent.bytes = this.#lent.bytes.slice();
+      this.#lent = undefined;
+    }
     const x = this.#x;
     const codecs = table.codecs;
     for (let c = 0; c < codecs.length; c++) {
@@ -166,6 +173,25 @@ export class RowReader {
    * own: a copy, or past `KEEP_BYTES` the buffer itself, handed over (the reader starts a new one),
    * so a large scan is not copied and the reader never keeps a large buffer once it is done.
    */
+  /**
+   * As `take`, without a copy while the rows fit `KEEP_BYTES`: `to.bytes` is set to a view of this
+   * reader's buffer, and replaced by a copy only if the reader writes again before `release(to)`
+   * (most scans are read to the end, often a single row, before the next one starts).
+   */
+  lend(end: number, to: { bytes: Uint8Array }): void {
+    if (end > KEEP_BYTES) {
+      to.bytes = this.take(end);
+      return;
+    }
+    to.bytes = this.#buf.subarray(0, end);
+    this.#lent = to;
+  }
+
+  /** `from` no longer needs the rows `lend` gave it. */
+  release(from: { bytes: Uint8Array }): void {
+    if (this.#lent === from) this.#lent = undefined;
+  }
+
   take(end: number): Uint8Array {
     if (end <= KEEP_BYTES) return this.#buf.slice(0, end);
     const out = this.#buf.subarray(0, end);

@@ -29,8 +29,9 @@ export interface SyscallHost {
 /** The symbol the runtime reads hooks through; one per host realm. */
 export const moduleHooks: unique symbol = Symbol('SpacetimeDB.moduleHooks.v2');
 
-/** A scan's rows (one after another in `bytes`, see `PackedRows`) and the next one to hand out. */
-interface Iter extends PackedRows {
+/** A scan's rows (see `PackedRows`; their bytes may be replaced by a copy) and the next one to hand out. */
+interface Iter {
+  rows: PackedRows;
   pos: number;
 }
 
@@ -136,7 +137,7 @@ export class Syscalls {
   #newIter(rows: PackedRows): number {
     const id = this.#nextIter++;
     if (this.#hot) this.#iters.set(this.#hotId, this.#hot);
-    this.#hot = { bytes: rows.bytes, ends: rows.ends, pos: 0 };
+    this.#hot = { rows, pos: 0 };
     this.#hotId = id;
     return id;
   }
@@ -147,8 +148,15 @@ export class Syscalls {
 
   /** Forgets iterator `id`; false when it was not open. */
   #closeIter(id: number): boolean {
-    if (id !== this.#hotId || !this.#hot) return this.#iters.delete(id);
-    this.#dropHot();
+    let it = this.#hot;
+    if (id === this.#hotId && it) this.#dropHot();
+    else {
+      it = this.#iters.get(id);
+      if (!it) return false;
+      this.#iters.delete(id);
+    }
+    // Its rows may still be the datastore's read buffer: done with, they need no copy.
+    this.#host.datastore.releaseRows(it.rows);
     return true;
   }
 
@@ -290,7 +298,7 @@ export class Syscalls {
     }
     const out = this.#iterView!;
     // As many whole rows as the buffer holds, copied at once.
-    const { bytes, ends } = it;
+    const { bytes, ends } = it.rows;
     const first = it.pos;
     const start = first === 0 ? 0 : ends[first - 1]!;
     let next = first;

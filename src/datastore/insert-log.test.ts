@@ -1,0 +1,67 @@
+// InsertLog keeps a transaction's inserted rows as a Map<rid, row> would (insertion order, a rid
+// that returns after a delete goes to the end) while storing them in shared chunks.
+import { describe, expect, it } from 'vitest';
+import { InsertLog } from './insert-log.ts';
+
+const row = (seed: number, n: number) => Uint8Array.from({ length: n }, (_, i) => (seed * 31 + i) & 0xff);
+
+describe('InsertLog', () => {
+  it('keeps rows in order across chunks, copies them, and hands out stable bytes', () => {
+    const log = new InsertLog();
+    const model = new Map<number, Uint8Array>();
+    const buf = new Uint8Array(200_000); // one reused input buffer, as the module runtime passes rows
+    // Small rows, empty rows, rows over 64 bytes, and rows larger than a chunk.
+    const sizes = [0, 1, 40, 64, 65, 1000, 70_000, 0, 30, 150_000, 5];
+    const stored: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      const r = row(i, sizes[i % sizes.length]!);
+      buf.set(r);
+      stored.push(log.add(i, buf.subarray(0, r.length)));
+      buf.fill(0xee, 0, r.length); // the caller reuses its buffer
+      model.set(i, r);
+    }
+    expect(log.size).toBe(300);
+    const same = (a: Uint8Array[], b: Uint8Array[]) => a.length === b.length && a.every((x, i) => Buffer.from(x).equals(b[i]!));
+    expect(same(log.rows(), [...model.values()])).toBe(true);
+    expect(same(stored, [...model.values()])).toBe(true);
+  });
+
+  it('deletes by rid, and a rid added again after its delete goes to the end, as in a Map', () => {
+    const log = new InsertLog();
+    const model = new Map<number | bigint, Uint8Array>();
+    const add = (rid: number | bigint, r: Uint8Array) => {
+      log.add(rid, r);
+      model.set(rid, r);
+    };
+    const del = (rid: number | bigint) => {
+      expect(log.delete(rid)).toBe(model.delete(rid));
+    };
+    for (let i = 0; i < 10; i++) add(i, row(i, 8));
+    add(2n ** 60n, row(99, 3));
+    expect(log.has(3)).toBe(true);
+    expect(log.has(42)).toBe(false);
+    del(3);
+    del(3);
+    del(42);
+    add(3, row(300, 4)); // the rid comes back (SQLite may reuse a deleted rowid)
+    del(0);
+    del(2n ** 60n);
+    add(11, row(11, 0));
+    expect(log.has(3)).toBe(true);
+    expect(log.has(0)).toBe(false);
+    expect(log.size).toBe(model.size);
+    expect(log.rows()).toEqual([...model.values()]);
+  });
+
+  it('builds its rid index only when asked, from the rows added before', () => {
+    const log = new InsertLog();
+    for (let i = 0; i < 100; i++) log.add(i, row(i, 10));
+    expect(log.delete(50)).toBe(true);
+    log.add(100, row(100, 10));
+    expect(log.delete(100)).toBe(true);
+    expect(log.delete(99)).toBe(true);
+    expect(log.rows()).toHaveLength(98);
+    expect(log.rows()[49]).toEqual(row(49, 10));
+    expect(log.rows()[50]).toEqual(row(51, 10));
+  });
+});
