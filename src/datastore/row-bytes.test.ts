@@ -302,7 +302,14 @@ function offsetOf(def: ReturnType<typeof testTable>, name: string): number {
 
 describe('packed rows lent from the read buffer', () => {
   it('keep their bytes through later reads, released or not; a released scan is not copied', async () => {
-    const def = testTable('t', [['id', { tag: 'U32' }], ['name', { tag: 'String' }]], { primaryKey: 'id' });
+    const def = testTable(
+      't',
+      [
+        ['id', { tag: 'U32' }],
+        ['name', { tag: 'String' }],
+      ],
+      { primaryKey: 'id' },
+    );
     const ds = await openDatastore();
     const table = ds.addTable(def, { types: [] });
     ds.begin();
