@@ -6,7 +6,11 @@
 // the same table asks whether a row came from this transaction.
 import type { Rid } from './fast-stmt.ts';
 
-/** Bytes per chunk; a larger row gets a chunk of its own. */
+/**
+ * Chunk sizes: the first is small (most transactions insert a row or two, and a new array is
+ * zero-filled), each next one twice the last, up to the largest; a larger row gets a chunk of its own.
+ */
+const FIRST_CHUNK_BYTES = 256;
 const CHUNK_BYTES = 64 * 1024;
 
 export class InsertLog {
@@ -33,7 +37,8 @@ export class InsertLog {
     let chunk = this.#chunks[this.#chunks.length - 1];
     if (chunk === undefined || this.#at + n > chunk.length) {
       if (chunk !== undefined) this.#base += chunk.length;
-      chunk = new Uint8Array(Math.max(CHUNK_BYTES, n));
+      const size = chunk === undefined ? FIRST_CHUNK_BYTES : Math.min(chunk.length * 2, CHUNK_BYTES);
+      chunk = new Uint8Array(Math.max(size, n));
       this.#chunks.push(chunk);
       this.#at = 0;
     }
