@@ -50,12 +50,13 @@ export interface HostOptions {
 }
 
 /** Microseconds since the Unix epoch, never going backwards within a process. */
-let lastMicros = 0n;
+let lastMicros = 0;
 export function nowMicros(): bigint {
-  let t = BigInt(Date.now()) * 1000n;
-  if (t <= lastMicros) t = lastMicros + 1n;
+  // In doubles (exact: µs since 1970 stay below 2^53 until the year 2255), one BigInt at the end.
+  let t = Date.now() * 1000;
+  if (t <= lastMicros) t = lastMicros + 1;
   lastMicros = t;
-  return t;
+  return BigInt(t);
 }
 
 export class Host implements SyscallHost {
