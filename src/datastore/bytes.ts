@@ -15,3 +15,11 @@ export function bytesKey(b: Uint8Array): string {
   for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
   return s;
 }
+
+/**
+ * `b` itself when it spans its whole buffer, else a copy that does: for bytes kept long, where a
+ * view into a larger buffer (a transaction's rows share chunks) would keep all of it alive.
+ */
+export function compactBytes(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+}

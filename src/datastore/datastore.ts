@@ -555,7 +555,8 @@ export class Datastore {
    * Inserts a row. Zero values in auto-increment columns are replaced by the next sequence value;
    * returns the stored row and the BSATN of the generated columns (for the runtime's write-back).
    * An identical existing row makes this a no-op (set semantics). `input` may be a view into a
-   * reused buffer: the datastore copies what it keeps.
+   * reused buffer: the datastore copies what it keeps. The returned `row` may be a view into the
+   * transaction's log: read it now, copy it to keep it.
    */
   insert(table: StoreTable, input: Uint8Array): { row: Uint8Array; generated: Uint8Array | undefined } {
     const st = this.#txState(table);

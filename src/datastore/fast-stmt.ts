@@ -174,12 +174,15 @@ export class FastSql {
     return out;
   }
 
-  /** As `rows` without the rids: the rows' BSATN only, one after another (what scans hand a module). */
   /** Lent rows from `packedRows` that are no longer needed (see `RowReader.lend`). */
   release(rows: PackedRows): void {
     this.reader.release(rows);
   }
 
+  /**
+   * As `rows` without the rids: the rows' BSATN only, one after another (what scans hand a
+   * module). Their bytes may be lent from the reader's buffer (see `RowReader.lend`).
+   */
   packedRows(stmt: SqliteStmt, values: readonly SqlValue[], table: RowShape, limit = Infinity): PackedRows {
     this.bind(stmt, values);
     const p = stmt.pointer as unknown as number;

@@ -1,6 +1,7 @@
 // InsertLog keeps a transaction's inserted rows as a Map<rid, row> would (insertion order, a rid
 // that returns after a delete goes to the end) while storing them in shared chunks.
 import { describe, expect, it } from 'vitest';
+import { compactBytes } from './bytes.ts';
 import { InsertLog } from './insert-log.ts';
 
 const row = (seed: number, n: number) => Uint8Array.from({ length: n }, (_, i) => (seed * 31 + i) & 0xff);
@@ -63,5 +64,18 @@ describe('InsertLog', () => {
     expect(log.rows()).toHaveLength(98);
     expect(log.rows()[49]).toEqual(row(49, 10));
     expect(log.rows()[50]).toEqual(row(51, 10));
+  });
+});
+
+describe('compactBytes', () => {
+  it('copies a view into a larger buffer (a row of a shared chunk), and keeps an array that is its whole buffer', () => {
+    const log = new InsertLog();
+    for (let i = 0; i < 3; i++) log.add(i, row(i, 20));
+    const [, middle] = log.rows();
+    expect(middle!.buffer.byteLength).toBeGreaterThan(20);
+    const own = compactBytes(middle!);
+    expect(own).toEqual(middle);
+    expect(own.buffer.byteLength).toBe(20);
+    expect(compactBytes(own)).toBe(own);
   });
 });

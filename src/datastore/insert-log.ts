@@ -32,7 +32,10 @@ export class InsertLog {
     return this.#live;
   }
 
-  /** Appends a copy of `row` (which may be a view into a reused buffer) under `rid`; returns the stored bytes. */
+  /**
+   * Appends a copy of `row` (which may be a view into a reused buffer) under `rid`; returns the
+   * stored bytes, a view into the log to read now, not to keep.
+   */
   add(rid: Rid, row: Uint8Array): Uint8Array {
     const n = row.length;
     let chunk = this.#chunks[this.#chunks.length - 1];
@@ -77,7 +80,11 @@ export class InsertLog {
     return true;
   }
 
-  /** The live rows in insertion order (views into the log's chunks, which are never written again). */
+  /**
+   * The live rows in insertion order, as views into the log's chunks (never written again). A
+   * view keeps its whole chunk alive (up to 64 KiB): what keeps a row past the commit's own
+   * processing copies it (`compactBytes`).
+   */
   rows(): Uint8Array[] {
     const out: Uint8Array[] = [];
     const chunks = this.#chunks;

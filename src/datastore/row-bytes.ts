@@ -6,7 +6,7 @@ import { DatastoreError, Errno } from './datastore-error.ts';
 import type { Sqlite3 } from './sqlite.ts';
 
 const SQLITE_BLOB = 4;
-/** Rows taken from a reader up to this many bytes are copied out; past it, the buffer is handed over. */
+/** Rows taken from a reader up to this many bytes are copied out (or lent); past it, the buffer is handed over. */
 const KEEP_BYTES = 64 * 1024;
 const TWO_32 = 4294967296;
 const TWO_53 = 9007199254740992;
@@ -169,11 +169,6 @@ export class RowReader {
   }
 
   /**
-   * The first `end` bytes of this reader's buffer (rows written by `append`), as an array of their
-   * own: a copy, or past `KEEP_BYTES` the buffer itself, handed over (the reader starts a new one),
-   * so a large scan is not copied and the reader never keeps a large buffer once it is done.
-   */
-  /**
    * As `take`, without a copy while the rows fit `KEEP_BYTES`: `to.bytes` is set to a view of this
    * reader's buffer, and replaced by a copy only if the reader writes again before `release(to)`
    * (most scans are read to the end, often a single row, before the next one starts).
@@ -192,6 +187,11 @@ export class RowReader {
     if (this.#lent === from) this.#lent = undefined;
   }
 
+  /**
+   * The first `end` bytes of this reader's buffer (rows written by `append`), as an array of their
+   * own: a copy, or past `KEEP_BYTES` the buffer itself, handed over (the reader starts a new one),
+   * so a large scan is not copied and the reader never keeps a large buffer once it is done.
+   */
   take(end: number): Uint8Array {
     if (end <= KEEP_BYTES) return this.#buf.slice(0, end);
     const out = this.#buf.subarray(0, end);

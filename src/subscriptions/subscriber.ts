@@ -4,6 +4,7 @@
 // within one transaction. A table that only one single-table query returns needs no cache: it is
 // "direct", and receives that query's change as is (built once, shared by every such subscriber).
 // Event rows are delivered as inserts and never cached.
+import { compactBytes } from '../datastore/bytes.ts';
 import type { StoreTable } from '../datastore/datastore.ts';
 import { InternalError } from '../errors.ts';
 import type { Plan } from './query-group.ts';
@@ -102,7 +103,7 @@ export class Subscriber {
       rows = new Map();
       this.#cache.set(table, rows);
     }
-    rows.set(key, { table, key, row, count, before: count, mark: -1 });
+    rows.set(key, { table, key, row: compactBytes(row), count, before: count, mark: -1 });
   }
 
   /**
@@ -132,7 +133,8 @@ export class Subscriber {
     }
     let e = rows.get(key);
     if (!e) {
-      e = { table, key, row, count: 0, before: 0, mark };
+      // Kept while the row is in the results: not as a view into a transaction's shared chunk.
+      e = { table, key, row: compactBytes(row), count: 0, before: 0, mark };
       rows.set(key, e);
       this.#touched.push(e);
     } else if (e.mark !== mark) {
