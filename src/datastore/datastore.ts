@@ -98,6 +98,8 @@ interface Decoded {
 const RID = ROW_ID;
 /** The column in which images written before one-copy rows kept each row's BSATN (converted when a table is attached). */
 const LEGACY_ROW = '_row';
+/** u64 values below this are decoded as numbers on the insert path. */
+const TWO_31 = 2 ** 31;
 
 /** Opens a datastore; `image` is a snapshot from `export()`. */
 export async function openDatastore(image?: Uint8Array): Promise<Datastore> {
@@ -454,7 +456,8 @@ export class Datastore {
    * Decodes the stored column values of `row` into the shared buffer. With `rawText`, ASCII
    * strings are not decoded: the row is only inserted, and they go to SQLite as the bytes they
    * are (see `Decoded.textAt`); other strings are decoded as on every other path, so that a
-   * string that is not UTF-8 is stored the same way whichever path it takes. Throws
+   * string that is not UTF-8 is stored the same way whichever path it takes. With `rawText` a
+   * u64 below 2^31 is also a number rather than a bigint (it binds as the same INTEGER). Throws
    * BSATN_DECODE_ERROR.
    */
   #decode(table: StoreTable, row: Uint8Array, rawText = false): Decoded {
@@ -476,6 +479,11 @@ export class Datastore {
           out.textLen[i] = len;
           out.values[i] = null;
           r.offset += len;
+        } else if (rawText && codec.kind === 'u64' && r.offset + 8 <= end && r.view.getUint32(r.offset + 4, true) === 0 && r.view.getUint32(r.offset, true) < TWO_31) {
+          // Below 2^31 a u64 is bound as the number it is: no BigInt for the common small key.
+          out.textAt[i] = -1;
+          out.values[i] = r.view.getUint32(r.offset, true);
+          r.offset += 8;
         } else {
           out.textAt[i] = -1;
           out.values[i] = codec.read(r);
@@ -987,7 +995,7 @@ function isUniqueViolation(e: unknown): boolean {
 function isZero(v: SqlValue, codec: ColumnCodec): boolean {
   if (codec.kind === 'int') return v === 0;
   if (codec.kind === 'i64') return v === 0n;
-  if (codec.kind === 'u64') return v === 0n;
+  if (codec.kind === 'u64') return v === 0n || v === 0; // a number on the insert path (see #decode)
   if (codec.kind === 'wide' && v instanceof Uint8Array) {
     for (let i = 0; i < v.length; i++) if (v[i] !== (i === 0 && codec.signed ? 0x80 : 0)) return false;
     return true;
