@@ -131,6 +131,8 @@ export class Datastore {
   readonly #reader = new BinaryReader(new Uint8Array(0));
   readonly #fast: FastSql;
   readonly #growth: BufferGrowth;
+  /** The row the last `insertGenerated` stored (or found identical), for `insert` to return. */
+  #inserted: Uint8Array | undefined;
   #view: DataView | undefined;
   #viewBuffer: ArrayBufferLike | undefined;
 
@@ -563,14 +565,25 @@ export class Datastore {
    * Inserts a row. Zero values in auto-increment columns are replaced by the next sequence value;
    * returns the stored row and the BSATN of the generated columns (for the runtime's write-back).
    * An identical existing row makes this a no-op (set semantics). `input` may be a view into a
-   * reused buffer: the datastore copies what it keeps. The returned `row` may be a view into the
-   * transaction's log: read it now, copy it to keep it.
+   * reused buffer: the datastore copies what it keeps.
    */
   insert(table: StoreTable, input: Uint8Array): { row: Uint8Array; generated: Uint8Array | undefined } {
+    const generated = this.insertGenerated(table, input);
+    const row = this.#inserted!;
+    this.#inserted = undefined;
+    return { row: row === input ? input.slice() : row, generated };
+  }
+
+  /**
+   * As `insert`, returning only the BSATN of the generated columns (undefined when none): the
+   * path of a module's inserts, which make no copy of the row beyond the transaction's own.
+   */
+  insertGenerated(table: StoreTable, input: Uint8Array): Uint8Array | undefined {
     const st = this.#txState(table);
     let { row, d, generated } = this.#prepare(table, input, true);
+    this.#inserted = row;
     // A table without columns holds at most its one empty row (there is nothing to index).
-    if (table.codecs.length === 0 && table.count > 0) return { row: input.slice(), generated };
+    if (table.codecs.length === 0 && table.count > 0) return generated;
     const stmt = table.stmts.insert;
     this.#fitKey(table, d);
     try {
@@ -578,7 +591,7 @@ export class Datastore {
     } catch (e) {
       if (isUniqueViolation(e)) {
         d = this.#decode(table, row); // the keys, strings included
-        if (this.#identicalExists(table, d, row)) return { row: row === input ? input.slice() : row, generated };
+        if (this.#identicalExists(table, d, row)) return generated;
         throw this.#uniqueError(table, d);
       }
       throw e;
@@ -587,9 +600,9 @@ export class Datastore {
     const k = table.rowidKey;
     const rid = k === undefined ? this.#fast.lastRowid(stmt) : ridOf(d.values[k] as number | bigint);
     // The log copies the row (`input` may be a view into the caller's reused buffer).
-    row = st.inserts.add(rid, row);
+    st.inserts.add(rid, row);
     table.count++;
-    return { row, generated };
+    return generated;
   }
 
   /** Replaces the row whose primary key (via `index`) equals `input`'s. Throws NO_SUCH_ROW / INDEX_NOT_UNIQUE. */

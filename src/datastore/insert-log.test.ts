@@ -7,24 +7,22 @@ import { InsertLog } from './insert-log.ts';
 const row = (seed: number, n: number) => Uint8Array.from({ length: n }, (_, i) => (seed * 31 + i) & 0xff);
 
 describe('InsertLog', () => {
-  it('keeps rows in order across chunks, copies them, and hands out stable bytes', () => {
+  it('keeps rows in order across chunks, copied from the caller’s reused buffer', () => {
     const log = new InsertLog();
     const model = new Map<number, Uint8Array>();
     const buf = new Uint8Array(200_000); // one reused input buffer, as the module runtime passes rows
     // Small rows, empty rows, rows over 64 bytes, and rows larger than a chunk.
     const sizes = [0, 1, 40, 64, 65, 1000, 70_000, 0, 30, 150_000, 5];
-    const stored: Uint8Array[] = [];
     for (let i = 0; i < 300; i++) {
       const r = row(i, sizes[i % sizes.length]!);
       buf.set(r);
-      stored.push(log.add(i, buf.subarray(0, r.length)));
+      log.add(i, buf.subarray(0, r.length));
       buf.fill(0xee, 0, r.length); // the caller reuses its buffer
       model.set(i, r);
     }
     expect(log.size).toBe(300);
     const same = (a: Uint8Array[], b: Uint8Array[]) => a.length === b.length && a.every((x, i) => Buffer.from(x).equals(b[i]!));
     expect(same(log.rows(), [...model.values()])).toBe(true);
-    expect(same(stored, [...model.values()])).toBe(true);
   });
 
   it('deletes by rid, and a rid added again after its delete goes to the end, as in a Map', () => {

@@ -32,11 +32,8 @@ export class InsertLog {
     return this.#live;
   }
 
-  /**
-   * Appends a copy of `row` (which may be a view into a reused buffer) under `rid`; returns the
-   * stored bytes, a view into the log to read now, not to keep.
-   */
-  add(rid: Rid, row: Uint8Array): Uint8Array {
+  /** Appends a copy of `row` (which may be a view into a reused buffer) under `rid`. */
+  add(rid: Rid, row: Uint8Array): void {
     const n = row.length;
     let chunk = this.#chunks[this.#chunks.length - 1];
     if (chunk === undefined || this.#at + n > chunk.length) {
@@ -62,7 +59,6 @@ export class InsertLog {
       if (old !== undefined) this.#remove(old);
       this.#index.set(rid, i);
     }
-    return new Uint8Array(chunk.buffer, at, n);
   }
 
   /** Whether a live row has `rid`. */

@@ -106,16 +106,26 @@ export class Syscalls {
 
   /** Runs a datastore operation, translating its failures for the module. */
   #ds<T>(f: () => T): T {
-    if (this.poisoned !== undefined) throw this.poisoned;
-    if (!this.#host.datastore.inTransaction) throw this.hostError(Errno.NOT_IN_TRANSACTION);
+    this.#enter();
     try {
       return f();
     } catch (e) {
-      if (e instanceof DatastoreError) throw this.hostError(e.errno, e.message);
-      if (e instanceof RangeError) throw e;
-      this.poisoned = e;
-      throw e;
+      throw this.#failed(e);
     }
+  }
+
+  /** What every datastore syscall checks first: not poisoned, inside a transaction. */
+  #enter(): void {
+    if (this.poisoned !== undefined) throw this.poisoned;
+    if (!this.#host.datastore.inTransaction) throw this.hostError(Errno.NOT_IN_TRANSACTION);
+  }
+
+  /** A datastore operation's failure as the module sees it (poisoning the instance when unexpected). */
+  #failed(e: unknown): unknown {
+    if (e instanceof DatastoreError) return this.hostError(e.errno, e.message);
+    if (e instanceof RangeError) return e;
+    this.poisoned = e;
+    return e;
   }
 
   #bytes(buf: ArrayBuffer, len: number): Uint8Array {
@@ -210,14 +220,21 @@ export class Syscalls {
           throw this.hostError(Errno.NO_SUCH_ITER);
         }
       },
-      datastore_insert_bsatn: (tableId: number, row: ArrayBuffer, len: number) =>
-        this.#ds(() => {
+      // The hot path of bulk inserts: no closure (`#ds` inlined) and no copy of the row.
+      datastore_insert_bsatn: (tableId: number, row: ArrayBuffer, len: number) => {
+        this.#enter();
+        try {
           this.#write();
-          const table = ds().table(tableId);
-          const res = ds().insert(table, this.#bytes(row, len));
-          if (table.def.schedule) host.onScheduleWrite?.(table.def.name, res.row);
+          const store = host.datastore;
+          const table = store.table(tableId);
+          if (!table.def.schedule) return writeBack(row, store.insertGenerated(table, this.#bytes(row, len)));
+          const res = store.insert(table, this.#bytes(row, len));
+          host.onScheduleWrite?.(table.def.name, res.row);
           return writeBack(row, res.generated);
-        }),
+        } catch (e) {
+          throw this.#failed(e);
+        }
+      },
       datastore_update_bsatn: (tableId: number, indexId: number, row: ArrayBuffer, len: number) =>
         this.#ds(() => {
           this.#write();
