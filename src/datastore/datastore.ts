@@ -13,7 +13,11 @@ import { FastSql, type PackedRows, type Rid, ridOf, splitRows } from './fast-stm
 import { InsertLog } from './insert-log.ts';
 import { BufferGrowth, exportSqlite, ImageCopy, loadSqlite, openSqlite, type Sqlite3, type SqliteDb, type SqliteStmt } from './sqlite.ts';
 
-/** Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). */
+/**
+ * Rows a transaction inserted and deleted in one table (BSATN bytes, net of each other). Inserted
+ * rows are views into buffers that several rows share: read them, copy one to keep it alone
+ * (`compactBytes`), and never transfer or write to `row.buffer`.
+ */
 export interface TableDelta {
   table: string;
   inserts: Uint8Array[];
@@ -913,7 +917,7 @@ export class Datastore {
     for (const { table, td } of tables) {
       if (table.def.isEvent) continue;
       for (const row of td.inserts) {
-        this.insert(table, row);
+        this.insertGenerated(table, row);
         if (table.sequences.length === 0) continue;
         const d = this.#decode(table, row);
         for (const seq of table.sequences) {

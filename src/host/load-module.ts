@@ -51,9 +51,18 @@ export type ModuleEvaluator = (
  */
 export const MODULE_PARAMS = ['require', 'module', 'exports', '__lightcone', 'TextEncoder', 'TextDecoder'] as const;
 
+/**
+ * The body of the function a bundle becomes: the bundle in an inner function, so that its own
+ * top-level `let`/`const`/`class` named like a parameter (`TextEncoder`, say) shadows it instead
+ * of being a redeclaration, which would not compile. The bundle starts on the body's second line.
+ */
+export function bundleBody(code: string): string {
+  return `return (function () {\n${code}\n}).call(this);`;
+}
+
 let evaluator: ModuleEvaluator = (code) =>
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  new Function(...MODULE_PARAMS, code) as ReturnType<ModuleEvaluator>;
+  new Function(...MODULE_PARAMS, bundleBody(code)) as ReturnType<ModuleEvaluator>;
 
 /**
  * Replaces how this realm turns bundles into functions (for modules loaded from now on). The Node

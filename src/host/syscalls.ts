@@ -67,8 +67,9 @@ export class Syscalls {
   /** Closes leftover iterators and timers; returns how many were open (the host logs a warning). */
   endCall(): number {
     const n = this.#iters.size + (this.#hot ? 1 : 0) + this.#timers.size;
-    this.#iters.clear();
-    this.#dropHot();
+    // Closed one by one, so that rows they still lent from the read buffer are released.
+    if (this.#iters.size > 0) for (const id of [...this.#iters.keys()]) this.#closeIter(id);
+    if (this.#hot) this.#closeIter(this.#hotId);
     this.#timers.clear();
     this.poisoned = undefined;
     return n;
@@ -83,12 +84,12 @@ export class Syscalls {
   closeItersFrom(mark: number): number {
     let n = 0;
     if (this.#hot && this.#hotId >= mark) {
-      this.#dropHot();
+      this.#closeIter(this.#hotId);
       n++;
     }
-    for (const id of this.#iters.keys()) {
+    for (const id of [...this.#iters.keys()]) {
       if (id >= mark) {
-        this.#iters.delete(id);
+        this.#closeIter(id);
         n++;
       }
     }

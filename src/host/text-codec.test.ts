@@ -141,6 +141,10 @@ describe('utf8Decode / ModuleTextDecoder', () => {
       expect(ours.decode(data)).toBe(native.decode(data));
     }
     expect(outcome(() => new ModuleTextDecoder('no-such-encoding'))).toEqual(outcome(() => new TextDecoder('no-such-encoding')));
+    // Options that are not a dictionary are refused as natively, even for short ASCII.
+    for (const options of [5, 'x', true]) {
+      expect(outcome(() => new ModuleTextDecoder().decode(bytes(0x61), options as TextDecodeOptions))).toEqual(outcome(() => new TextDecoder().decode(bytes(0x61), options as TextDecodeOptions)));
+    }
     expect(Object.prototype.toString.call(new ModuleTextDecoder())).toBe('[object TextDecoder]');
   });
 });

@@ -92,7 +92,8 @@ export class ModuleTextDecoder implements TextDecoder {
   }
 
   decode(input?: AllowSharedBufferSource, options?: TextDecodeOptions): string {
-    if (this.#utf8 && !this.#streaming && input instanceof Uint8Array && !options?.stream) {
+    // (Options that are not an object go to the native decoder, which refuses them.)
+    if (this.#utf8 && !this.#streaming && input instanceof Uint8Array && (options === undefined || (typeof options === 'object' && !options?.stream))) {
       const s = asciiText(input);
       if (s !== undefined) return s;
     }

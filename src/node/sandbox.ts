@@ -13,14 +13,14 @@
 // isolate and heap), so one module cannot see another's data in memory either.
 import nodeProcess from 'node:process';
 import vm from 'node:vm';
-import { MODULE_PARAMS, setModuleEvaluator, type ModuleEvaluator } from '../host/load-module.ts';
+import { bundleBody, MODULE_PARAMS, setModuleEvaluator, type ModuleEvaluator } from '../host/load-module.ts';
 
 /** Globals a module must not reach. */
 export const NODE_GLOBALS = ['fetch', 'WebSocket', 'EventSource', 'BroadcastChannel', 'require', 'module'] as const;
 
 const vmEvaluator: ModuleEvaluator = (code) => {
   // A function expression, so the bundle's top level runs when the loader calls it, as with `Function`.
-  const script = new vm.Script(`(function (${MODULE_PARAMS.join(', ')}) {\n${code}\n})`, { filename: 'module.js', lineOffset: -1 });
+  const script = new vm.Script(`(function (${MODULE_PARAMS.join(', ')}) {${bundleBody(code)}})`, { filename: 'module.js', lineOffset: -1 });
   return script.runInThisContext() as ReturnType<ModuleEvaluator>;
 };
 

@@ -283,7 +283,7 @@ class Executor {
             cols.forEach((c, i) => {
               obj[def.columns[c]!.name] = coerceLit(c, row[i]!);
             });
-            ds.insert(table, encodeValue(rowTy(table), obj, ts));
+            ds.insertGenerated(table, encodeValue(rowTy(table), obj, ts));
             count++;
           }
         } else if (stmt.kind === 'delete') {
@@ -298,7 +298,7 @@ class Executor {
           for (const old of rows) {
             const obj = decodeValue(rowTy(table), old, ts) as Record<string, unknown>;
             for (const s of sets) obj[s.name] = s.value;
-            ds.insert(table, encodeValue(rowTy(table), obj, ts));
+            ds.insertGenerated(table, encodeValue(rowTy(table), obj, ts));
             count++;
           }
         }
@@ -375,7 +375,7 @@ export function materializeView(engine: SqlContext, table: StoreTable, sender: b
   for (const row of rows) {
     const before = table.count;
     try {
-      ds.insert(table, row);
+      ds.insertGenerated(table, row);
     } catch (e) {
       if (e instanceof DatastoreError && e.errno === Errno.UNIQUE_ALREADY_EXISTS) throw dup(e.message.replace(/^[^:]*: /, ''));
       throw e;
