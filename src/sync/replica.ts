@@ -99,6 +99,16 @@ interface Pending {
 
 const EMPTY: TxDelta = { tables: [], sequences: [] };
 
+/** A call as `call` was asked for it, before it enters the outbox. */
+interface CallRequest {
+  reducer: string;
+  args: Uint8Array;
+  wait: CallWait;
+  id: string | undefined;
+  resolve: (v: undefined) => void;
+  reject: (e: Error) => void;
+}
+
 /** One thing the server sent: a transaction, or a call's answer (with its transaction's rows). */
 interface Inbound {
   tables: TableRows[];
@@ -123,6 +133,8 @@ export class Replica {
   #saving: Promise<void> | undefined;
   #inbox: Inbound[] = [];
   #draining = false;
+  /** Calls asked for and not yet taken by the lane. */
+  #calling: CallRequest[] = [];
   #counter = 0;
   readonly #prefix = Math.random().toString(36).slice(2, 10);
 
@@ -174,37 +186,67 @@ export class Replica {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#inLane(async () => {
-      if (this.#closed) throw new SyncError('DISCONNECTED', 'the replica is closed: open the database again');
-      const existing = id !== undefined ? this.#pending.find((p) => p.id === id) : undefined;
-      const p: Pending = existing ?? {
-        id: id ?? `${this.#prefix}.${Date.now().toString(36)}.${(this.#counter++).toString(36)}`,
-        reducer: fn.name,
-        args: bytes,
+    return new Promise<undefined>((resolve, reject) => {
+      this.#calling.push({ reducer: fn.name, args: bytes, wait, id, resolve, reject });
+      // Calls made in one turn are taken by one step of the lane: one outbox write for all of them.
+      if (this.#calling.length === 1) this.#inLane(() => this.#makeCalls()).catch(() => {});
+    });
+  }
+
+  /**
+   * Makes the calls asked for since the last step: into the outbox (written once for the lot, and
+   * before any of them counts as made), then each run locally in order, then sent.
+   */
+  async #makeCalls(): Promise<void> {
+    const batch = this.#calling.splice(0);
+    const made: { p: Pending; c: CallRequest }[] = [];
+    const max = this.#env.maxOutbox ?? MAX_OUTBOX;
+    for (const c of batch) {
+      if (this.#closed) {
+        c.reject(new SyncError('DISCONNECTED', 'the replica is closed: open the database again'));
+        continue;
+      }
+      const existing = c.id !== undefined ? this.#pending.find((p) => p.id === c.id) : undefined;
+      if (existing) {
+        // The same call again: it joins the one pending.
+        if (c.wait === 'server') existing.waiters.push({ resolve: c.resolve, reject: c.reject });
+        else c.resolve(undefined);
+        continue;
+      }
+      if (this.#pending.length >= max) {
+        c.reject(new SyncError('OUTBOX_FULL', `${max} calls are waiting for the server already: wait for the replica to reconnect before making more`, { pending: max }));
+        continue;
+      }
+      const p: Pending = {
+        id: c.id ?? `${this.#prefix}.${Date.now().toString(36)}.${(this.#counter++).toString(36)}`,
+        reducer: c.reducer,
+        args: c.args,
         ts: BigInt(Date.now()) * 1000n,
         effect: EMPTY,
         sent: false,
         waiters: [],
       };
-      const done = wait === 'server' ? new Promise<undefined>((resolve, reject) => p.waiters.push({ resolve, reject })) : undefined;
-      if (!existing) {
-        const max = this.#env.maxOutbox ?? MAX_OUTBOX;
-        if (this.#pending.length >= max) throw new SyncError('OUTBOX_FULL', `${max} calls are waiting for the server already: wait for the replica to reconnect before making more`, { pending: max });
-        this.#pending.push(p);
-        try {
-          await this.#saveOutbox();
-        } catch (e) {
-          // Storage refused the outbox (full, quota): the call was not made; nothing else changes.
-          this.#pending = this.#pending.filter((x) => x !== p);
-          this.#fail(e);
-          throw e;
-        }
-        p.effect = await this.#runLocally(p);
-        this.#setStatus({ pending: this.#pending.length });
-        this.#sendPending();
-      }
-      return { done };
-    }).then(({ done }) => done ?? undefined);
+      this.#pending.push(p);
+      made.push({ p, c });
+    }
+    if (made.length === 0) return;
+    try {
+      await this.#saveOutbox();
+    } catch (e) {
+      // Storage refused the outbox (full, quota): these calls were not made; nothing else changes.
+      const refused = new Set(made.map((m) => m.p));
+      this.#pending = this.#pending.filter((x) => !refused.has(x));
+      this.#fail(e);
+      for (const { c } of made) c.reject(e as Error);
+      return;
+    }
+    for (const { p, c } of made) {
+      if (c.wait === 'server') p.waiters.push({ resolve: c.resolve, reject: c.reject });
+      p.effect = await this.#runLocally(p);
+      if (c.wait === 'local') c.resolve(undefined);
+    }
+    this.#setStatus({ pending: this.#pending.length });
+    this.#sendPending();
   }
 
   /** Stops syncing (the outbox stays for next time). */
@@ -264,7 +306,10 @@ export class Replica {
     await this.#checkModule(base);
     const features = await fetch(new URL('v1/lightcone', base).href).catch(() => undefined);
     this.#callIds = features?.status === 200 && (JSON.parse(await features.text()) as { callIds?: boolean }).callIds === true;
-    const wire = await WireClient.open({
+    // Messages behind InitialConnection in its frame (v3) arrive before `open` resolves: the
+    // callbacks must not need `wire` until the lane runs.
+    let wire: WireClient | undefined;
+    wire = await WireClient.open({
       uri: this.#remote.uri,
       database: this.#remote.database,
       token: this.#token,
@@ -348,7 +393,7 @@ export class Replica {
    * arrives while a rebase runs is taken in ONE next rebase: under a burst the replica replays
    * its outbox once per batch, not once per server transaction.
    */
-  #receive(wire: WireClient, item: Inbound): void {
+  #receive(wire: WireClient | undefined, item: Inbound): void {
     this.#inbox.push(item);
     if (this.#draining) return;
     this.#draining = true;
@@ -356,7 +401,7 @@ export class Replica {
       // A transaction the replica cannot apply (rows of a table it does not know, say) is shown
       // in the status and ends this connection: the next one rebuilds the replica from scratch.
       this.#fail(e);
-      wire.close();
+      wire?.close();
       this.#wake?.();
     });
   }
@@ -523,7 +568,7 @@ export class Replica {
 
   #setStatus(change: Partial<SyncStatus>): void {
     const next = { ...this.#status, ...change };
-    if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
+    if (sameStatus(next, this.#status)) return;
     this.#status = next;
     for (const l of this.#listeners) l(this.status());
   }
@@ -560,13 +605,33 @@ function applyTo(ds: Datastore, delta: TxDelta): void {
   }
 }
 
+function sameStatus(a: SyncStatus, b: SyncStatus): boolean {
+  const ea = a.error;
+  const eb = b.error;
+  const sameError = ea === eb || (ea !== undefined && eb !== undefined && ea.name === eb.name && ea.code === eb.code && ea.message === eb.message);
+  return a.state === b.state && a.pending === b.pending && a.lastConfirmedAt === b.lastConfirmedAt && a.identity === b.identity && a.exactlyOnce === b.exactlyOnce && sameError;
+}
+
 function text(b: Uint8Array | undefined): string | undefined {
   return b ? new TextDecoder().decode(b) : undefined;
 }
 
+/** Each call's JSON in the saved outbox, made once: the outbox is written whole on every change. */
+const savedForm = new WeakMap<Pending, string>();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 function encodeOutbox(pending: readonly Pending[]): Uint8Array {
-  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-  return new TextEncoder().encode(JSON.stringify({ v: 1, calls: pending.map((p) => ({ id: p.id, reducer: p.reducer, args: hex(p.args), ts: p.ts.toString() })) }));
+  const calls = pending.map((p) => {
+    let json = savedForm.get(p);
+    if (json === undefined) {
+      let hex = '';
+      for (const b of p.args) hex += HEX[b]!;
+      json = JSON.stringify({ id: p.id, reducer: p.reducer, args: hex, ts: p.ts.toString() });
+      savedForm.set(p, json);
+    }
+    return json;
+  });
+  return new TextEncoder().encode(`{"v":1,"calls":[${calls.join(',')}]}`);
 }
 
 function decodeOutbox(bytes: Uint8Array): Pending[] {

@@ -4,6 +4,8 @@
 /** What sync needs of a WebSocket (the browser's, undici's and `ws`'s all fit). */
 export interface SocketLike {
   binaryType: string;
+  /** The subprotocol the server chose (empty until open). */
+  readonly protocol: string;
   send(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: unknown) => void) | null;

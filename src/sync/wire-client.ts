@@ -1,4 +1,4 @@
-// A small client of SpacetimeDB's protocol (v2, BSATN, uncompressed) for sync: it gets a token's
+// A small client of SpacetimeDB's protocol (v3 or v2, BSATN, uncompressed) for sync: it gets a token's
 // short-lived WebSocket token as the SDK does, connects, subscribes one query set, calls reducers
 // (with a call id when the server offers them) and hands every transaction to its owner in the
 // order the server sent them. Messages are the package's own ClientMessage/ServerMessage; rows
@@ -6,6 +6,7 @@
 // fetch come from the caller (the browser's, or Node's `ws`).
 import { BinaryReader, BinaryWriter, ClientMessage, ServerMessage, type BsatnRowList, type ReducerOutcome, type TransactionUpdate } from '../protocol/client-api.js';
 import { CALL_ID_FLAG } from '../protocol/connection.ts';
+import { V2_PROTOCOL, V3_PROTOCOL } from '../protocol/messages.ts';
 import { SyncError } from './errors.ts';
 import type { FetchLike, SocketFactory, SocketLike } from './transport.ts';
 
@@ -30,7 +31,14 @@ export interface WireClientOptions {
   onClose(reason: string): void;
 }
 
-const PROTOCOL = 'v2.bsatn.spacetimedb';
+/**
+ * Offered in this order, as the SDK does. v3 carries several messages in one frame both ways: a
+ * burst of calls leaves in one frame, and the transactions one group commit made durable arrive in
+ * one, instead of a frame (and a socket write on each side) per message.
+ */
+const PROTOCOLS = [V3_PROTOCOL, V2_PROTOCOL];
+/** A v3 frame of calls is cut at this size (as the SDK's). */
+const MAX_V3_FRAME = 256 * 1024;
 /** How long a connection may take to say InitialConnection. */
 const CONNECT_TIMEOUT_MS = 15_000;
 
@@ -90,13 +98,23 @@ export class WireClient {
   readonly #ws: SocketLike;
   readonly #o: WireClientOptions;
   readonly #waiting = new Map<string, Waiter>();
+  /** v3: messages sent in this turn, to leave as one frame. */
+  readonly #v3: boolean;
+  readonly #out = new BinaryWriter(1024);
+  #flushing = false;
   #nextRequest = 1;
   #closed = false;
 
-  private constructor(ws: SocketLike, identity: string, o: WireClientOptions) {
+  private constructor(ws: SocketLike, identity: string, v3: boolean, o: WireClientOptions) {
     this.#ws = ws;
     this.identity = identity;
+    this.#v3 = v3;
     this.#o = o;
+  }
+
+  /** The subprotocol the server chose: `v3.bsatn.spacetimedb` or `v2.bsatn.spacetimedb`. */
+  get protocol(): string {
+    return this.#v3 ? V3_PROTOCOL : V2_PROTOCOL;
   }
 
   /**
@@ -118,7 +136,7 @@ export class WireClient {
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('token', short);
     url.searchParams.set('compression', 'None');
-    const ws = o.socket(url.href, [PROTOCOL]);
+    const ws = o.socket(url.href, PROTOCOLS);
     ws.binaryType = 'arraybuffer';
     return new Promise<WireClient>((resolve, reject) => {
       let client: WireClient | undefined;
@@ -135,27 +153,31 @@ export class WireClient {
       }, CONNECT_TIMEOUT_MS);
       ws.onmessage = (ev) => {
         if (client?.closed) return;
-        let msg: ServerMessage;
+        let messages: ServerMessage[];
         try {
-          msg = decodeFrame(ev.data);
+          // The protocol the server chose is known once it answered; anything but v3 is one message per frame.
+          messages = decodeFrame(ev.data, ws.protocol === V3_PROTOCOL);
         } catch (e) {
           ws.close(1002, 'malformed server message');
           if (client) client.#ended(`the server sent a message sync cannot read: ${(e as Error).message}`);
           else reject(new SyncError('PROTOCOL_ERROR', `the server sent a message sync cannot read: ${(e as Error).message}`));
           return;
         }
-        if (!client) {
-          if (msg.tag !== 'InitialConnection') {
-            ws.close(1002, 'expected InitialConnection');
-            reject(new SyncError('PROTOCOL_ERROR', `the server's first message is ${msg.tag}, not InitialConnection`));
-            return;
+        for (const msg of messages) {
+          if (client?.closed) return;
+          if (!client) {
+            if (msg.tag !== 'InitialConnection') {
+              ws.close(1002, 'expected InitialConnection');
+              reject(new SyncError('PROTOCOL_ERROR', `the server's first message is ${msg.tag}, not InitialConnection`));
+              return;
+            }
+            clearTimeout(timer);
+            client = new WireClient(ws, msg.value.identity.toHexString(), ws.protocol === V3_PROTOCOL, o);
+            resolve(client);
+          } else {
+            client.#dispatch(msg);
           }
-          clearTimeout(timer);
-          client = new WireClient(ws, msg.value.identity.toHexString(), o);
-          resolve(client);
-          return;
         }
-        client.#dispatch(msg);
       };
     });
   }
@@ -213,9 +235,32 @@ export class WireClient {
   }
 
   #send(m: ClientMessage): void {
-    const w = new BinaryWriter(128);
+    if (!this.#v3) {
+      const w = new BinaryWriter(128);
+      ClientMessage.serialize(w, m);
+      this.#ws.send(w.getBuffer().slice());
+      return;
+    }
+    // v3: everything sent in this turn leaves in one frame (a new one past MAX_V3_FRAME).
+    const w = this.#out;
+    const before = w.offset;
     ClientMessage.serialize(w, m);
-    this.#ws.send(w.getBuffer().slice());
+    if (before > 0 && w.offset > MAX_V3_FRAME) {
+      const frame = w.getBuffer();
+      this.#ws.send(frame.slice(0, before));
+      const rest = frame.slice(before);
+      w.clear();
+      w.writeBytes(rest);
+    }
+    if (this.#flushing) return;
+    this.#flushing = true;
+    queueMicrotask(() => {
+      this.#flushing = false;
+      if (w.offset === 0) return;
+      const frame = w.getBuffer().slice();
+      w.clear();
+      if (!this.#closed) this.#ws.send(frame);
+    });
   }
 
   #wait(key: string, now?: (m: ServerMessage) => void): Promise<ServerMessage> {
@@ -266,9 +311,19 @@ export class WireClient {
   }
 }
 
-function decodeFrame(data: unknown): ServerMessage {
+/** The messages of one server frame: exactly one (v2), or one or more back to back (v3). */
+function decodeFrame(data: unknown, v3: boolean): ServerMessage[] {
   const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
   if (!bytes || bytes.length === 0) throw new Error('an empty or non-binary frame');
   if (bytes[0] !== 0) throw new Error(`compression tag ${bytes[0]} (sync asks for none)`);
-  return ServerMessage.deserialize(new BinaryReader(bytes.subarray(1))) as ServerMessage;
+  const reader = new BinaryReader(bytes.subarray(1));
+  if (reader.remaining === 0) throw new Error('a frame with no message');
+  const out: ServerMessage[] = [];
+  do {
+    if (!v3 && out.length === 1) throw new Error(`${reader.remaining} byte(s) after the message (v2 carries one message per frame)`);
+    const m = ServerMessage.deserialize(reader) as ServerMessage | undefined;
+    if (!m || typeof m !== 'object' || typeof m.tag !== 'string') throw new Error('an unknown message tag');
+    out.push(m);
+  } while (reader.remaining > 0);
+  return out;
 }

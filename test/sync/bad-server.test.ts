@@ -1,6 +1,7 @@
 // Bad input from the server side of sync: a server that sends rows of a table the module does not
-// define, one whose message is cut short, one that drops the connection. Each shows as a named
-// error in the sync status; the outbox keeps every call.
+// define, one whose message is cut short, one that drops the connection, one that puts two
+// messages in a v2 frame. Each shows as a named error in the sync status; the outbox keeps every
+// call. And a v3 server that puts several messages in one frame is read whole.
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -11,9 +12,12 @@ import { openReplica, syncServer, type TestReplica } from './harness.ts';
 
 afterAll(removeTempDirs);
 
-type Mode = 'ghost-table' | 'cut-short' | 'drop';
+type Mode = 'ghost-table' | 'cut-short' | 'drop' | 'v2-two-messages' | 'v3-together';
 
-/** A server that answers like SpacetimeDB until the subscription, then misbehaves as `mode` says. */
+/**
+ * A server that answers like SpacetimeDB until the subscription, then misbehaves as `mode` says;
+ * `v3-together` behaves, on v3, with InitialConnection and SubscribeApplied in one frame.
+ */
 async function fakeServer(schema: string, mode: Mode): Promise<{ url: string; close(): Promise<void> }> {
   const identity = new Identity(`c200${'ab'.repeat(30)}`);
   const http: Server = createServer((req, res) => {
@@ -23,25 +27,33 @@ async function fakeServer(schema: string, mode: Mode): Promise<{ url: string; cl
     res.statusCode = 404;
     res.end();
   });
-  const wss = new WebSocketServer({ server: http, handleProtocols: () => 'v2.bsatn.spacetimedb' });
-  const frame = (m: ServerMessage) => {
+  const v3 = mode === 'v3-together';
+  const wss = new WebSocketServer({ server: http, handleProtocols: (offered) => (v3 ? (offered.has('v3.bsatn.spacetimedb') ? 'v3.bsatn.spacetimedb' : false) : 'v2.bsatn.spacetimedb') });
+  /** A frame: the compression tag (none), then the messages back to back. */
+  const frame = (...messages: ServerMessage[]) => {
     const w = new BinaryWriter(256);
-    ServerMessage.serialize(w, m);
-    const payload = w.getBuffer();
-    const out = new Uint8Array(payload.length + 1);
-    out.set(payload, 1);
-    return out;
+    w.writeU8(0);
+    for (const m of messages) ServerMessage.serialize(w, m);
+    return w.getBuffer().slice();
   };
+  const hello = { tag: 'InitialConnection', value: { identity, connectionId: new ConnectionId(7n), token: 'long' } } as ServerMessage;
   wss.on('connection', (ws) => {
-    ws.send(frame({ tag: 'InitialConnection', value: { identity, connectionId: new ConnectionId(7n), token: 'long' } } as ServerMessage));
+    if (!v3) ws.send(frame(hello));
     ws.on('message', () => {
       if (mode === 'drop') return ws.terminate();
-      const applied = frame({
+      if (mode === 'v3-together') {
+        const empty = { tag: 'SubscribeApplied', value: { requestId: 1, querySetId: { id: 1 }, rows: { tables: [] } } } as ServerMessage;
+        return ws.send(frame(empty));
+      }
+      const applied = {
         tag: 'SubscribeApplied',
         value: { requestId: 1, querySetId: { id: 1 }, rows: { tables: [{ table: 'ghost', rows: { sizeHint: { tag: 'FixedSize', value: 1 }, rowsData: new Uint8Array([1, 2]) } }] } },
-      } as ServerMessage);
-      ws.send(mode === 'cut-short' ? applied.subarray(0, 9) : applied);
+      } as ServerMessage;
+      if (mode === 'v2-two-messages') return ws.send(frame(applied, applied));
+      ws.send(mode === 'cut-short' ? frame(applied).subarray(0, 9) : frame(applied));
     });
+    // v3: the greeting and an unasked-for TransactionUpdate (nothing in it) in one frame.
+    if (v3) ws.send(frame(hello, { tag: 'TransactionUpdate', value: { querySets: [] } } as ServerMessage));
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const port = (http.address() as { port: number }).port;
@@ -65,6 +77,7 @@ describe('a server that sends what sync cannot use', () => {
     ['ghost-table', { code: 'UNKNOWN_TABLE', message: /table ghost, which this module does not define/ }],
     ['cut-short', { code: 'DISCONNECTED', message: /a message sync cannot read/ }],
     ['drop', { code: 'DISCONNECTED', message: /the connection closed/ }],
+    ['v2-two-messages', { code: 'DISCONNECTED', message: /v2 carries one message per frame/ }],
   ] as const) {
     it(`${mode}: a named error in the status, sync retries, the outbox keeps the calls`, async () => {
       const real = await syncServer();
@@ -88,4 +101,21 @@ describe('a server that sends what sync cannot use', () => {
       }
     });
   }
+
+  it('v3: several messages in one frame are all read, in order', async () => {
+    const real = await syncServer();
+    const schema = await (await real.s.http('/v1/database/shop/schema?version=10')).text();
+    await real.stop();
+    const fake = await fakeServer(schema, 'v3-together');
+    try {
+      const r = await openReplica({ uri: fake.url, database: 'shop' });
+      replicas.push(r);
+      // InitialConnection arrived with a TransactionUpdate behind it; the subscription then applied.
+      const st = await r.until((s) => s.state === 'online');
+      expect(st.identity).toBe(`c200${'ab'.repeat(30)}`);
+      expect(st.error).toBeUndefined();
+    } finally {
+      await fake.close();
+    }
+  });
 });

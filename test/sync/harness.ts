@@ -70,6 +70,11 @@ export interface TestReplica {
   updates: TableUpdate[][];
   /** Resolves once the status satisfies `pred`. */
   until(pred: (s: SyncStatus) => boolean): Promise<SyncStatus>;
+  /** Frames the replica sent, and the subprotocol its last socket speaks. */
+  sent: Uint8Array[];
+  protocol(): string;
+  /** How many calls each write of the outbox held, in order. */
+  outboxWrites: number[];
   /** The replica's rows of a table, decoded by SQL. */
   rows(sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -92,12 +97,29 @@ export async function openReplica(remote: RemoteOptions, opts: ReplicaOptions = 
   const durability = memoryDurability(store);
   const code = await bundle(opts.module ?? SYNC_MODULE);
   const engine = await Engine.open({ name: 'shop', durability, code, owner: randomIdentity() });
+  const outboxWrites: number[] = [];
   const meta = {
     getMeta: (k: string) => durability.getMeta(k),
-    putMeta: (k: string, v: Uint8Array) => (opts.refuseMeta?.() ? Promise.reject(new StorageError('WRITE_FAILED', 'no space left on the device (simulated)')) : durability.putMeta(k, v)),
+    putMeta: (k: string, v: Uint8Array) => {
+      if (opts.refuseMeta?.()) return Promise.reject(new StorageError('WRITE_FAILED', 'no space left on the device (simulated)'));
+      if (k === 'sync-outbox') outboxWrites.push((JSON.parse(new TextDecoder().decode(v)) as { calls: unknown[] }).calls.length);
+      return durability.putMeta(k, v);
+    },
+  };
+  const sent: Uint8Array[] = [];
+  let last: SocketLike | undefined;
+  const socket = (url: string, protocols: string[]): SocketLike => {
+    const ws = nodeSocket(url, protocols);
+    const send = ws.send.bind(ws);
+    ws.send = (data) => {
+      sent.push(data);
+      send(data);
+    };
+    last = ws;
+    return ws;
   };
   const replica = new Replica(
-    { engine, store: meta, code, socket: nodeSocket, fetch: (u, i) => fetch(u, i), backoff: { min: 50, max: 500 }, ...(opts.maxOutbox !== undefined ? { maxOutbox: opts.maxOutbox } : {}) },
+    { engine, store: meta, code, socket, fetch: (u, i) => fetch(u, i), backoff: { min: 50, max: 500 }, ...(opts.maxOutbox !== undefined ? { maxOutbox: opts.maxOutbox } : {}) },
     remote,
   );
   const statuses: SyncStatus[] = [];
@@ -121,6 +143,9 @@ export async function openReplica(remote: RemoteOptions, opts: ReplicaOptions = 
     store,
     statuses,
     updates,
+    sent,
+    protocol: () => last?.protocol ?? '',
+    outboxWrites,
     until: (pred) => {
       const now = replica.status();
       if (pred(now)) return Promise.resolve(now);

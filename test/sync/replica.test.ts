@@ -32,6 +32,29 @@ describe('a replica following a server', () => {
     expect(await a.rows('SELECT balance FROM account')).toEqual([{ balance: 5n }]);
     expect(a.replica.status().pending).toBe(0);
   });
+
+  it('speaks v3: calls made in one turn enter the outbox in one write and reach the server in one frame', async () => {
+    server = await syncServer();
+    const a = await replica();
+    await a.until((s) => s.state === 'online');
+    expect(a.protocol()).toBe('v3.bsatn.spacetimedb');
+    const frames = a.sent.length;
+    const writes = a.outboxWrites.length;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => a.replica.call('add_item', { text: `burst ${i}` })));
+    expect(a.sent.length - frames).toBe(1);
+    // The first write holds all 20; later ones only shrink as answers arrive.
+    const after = a.outboxWrites.slice(writes);
+    expect(after[0]).toBe(20);
+    expect(after.at(-1)).toBe(0);
+    for (let i = 1; i < after.length; i++) expect(after[i]).toBeLessThan(after[i - 1]!);
+    expect((await server.rows('SELECT text FROM item')).map(([t]) => t).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `burst ${i}`).sort());
+    expect(await a.rows('SELECT text FROM item')).toHaveLength(20);
+    // A frame is cut before it passes 256 KiB: five calls of 100 KiB leave as 2 + 2 + 1.
+    const big = a.sent.length;
+    await Promise.all(Array.from({ length: 5 }, (_, i) => a.replica.call('add_item', { text: String(i).repeat(100 * 1024) })));
+    expect(a.sent.slice(big).map((f) => Math.round(f.length / 1024))).toEqual([200, 200, 100]);
+    expect(await a.rows('SELECT id FROM item')).toHaveLength(25);
+  });
 });
 
 describe('sync: refusals, races, offline, exactly once', () => {
