@@ -9,6 +9,7 @@
 // order). Other types (arrays, products, enums with payloads) are stored as their BSATN bytes,
 // which have no useful order: they cannot be indexed or compared in SQL.
 import { AlgebraicType, type BinaryReader, type AlgebraicType as Ty } from 'spacetimedb';
+import { utf8Decode } from '../host/text-codec.ts';
 
 /** A value SQLite can bind. */
 export type SqlValue = number | bigint | string | Uint8Array | null;
@@ -165,7 +166,7 @@ export function columnCodec(ty: Ty, typespace: { types: Ty[] }): ColumnCodec {
     case 'F64':
       return { ...base, kind: 'real', scalar: 'F64', width: 8, read: (r) => floatStored(r, 8) };
     case 'String':
-      return { ...base, kind: 'text', scalar: 'String', read: (r) => r.readString() };
+      return { ...base, kind: 'text', scalar: 'String', read: readText };
     case 'Array':
       if (ty.value.tag === 'U8') return { ...base, kind: 'bytes', scalar: 'Bytes', read: (r) => r.readBytes(r.readU32()).slice() };
       break;
@@ -186,4 +187,19 @@ export function columnCodec(ty: Ty, typespace: { types: Ty[] }): ColumnCodec {
       return readSince(r, start);
     },
   };
+}
+
+/**
+ * A string column's value, as the package's `readString` decodes it, without the new TextDecoder
+ * it makes for every string (short ASCII strings take a plain loop). A length past the end throws
+ * the package's own RangeError.
+ */
+function readText(r: BinaryReader): string {
+  const at = r.offset;
+  const n = r.readU32();
+  if (n > r.remaining) {
+    r.offset = at;
+    return r.readString();
+  }
+  return utf8Decode(r.readBytes(n));
 }

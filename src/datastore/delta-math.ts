@@ -2,16 +2,8 @@
 // net change a subscriber sees, inverting one, and the difference between two table contents.
 // A row is its BSATN bytes (what the datastore stores and the wire carries), so equality is byte
 // equality; sequences and schedule runs are not part of these changes.
+import { bytesKey } from './bytes.ts';
 import type { TxDelta } from './datastore.ts';
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-/** A string key for row bytes. */
-export function rowKey(row: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < row.length; i++) s += HEX[row[i]!];
-  return s;
-}
 
 /** Net counts of rows per table: positive inserted, negative deleted. */
 class Net {
@@ -20,7 +12,7 @@ class Net {
   add(table: string, row: Uint8Array, n: number): void {
     let t = this.#tables.get(table);
     if (!t) this.#tables.set(table, (t = new Map()));
-    const k = rowKey(row);
+    const k = bytesKey(row);
     const e = t.get(k);
     if (e) {
       e.n += n;

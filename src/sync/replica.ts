@@ -447,10 +447,9 @@ export class Replica {
       this.#pending = this.#pending.filter((x) => !done.has(x));
       await this.#saveOutbox();
     }
-    const confirmed = compose(server);
-    applyTo(c.ds, confirmed);
+    applyTo(c.ds, server);
     const effects = this.#replay();
-    const net = compose([inverse(before), confirmed, ...effects]);
+    const net = compose([inverse(before), ...server, ...effects]);
     try {
       if (!isEmpty(net)) await this.#env.engine.applyRows(net, 'sync');
     } catch {
@@ -590,14 +589,17 @@ function checkRemote(r: RemoteOptions): RemoteOptions {
 }
 
 /**
- * Applies rows to the confirmed store in a transaction of its own. Strict: a deleted row that is
- * not there means the store no longer matches the server's, which must not pass silently.
+ * Applies rows (one change, or several in order) to the confirmed store in a transaction of its
+ * own. Strict: a deleted row that is not there means the store no longer matches the server's,
+ * which must not pass silently.
  */
-function applyTo(ds: Datastore, delta: TxDelta): void {
-  if (isEmpty(delta)) return;
+function applyTo(ds: Datastore, deltas: TxDelta | readonly TxDelta[]): void {
+  const list = Array.isArray(deltas) ? (deltas as readonly TxDelta[]) : [deltas as TxDelta];
+  if (list.every(isEmpty)) return;
   ds.begin();
   try {
-    ds.applyRows(delta, true);
+    // In order, in one transaction: the same rows as their composition, without building it.
+    for (const d of list) if (!isEmpty(d)) ds.applyRows(d, true);
     ds.commit();
   } catch (e) {
     ds.rollback();
