@@ -9,7 +9,7 @@
 // order). Other types (arrays, products, enums with payloads) are stored as their BSATN bytes,
 // which have no useful order: they cannot be indexed or compared in SQL.
 import { AlgebraicType, type BinaryReader, type AlgebraicType as Ty } from 'spacetimedb';
-import { utf8Decode } from '../host/text-codec.ts';
+import { readStringAt } from '../host/text-codec.ts';
 
 /** A value SQLite can bind. */
 export type SqlValue = number | bigint | string | Uint8Array | null;
@@ -191,15 +191,8 @@ export function columnCodec(ty: Ty, typespace: { types: Ty[] }): ColumnCodec {
 
 /**
  * A string column's value, as the package's `readString` decodes it, without the new TextDecoder
- * it makes for every string (short ASCII strings take a plain loop). A length past the end throws
- * the package's own RangeError.
+ * it makes for every string. A length past the end throws the package's own RangeError.
  */
 function readText(r: BinaryReader): string {
-  const at = r.offset;
-  const n = r.readU32();
-  if (n > r.remaining) {
-    r.offset = at;
-    return r.readString();
-  }
-  return utf8Decode(r.readBytes(n));
+  return readStringAt(r) ?? r.readString();
 }

@@ -106,3 +106,26 @@ export class ModuleTextDecoder implements TextDecoder {
     return 'TextDecoder';
   }
 }
+
+/** What the package's BinaryReader has (both its copies). */
+interface StringReader {
+  offset: number;
+  readonly remaining: number;
+  readU32(): number;
+  readBytes(length: number): Uint8Array;
+  readString(): string;
+}
+
+/**
+ * The string `r` is at, as the package's `readString` reads it but without its new TextDecoder;
+ * undefined, and `r` unmoved, when its length runs past the end (the package's then throws).
+ */
+export function readStringAt(r: StringReader): string | undefined {
+  const at = r.offset;
+  const n = r.readU32();
+  if (n > r.remaining) {
+    r.offset = at;
+    return undefined;
+  }
+  return utf8Decode(r.readBytes(n));
+}

@@ -119,6 +119,8 @@ export class ProtocolConnection {
   #commitUpdates: QuerySetUpdate[] = [];
   /** Its reducer and procedure calls not settled yet. */
   #pendingCalls = 0;
+  /** The identity as hex, made once: every call with a call id is keyed by it. */
+  #identityHexText: string | undefined;
 
   constructor(hub: Hub, link: Link, opts: ConnectionOptions) {
     this.#hub = hub;
@@ -248,7 +250,7 @@ export class ProtocolConnection {
         if (m.value.flags === CALL_ID_FLAG) {
           const split = splitCallId(m.value.args);
           if (!split) return this.#close(CLOSE_CODE.error, 'malformed client message: a CallReducer with a call id must start its args with the id as a BSATN string (1 to 200 bytes)');
-          return this.#callReducer(m.value.requestId, m.value.reducer, split.args, `${this.identity.toHexString()}/${split.id}`);
+          return this.#callReducer(m.value.requestId, m.value.reducer, split.args, `${this.#identityHex}/${split.id}`);
         }
         if (m.value.flags !== 0) return this.#close(CLOSE_CODE.error, `malformed client message: CallReducer flags must be 0, got ${m.value.flags}`);
         return this.#callReducer(m.value.requestId, m.value.reducer, m.value.args);
@@ -446,6 +448,10 @@ export class ProtocolConnection {
 
   // ---- helpers -------------------------------------------------------------------------------
 
+  get #identityHex(): string {
+    return (this.#identityHexText ??= this.identity.toHexString());
+  }
+
   #send(msg: OutgoingMessage, gate?: Promise<void>): void {
     this.#outbox.push(encodeServerMessage(msg), gate);
   }
@@ -494,12 +500,15 @@ function splitCallId(bytes: Uint8Array): { id: string; args: Uint8Array } | unde
   const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
   if (len < 1 || len > 200 || 4 + len > bytes.length) return undefined;
   try {
-    const id = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(4, 4 + len));
+    const id = strictUtf8.decode(bytes.subarray(4, 4 + len));
     return { id, args: bytes.subarray(4 + len) };
   } catch {
     return undefined;
   }
 }
+
+/** Call ids must be valid UTF-8 (one decoder for all: a whole-input decode keeps no state). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const argReaders = new WeakMap<FunctionDef, (r: BinaryReader) => unknown>();
 
