@@ -232,7 +232,7 @@ export class ProtocolConnection {
         encodeServerMessage({ tag: 'ReducerResult', value: { requestId, timestamp, result: { tag: 'InternalError', value: `the transaction could not be made durable: ${errorText(e)}` } } });
       this.#outbox.push(encodeServerMessage({ tag: 'ReducerResult', value: { requestId, timestamp, result } }), gate, instead);
     } else if (querySets.length > 0) {
-      this.#send({ tag: 'TransactionUpdate', value: { querySets } }, gate);
+      this.#outbox.push(this.#hub.rows.transactionUpdate(querySets), gate);
     }
   }
 
@@ -469,9 +469,7 @@ export class ProtocolConnection {
 
   #tableUpdate(t: TableUpdate): WireTableUpdate {
     const rows = this.#hub.rows;
-    const table = rows.table(t.table);
-    if (table.def.isEvent) return { tableName: t.table, rows: [{ tag: 'EventTable', value: { events: rows.rowList(table, t.inserts) } }] };
-    return { tableName: t.table, rows: [{ tag: 'PersistentTable', value: { inserts: rows.rowList(table, t.inserts), deletes: rows.rowList(table, t.deletes) } }] };
+    return rows.tableUpdate(rows.table(t.table), t);
   }
 
   #close(code: number, reason: string): void {

@@ -7,8 +7,9 @@ import { AlgebraicType, BinaryWriter, type AlgebraicType as Ty } from 'spacetime
 import type { StoreTable } from '../datastore/datastore.ts';
 import { InternalError } from '../errors.ts';
 import type { Host } from '../host/host.ts';
-import type { Row } from '../subscriptions/types.ts';
-import type { BsatnRowList } from './client-api.js';
+import type { Row, TableUpdate } from '../subscriptions/types.ts';
+import type { BsatnRowList, QuerySetUpdate, TableUpdate as WireTableUpdate } from './client-api.js';
+import { encodeServerMessage } from './messages.ts';
 
 interface Codec {
   serialize: (w: BinaryWriter, v: unknown) => void;
@@ -23,6 +24,14 @@ export class RowEncoder {
   readonly #encoded = new WeakMap<Row, Uint8Array>();
   readonly #writer = new BinaryWriter(1024);
   readonly #list = new BinaryWriter(1024);
+  /**
+   * The wire updates made in the commit being delivered, by their first row object. Connections
+   * whose subscriptions see the same rows get the same row objects (each in arrays of its own),
+   * so all but the first take the one already made. Cleared after each commit (`commitDone`).
+   */
+  #updates = new Map<Row, { table: StoreTable; inserts: readonly Row[]; deletes: readonly Row[]; wire: WireTableUpdate }>();
+  /** The TransactionUpdates encoded in the commit being delivered, by their first wire update. */
+  #messages = new Map<WireTableUpdate, { querySets: readonly QuerySetUpdate[]; bytes: Uint8Array }>();
 
   constructor(host: () => Host) {
     this.#host = host;
@@ -33,6 +42,39 @@ export class RowEncoder {
     const table = this.#host().datastore.tableByName(name);
     if (!table) throw new InternalError(`live query rows name table ${name}, which the module does not have`);
     return table;
+  }
+
+  /** A table's update as the wire carries it (shared by connections handed the same rows). */
+  tableUpdate(table: StoreTable, t: TableUpdate): WireTableUpdate {
+    const first = t.inserts[0] ?? t.deletes[0];
+    if (first !== undefined) {
+      const known = this.#updates.get(first);
+      if (known && known.table === table && sameRows(known.inserts, t.inserts) && sameRows(known.deletes, t.deletes)) return known.wire;
+    }
+    const wire: WireTableUpdate = table.def.isEvent
+      ? { tableName: t.table, rows: [{ tag: 'EventTable', value: { events: this.rowList(table, t.inserts) } }] }
+      : { tableName: t.table, rows: [{ tag: 'PersistentTable', value: { inserts: this.rowList(table, t.inserts), deletes: this.rowList(table, t.deletes) } }] };
+    if (first !== undefined) this.#updates.set(first, { table, inserts: t.inserts, deletes: t.deletes, wire });
+    return wire;
+  }
+
+  /**
+   * The BSATN of `TransactionUpdate { querySets }` (a fresh copy: frames may be transferred):
+   * encoded once in a commit for connections whose query sets carry the same ids and wire updates.
+   */
+  transactionUpdate(querySets: readonly QuerySetUpdate[]): Uint8Array {
+    const first = querySets[0]?.tables[0];
+    const known = first && this.#messages.get(first);
+    if (known && sameSets(known.querySets, querySets)) return known.bytes.slice();
+    const bytes = encodeServerMessage({ tag: 'TransactionUpdate', value: { querySets: querySets as QuerySetUpdate[] } });
+    if (first) this.#messages.set(first, { querySets, bytes });
+    return bytes.slice();
+  }
+
+  /** A commit was delivered to every connection: what they shared is let go. */
+  commitDone(): void {
+    if (this.#updates.size > 0) this.#updates = new Map();
+    if (this.#messages.size > 0) this.#messages = new Map();
   }
 
   /** The rows as one `BsatnRowList` (row offsets as size hint). */
@@ -78,4 +120,21 @@ export class RowEncoder {
     }
     return c;
   }
+}
+
+function sameRows(a: readonly Row[], b: readonly Row[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameSets(a: readonly QuerySetUpdate[], b: readonly QuerySetUpdate[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.querySetId.id !== y.querySetId.id || x.tables.length !== y.tables.length) return false;
+    for (let j = 0; j < x.tables.length; j++) if (x.tables[j] !== y.tables[j]) return false;
+  }
+  return true;
 }

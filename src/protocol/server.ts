@@ -235,6 +235,7 @@ export class ProtocolServer {
       const conn = c.caller.conn;
       guarded(conn, () => conn.commitDone(c, c.caller!.requestId));
     }
+    this.#rows.commitDone();
   }
 }
 
