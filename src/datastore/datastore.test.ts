@@ -298,6 +298,25 @@ describe('row semantics', () => {
     ds.close();
   });
 
+  it('applyRows moves a sequence past the ids it brings, wherever the column sits in the row', async () => {
+    const ds = await openDatastore();
+    const def = testTable(
+      'seqs',
+      [
+        ['name', { tag: 'String' }],
+        ['id', { tag: 'U64' }],
+      ],
+      { primaryKey: 'id', autoInc: ['id'] },
+    );
+    const t = ds.addTable(def, { types: [] });
+    ds.begin();
+    ds.applyRows({ tables: [{ table: 'seqs', inserts: [encodeRow(def, { name: 'a longer name', id: 7n }), encodeRow(def, { name: 'b', id: 41n })], deletes: [] }], sequences: [] }, true);
+    const generated = ds.insert(t, encodeRow(def, { name: 'next', id: 0n })).generated;
+    ds.commit();
+    expect(generated).toEqual(encodeOne({ tag: 'U64' }, 42n));
+    ds.close();
+  });
+
   it('export + reopen + applyDelta reproduce the state (recovery path)', async () => {
     const { ds, t } = await openWithTable();
     ds.begin();

@@ -919,7 +919,9 @@ export class Datastore {
       for (const row of td.inserts) {
         this.insertGenerated(table, row);
         if (table.sequences.length === 0) continue;
-        const d = this.#decode(table, row);
+        // The insert decoded this row last (unless something else was decoded since): its column
+        // offsets are the row's, so it is not decoded a second time.
+        const d = this.#decoded.row === row ? this.#decoded : this.#decode(table, row);
         for (const seq of table.sequences) {
           // The column's value as the integer the sequence counts in (read from the row's bytes:
           // the stored form of some widths is transformed, e.g. a u64 from 2^63 up is a BLOB).
