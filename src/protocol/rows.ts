@@ -54,7 +54,8 @@ export class RowEncoder {
     const wire: WireTableUpdate = table.def.isEvent
       ? { tableName: t.table, rows: [{ tag: 'EventTable', value: { events: this.rowList(table, t.inserts) } }] }
       : { tableName: t.table, rows: [{ tag: 'PersistentTable', value: { inserts: this.rowList(table, t.inserts), deletes: this.rowList(table, t.deletes) } }] };
-    if (first !== undefined) this.#updates.set(first, { table, inserts: t.inserts, deletes: t.deletes, wire });
+    // The first kept: connections of another shape in between do not evict it.
+    if (first !== undefined && !this.#updates.has(first)) this.#updates.set(first, { table, inserts: t.inserts, deletes: t.deletes, wire });
     return wire;
   }
 
@@ -67,7 +68,7 @@ export class RowEncoder {
     const known = first && this.#messages.get(first);
     if (known && sameSets(known.querySets, querySets)) return known.bytes.slice();
     const bytes = encodeServerMessage({ tag: 'TransactionUpdate', value: { querySets: querySets as QuerySetUpdate[] } });
-    if (first) this.#messages.set(first, { querySets, bytes });
+    if (first && !this.#messages.has(first)) this.#messages.set(first, { querySets, bytes });
     return bytes.slice();
   }
 

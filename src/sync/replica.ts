@@ -195,15 +195,34 @@ export class Replica {
 
   /**
    * Makes the calls asked for since the last step: into the outbox (written once for the lot, and
-   * before any of them counts as made), then each run locally in order, then sent.
+   * before any of them counts as made), then each run locally in order, then sent. Every request
+   * taken here settles, whatever fails.
    */
   async #makeCalls(): Promise<void> {
     const batch = this.#calling.splice(0);
-    const made: { p: Pending; c: CallRequest }[] = [];
+    try {
+      await this.#makeBatch(batch);
+    } catch (e) {
+      // Not expected (a status listener that throws, say): no caller is left waiting. A promise
+      // already settled ignores this.
+      for (const c of batch) c.reject(e as Error);
+      throw e;
+    }
+  }
+
+  async #makeBatch(batch: CallRequest[]): Promise<void> {
+    /** New calls of this batch, each with its requests (more than one when the same id came twice). */
+    const made: { p: Pending; requests: CallRequest[] }[] = [];
     const max = this.#env.maxOutbox ?? MAX_OUTBOX;
     for (const c of batch) {
       if (this.#closed) {
         c.reject(new SyncError('DISCONNECTED', 'the replica is closed: open the database again'));
+        continue;
+      }
+      const fresh = c.id !== undefined ? made.find((m) => m.p.id === c.id) : undefined;
+      if (fresh) {
+        // The same call twice in this batch: it settles with the first (not yet saved or run).
+        fresh.requests.push(c);
         continue;
       }
       const existing = c.id !== undefined ? this.#pending.find((p) => p.id === c.id) : undefined;
@@ -227,7 +246,7 @@ export class Replica {
         waiters: [],
       };
       this.#pending.push(p);
-      made.push({ p, c });
+      made.push({ p, requests: [c] });
     }
     if (made.length === 0) return;
     try {
@@ -237,15 +256,15 @@ export class Replica {
       const refused = new Set(made.map((m) => m.p));
       this.#pending = this.#pending.filter((x) => !refused.has(x));
       this.#fail(e);
-      for (const { c } of made) c.reject(e as Error);
+      for (const m of made) for (const c of m.requests) c.reject(e as Error);
       return;
     }
-    for (const { p, c } of made) {
-      if (c.wait === 'server') p.waiters.push({ resolve: c.resolve, reject: c.reject });
-      p.effect = await this.#runLocally(p);
-      if (c.wait === 'local') c.resolve(undefined);
-    }
     this.#setStatus({ pending: this.#pending.length });
+    for (const { p, requests } of made) {
+      for (const c of requests) if (c.wait === 'server') p.waiters.push({ resolve: c.resolve, reject: c.reject });
+      p.effect = await this.#runLocally(p);
+      for (const c of requests) if (c.wait === 'local') c.resolve(undefined);
+    }
     this.#sendPending();
   }
 
@@ -306,9 +325,11 @@ export class Replica {
     await this.#checkModule(base);
     const features = await fetch(new URL('v1/lightcone', base).href).catch(() => undefined);
     this.#callIds = features?.status === 200 && (JSON.parse(await features.text()) as { callIds?: boolean }).callIds === true;
-    // Messages behind InitialConnection in its frame (v3) arrive before `open` resolves: the
-    // callbacks must not need `wire` until the lane runs.
+    // Messages behind InitialConnection in its frame (v3) arrive before `open` resolves, so the
+    // callbacks look `wire` up when they need it, not when they are called.
     let wire: WireClient | undefined;
+    /** Why the connection ended, if it did before it was set up. */
+    let ended: SyncError | undefined;
     wire = await WireClient.open({
       uri: this.#remote.uri,
       database: this.#remote.database,
@@ -317,10 +338,12 @@ export class Replica {
       fetch,
       // A transaction the replica cannot apply (rows of a table it does not know, say) is shown in
       // the status and ends this connection: the next one rebuilds the replica from scratch.
-      onTransaction: (tables) => this.#receive(wire, { tables }),
-      onClose: () => {
+      onTransaction: (tables) => this.#receive(() => wire, { tables }),
+      onClose: (reason, failure) => {
+        ended = failure ?? new SyncError('DISCONNECTED', reason);
         if (this.#wire === wire) this.#wire = undefined;
-        this.#setStatus({ state: 'offline' });
+        // What the server sent ended it: the status says what (kept until the next connect).
+        this.#setStatus({ state: 'offline', ...(failure ? { error: { name: failure.name, code: failure.code, message: failure.message } } : {}) });
         this.#wake?.();
       },
     });
@@ -333,6 +356,8 @@ export class Replica {
         rebuilt.catch(() => {}); // awaited below
       });
       await rebuilt;
+      // It may have ended while the rows were applied: then it is not online.
+      if (ended) throw ended;
     } catch (e) {
       wire.close();
       throw e;
@@ -379,7 +404,7 @@ export class Replica {
       inFlight++;
       // The answer is handed over as it is read, in order with the transactions around it.
       wire
-        .call(p.reducer, p.args, this.#callIds ? p.id : undefined, (outcome) => this.#receive(wire, { tables: outcome.ok ? outcome.tables : [], answer: { p, outcome } }))
+        .call(p.reducer, p.args, this.#callIds ? p.id : undefined, (outcome) => this.#receive(() => wire, { tables: outcome.ok ? outcome.tables : [], answer: { p, outcome } }))
         .catch(() => {
           p.sent = false; // the connection dropped: sent again on the next one
         });
@@ -393,7 +418,7 @@ export class Replica {
    * arrives while a rebase runs is taken in ONE next rebase: under a burst the replica replays
    * its outbox once per batch, not once per server transaction.
    */
-  #receive(wire: WireClient | undefined, item: Inbound): void {
+  #receive(wire: () => WireClient | undefined, item: Inbound): void {
     this.#inbox.push(item);
     if (this.#draining) return;
     this.#draining = true;
@@ -401,7 +426,7 @@ export class Replica {
       // A transaction the replica cannot apply (rows of a table it does not know, say) is shown
       // in the status and ends this connection: the next one rebuilds the replica from scratch.
       this.#fail(e);
-      wire?.close();
+      wire()?.close();
       this.#wake?.();
     });
   }

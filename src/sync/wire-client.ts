@@ -27,8 +27,11 @@ export interface WireClientOptions {
   fetch: FetchLike;
   /** A transaction of someone else (ours come with their call's result), in server order. */
   onTransaction(tables: TableRows[]): void;
-  /** The connection ended (not called after `close()`). */
-  onClose(reason: string): void;
+  /**
+   * The connection ended (not called after `close()`). `failure` when it ended because of what
+   * the server sent (a message sync cannot read, the subscription ended by the server).
+   */
+  onClose(reason: string, failure?: SyncError): void;
 }
 
 /**
@@ -39,6 +42,8 @@ export interface WireClientOptions {
 const PROTOCOLS = [V3_PROTOCOL, V2_PROTOCOL];
 /** A v3 frame of calls is cut at this size (as the SDK's). */
 const MAX_V3_FRAME = 256 * 1024;
+/** The frame buffer starts over after a frame larger than this. */
+const SHRINK_AFTER = 64 * 1024;
 /** How long a connection may take to say InitialConnection. */
 const CONNECT_TIMEOUT_MS = 15_000;
 
@@ -98,9 +103,10 @@ export class WireClient {
   readonly #ws: SocketLike;
   readonly #o: WireClientOptions;
   readonly #waiting = new Map<string, Waiter>();
-  /** v3: messages sent in this turn, to leave as one frame. */
+  /** Whether the server chose v3 (several messages per frame). */
   readonly #v3: boolean;
-  readonly #out = new BinaryWriter(1024);
+  /** v3: messages sent in this turn, to leave as one frame. */
+  #out = new BinaryWriter(1024);
   #flushing = false;
   #nextRequest = 1;
   #closed = false;
@@ -110,11 +116,6 @@ export class WireClient {
     this.identity = identity;
     this.#v3 = v3;
     this.#o = o;
-  }
-
-  /** The subprotocol the server chose: `v3.bsatn.spacetimedb` or `v2.bsatn.spacetimedb`. */
-  get protocol(): string {
-    return this.#v3 ? V3_PROTOCOL : V2_PROTOCOL;
   }
 
   /**
@@ -153,16 +154,10 @@ export class WireClient {
       }, CONNECT_TIMEOUT_MS);
       ws.onmessage = (ev) => {
         if (client?.closed) return;
-        let messages: ServerMessage[];
-        try {
-          // The protocol the server chose is known once it answered; anything but v3 is one message per frame.
-          messages = decodeFrame(ev.data, ws.protocol === V3_PROTOCOL);
-        } catch (e) {
-          ws.close(1002, 'malformed server message');
-          if (client) client.#ended(`the server sent a message sync cannot read: ${(e as Error).message}`);
-          else reject(new SyncError('PROTOCOL_ERROR', `the server sent a message sync cannot read: ${(e as Error).message}`));
-          return;
-        }
+        // The protocol the server chose is known once it answered; anything but v3 is one message
+        // per frame. Messages before a bad one in a v3 frame are still taken (as the SDK does):
+        // an answer among them must not be lost.
+        const { messages, error } = decodeFrame(ev.data, ws.protocol === V3_PROTOCOL);
         for (const msg of messages) {
           if (client?.closed) return;
           if (!client) {
@@ -178,6 +173,10 @@ export class WireClient {
             client.#dispatch(msg);
           }
         }
+        if (error === undefined || client?.closed) return;
+        ws.close(1002, 'malformed server message');
+        if (client) client.#ended(`the server sent a message sync cannot read: ${error}`, 'PROTOCOL_ERROR');
+        else reject(new SyncError('PROTOCOL_ERROR', `the server sent a message sync cannot read: ${error}`));
       };
     });
   }
@@ -244,7 +243,12 @@ export class WireClient {
     // v3: everything sent in this turn leaves in one frame (a new one past MAX_V3_FRAME).
     const w = this.#out;
     const before = w.offset;
-    ClientMessage.serialize(w, m);
+    try {
+      ClientMessage.serialize(w, m);
+    } catch (e) {
+      w.offset = before; // nothing of a message that did not encode stays in the frame
+      throw e;
+    }
     if (before > 0 && w.offset > MAX_V3_FRAME) {
       const frame = w.getBuffer();
       this.#ws.send(frame.slice(0, before));
@@ -259,6 +263,8 @@ export class WireClient {
       if (w.offset === 0) return;
       const frame = w.getBuffer().slice();
       w.clear();
+      // A large frame does not keep its buffer for the life of the connection.
+      if (frame.length > SHRINK_AFTER) this.#out = new BinaryWriter(1024);
       if (!this.#closed) this.#ws.send(frame);
     });
   }
@@ -279,7 +285,7 @@ export class WireClient {
         else {
           this.#ws.onclose = null;
           this.#ws.close(1000, 'subscription ended');
-          return this.#ended(`the server ended the replica's subscription: ${m.value.error}`);
+          return this.#ended(`the server ended the replica's subscription: ${m.value.error}`, 'SUBSCRIBE_FAILED');
         }
         break;
       case 'ReducerResult':
@@ -298,11 +304,11 @@ export class WireClient {
     w.resolve(m);
   }
 
-  #ended(reason: string): void {
+  #ended(reason: string, failure?: 'PROTOCOL_ERROR' | 'SUBSCRIBE_FAILED'): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#failWaiting(new SyncError('DISCONNECTED', reason));
-    this.#o.onClose(reason);
+    this.#o.onClose(reason, failure && new SyncError(failure, reason));
   }
 
   #failWaiting(e: Error): void {
@@ -311,19 +317,28 @@ export class WireClient {
   }
 }
 
-/** The messages of one server frame: exactly one (v2), or one or more back to back (v3). */
-function decodeFrame(data: unknown, v3: boolean): ServerMessage[] {
+/**
+ * The messages of one server frame: exactly one (v2), or one or more back to back (v3). `error`
+ * says why the rest of the frame (from the first message that does not decode) cannot be read.
+ */
+function decodeFrame(data: unknown, v3: boolean): { messages: ServerMessage[]; error?: string } {
   const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
-  if (!bytes || bytes.length === 0) throw new Error('an empty or non-binary frame');
-  if (bytes[0] !== 0) throw new Error(`compression tag ${bytes[0]} (sync asks for none)`);
+  if (!bytes || bytes.length === 0) return { messages: [], error: 'an empty or non-binary frame' };
+  if (bytes[0] !== 0) return { messages: [], error: `compression tag ${bytes[0]} (sync asks for none)` };
   const reader = new BinaryReader(bytes.subarray(1));
-  if (reader.remaining === 0) throw new Error('a frame with no message');
-  const out: ServerMessage[] = [];
+  if (reader.remaining === 0) return { messages: [], error: 'a frame with no message' };
+  const messages: ServerMessage[] = [];
   do {
-    if (!v3 && out.length === 1) throw new Error(`${reader.remaining} byte(s) after the message (v2 carries one message per frame)`);
-    const m = ServerMessage.deserialize(reader) as ServerMessage | undefined;
-    if (!m || typeof m !== 'object' || typeof m.tag !== 'string') throw new Error('an unknown message tag');
-    out.push(m);
+    // v2: a frame with more than its message is malformed as a whole.
+    if (!v3 && messages.length === 1) return { messages: [], error: `${reader.remaining} byte(s) after the message (v2 carries one message per frame)` };
+    let m: ServerMessage | undefined;
+    try {
+      m = ServerMessage.deserialize(reader) as ServerMessage | undefined;
+    } catch (e) {
+      return { messages, error: e instanceof Error ? e.message : String(e) };
+    }
+    if (!m || typeof m !== 'object' || typeof m.tag !== 'string') return { messages, error: 'an unknown message tag' };
+    messages.push(m);
   } while (reader.remaining > 0);
-  return out;
+  return { messages };
 }

@@ -1,7 +1,8 @@
 // Bad input from the server side of sync: a server that sends rows of a table the module does not
 // define, one whose message is cut short, one that drops the connection, one that puts two
-// messages in a v2 frame. Each shows as a named error in the sync status; the outbox keeps every
-// call. And a v3 server that puts several messages in one frame is read whole.
+// messages in a v2 frame, one that sends bytes no message starts with once sync is online. Each
+// shows as a named error in the sync status; the outbox keeps every call. And a v3 server that
+// puts InitialConnection and another message in one frame is read whole.
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -12,11 +13,13 @@ import { openReplica, syncServer, type TestReplica } from './harness.ts';
 
 afterAll(removeTempDirs);
 
-type Mode = 'ghost-table' | 'cut-short' | 'drop' | 'v2-two-messages' | 'v3-together';
+type Mode = 'ghost-table' | 'cut-short' | 'drop' | 'v2-two-messages' | 'v3-bad-later' | 'v3-together';
 
 /**
- * A server that answers like SpacetimeDB until the subscription, then misbehaves as `mode` says;
- * `v3-together` behaves, on v3, with InitialConnection and SubscribeApplied in one frame.
+ * A server that answers like SpacetimeDB until the subscription, then misbehaves as `mode` says.
+ * `v3-…` speak v3 and send InitialConnection and an empty TransactionUpdate in one frame;
+ * `v3-together` then behaves, `v3-bad-later` applies the subscription and then sends a frame
+ * whose second message is not one.
  */
 async function fakeServer(schema: string, mode: Mode): Promise<{ url: string; close(): Promise<void> }> {
   const identity = new Identity(`c200${'ab'.repeat(30)}`);
@@ -27,7 +30,7 @@ async function fakeServer(schema: string, mode: Mode): Promise<{ url: string; cl
     res.statusCode = 404;
     res.end();
   });
-  const v3 = mode === 'v3-together';
+  const v3 = mode.startsWith('v3');
   const wss = new WebSocketServer({ server: http, handleProtocols: (offered) => (v3 ? (offered.has('v3.bsatn.spacetimedb') ? 'v3.bsatn.spacetimedb' : false) : 'v2.bsatn.spacetimedb') });
   /** A frame: the compression tag (none), then the messages back to back. */
   const frame = (...messages: ServerMessage[]) => {
@@ -41,9 +44,13 @@ async function fakeServer(schema: string, mode: Mode): Promise<{ url: string; cl
     if (!v3) ws.send(frame(hello));
     ws.on('message', () => {
       if (mode === 'drop') return ws.terminate();
-      if (mode === 'v3-together') {
+      if (v3) {
         const empty = { tag: 'SubscribeApplied', value: { requestId: 1, querySetId: { id: 1 }, rows: { tables: [] } } } as ServerMessage;
-        return ws.send(frame(empty));
+        ws.send(frame(empty));
+        // Later, when sync is most likely online (either way the status must name the error).
+        const bad = new Uint8Array([...frame({ tag: 'TransactionUpdate', value: { querySets: [] } } as ServerMessage), 0xee, 1, 2]);
+        if (mode === 'v3-bad-later') setTimeout(() => ws.send(bad), 50);
+        return;
       }
       const applied = {
         tag: 'SubscribeApplied',
@@ -78,6 +85,7 @@ describe('a server that sends what sync cannot use', () => {
     ['cut-short', { code: 'DISCONNECTED', message: /a message sync cannot read/ }],
     ['drop', { code: 'DISCONNECTED', message: /the connection closed/ }],
     ['v2-two-messages', { code: 'DISCONNECTED', message: /v2 carries one message per frame/ }],
+    ['v3-bad-later', { code: 'PROTOCOL_ERROR', message: /a message sync cannot read: an unknown message tag/ }],
   ] as const) {
     it(`${mode}: a named error in the status, sync retries, the outbox keeps the calls`, async () => {
       const real = await syncServer();
@@ -102,7 +110,7 @@ describe('a server that sends what sync cannot use', () => {
     });
   }
 
-  it('v3: several messages in one frame are all read, in order', async () => {
+  it('v3: a frame holding InitialConnection and another message is read whole', async () => {
     const real = await syncServer();
     const schema = await (await real.s.http('/v1/database/shop/schema?version=10')).text();
     await real.stop();
@@ -110,7 +118,7 @@ describe('a server that sends what sync cannot use', () => {
     try {
       const r = await openReplica({ uri: fake.url, database: 'shop' });
       replicas.push(r);
-      // InitialConnection arrived with a TransactionUpdate behind it; the subscription then applied.
+      // InitialConnection arrived with a TransactionUpdate behind it in one frame; the subscription then applied.
       const st = await r.until((s) => s.state === 'online');
       expect(st.identity).toBe(`c200${'ab'.repeat(30)}`);
       expect(st.error).toBeUndefined();

@@ -192,10 +192,21 @@ describe('sync: refusals, races, offline, exactly once', () => {
     await expect(b.replica.call('add_item', { text: 'c' }, 'local')).rejects.toMatchObject({ name: 'StorageError' });
     expect(b.replica.status()).toMatchObject({ pending: 2, error: { name: 'StorageError' } });
     expect((await b.rows('SELECT text FROM item')).map((r) => r.text).sort()).toEqual(['a', 'b']);
+    // The same id twice in one turn, refused by storage: both requests reject, nothing waits.
+    const twice = [b.replica.call('add_item', { text: 'd' }, 'local', 'same'), b.replica.call('add_item', { text: 'd' }, 'server', 'same')];
+    for (const p of twice) await expect(p).rejects.toMatchObject({ name: 'StorageError' });
+    expect(b.replica.status().pending).toBe(2);
     full = false;
+    // Accepted: the second request joins the first, settles with it, and the call is made once.
+    const local = b.replica.call('add_item', { text: 'e' }, 'local', 'again');
+    const committed = b.replica.call('add_item', { text: 'e' }, 'server', 'again');
+    await local;
+    expect(b.replica.status().pending).toBe(3);
+    expect((await b.rows('SELECT text FROM item')).map((r) => r.text).sort()).toEqual(['a', 'b', 'e']);
     await server.restart();
+    await committed;
     await b.until((s) => s.state === 'online' && s.pending === 0);
-    expect((await server.rows('SELECT text FROM item')).map(([t]) => t).sort()).toEqual(['a', 'b']);
+    expect((await server.rows('SELECT text FROM item')).map(([t]) => t).sort()).toEqual(['a', 'b', 'e']);
   });
 
   it("a replica does not run the module's schedules: the server runs them and their rows arrive from it", async () => {
