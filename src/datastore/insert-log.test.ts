@@ -37,8 +37,7 @@ describe('InsertLog', () => {
     };
     for (let i = 0; i < 10; i++) add(i, row(i, 8));
     add(2n ** 60n, row(99, 3));
-    expect(log.has(3)).toBe(true);
-    expect(log.has(42)).toBe(false);
+    expect(log.rows()).toEqual([...model.values()]);
     del(3);
     del(3);
     del(42);
@@ -46,8 +45,6 @@ describe('InsertLog', () => {
     del(0);
     del(2n ** 60n);
     add(11, row(11, 0));
-    expect(log.has(3)).toBe(true);
-    expect(log.has(0)).toBe(false);
     expect(log.size).toBe(model.size);
     expect(log.rows()).toEqual([...model.values()]);
   });

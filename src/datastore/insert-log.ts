@@ -24,7 +24,7 @@ export class InsertLog {
   readonly #starts: number[] = [];
   readonly #ends: number[] = [];
   #live = 0;
-  /** Position of each live row by rid, built on the first `has`/`delete`, then kept current. */
+  /** Position of each live row by rid, built on the first `delete`, then kept current. */
   #index: Map<Rid, number> | undefined;
 
   /** How many rows the log holds. */
@@ -59,11 +59,6 @@ export class InsertLog {
       if (old !== undefined) this.#remove(old);
       this.#index.set(rid, i);
     }
-  }
-
-  /** Whether a live row has `rid`. */
-  has(rid: Rid): boolean {
-    return this.#indexed().has(rid);
   }
 
   /** Removes the row with `rid`; false when there is none. */

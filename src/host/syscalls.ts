@@ -87,6 +87,7 @@ export class Syscalls {
       this.#closeIter(this.#hotId);
       n++;
     }
+    if (this.#iters.size === 0) return n; // the common case: no key list to copy
     for (const id of [...this.#iters.keys()]) {
       if (id >= mark) {
         this.#closeIter(id);

@@ -494,7 +494,7 @@ export class Replica {
       c.ds.rollback();
       throw e;
     }
-    applyTo(c.ds, this.#toDelta(tables));
+    applyTo(c.ds, [this.#toDelta(tables)]);
     for (const p of this.#pending) p.sent = false;
     await this.#rebuild();
   }
@@ -615,17 +615,16 @@ function checkRemote(r: RemoteOptions): RemoteOptions {
 }
 
 /**
- * Applies rows (one change, or several in order) to the confirmed store in a transaction of its
- * own. Strict: a deleted row that is not there means the store no longer matches the server's,
- * which must not pass silently.
+ * Applies changes, in order, to the confirmed store in a transaction of their own. Strict: a
+ * deleted row that is not there means the store no longer matches the server's, which must not
+ * pass silently.
  */
-function applyTo(ds: Datastore, deltas: TxDelta | readonly TxDelta[]): void {
-  const list = Array.isArray(deltas) ? (deltas as readonly TxDelta[]) : [deltas as TxDelta];
-  if (list.every(isEmpty)) return;
+function applyTo(ds: Datastore, deltas: readonly TxDelta[]): void {
+  if (deltas.every(isEmpty)) return;
   ds.begin();
   try {
     // In order, in one transaction: the same rows as their composition, without building it.
-    for (const d of list) if (!isEmpty(d)) ds.applyRows(d, true);
+    for (const d of deltas) if (!isEmpty(d)) ds.applyRows(d, true);
     ds.commit();
   } catch (e) {
     ds.rollback();
